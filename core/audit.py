@@ -1,0 +1,131 @@
+"""Write and verify the audit log.
+
+Writers only insert; the database numbers, links and hashes each entry (see the
+`regua_audit_append` trigger). `verify_chain` recomputes every hash with the same SQL
+function and names the first entry that does not fit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from core.models import AuditLog
+from core.settings import MAINTENANCE_DB_ROLE
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something: a user, or the system itself (id None, email 'system')."""
+
+    id: uuid.UUID | None
+    email: str
+    ip: str | None = None
+
+
+SYSTEM = Actor(id=None, email="system")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+async def record(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    *,
+    tenant_id: uuid.UUID | None = None,
+    entity: str | None = None,
+    entity_id: object | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """Append an entry in the caller's transaction: it commits or rolls back with the change."""
+    session.add(
+        AuditLog(
+            tenant_id=tenant_id,
+            actor_id=actor.id,
+            actor_email=actor.email,
+            action=action,
+            entity=entity,
+            entity_id=None if entity_id is None else str(entity_id),
+            before=_jsonable(before),
+            after=_jsonable(after),
+            ip=actor.ip,
+        )
+    )
+    await session.flush()
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    chain: str
+    entries: int
+    broken_at_seq: int | None = None
+    broken_entry_id: str | None = None
+    reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.reason is None
+
+
+async def verify_chain(conn: AsyncConnection, tenant_id: uuid.UUID | None) -> ChainReport:
+    """Walk one chain (a tenant's, or the agency's when `tenant_id` is None).
+
+    Runs on an owner connection, switching to the maintenance role to read past RLS.
+    """
+    await conn.execute(text(f"SET LOCAL ROLE {MAINTENANCE_DB_ROLE}"))
+    chain = str(tenant_id) if tenant_id else "agency"
+    rows = await conn.stream(
+        text(
+            "SELECT id, seq, prev_hash, hash, regua_audit_hash(a) AS expected"
+            " FROM audit_log a WHERE tenant_id IS NOT DISTINCT FROM :tenant ORDER BY seq"
+        ),
+        {"tenant": tenant_id},
+    )
+    previous_hash = ""
+    expected_seq = 1
+    count = 0
+    async for row in rows:
+        count += 1
+        problem = None
+        if row.seq != expected_seq:
+            problem = f"entry {expected_seq} is missing (next found is {row.seq})"
+        elif row.prev_hash != previous_hash:
+            problem = "its link to the previous entry does not match (an entry before it changed)"
+        elif row.hash != row.expected:
+            problem = "its content does not match its hash (the entry was changed)"
+        if problem:
+            return ChainReport(chain, count, expected_seq, str(row.id), problem)
+        previous_hash = row.hash
+        expected_seq += 1
+    head = (
+        await conn.execute(
+            text("SELECT seq, hash FROM audit_chain_head WHERE chain = :chain"), {"chain": chain}
+        )
+    ).first()
+    last_seq = expected_seq - 1
+    if head is not None and (head.seq != last_seq or head.hash != previous_hash):
+        return ChainReport(
+            chain, count, last_seq + 1, None,
+            f"the chain ends at entry {last_seq} but {head.seq} were written (entries removed)",
+        )
+    return ChainReport(chain, count)
+
+
+async def chains(conn: AsyncConnection) -> list[uuid.UUID | None]:
+    await conn.execute(text(f"SET LOCAL ROLE {MAINTENANCE_DB_ROLE}"))
+    result = await conn.execute(text("SELECT chain FROM audit_chain_head ORDER BY chain"))
+    return [None if c == "agency" else uuid.UUID(c) for (c,) in result]

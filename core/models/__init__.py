@@ -1,0 +1,16 @@
+"""Every ORM model, imported here so Alembic and the app see one metadata."""
+
+from core.models.audit import AuditLog
+from core.models.jobs import JobOnce
+from core.models.tenancy import ApiToken, LoginAttempt, Tenant, TenantStatus, User, UserTenant
+
+__all__ = [
+    "ApiToken",
+    "AuditLog",
+    "JobOnce",
+    "LoginAttempt",
+    "Tenant",
+    "TenantStatus",
+    "User",
+    "UserTenant",
+]

@@ -1,0 +1,160 @@
+"""All configuration, from `REGUA_*` environment variables or a `.env` file.
+
+Nothing else in the code base reads `os.environ`: every process builds one `Settings`
+at start, and a bad value stops it with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+APP_DB_ROLE = "regua_app"
+MAINTENANCE_DB_ROLE = "regua_maint"
+
+
+class SettingsError(SystemExit):
+    """Raised (as a clean exit) when the environment holds an invalid value."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="REGUA_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    env: Literal["development", "production", "test"] = "development"
+    state_dir: Path = Path(".regua")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # Where the schema owner / migration role connects. Empty: embedded PostgreSQL.
+    database_url: str | None = None
+    # Where the application role connects. Empty: derived from database_url with the
+    # application role's name and password.
+    database_app_url: str | None = None
+    database_app_password: SecretStr | None = None
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+
+    broker_url: str | None = None
+    worker_threads: int = Field(default=4, ge=1, le=64)
+
+    s3_endpoint_url: str | None = None
+    s3_public_endpoint_url: str | None = None
+    s3_bucket: str = "regua"
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+
+    secret_key: SecretStr | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    public_url: str | None = None
+    session_ttl_hours: int = Field(default=12, ge=1, le=24 * 30)
+    token_ttl_hours: int = Field(default=8, ge=1, le=24 * 30)
+    login_max_failures: int = Field(default=5, ge=1, le=1000)
+    login_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    default_timezone: str = "America/Sao_Paulo"
+
+    sip_registrar: str | None = None
+    sip_username: str | None = None
+    sip_password: SecretStr | None = None
+
+    @field_validator("database_url", "database_app_url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        scheme = urlsplit(value).scheme
+        if scheme not in {"postgresql", "postgres", "postgresql+asyncpg", "postgresql+psycopg"}:
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        if urlsplit(value).scheme not in {"amqp", "amqps", "redis", "rediss"}:
+            raise ValueError("must be an amqp:// (RabbitMQ) or redis:// URL")
+        return value
+
+    @field_validator("s3_endpoint_url", "s3_public_endpoint_url", "public_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        if urlsplit(value).scheme not in {"http", "https"}:
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def embedded_database(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.broker_url is None
+
+    @property
+    def embedded_s3(self) -> bool:
+        return self.s3_endpoint_url is None
+
+    def resolved_secret_key(self) -> str:
+        """The signing/hashing key: configured, or generated once into the state folder."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        return _state_secret(self.state_dir, "secret_key")
+
+    def resolved_app_password(self) -> str:
+        if self.database_app_password is not None:
+            return self.database_app_password.get_secret_value()
+        return _state_secret(self.state_dir, "database_app_password")
+
+
+def _state_secret(state_dir: Path, name: str) -> str:
+    """A random secret kept in the state folder, so restarts reuse it."""
+    path = state_dir / "secrets" / name
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    value = secrets.token_urlsafe(32)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(value)
+    tmp.chmod(0o600)
+    tmp.replace(path)
+    return value
+
+
+def load_settings() -> Settings:
+    """Build settings, turning a validation error into a message naming each variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"])
+            lines.append(f"  REGUA_{field.upper()}: {error['msg']}")
+        raise SettingsError("invalid configuration:\n" + "\n".join(lines)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

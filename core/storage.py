@@ -1,0 +1,89 @@
+"""Object storage: S3 through boto3 is the only path (an embedded server in local mode)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import cached_property
+from typing import IO, Any
+
+import boto3
+from botocore.config import Config
+
+from core.settings import Settings
+
+
+class Storage:
+    def __init__(self, settings: Settings) -> None:
+        if settings.s3_endpoint_url is None and settings.s3_access_key_id is None:
+            raise RuntimeError("S3 is not configured (embedded server not started)")
+        self.bucket = settings.s3_bucket
+        self._settings = settings
+
+    def _client(self, endpoint: str | None) -> Any:
+        s = self._settings
+        return boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name=s.s3_region,
+            aws_access_key_id=s.s3_access_key_id,
+            aws_secret_access_key=(
+                s.s3_secret_access_key.get_secret_value() if s.s3_secret_access_key else None
+            ),
+            config=Config(signature_version="s3v4", s3={"addressing_style": "path"},
+                          retries={"max_attempts": 5, "mode": "standard"}),
+        )
+
+    @cached_property
+    def client(self) -> Any:
+        return self._client(self._settings.s3_endpoint_url)
+
+    @cached_property
+    def public_client(self) -> Any:
+        """Signs URLs for the host the browser reaches (may differ behind a proxy)."""
+        public = self._settings.s3_public_endpoint_url
+        return self._client(public) if public else self.client
+
+    def ensure_bucket(self) -> None:
+        existing = {b["Name"] for b in self.client.list_buckets().get("Buckets", [])}
+        if self.bucket not in existing:
+            self.client.create_bucket(Bucket=self.bucket)
+
+    def ping(self) -> None:
+        self.client.head_bucket(Bucket=self.bucket)
+
+    def put(self, key: str, body: bytes | IO[bytes], content_type: str | None = None) -> None:
+        extra = {"ContentType": content_type} if content_type else {}
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=body, **extra)
+
+    def upload_file(self, key: str, path: str) -> None:
+        self.client.upload_file(path, self.bucket, key)
+
+    def get(self, key: str) -> bytes:
+        body: bytes = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        return body
+
+    def stream(self, key: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+        yield from body.iter_chunks(chunk_size)
+
+    def download_file(self, key: str, path: str) -> None:
+        self.client.download_file(self.bucket, key, path)
+
+    def size(self, key: str) -> int:
+        return int(self.client.head_object(Bucket=self.bucket, Key=key)["ContentLength"])
+
+    def presigned_upload_url(self, key: str, expires_in: int = 3600) -> str:
+        url: str = self.public_client.generate_presigned_url(
+            "put_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
+        )
+        return url
+
+    def presigned_download_url(self, key: str, filename: str | None = None,
+                               expires_in: int = 600) -> str:
+        params: dict[str, str] = {"Bucket": self.bucket, "Key": key}
+        if filename:
+            params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
+        url: str = self.public_client.generate_presigned_url(
+            "get_object", Params=params, ExpiresIn=expires_in
+        )
+        return url

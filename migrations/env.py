@@ -1,0 +1,38 @@
+"""Alembic runs as the schema owner; its URL comes from settings (or the caller)."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import create_engine, pool
+
+from core.db import Base, sync_url
+from core.models import *  # noqa: F403 - registers every table on Base.metadata
+
+config = context.config
+
+
+def _url() -> str:
+    url = config.attributes.get("database_url")
+    if url is None:
+        from core.settings import get_settings
+
+        url = get_settings().database_url
+    if url is None:
+        raise SystemExit("REGUA_DATABASE_URL is not set; use `regua migrate` for embedded mode")
+    return sync_url(url)
+
+
+def run_migrations_online() -> None:
+    engine = create_engine(_url(), poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=Base.metadata,
+            transaction_per_migration=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+run_migrations_online()

@@ -1,0 +1,97 @@
+"""The one place that assembles the web application."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, Request, Response
+from litestar.config.csrf import CSRFConfig
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.response import Redirect, Template
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from core.auth.controllers import AuthController, RateLimited, rate_limited_response
+from core.auth.web import PUBLIC_PATHS, AuthMiddleware
+from core.errors import DomainError
+from core.runtime import get_db
+from core.system import AuditController, health, ready
+from portal import pages
+from tenants.controllers import TenantController, UserController
+
+HERE = Path(__file__).parent
+log = logging.getLogger("regua.web")
+
+
+def _is_api(request: Request[Any, Any, Any]) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    body: dict[str, Any] = {"status_code": exc.status_code}
+    if isinstance(exc.detail, dict):
+        body["detail"] = "dados inválidos" if exc.status_code == 422 else "conflito"
+        body["errors"] = exc.detail
+    else:
+        body["detail"] = exc.detail
+    return Response(body, status_code=exc.status_code)
+
+
+def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if not _is_api(request) and isinstance(exc, NotAuthorizedException):
+        return Redirect(f"/?next={request.url.path}")
+    if not _is_api(request) and exc.status_code in (403, 404):
+        return Template(
+            "error.html",
+            context={"status": exc.status_code, "message": exc.detail,
+                     "user": request.scope.get("user")},
+            status_code=exc.status_code,
+        )
+    return Response(
+        {"status_code": exc.status_code, "detail": exc.detail}, status_code=exc.status_code,
+        headers=getattr(exc, "headers", None),
+    )
+
+
+async def _dispose() -> None:
+    await get_db().dispose()
+
+
+def create_app() -> Litestar:
+    return Litestar(
+        route_handlers=[
+            health, ready,
+            AuthController, TenantController, UserController, AuditController,
+            *pages.handlers,
+            create_static_files_router(path="/static", directories=[HERE / "static"]),
+        ],
+        middleware=[DefineMiddleware(AuthMiddleware, exclude=PUBLIC_PATHS)],
+        csrf_config=CSRFConfig(
+            secret=_csrf_secret(), cookie_name="regua_csrf", header_name="x-csrftoken",
+            exclude=[r"^/api/"], cookie_samesite="strict",
+        ),
+        template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
+        openapi_config=OpenAPIConfig(
+            title="Régua API", version="1", path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+        ),
+        exception_handlers={
+            DomainError: domain_error,
+            RateLimited: rate_limited_response,
+            HTTPException: http_error,
+            NotFoundException: http_error,
+        },
+        on_shutdown=[_dispose],
+    )
+
+
+def _csrf_secret() -> str:
+    from core.settings import get_settings
+
+    return get_settings().resolved_secret_key()

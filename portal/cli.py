@@ -1,0 +1,350 @@
+"""The `regua` command: every process and every operator task."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+import click
+
+from core.settings import SettingsError, get_settings
+
+log = logging.getLogger("regua")
+
+# Modules that declare actors; a worker imports them all so it knows every job.
+ACTOR_MODULES = ("core.maintenance",)
+
+
+def _setup_logging() -> None:
+    settings = get_settings()
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("botocore").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def _import_actors() -> None:
+    import importlib
+
+    for name in ACTOR_MODULES:
+        importlib.import_module(name)
+
+
+@click.group()
+def cli() -> None:
+    """Régua: plataforma de cobrança multi-credor."""
+    try:
+        _setup_logging()
+    except SettingsError as exc:
+        click.echo(f"regua: {exc.code}", err=True)
+        sys.exit(2)
+
+
+def _services() -> Any:
+    from core.runtime import Services
+
+    services = Services(get_settings())
+    services.start()
+    return services
+
+
+def _run_async(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the database to the latest migration (roles, grants and policies included)."""
+    from core.runtime import migrate as run_migrate
+
+    services = _services()
+    try:
+        run_migrate(get_settings())
+    finally:
+        services.stop()
+
+
+def _uvicorn_server(port: int) -> Any:
+    import uvicorn
+
+    from portal.app import create_app
+
+    settings = get_settings()
+    config = uvicorn.Config(create_app(), host=settings.host, port=port, log_level="warning",
+                            lifespan="on")
+    return uvicorn.Server(config)
+
+
+@cli.command()
+@click.option("--port", type=int, default=None)
+def web(port: int | None) -> None:
+    """The web application (pages, API under /api/v1, OpenAPI at /schema)."""
+    _import_actors()
+    server = _uvicorn_server(port or get_settings().port)
+    server.run()
+
+
+def _start_scheduler(blocking: bool) -> Any:
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    from core.maintenance import schedule
+
+    scheduler = BlockingScheduler(timezone="UTC") if blocking else BackgroundScheduler(
+        timezone="UTC"
+    )
+    schedule(scheduler)
+    log.info("scheduler: %d periodic jobs", len(scheduler.get_jobs()))
+    scheduler.start()
+    return scheduler
+
+
+@cli.command()
+def scheduler() -> None:
+    """Periodic enqueueing (cadences, reconciliation, clean-ups)."""
+    _import_actors()
+    _start_scheduler(blocking=True)
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+
+
+@cli.command()
+def worker() -> None:
+    """Background jobs: imports, cadence steps, channel sends, reports."""
+    _import_actors()
+    from core.jobs import start_worker
+
+    if get_settings().embedded_broker:
+        click.echo("regua worker: REGUA_BROKER_URL is not set; with the in-process broker "
+                   "the worker runs inside `regua up`", err=True)
+        sys.exit(2)
+    running = start_worker(get_settings().worker_threads)
+    log.info("worker: %d threads", get_settings().worker_threads)
+    _wait_for_signal()
+    running.stop()
+
+
+@cli.command()
+def dialer() -> None:
+    """The SIP dialer process."""
+    settings = get_settings()
+    if not settings.sip_registrar:
+        log.info("dialer: no SIP trunk configured (REGUA_SIP_REGISTRAR); waiting idle")
+    else:
+        log.info("dialer: SIP trunk %s configured; campaigns are not built yet",
+                 settings.sip_registrar)
+    _wait_for_signal()
+    log.info("dialer: stopped")
+
+
+def _child(*args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "portal.cli", *args])
+
+
+def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    for child in children:
+        try:
+            child.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+@cli.command()
+@click.option("--demo", is_flag=True, help="Create demo users, tenants and data (once).")
+@click.option("--port", type=int, default=None, help="Web port (default 8000).")
+def up(demo: bool, port: int | None) -> None:
+    """Everything on one machine: web, worker, scheduler and dialer."""
+    from core.runtime import get_storage
+    from core.runtime import migrate as run_migrate
+
+    services = _services()
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        settings = get_settings()
+        port = port or settings.port
+        run_migrate(settings)
+        get_storage().ensure_bucket()
+        _import_actors()
+        logins = []
+        if demo:
+            from portal.demo import seed
+
+            logins = _run_async(seed())
+        url = settings.public_url or f"http://{settings.host}:{port}"
+        children.append(_child("dialer"))
+        if settings.embedded_broker:
+            from core.jobs import start_worker
+
+            running_worker = start_worker(settings.worker_threads)
+            background = _start_scheduler(blocking=False)
+            log.info("worker and scheduler run in this process (in-process broker)")
+        else:
+            children += [_child("worker"), _child("scheduler")]
+            running_worker = background = None
+        _announce(url, logins)
+        server = _uvicorn_server(port)
+        server.run()
+        if background is not None:
+            background.shutdown(wait=False)
+        if running_worker is not None:
+            running_worker.stop(timeout=10_000)
+    finally:
+        _stop_children(children)
+        services.stop()
+    log.info("régua stopped")
+
+
+def _announce(url: str, logins: list[tuple[str, str, str]]) -> None:
+    lines = ["", f"  Régua em {url}", ""]
+    if logins:
+        lines.append("  Acessos de demonstração:")
+        width = max(len(e) for _, e, _ in logins)
+        for label, email, password in logins:
+            lines.append(f"    {email.ljust(width)}  senha: {password}   ({label})")
+        lines.append("")
+    lines.append("  Ctrl-C encerra tudo.")
+    click.echo("\n".join(lines) + "\n", err=False)
+    sys.stdout.flush()
+
+
+@cli.group()
+def tenant() -> None:
+    """Creditor tenants."""
+
+
+@tenant.command("create")
+@click.option("--name", required=True, help="Legal name (razão social).")
+@click.option("--cnpj", required=True)
+@click.option("--state", default="SP", show_default=True, help="UF of the creditor.")
+@click.option("--trade-name", default=None)
+@click.option("--timezone", default="America/Sao_Paulo", show_default=True)
+@click.option("--slug", default=None)
+@click.option("--json", "as_json", is_flag=True, help="Print the tenant as one JSON object.")
+def tenant_create(name: str, cnpj: str, state: str, trade_name: str | None, timezone: str,
+                  slug: str | None, as_json: bool) -> None:
+    from core.errors import DomainError
+    from portal.operator import create_tenant
+
+    services = _services()
+    try:
+        created = _run_async(create_tenant(name, cnpj, state, trade_name, timezone, slug))
+    except DomainError as exc:
+        click.echo(f"regua tenant create: {exc}", err=True)
+        sys.exit(1)
+    finally:
+        services.stop()
+    if as_json:
+        click.echo(json.dumps(created, default=str))
+    else:
+        click.echo(f"credor criado: {created['slug']} ({created['id']})")
+
+
+@tenant.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def tenant_list(as_json: bool) -> None:
+    from portal.operator import list_tenants
+
+    services = _services()
+    try:
+        rows = _run_async(list_tenants())
+    finally:
+        services.stop()
+    if as_json:
+        click.echo(json.dumps(rows, default=str))
+        return
+    for row in rows:
+        click.echo(f"{row['slug']:30} {row['cnpj']:16} {row['status']:9} {row['legal_name']}")
+
+
+@cli.group()
+def user() -> None:
+    """Users."""
+
+
+@user.command("create")
+@click.option("--email", required=True)
+@click.option("--role", required=True, type=click.Choice(
+    ["admin", "supervisor", "agent", "legal", "creditor_admin", "creditor_viewer"]))
+@click.option("--tenant", "tenant_slug", default=None,
+              help="Creditor users: their tenant. Agency staff: a tenant they work "
+                   "(repeat with commas).")
+@click.option("--name", default="")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--json", "as_json", is_flag=True)
+def user_create(email: str, role: str, tenant_slug: str | None, name: str,
+                password_stdin: bool, as_json: bool) -> None:
+    from core.errors import DomainError
+    from portal.operator import create_user
+
+    if not password_stdin:
+        raise click.UsageError("pass the password on standard input with --password-stdin")
+    password = sys.stdin.readline().rstrip("\r\n")
+    services = _services()
+    try:
+        created = _run_async(create_user(email, role, tenant_slug, name, password))
+    except DomainError as exc:
+        click.echo(f"regua user create: {exc}", err=True)
+        sys.exit(1)
+    finally:
+        services.stop()
+    click.echo(json.dumps(created, default=str) if as_json else f"usuário criado: {email}")
+
+
+@cli.group()
+def audit() -> None:
+    """The audit log."""
+
+
+@audit.command("verify")
+@click.option("--tenant", "tenant_slug", default=None, help="Only this tenant's chain.")
+def audit_verify(tenant_slug: str | None) -> None:
+    """Walk the hash chain(s) and name the first broken link."""
+    from portal.operator import verify_audit
+
+    services = _services()
+    try:
+        reports = _run_async(verify_audit(tenant_slug))
+    finally:
+        services.stop()
+    broken = False
+    for report in reports:
+        if report.ok:
+            click.echo(f"ok      {report.chain}: {report.entries} entries")
+        else:
+            broken = True
+            where = f"entry {report.broken_at_seq}"
+            if report.broken_entry_id:
+                where += f" (id {report.broken_entry_id})"
+            click.echo(f"BROKEN  {report.chain}: at {where}: {report.reason}")
+    sys.exit(1 if broken else 0)
+
+
+def main() -> None:
+    cli(prog_name="regua")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()

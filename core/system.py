@@ -9,6 +9,7 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, get
+from litestar.params import FromQuery
 from sqlalchemy import select, text
 
 from core.auth.principal import Principal
@@ -79,7 +80,7 @@ class AuditController(Controller):
 
     @get("/", guards=[requires(Role.ADMIN, Role.CREDITOR_ADMIN)])
     async def list_entries(self, request: Request[Principal, str, object],
-                           limit: int = 100) -> list[AuditEntry]:
+                           limit: FromQuery[int] = 100) -> list[AuditEntry]:
         async with get_db().transaction(request.user.scope) as session:
             rows = (await session.execute(
                 select(AuditLog).order_by(AuditLog.created_at.desc()).limit(min(limit, 1000))

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from litestar import Request, get, post
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotAuthorizedException
-from litestar.params import Body
+from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from core.auth import service
@@ -53,7 +53,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @get("/", exclude_from_auth=True)
-async def index(request: Req, next: str | None = None) -> Template | Redirect:
+async def index(request: Req, next: FromQuery[str | None] = None) -> Template | Redirect:
     token = request.cookies.get(SESSION_COOKIE)
     if token and await service.resolve_token(get_db(), token, "session"):
         return Redirect(_safe_next(next))
@@ -126,7 +126,7 @@ async def create_tenant_form(request: Req, data: Form) -> Template | Redirect:
 
 
 @post("/admin/credores/{tenant_id:uuid}/desativar", guards=[requires(Role.ADMIN)])
-async def deactivate_tenant_form(request: Req, tenant_id: uuid.UUID) -> Redirect:
+async def deactivate_tenant_form(request: Req, tenant_id: FromPath[uuid.UUID]) -> Redirect:
     async with get_db().transaction(request.user.scope) as session:
         await onboarding.deactivate_tenant(session, request.user, tenant_id)
     return Redirect("/admin/credores")

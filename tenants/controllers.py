@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from litestar import Controller, Request, get, post
+from litestar.params import FromPath, JSONBody
 
 from core.auth.principal import Principal
 from core.auth.roles import Role
@@ -48,7 +49,7 @@ class TenantController(Controller):
             return [tenant_out(t) for t in await onboarding.list_tenants(session)]
 
     @post("/", guards=[requires(Role.ADMIN)])
-    async def create_tenant(self, request: Req, data: TenantCreate) -> TenantOut:
+    async def create_tenant(self, request: Req, data: JSONBody[TenantCreate]) -> TenantOut:
         admin = None
         if data.admin_email:
             admin = users.NewUser(email=data.admin_email, password=data.admin_password or "",
@@ -66,12 +67,12 @@ class TenantController(Controller):
             return tenant_out(tenant, user)
 
     @get("/{tenant_id:uuid}", guards=[requires(*ANY_ROLE)])
-    async def get_tenant(self, request: Req, tenant_id: uuid.UUID) -> TenantOut:
+    async def get_tenant(self, request: Req, tenant_id: FromPath[uuid.UUID]) -> TenantOut:
         async with get_db().transaction(request.user.scope) as session:
             return tenant_out(await onboarding.get_tenant(session, tenant_id))
 
     @post("/{tenant_id:uuid}/deactivate", guards=[requires(Role.ADMIN)], status_code=200)
-    async def deactivate(self, request: Req, tenant_id: uuid.UUID) -> TenantOut:
+    async def deactivate(self, request: Req, tenant_id: FromPath[uuid.UUID]) -> TenantOut:
         async with get_db().transaction(request.user.scope) as session:
             return tenant_out(
                 await onboarding.deactivate_tenant(session, request.user, tenant_id)
@@ -88,7 +89,7 @@ class UserController(Controller):
             return [user_out(u) for u in await users.list_users(session, request.user)]
 
     @post("/", guards=[requires(Role.ADMIN, Role.CREDITOR_ADMIN)])
-    async def create_user(self, request: Req, data: UserCreate) -> UserOut:
+    async def create_user(self, request: Req, data: JSONBody[UserCreate]) -> UserOut:
         principal = request.user
         tenant_id = data.tenant_id
         if principal.role is Role.CREDITOR_ADMIN:
@@ -113,12 +114,12 @@ class UserController(Controller):
             return user_out(user)
 
     @get("/{user_id:uuid}", guards=[requires(Role.ADMIN, Role.SUPERVISOR, Role.CREDITOR_ADMIN)])
-    async def get_user(self, request: Req, user_id: uuid.UUID) -> UserOut:
+    async def get_user(self, request: Req, user_id: FromPath[uuid.UUID]) -> UserOut:
         async with get_db().transaction(request.user.scope) as session:
             return user_out(await users.get_user(session, request.user, user_id))
 
     @post("/{user_id:uuid}/deactivate", guards=[requires(Role.ADMIN, Role.CREDITOR_ADMIN)],
           status_code=200)
-    async def deactivate_user(self, request: Req, user_id: uuid.UUID) -> UserOut:
+    async def deactivate_user(self, request: Req, user_id: FromPath[uuid.UUID]) -> UserOut:
         async with get_db().transaction(request.user.scope) as session:
             return user_out(await users.deactivate_user(session, request.user, user_id))

@@ -8,6 +8,7 @@ import uuid
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotAuthorizedException
+from litestar.params import JSONBody
 
 from core.auth import service
 from core.auth.principal import Principal
@@ -65,7 +66,7 @@ class AuthController(Controller):
 
     @post("/token", status_code=200, exclude_from_auth=True)
     async def token(self, request: Request[object, object, object],
-                    data: TokenRequest) -> TokenOut:
+                    data: JSONBody[TokenRequest]) -> TokenOut:
         principal = await login(request, data.email, data.password)
         issued = await service.issue_token(
             get_db(), principal, "bearer",

@@ -1,10 +1,32 @@
 """Every ORM model, imported here so Alembic and the app see one metadata."""
 
 from core.models.audit import AuditLog
+from core.models.collection import (
+    ColumnLayout,
+    ContactKind,
+    ContactPoint,
+    ContactQuality,
+    Debt,
+    Debtor,
+    DebtStatus,
+    ImportMode,
+    Portfolio,
+    PortfolioStatus,
+)
 from core.models.jobs import JobOnce
 from core.models.tenancy import ApiToken, LoginAttempt, Tenant, TenantStatus, User, UserTenant
 
 __all__ = [
+    "ColumnLayout",
+    "ContactKind",
+    "ContactPoint",
+    "ContactQuality",
+    "Debt",
+    "DebtStatus",
+    "Debtor",
+    "ImportMode",
+    "Portfolio",
+    "PortfolioStatus",
     "ApiToken",
     "AuditLog",
     "JobOnce",

@@ -1,0 +1,228 @@
+"""The shared collection model: portfolios (imports), debtors, their contact points, debts.
+
+All tenant-owned: `(tenant_id, id)` is the primary key and every foreign key to another
+tenant-owned table carries `tenant_id`, so a row can never point across tenants and the
+schema can be distributed by tenant.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import Base, TenantOwned, created_at_column
+
+MONEY = Numeric(14, 2)
+
+
+class ImportMode(StrEnum):
+    INCREMENTAL = "incremental"  # add and update; leave the rest alone
+    FULL = "full"  # the file is the whole open portfolio: absent open debts are withdrawn
+    SETTLEMENT = "settlement"  # a "baixa" file: the listed debts were settled with the creditor
+    RECALL = "recall"  # the creditor takes the listed debts back
+
+
+class PortfolioStatus(StrEnum):
+    UPLOADING = "uploading"  # waiting for the browser to put the file in S3
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"  # the file as a whole could not be imported (reason in `error`)
+    DUPLICATE = "duplicate"  # the same file was imported before (see duplicate_of)
+
+
+class DebtStatus(StrEnum):
+    OPEN = "open"
+    IN_AGREEMENT = "in_agreement"
+    PAID = "paid"
+    SETTLED_BY_CREDITOR = "settled_by_creditor"
+    WITHDRAWN = "withdrawn"
+    RECALLED = "recalled"
+    RETURNED = "returned"
+    PRESCRIBED = "prescribed"
+    DISPUTED = "disputed"
+
+
+# Statuses in which the agency still works a debt.
+WORKABLE = (DebtStatus.OPEN, DebtStatus.IN_AGREEMENT, DebtStatus.DISPUTED)
+
+
+class ContactKind(StrEnum):
+    PHONE = "phone"
+    EMAIL = "email"
+    ADDRESS = "address"
+
+
+class ContactQuality(StrEnum):
+    UNVERIFIED = "unverified"
+    VERIFIED = "verified"
+    WRONG_NUMBER = "wrong_number"
+    BOUNCED = "bounced"
+    OPTED_OUT = "opted_out"
+
+
+def _in(values: type[StrEnum]) -> str:
+    return "(" + ", ".join(f"'{v.value}'" for v in values) + ")"
+
+
+class ColumnLayout(TenantOwned, Base):
+    """A tenant's saved mapping from its spreadsheet headers to Régua's fields."""
+
+    __tablename__ = "column_layout"
+
+    name: Mapped[str] = mapped_column(String(100))
+    mode: Mapped[str] = mapped_column(String(16), default=ImportMode.INCREMENTAL)
+    mapping: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    sheet: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = created_at_column()
+
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+
+class Portfolio(TenantOwned, Base):
+    """One uploaded file and its import: what came in, what it changed, where it stands."""
+
+    __tablename__ = "portfolio"
+
+    file_name: Mapped[str] = mapped_column(String(255))
+    file_key: Mapped[str] = mapped_column(String(500))
+    file_sha256: Mapped[str | None] = mapped_column(String(64))
+    file_size: Mapped[int | None]
+    layout_name: Mapped[str | None] = mapped_column(String(100))
+    mapping: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    sheet: Mapped[str | None] = mapped_column(String(100))
+    mode: Mapped[str] = mapped_column(String(16), default=ImportMode.INCREMENTAL)
+    status: Mapped[str] = mapped_column(String(16), default=PortfolioStatus.UPLOADING)
+    phase: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None]
+    duplicate_of: Mapped[uuid.UUID | None]
+    placement_days: Mapped[int] = mapped_column(Integer, default=180)
+    placed_until: Mapped[dt.date | None] = mapped_column(Date)
+    returned_at: Mapped[dt.datetime | None]
+
+    bytes_total: Mapped[int | None]
+    bytes_read: Mapped[int] = mapped_column(default=0)
+    rows_total: Mapped[int] = mapped_column(default=0)
+    rows_accepted: Mapped[int] = mapped_column(default=0)
+    rows_rejected: Mapped[int] = mapped_column(default=0)
+    rows_with_warnings: Mapped[int] = mapped_column(default=0)
+    debtors_created: Mapped[int] = mapped_column(default=0)
+    debtors_updated: Mapped[int] = mapped_column(default=0)
+    debts_created: Mapped[int] = mapped_column(default=0)
+    debts_updated: Mapped[int] = mapped_column(default=0)
+    debts_unchanged: Mapped[int] = mapped_column(default=0)
+    debts_closed: Mapped[int] = mapped_column(default=0)
+    amount_placed: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
+
+    error_report_key: Mapped[str | None] = mapped_column(String(500))
+    warning_report_key: Mapped[str | None] = mapped_column(String(500))
+    return_report_key: Mapped[str | None] = mapped_column(String(500))
+
+    uploaded_by: Mapped[uuid.UUID | None]
+    created_at: Mapped[dt.datetime] = created_at_column()
+    started_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
+
+    __table_args__ = (
+        CheckConstraint(f"mode IN {_in(ImportMode)}", name="mode"),
+        CheckConstraint(f"status IN {_in(PortfolioStatus)}", name="status"),
+        # One successful import per file content and tenant; repeats are DUPLICATE rows.
+        Index("uq_portfolio_sha256", "tenant_id", "file_sha256", unique=True,
+              postgresql_where="status IN ('queued', 'running', 'done')"),
+        Index("ix_portfolio_created", "tenant_id", "created_at"),
+    )
+
+
+class Debtor(TenantOwned, Base):
+    __tablename__ = "debtor"
+
+    document: Mapped[str] = mapped_column(String(14))
+    document_kind: Mapped[str] = mapped_column(String(4))
+    name: Mapped[str] = mapped_column(String(200))
+    birth_date: Mapped[dt.date | None] = mapped_column(Date)
+    state: Mapped[str | None] = mapped_column(String(2))
+    first_portfolio_id: Mapped[uuid.UUID | None]
+    created_at: Mapped[dt.datetime] = created_at_column()
+    updated_at: Mapped[dt.datetime] = created_at_column()
+
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "document"),
+        CheckConstraint("document_kind IN ('cpf', 'cnpj')", name="document_kind"),
+    )
+
+
+class ContactPoint(TenantOwned, Base):
+    """A phone, e-mail or address of a debtor; channels and the dialer grade its quality."""
+
+    __tablename__ = "contact_point"
+
+    debtor_id: Mapped[uuid.UUID]
+    kind: Mapped[str] = mapped_column(String(8))
+    value: Mapped[str] = mapped_column(String(500))
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    source: Mapped[str] = mapped_column(String(64))
+    is_valid: Mapped[bool] = mapped_column(default=True)
+    quality: Mapped[str] = mapped_column(String(16), default=ContactQuality.UNVERIFIED)
+    created_at: Mapped[dt.datetime] = created_at_column()
+    updated_at: Mapped[dt.datetime] = created_at_column()
+
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "debtor_id"], ["debtor.tenant_id", "debtor.id"]),
+        UniqueConstraint("tenant_id", "debtor_id", "kind", "value"),
+        CheckConstraint(f"kind IN {_in(ContactKind)}", name="kind"),
+        CheckConstraint(f"quality IN {_in(ContactQuality)}", name="quality"),
+    )
+
+
+class Debt(TenantOwned, Base):
+    """One installment of one contract, placed with the agency by a portfolio."""
+
+    __tablename__ = "debt"
+
+    debtor_id: Mapped[uuid.UUID]
+    portfolio_id: Mapped[uuid.UUID]  # the import that placed it
+    last_portfolio_id: Mapped[uuid.UUID]  # the import that last touched it
+    contract: Mapped[str] = mapped_column(String(64))
+    installment: Mapped[int]
+    original_amount: Mapped[Decimal] = mapped_column(MONEY)
+    current_balance: Mapped[Decimal] = mapped_column(MONEY)
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(24), default=DebtStatus.OPEN)
+    status_reason: Mapped[str | None]
+    closed_at: Mapped[dt.datetime | None]
+    closed_by_portfolio_id: Mapped[uuid.UUID | None]
+    amount_paid: Mapped[Decimal | None] = mapped_column(MONEY)
+    paid_on: Mapped[dt.date | None] = mapped_column(Date)
+    placed_until: Mapped[dt.date | None] = mapped_column(Date)
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[dt.datetime] = created_at_column()
+    updated_at: Mapped[dt.datetime] = created_at_column()
+
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "debtor_id"], ["debtor.tenant_id", "debtor.id"]),
+        ForeignKeyConstraint(["tenant_id", "portfolio_id"],
+                             ["portfolio.tenant_id", "portfolio.id"]),
+        UniqueConstraint("tenant_id", "contract", "installment"),
+        CheckConstraint(f"status IN {_in(DebtStatus)}", name="status"),
+        CheckConstraint("original_amount > 0", name="original_amount_positive"),
+        CheckConstraint("installment > 0", name="installment_positive"),
+        Index("ix_debt_debtor", "tenant_id", "debtor_id"),
+        Index("ix_debt_open_due", "tenant_id", "due_date",
+              postgresql_where="status = 'open'"),
+    )

@@ -146,6 +146,27 @@ class Database:
         await self.app_engine.dispose()
 
 
+def connect_sync(settings: Settings, scope: Scope, *, autocommit: bool = False) -> Any:
+    """A psycopg connection as the application role, for bulk paths (COPY) in threads.
+
+    With autocommit off, each transaction must start with `apply_scope_sync`.
+    """
+    import psycopg
+
+    url = make_url(app_url(settings)).set(drivername="postgresql").render_as_string(False)
+    conn = psycopg.connect(url, autocommit=autocommit)
+    if autocommit:
+        apply_scope_sync(conn, scope, local=False)
+    return conn
+
+
+def apply_scope_sync(conn: Any, scope: Scope, *, local: bool = True) -> None:
+    conn.execute(
+        "SELECT set_config('app.tenant_ids', %s, %s), set_config('app.agency', %s, %s)",
+        (scope.pg_array(), local, "on" if scope.agency else "off", local),
+    )
+
+
 def owner_engine(settings: Settings) -> AsyncEngine:
     if settings.database_url is None:
         raise RuntimeError("database URL is not resolved yet (embedded PostgreSQL not started)")

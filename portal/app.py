@@ -22,8 +22,10 @@ from core.auth.web import PUBLIC_PATHS, AuthMiddleware
 from core.errors import DomainError
 from core.runtime import get_db
 from core.system import AuditController, health, ready
-from portal import pages
+from portal import pages, portfolio_pages
+from portal.filters import FILTERS
 from tenants.controllers import TenantController, UserController
+from tenants.intake.controllers import LayoutController, PortfolioController, RecallController
 
 HERE = Path(__file__).parent
 log = logging.getLogger("regua.web")
@@ -68,7 +70,8 @@ def create_app() -> Litestar:
         route_handlers=[
             health, ready,
             AuthController, TenantController, UserController, AuditController,
-            *pages.handlers,
+            PortfolioController, LayoutController, RecallController,
+            *pages.handlers, *portfolio_pages.handlers,
             create_static_files_router(path="/static", directories=[HERE / "static"]),
         ],
         middleware=[DefineMiddleware(AuthMiddleware, exclude=PUBLIC_PATHS)],
@@ -76,7 +79,10 @@ def create_app() -> Litestar:
             secret=_csrf_secret(), cookie_name="regua_csrf", header_name="x-csrftoken",
             exclude=[r"^/api/"], cookie_samesite="strict",
         ),
-        template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
+        template_config=TemplateConfig(
+            directory=HERE / "templates", engine=JinjaTemplateEngine,
+            engine_callback=_register_filters,
+        ),
         openapi_config=OpenAPIConfig(
             title="Régua API", version="1", path="/schema",
             render_plugins=[SwaggerRenderPlugin()],
@@ -89,6 +95,10 @@ def create_app() -> Litestar:
         },
         on_shutdown=[_dispose],
     )
+
+
+def _register_filters(engine: JinjaTemplateEngine) -> None:
+    engine.engine.filters.update(FILTERS)
 
 
 def _csrf_secret() -> str:

@@ -20,7 +20,7 @@ from core.settings import SettingsError, get_settings
 log = logging.getLogger("regua")
 
 # Modules that declare actors; a worker imports them all so it knows every job.
-ACTOR_MODULES = ("core.maintenance",)
+ACTOR_MODULES = ("core.maintenance", "tenants.intake.tasks")
 
 
 def _setup_logging() -> None:
@@ -339,6 +339,63 @@ def audit_verify(tenant_slug: str | None) -> None:
                 where += f" (id {report.broken_entry_id})"
             click.echo(f"BROKEN  {report.chain}: at {where}: {report.reason}")
     sys.exit(1 if broken else 0)
+
+
+@cli.group()
+def portfolio() -> None:
+    """Portfolio intake."""
+
+
+@portfolio.command("import")
+@click.option("--tenant", "tenant_slug", required=True, help="The creditor's slug.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--layout", default=None, help="A saved column layout of the tenant.")
+@click.option("--mode", default="incremental", show_default=True,
+              type=click.Choice(["incremental", "full", "settlement", "recall"]))
+@click.option("--sheet", default=None, help="XLSX: the sheet to read (default: the first).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+def portfolio_import(tenant_slug: str, file: str, layout: str | None, mode: str,
+                     sheet: str | None, as_json: bool) -> None:
+    """Import FILE for a tenant, the same way an upload through the portal does."""
+    from core.errors import DomainError
+    from core.runtime import migrate as run_migrate
+    from portal.operator import import_portfolio
+
+    services = _services()
+    try:
+        if services.postgres is not None:
+            run_migrate(get_settings())
+        result = _run_async(import_portfolio(tenant_slug, file, layout, mode, sheet))
+    except DomainError as exc:
+        click.echo(f"regua portfolio import: {exc}", err=True)
+        sys.exit(1)
+    finally:
+        services.stop()
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        for key, value in result.items():
+            click.echo(f"{key:20} {value}")
+    sys.exit(0 if result["status"] in ("done", "duplicate") else 1)
+
+
+@portfolio.command("errors")
+@click.argument("portfolio_id")
+@click.option("--warnings", is_flag=True, help="Print the warnings report instead.")
+def portfolio_errors(portfolio_id: str, warnings: bool) -> None:
+    """Print a portfolio's error report (CSV)."""
+    from core.errors import DomainError
+    from portal.operator import portfolio_report
+
+    services = _services()
+    try:
+        body = _run_async(portfolio_report(portfolio_id, "warnings" if warnings else "errors"))
+    except DomainError as exc:
+        click.echo(f"regua portfolio errors: {exc}", err=True)
+        sys.exit(1)
+    finally:
+        services.stop()
+    sys.stdout.write(body.decode("utf-8-sig"))
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from core import audit
 from core.auth.roles import Role
+from core.db import Scope
 from core.errors import NotFound
 from core.maintenance import operator_scope, verify_chains
 from core.runtime import get_db
@@ -76,3 +77,99 @@ async def verify_audit(tenant_slug: str | None) -> list[audit.ChainReport]:
     finally:
         await db.dispose()
     return await verify_chains([tenant.id])
+
+
+async def import_portfolio(tenant_slug: str, path: str, layout: str | None, mode: str,
+                           sheet: str | None, wait_seconds: float = 4 * 3600) -> dict[str, Any]:
+    """Upload a local file and run its import to completion (the CLI's code path).
+
+    With the in-process broker the import runs here; with a real broker it is enqueued
+    and this waits for a worker to finish it.
+    """
+    import asyncio
+    import hashlib
+    from pathlib import Path
+
+    from sqlalchemy import select
+
+    from core.jobs import enqueue_after_commit
+    from core.models import Portfolio, PortfolioStatus
+    from core.runtime import get_storage
+    from core.settings import get_settings
+    from tenants.intake import pipeline, service
+    from tenants.intake.tasks import import_portfolio as import_actor
+
+    file = Path(path)
+    if not file.is_file():
+        raise NotFound(f"arquivo {path}")
+    db = get_db()
+    try:
+        async with db.transaction(await operator_scope()) as session:
+            tenant = await onboarding.get_tenant_by_slug(session, tenant_slug)
+        digest = await asyncio.to_thread(pipeline.sha256_of, file)
+        async with db.transaction(Scope.tenant(tenant.id)) as session:
+            earlier = (await session.execute(
+                select(Portfolio.id).where(
+                    Portfolio.tenant_id == tenant.id, Portfolio.file_sha256 == digest,
+                    Portfolio.status.in_(("queued", "running", "done")))
+            )).scalar_one_or_none()
+            portfolio = await service.create_upload(
+                session, CLI_ACTOR, tenant.id, file.name, mode=mode, layout_name=layout,
+                sheet=sheet,
+            )
+            if earlier is not None:
+                # Recognised before any upload: the same file changes nothing.
+                portfolio.status, portfolio.phase = PortfolioStatus.DUPLICATE, "done"
+                portfolio.duplicate_of, portfolio.file_sha256 = earlier, digest
+        if earlier is None:
+            await asyncio.to_thread(get_storage().upload_file, portfolio.file_key, str(file))
+            inline = get_settings().embedded_broker
+            async with db.transaction(Scope.tenant(tenant.id)) as session:
+                fresh = await service.get_portfolio(session, portfolio.id, for_update=True)
+                fresh.status, fresh.phase = PortfolioStatus.QUEUED, "queued"
+                if not inline:
+                    enqueue_after_commit(session, import_actor, str(tenant.id), str(fresh.id))
+            if inline:
+                await asyncio.to_thread(pipeline.run_import, tenant.id, portfolio.id, file)
+            deadline = asyncio.get_running_loop().time() + wait_seconds
+            while True:
+                async with db.transaction(Scope.tenant(tenant.id)) as session:
+                    portfolio = await service.get_portfolio(session, portfolio.id)
+                if portfolio.status not in ("queued", "running"):
+                    break
+                if asyncio.get_running_loop().time() > deadline:
+                    break
+                await asyncio.sleep(1)
+        return portfolio_summary(portfolio)
+    finally:
+        await db.dispose()
+
+
+def portfolio_summary(p: Any) -> dict[str, Any]:
+    return {
+        "portfolio_id": str(p.id), "tenant_id": str(p.tenant_id), "file_name": p.file_name,
+        "mode": p.mode, "status": p.status, "error": p.error,
+        "rows_total": p.rows_total, "rows_accepted": p.rows_accepted,
+        "rows_rejected": p.rows_rejected, "rows_with_warnings": p.rows_with_warnings,
+        "debtors_created": p.debtors_created, "debtors_updated": p.debtors_updated,
+        "debts_created": p.debts_created, "debts_updated": p.debts_updated,
+        "debts_unchanged": p.debts_unchanged, "debts_closed": p.debts_closed,
+        "amount_placed": str(p.amount_placed),
+        "duplicate_of": str(p.duplicate_of) if p.duplicate_of else None,
+        "has_error_report": p.error_report_key is not None,
+        "has_warning_report": p.warning_report_key is not None,
+    }
+
+
+async def portfolio_report(portfolio_id: str, kind: str) -> bytes:
+    import uuid as _uuid
+
+    from tenants.intake import service
+
+    db = get_db()
+    try:
+        async with db.transaction(await operator_scope()) as session:
+            portfolio = await service.get_portfolio(session, _uuid.UUID(portfolio_id))
+        return service.read_report(portfolio, kind)
+    finally:
+        await db.dispose()

@@ -31,6 +31,8 @@ Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED
 NAV = [
     ("/inicio", "Início", None),
     ("/admin/credores", "Credores", {Role.ADMIN}),
+    ("/carteiras", "Carteiras", {Role.ADMIN, Role.SUPERVISOR, Role.CREDITOR_ADMIN,
+                                 Role.CREDITOR_VIEWER}),
     ("/usuarios", "Usuários", {Role.ADMIN, Role.CREDITOR_ADMIN}),
     ("/auditoria", "Auditoria", {Role.ADMIN, Role.CREDITOR_ADMIN}),
 ]

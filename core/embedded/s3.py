@@ -59,8 +59,10 @@ class EmbeddedS3:
             "master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
             "filer.port", "filer.port.grpc", "s3.port.grpc", "admin.port", "admin.port.grpc",
         )}
+        logs = self.root / "s3-logs"
+        logs.mkdir(exist_ok=True)
         args = [
-            weed_binary(), "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            weed_binary(), f"-logdir={logs}", "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             f"-s3.port={self.port}", "-s3.port.iceberg=0", "-s3.port.lance=0",
             "-webdav=false", "-admin.ui=false", f"-bucket={self.bucket}",
             *(f"-{name}={port}" for name, port in ports.items()),

@@ -124,8 +124,8 @@ def upgrade() -> None:
     sa.Column('value', sa.String(length=500), nullable=False),
     sa.Column('details', postgresql.JSONB(astext_type=sa.Text()), nullable=True),
     sa.Column('source', sa.String(length=64), nullable=False),
-    sa.Column('is_valid', sa.Boolean(), nullable=False),
-    sa.Column('quality', sa.String(length=16), nullable=False),
+    sa.Column('is_valid', sa.Boolean(), server_default='true', nullable=False),
+    sa.Column('quality', sa.String(length=16), server_default='unverified', nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('tenant_id', sa.Uuid(), nullable=False),
@@ -145,7 +145,7 @@ def upgrade() -> None:
     sa.Column('original_amount', sa.Numeric(precision=14, scale=2), nullable=False),
     sa.Column('current_balance', sa.Numeric(precision=14, scale=2), nullable=False),
     sa.Column('due_date', sa.Date(), nullable=False),
-    sa.Column('status', sa.String(length=24), nullable=False),
+    sa.Column('status', sa.String(length=24), server_default='open', nullable=False),
     sa.Column('status_reason', sa.String(), nullable=True),
     sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('closed_by_portfolio_id', sa.Uuid(), nullable=True),
@@ -161,7 +161,6 @@ def upgrade() -> None:
     sa.CheckConstraint('installment > 0', name=op.f('ck_debt_installment_positive')),
     sa.CheckConstraint('original_amount > 0', name=op.f('ck_debt_original_amount_positive')),
     sa.ForeignKeyConstraint(['tenant_id', 'debtor_id'], ['debtor.tenant_id', 'debtor.id'], name=op.f('fk_debt_tenant_id_debtor_id_debtor')),
-    sa.ForeignKeyConstraint(['tenant_id', 'portfolio_id'], ['portfolio.tenant_id', 'portfolio.id'], name=op.f('fk_debt_tenant_id_portfolio_id_portfolio')),
     sa.PrimaryKeyConstraint('tenant_id', 'id', name=op.f('pk_debt')),
     sa.UniqueConstraint('tenant_id', 'contract', 'installment', name=op.f('uq_debt_tenant_id_contract_installment'))
     )

@@ -1,0 +1,42 @@
+"""Brazilian phone numbers in E.164 (+55, a valid DDD; mobiles have 9 digits starting 9)."""
+
+from __future__ import annotations
+
+import re
+
+# Area codes (DDD) in service, by Anatel's national numbering plan.
+DDDS = frozenset({
+    11, 12, 13, 14, 15, 16, 17, 18, 19, 21, 22, 24, 27, 28, 31, 32, 33, 34, 35, 37, 38,
+    41, 42, 43, 44, 45, 46, 47, 48, 49, 51, 53, 54, 55, 61, 62, 63, 64, 65, 66, 67, 68,
+    69, 71, 73, 74, 75, 77, 79, 81, 82, 83, 84, 85, 86, 87, 88, 89, 91, 92, 93, 94, 95,
+    96, 97, 98, 99,
+})
+DDD_STRINGS = sorted(str(d) for d in DDDS)
+
+_NON_DIGITS = re.compile(r"\D")
+
+
+def national_digits(raw: str) -> str:
+    """Digits without the country code or the long-distance trunk prefix 0."""
+    digits = _NON_DIGITS.sub("", raw)
+    if digits.startswith("55") and len(digits) in (12, 13):
+        digits = digits[2:]
+    if digits.startswith("0") and len(digits) in (11, 12):
+        digits = digits[1:]
+    return digits
+
+
+def normalize_phone(raw: str) -> str | None:
+    """'(11) 98765-4321' -> '+5511987654321'; None when it is not a Brazilian number."""
+    digits = national_digits(raw)
+    if len(digits) not in (10, 11) or int(digits[:2]) not in DDDS:
+        return None
+    if len(digits) == 11 and digits[2] != "9":
+        return None
+    if len(digits) == 10 and digits[2] not in "2345":
+        return None
+    return "+55" + digits
+
+
+def is_mobile(e164: str) -> bool:
+    return len(e164) == 14 and e164[5] == "9"

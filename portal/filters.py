@@ -1,0 +1,33 @@
+"""Jinja filters: Brazilian formats for numbers, money and dates."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+DISPLAY_ZONE = ZoneInfo("America/Sao_Paulo")
+
+
+def int_br(value: Any) -> str:
+    return f"{int(value or 0):,}".replace(",", ".")
+
+
+def brl(value: Any) -> str:
+    amount = Decimal(value or 0).quantize(Decimal("0.01"))
+    whole, cents = f"{amount:,.2f}".split(".")
+    return f"R$ {whole.replace(',', '.')},{cents}"
+
+
+def datetime_br(value: dt.datetime | None) -> str:
+    if value is None:
+        return ""
+    return value.astimezone(DISPLAY_ZONE).strftime("%d/%m/%Y %H:%M")
+
+
+def date_br(value: dt.date | None) -> str:
+    return value.strftime("%d/%m/%Y") if value else ""
+
+
+FILTERS = {"int_br": int_br, "brl": brl, "datetime_br": datetime_br, "date_br": date_br}

@@ -1,0 +1,46 @@
+"""The creditor portal's portfolio page: upload, column mapping, progress, history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get
+from litestar.response import Template
+from sqlalchemy import select
+
+from core.auth.principal import Principal
+from core.auth.roles import Role
+from core.auth.web import requires
+from core.models import Portfolio
+from core.runtime import get_db
+from portal.pages import page
+from tenants import onboarding
+from tenants.intake import service
+
+MODE_LABELS = {"incremental": "Incremental", "full": "Completa", "settlement": "Baixa",
+               "recall": "Recolhimento"}
+STATUS_LABELS = {"uploading": "Aguardando arquivo", "queued": "Na fila", "running": "Importando",
+                 "done": "Concluída", "failed": "Recusada", "duplicate": "Arquivo repetido"}
+
+
+@get("/carteiras", guards=[requires(Role.ADMIN, Role.SUPERVISOR, Role.CREDITOR_ADMIN,
+                                    Role.CREDITOR_VIEWER)])
+async def portfolios_page(request: Request[Principal, str, Any]) -> Template:
+    async with get_db().transaction(request.user.scope) as session:
+        tenants = [t for t in await onboarding.list_tenants(session) if t.status == "active"]
+        portfolios = await service.list_portfolios(session)
+        earlier = {p.duplicate_of for p in portfolios if p.duplicate_of}
+        duplicates = {}
+        if earlier:
+            rows = await session.execute(
+                select(Portfolio.id, Portfolio.created_at).where(Portfolio.id.in_(earlier)))
+            duplicates = {pid: created for pid, created in rows}
+    return page(
+        request, "portfolios.html", tenants=tenants, portfolios=portfolios,
+        tenant_names={t.id: t.trade_name for t in tenants}, duplicates=duplicates,
+        mode_labels=MODE_LABELS, status_labels=STATUS_LABELS,
+        can_import=request.user.role is not Role.CREDITOR_VIEWER,
+    )
+
+
+handlers = [portfolios_page]

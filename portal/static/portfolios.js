@@ -1,0 +1,236 @@
+// Portfolio upload: presigned PUT straight to S3, column mapping with a preview,
+// then the import's progress polled until it finishes.
+(function () {
+  "use strict";
+  const $ = (id) => document.getElementById(id);
+  const csrf = () => (document.cookie.match(/(?:^|; )regua_csrf=([^;]+)/) || [])[1] || "";
+  let portfolio = null;
+  let preview = null;
+
+  async function api(method, url, body) {
+    const res = await fetch(url, {
+      method,
+      headers: { "content-type": "application/json", "x-csrftoken": decodeURIComponent(csrf()) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "same-origin",
+    });
+    const data = res.status === 204 ? null : await res.json().catch(() => null);
+    if (!res.ok) {
+      const detail = data && (data.errors ? Object.values(data.errors).join("; ") : data.detail);
+      throw new Error(detail || `erro ${res.status}`);
+    }
+    return data;
+  }
+
+  function showError(id, message) {
+    const el = $(id);
+    el.textContent = message;
+    el.hidden = !message;
+  }
+
+  function setProgress(el, fraction, label) {
+    el.hidden = false;
+    el.querySelector(".bar").style.width = `${Math.round(Math.min(1, fraction) * 100)}%`;
+    el.querySelector(".label").textContent = label;
+  }
+
+  const fmt = new Intl.NumberFormat("pt-BR");
+  const brl = new Intl.NumberFormat("pt-BR", { style: "currency", currency: "BRL" });
+
+  async function loadLayouts() {
+    const tenant = $("tenant").value;
+    if (!tenant) return;
+    const select = $("layout");
+    select.length = 1;
+    try {
+      for (const layout of await api("GET", `/api/v1/layouts?tenant_id=${tenant}`)) {
+        select.add(new Option(layout.name, layout.name));
+      }
+    } catch (e) { /* no layouts: header recognition is the default */ }
+  }
+
+  function putFile(url, file) {
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open("PUT", url);
+      xhr.upload.onprogress = (e) => {
+        if (e.lengthComputable) {
+          setProgress($("upload-progress"), e.loaded / e.total,
+            `Enviando ${file.name}: ${fmt.format(Math.round(e.loaded / 1024))} de ${fmt.format(Math.round(e.total / 1024))} KB`);
+        }
+      };
+      xhr.onload = () => (xhr.status < 300 ? resolve() : reject(new Error(`envio recusado (${xhr.status})`)));
+      xhr.onerror = () => reject(new Error("falha de rede no envio do arquivo"));
+      xhr.send(file);
+    });
+  }
+
+  async function upload(file) {
+    showError("upload-error", "");
+    try {
+      portfolio = await api("POST", "/api/v1/portfolios", {
+        file_name: file.name, mode: $("mode").value, tenant_id: $("tenant").value || null,
+        layout: $("layout").value || null,
+      });
+      await putFile(portfolio.upload_url, file);
+      setProgress($("upload-progress"), 1, `${file.name} enviado. Lendo cabeçalhos…`);
+      preview = await api("POST", `/api/v1/portfolios/${portfolio.id}/preview`, {});
+      renderMapping();
+    } catch (e) {
+      showError("upload-error", e.message);
+    }
+  }
+
+  function renderMapping() {
+    const f = preview.format;
+    $("format-info").textContent = f.kind === "xlsx"
+      ? `Planilha XLSX, aba “${f.sheet}”, ${preview.headers.length} colunas.`
+      : `CSV em ${f.encoding}, separador “${f.delimiter === "\t" ? "tab" : f.delimiter}”, ${preview.headers.length} colunas.`;
+    const body = $("mapping-rows");
+    body.innerHTML = "";
+    for (const field of preview.fields) {
+      const tr = document.createElement("tr");
+      const label = document.createElement("td");
+      label.innerHTML = `<strong></strong>${field.required ? ' <span class="req">obrigatório</span>' : ""}`;
+      label.querySelector("strong").textContent = field.label;
+      const cell = document.createElement("td");
+      const select = document.createElement("select");
+      select.dataset.field = field.name;
+      select.multiple = !!field.multiple;
+      if (!field.multiple) select.add(new Option("— não importar —", ""));
+      const chosen = [].concat(preview.mapping[field.name] || []);
+      for (const header of preview.headers) {
+        const opt = new Option(header, header);
+        opt.selected = chosen.includes(header);
+        select.add(opt);
+      }
+      if (field.multiple) select.size = Math.min(4, preview.headers.length);
+      cell.appendChild(select);
+      tr.append(label, cell);
+      if (field.required && !chosen.length) tr.classList.add("invalid");
+      body.appendChild(tr);
+    }
+    const table = $("preview");
+    table.innerHTML = "";
+    const head = table.createTHead().insertRow();
+    for (const h of preview.headers) head.insertCell().outerHTML = `<th>${escapeHtml(h)}</th>`;
+    const tbody = table.createTBody();
+    for (const row of preview.rows) {
+      const tr = tbody.insertRow();
+      for (const value of row) tr.insertCell().textContent = value;
+    }
+    showError("mapping-error", preview.missing.length
+      ? `Colunas obrigatórias não reconhecidas: ${preview.missing.join(", ")}. Escolha-as abaixo.` : "");
+    $("mapping-card").hidden = false;
+    $("mapping-card").scrollIntoView({ behavior: "smooth" });
+  }
+
+  function escapeHtml(s) {
+    return String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+  }
+
+  function currentMapping() {
+    const mapping = {};
+    for (const select of document.querySelectorAll("#mapping-rows select")) {
+      const values = [...select.selectedOptions].map((o) => o.value).filter(Boolean);
+      if (values.length) mapping[select.dataset.field] = select.multiple ? values : values[0];
+    }
+    return mapping;
+  }
+
+  async function start() {
+    showError("mapping-error", "");
+    const mapping = currentMapping();
+    try {
+      const name = $("layout-name").value.trim();
+      if (name) {
+        await api("PUT", "/api/v1/layouts", {
+          name, mapping, mode: $("mode").value, tenant_id: $("tenant").value || null,
+        });
+      }
+      await api("POST", `/api/v1/portfolios/${portfolio.id}/start`, { mapping });
+    } catch (e) {
+      showError("mapping-error", e.message);
+      return;
+    }
+    $("mapping-card").hidden = true;
+    $("upload-card").hidden = true;
+    $("progress-card").hidden = false;
+    poll();
+  }
+
+  const PHASES = {
+    queued: "Na fila de processamento", download: "Baixando o arquivo", reading: "Lendo e validando linhas",
+    writing: "Gravando devedores e títulos", reports: "Gerando relatórios", done: "Concluída",
+  };
+
+  async function poll() {
+    let p;
+    try {
+      p = await api("GET", `/api/v1/portfolios/${portfolio.id}`);
+    } catch (e) {
+      $("progress-phase").textContent = `Sem resposta do servidor (${e.message}); tentando de novo…`;
+      return setTimeout(poll, 2000);
+    }
+    const fraction = p.bytes_total ? p.bytes_read / p.bytes_total : 0;
+    const rows = `${fmt.format(p.rows_total)} linhas lidas`;
+    setProgress($("import-progress"), p.status === "done" ? 1 : fraction,
+      p.status === "done" ? rows : `${Math.round(fraction * 100)}% · ${rows}`);
+    $("progress-phase").textContent = PHASES[p.phase] || p.phase || "";
+    if (["done", "failed", "duplicate"].includes(p.status)) return finish(p);
+    setTimeout(poll, 800);
+  }
+
+  function finish(p) {
+    const title = $("progress-title");
+    if (p.status === "failed") {
+      title.textContent = "Importação recusada";
+      $("progress-phase").innerHTML = "";
+      showFailure(p.error);
+      return;
+    }
+    if (p.status === "duplicate") {
+      title.textContent = "Arquivo já importado";
+      $("progress-phase").textContent = "Este mesmo arquivo já foi importado para este credor; nada foi alterado.";
+    } else {
+      title.textContent = "Importação concluída";
+    }
+    const stats = [
+      ["Linhas", p.rows_total], ["Aceitas", p.rows_accepted], ["Recusadas", p.rows_rejected],
+      ["Com avisos", p.rows_with_warnings], ["Devedores novos", p.debtors_created],
+      ["Devedores atualizados", p.debtors_updated], ["Títulos novos", p.debts_created],
+      ["Títulos atualizados", p.debts_updated], ["Títulos sem alteração", p.debts_unchanged],
+      ["Títulos encerrados", p.debts_closed],
+    ];
+    $("stats").innerHTML = stats.map(([k, v]) =>
+      `<div class="stat${k === "Recusadas" && v ? " bad" : ""}"><span>${k}</span><strong>${fmt.format(v)}</strong></div>`).join("")
+      + `<div class="stat wide"><span>Valor colocado</span><strong>${brl.format(Number(p.amount_placed))}</strong></div>`;
+    const links = [];
+    if (p.has_error_report) links.push(`<a class="button" href="/api/v1/portfolios/${p.id}/reports/errors">Baixar relatório de erros (${fmt.format(p.rows_rejected)} linhas)</a>`);
+    if (p.has_warning_report) links.push(`<a class="button" href="/api/v1/portfolios/${p.id}/reports/warnings">Baixar avisos (${fmt.format(p.rows_with_warnings)} linhas)</a>`);
+    $("report-links").innerHTML = links.join(" ");
+    $("result").hidden = false;
+  }
+
+  function showFailure(message) {
+    $("stats").innerHTML = "";
+    $("report-links").innerHTML = `<div class="alert error">${escapeHtml(message || "erro desconhecido")}</div>`;
+    $("result").hidden = false;
+  }
+
+  const drop = $("dropzone");
+  const input = $("file");
+  drop.addEventListener("click", () => input.click());
+  drop.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") input.click(); });
+  drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (e) => {
+    e.preventDefault();
+    drop.classList.remove("over");
+    if (e.dataTransfer.files.length) upload(e.dataTransfer.files[0]);
+  });
+  input.addEventListener("change", () => { if (input.files.length) upload(input.files[0]); });
+  $("start").addEventListener("click", start);
+  if ($("tenant").tagName === "SELECT") $("tenant").addEventListener("change", loadLayouts);
+  loadLayouts();
+})();

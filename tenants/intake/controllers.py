@@ -1,0 +1,227 @@
+"""/api/v1/portfolios: uploads, imports, status, reports, layouts and recalls.
+
+Creditor staff act on their own tenant; agency staff may import for any tenant they
+work (`tenant_id` in the body). Another tenant's portfolio is a 404.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post, put
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from core.auth.principal import Principal
+from core.auth.roles import Role
+from core.auth.web import requires
+from core.errors import NotFound, ValidationFailed
+from core.models import Portfolio
+from core.runtime import get_db
+from tenants.intake import service
+
+Req = Request[Principal, str, Any]
+
+IMPORTERS = (Role.ADMIN, Role.SUPERVISOR, Role.CREDITOR_ADMIN)
+READERS = (*IMPORTERS, Role.CREDITOR_VIEWER)
+
+
+class UploadCreate(msgspec.Struct, kw_only=True):
+    file_name: str
+    mode: str = "incremental"
+    tenant_id: uuid.UUID | None = None
+    layout: str | None = None
+    mapping: dict[str, Any] | None = None
+    sheet: str | None = None
+
+
+class ImportStart(msgspec.Struct, kw_only=True):
+    mapping: dict[str, Any] | None = None
+    sheet: str | None = None
+
+
+class PortfolioOut(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    file_name: str
+    mode: str
+    status: str
+    phase: str | None
+    error: str | None
+    duplicate_of: uuid.UUID | None
+    bytes_total: int | None
+    bytes_read: int
+    rows_total: int
+    rows_accepted: int
+    rows_rejected: int
+    rows_with_warnings: int
+    debtors_created: int
+    debtors_updated: int
+    debts_created: int
+    debts_updated: int
+    debts_unchanged: int
+    debts_closed: int
+    amount_placed: str
+    placed_until: dt.date | None
+    has_error_report: bool
+    has_warning_report: bool
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    upload_url: str | None = None
+
+
+class LayoutIn(msgspec.Struct, kw_only=True):
+    name: str
+    mapping: dict[str, Any]
+    mode: str = "incremental"
+    sheet: str | None = None
+    tenant_id: uuid.UUID | None = None
+
+
+class LayoutOut(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    name: str
+    mode: str
+    mapping: dict[str, Any]
+    sheet: str | None
+
+
+class RecallItem(msgspec.Struct):
+    contract: str
+    installment: int = 1
+
+
+class RecallIn(msgspec.Struct, kw_only=True):
+    items: list[RecallItem]
+    tenant_id: uuid.UUID | None = None
+
+
+def portfolio_out(p: Portfolio, upload_url: str | None = None) -> PortfolioOut:
+    return PortfolioOut(
+        id=p.id, tenant_id=p.tenant_id, file_name=p.file_name, mode=p.mode, status=p.status,
+        phase=p.phase, error=p.error, duplicate_of=p.duplicate_of, bytes_total=p.bytes_total,
+        bytes_read=p.bytes_read, rows_total=p.rows_total, rows_accepted=p.rows_accepted,
+        rows_rejected=p.rows_rejected, rows_with_warnings=p.rows_with_warnings,
+        debtors_created=p.debtors_created, debtors_updated=p.debtors_updated,
+        debts_created=p.debts_created, debts_updated=p.debts_updated,
+        debts_unchanged=p.debts_unchanged, debts_closed=p.debts_closed,
+        amount_placed=str(p.amount_placed), placed_until=p.placed_until,
+        has_error_report=p.error_report_key is not None,
+        has_warning_report=p.warning_report_key is not None,
+        created_at=p.created_at, started_at=p.started_at, finished_at=p.finished_at,
+        upload_url=upload_url,
+    )
+
+
+def acting_tenant(principal: Principal, requested: uuid.UUID | None) -> uuid.UUID:
+    """The tenant a request acts on: a creditor's own, or one an agency user works."""
+    if not principal.role.is_agency:
+        if requested is not None and requested != principal.tenant_id:
+            raise NotFound("credor")
+        assert principal.tenant_id is not None
+        return principal.tenant_id
+    if requested is None:
+        if len(principal.tenant_ids) == 1:
+            return next(iter(principal.tenant_ids))
+        raise ValidationFailed({"tenant_id": "informe o credor"})
+    if not principal.may_work(requested):
+        raise NotFound("credor")
+    return requested
+
+
+class PortfolioController(Controller):
+    path = "/api/v1/portfolios"
+    tags = ["portfolios"]
+
+    @post("/", guards=[requires(*IMPORTERS)])
+    async def create_upload(self, request: Req, data: JSONBody[UploadCreate]) -> PortfolioOut:
+        """Create a portfolio and a presigned URL to PUT its file to."""
+        tenant_id = acting_tenant(request.user, data.tenant_id)
+        async with get_db().transaction(request.user.scope) as session:
+            portfolio = await service.create_upload(
+                session, request.user.actor, tenant_id, data.file_name, mode=data.mode,
+                layout_name=data.layout, mapping=data.mapping, sheet=data.sheet,
+            )
+        return portfolio_out(portfolio, service.upload_url(portfolio))
+
+    @get("/", guards=[requires(*READERS)])
+    async def list_portfolios(self, request: Req,
+                              tenant_id: FromQuery[uuid.UUID | None] = None,
+                              limit: FromQuery[int] = 50) -> list[PortfolioOut]:
+        async with get_db().transaction(request.user.scope) as session:
+            rows = await service.list_portfolios(session, tenant_id, min(limit, 500))
+        return [portfolio_out(p) for p in rows]
+
+    @get("/{portfolio_id:uuid}", guards=[requires(*READERS)])
+    async def get_portfolio(self, request: Req,
+                            portfolio_id: FromPath[uuid.UUID]) -> PortfolioOut:
+        async with get_db().transaction(request.user.scope) as session:
+            return portfolio_out(await service.get_portfolio(session, portfolio_id))
+
+    @post("/{portfolio_id:uuid}/start", guards=[requires(*IMPORTERS)], status_code=202)
+    async def start(self, request: Req, portfolio_id: FromPath[uuid.UUID],
+                    data: JSONBody[ImportStart | None] = None) -> PortfolioOut:
+        """Queue the import of an uploaded file; poll the portfolio for progress."""
+        async with get_db().transaction(request.user.scope) as session:
+            portfolio = await service.start_import(
+                session, request.user.actor, portfolio_id,
+                mapping=data.mapping if data else None, sheet=data.sheet if data else None,
+            )
+        return portfolio_out(portfolio)
+
+    @get("/{portfolio_id:uuid}/reports/{kind:str}", guards=[requires(*READERS)])
+    async def report(self, request: Req, portfolio_id: FromPath[uuid.UUID],
+                     kind: FromPath[str]) -> Response[bytes]:
+        """The error, warning or return report as CSV (`kind`: errors, warnings, return)."""
+        if kind not in ("errors", "warnings", "return"):
+            raise NotFound("relatório")
+        async with get_db().transaction(request.user.scope) as session:
+            portfolio = await service.get_portfolio(session, portfolio_id)
+        body = service.read_report(portfolio, kind)
+        stem = portfolio.file_name.rsplit(".", 1)[0]
+        label = {"errors": "erros", "warnings": "avisos", "return": "devolucao"}[kind]
+        return Response(body, media_type="text/csv; charset=utf-8", headers={
+            "Content-Disposition": f'attachment; filename="{service._safe_name(stem)}-{label}.csv"'
+        })
+
+
+class LayoutController(Controller):
+    path = "/api/v1/layouts"
+    tags = ["portfolios"]
+
+    @get("/", guards=[requires(*READERS)])
+    async def list_layouts(self, request: Req,
+                           tenant_id: FromQuery[uuid.UUID | None] = None) -> list[LayoutOut]:
+        tenant = acting_tenant(request.user, tenant_id)
+        async with get_db().transaction(request.user.scope) as session:
+            layouts = await service.list_layouts(session, tenant)
+        return [LayoutOut(id=x.id, name=x.name, mode=x.mode, mapping=x.mapping, sheet=x.sheet)
+                for x in layouts]
+
+    @put("/", guards=[requires(*IMPORTERS)])
+    async def save_layout(self, request: Req, data: JSONBody[LayoutIn]) -> LayoutOut:
+        tenant = acting_tenant(request.user, data.tenant_id)
+        async with get_db().transaction(request.user.scope) as session:
+            x = await service.save_layout(session, request.user.actor, tenant, data.name,
+                                          data.mapping, mode=data.mode, sheet=data.sheet)
+        return LayoutOut(id=x.id, name=x.name, mode=x.mode, mapping=x.mapping, sheet=x.sheet)
+
+
+class RecallController(Controller):
+    path = "/api/v1/recalls"
+    tags = ["portfolios"]
+
+    @post("/", guards=[requires(*IMPORTERS)], status_code=200)
+    async def recall(self, request: Req, data: JSONBody[RecallIn]) -> dict[str, Any]:
+        """Take debts back: each listed open debt closes as recalled."""
+        tenant = acting_tenant(request.user, data.tenant_id)
+        if not data.items:
+            raise ValidationFailed({"items": "informe ao menos um título"})
+        async with get_db().transaction(request.user.scope) as session:
+            return await service.recall_debts(
+                session, request.user.actor, tenant,
+                [(i.contract.strip(), i.installment) for i in data.items],
+            )

@@ -1,0 +1,188 @@
+"""Régua's canonical portfolio fields and how creditors' headers map onto them.
+
+Headers are compared after folding case, accents, punctuation and spaces, so
+"Nº Contrato", "N. CONTRATO" and "no_contrato" are the same header.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.errors import ValidationFailed
+from core.models import ImportMode
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: str  # shown to users (pt-BR)
+    required: bool = False
+    multiple: bool = False  # several columns may feed it (phones)
+    headers: tuple[str, ...] = ()
+
+
+PLACEMENT_FIELDS = (
+    Field("document", "CPF/CNPJ", True, headers=(
+        "cpf", "cnpj", "cpf/cnpj", "cpf cnpj", "cpfcnpj", "cnpj/cpf", "documento", "doc",
+        "cpf do cliente", "cpf/cnpj do cliente", "cpf/cnpj devedor", "cpf devedor",
+        "documento do cliente", "nr documento", "numero documento", "cpf_cnpj", "inscricao")),
+    Field("name", "Nome", True, headers=(
+        "nome", "nome do cliente", "nome cliente", "cliente", "razao social", "nome/razao social",
+        "nome do devedor", "devedor", "nome completo", "sacado", "nome sacado")),
+    Field("contract", "Contrato", True, headers=(
+        "contrato", "n contrato", "no contrato", "nº contrato", "numero do contrato",
+        "numero contrato", "num contrato", "cod contrato", "codigo do contrato", "titulo",
+        "numero do titulo", "nosso numero", "documento de cobranca", "id contrato")),
+    Field("installment", "Parcela", headers=(
+        "parcela", "n parcela", "nº parcela", "numero da parcela", "num parcela", "prestacao",
+        "parc")),
+    Field("due_date", "Vencimento", True, headers=(
+        "vencimento", "data de vencimento", "data vencimento", "dt vencimento", "dt venc",
+        "venc", "data venc", "vencto", "data do vencimento")),
+    Field("amount", "Valor", True, headers=(
+        "valor", "valor original", "saldo devedor", "valor da parcela", "valor parcela",
+        "valor do titulo", "valor titulo", "valor devido", "saldo", "vlr", "vlr original",
+        "valor em aberto", "valor nominal", "valor (r$)", "valor r$")),
+    Field("phone", "Telefones", multiple=True, headers=(
+        "telefone", "telefone 1", "telefone 2", "telefone 3", "telefone 4", "telefone 5",
+        "celular", "celular 1", "celular 2", "fone", "fone 1", "fone 2", "tel", "tel 1",
+        "tel 2", "telefone residencial", "telefone comercial", "telefone celular", "whatsapp",
+        "ddd+telefone", "contato")),
+    Field("email", "E-mail", headers=("e-mail", "email", "e mail", "correio eletronico")),
+    Field("address", "Endereço", headers=(
+        "endereco", "logradouro", "endereco completo", "rua", "endereco residencial")),
+    Field("city", "Cidade", headers=("cidade", "municipio")),
+    Field("state", "UF", headers=("uf", "estado")),
+    Field("zip", "CEP", headers=("cep", "codigo postal")),
+    Field("birth_date", "Data de nascimento", headers=(
+        "data de nascimento", "nascimento", "dt nascimento", "data nascimento", "dt nasc")),
+)
+
+CLOSING_FIELDS = (
+    Field("contract", "Contrato", True, headers=PLACEMENT_FIELDS[2].headers),
+    Field("installment", "Parcela", headers=PLACEMENT_FIELDS[3].headers),
+    Field("amount_paid", "Valor pago", headers=(
+        "valor pago", "valor do pagamento", "valor baixa", "valor da baixa", "vlr pago",
+        "valor recebido", "valor")),
+    Field("paid_on", "Data do pagamento", headers=(
+        "data do pagamento", "data pagamento", "dt pagamento", "data da baixa", "data baixa",
+        "pagamento", "data")),
+    Field("document", "CPF/CNPJ", headers=PLACEMENT_FIELDS[0].headers),
+)
+
+# Columns Régua adds to its own error report; ignored when a fixed report comes back.
+REPORT_COLUMNS = ("linha_original", "motivo_recusa")
+
+
+def fields_for(mode: ImportMode) -> tuple[Field, ...]:
+    return CLOSING_FIELDS if mode in (ImportMode.SETTLEMENT, ImportMode.RECALL) else (
+        PLACEMENT_FIELDS)
+
+
+def fold(header: str) -> str:
+    """Compare headers without case, accents, punctuation or spacing."""
+    text = unicodedata.normalize("NFKD", header.replace("º", "o").replace("°", "o"))
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    return re.sub(r"[^a-z0-9]+", "", text)
+
+
+_INDEX: dict[ImportMode, dict[str, str]] = {}
+
+
+def _index(mode: ImportMode) -> dict[str, str]:
+    key = ImportMode.SETTLEMENT if mode is ImportMode.RECALL else mode
+    if key not in _INDEX:
+        _INDEX[key] = {fold(h): f.name for f in fields_for(mode) for h in (f.name, *f.headers)}
+    return _INDEX[key]
+
+
+class MissingColumnsError(Exception):
+    def __init__(self, found: list[str], missing: list[Field]) -> None:
+        self.found, self.missing = found, missing
+        labels = ", ".join(f.label for f in missing)
+        headers = ", ".join(f"“{h}”" for h in found if h.strip()) or "nenhum"
+        super().__init__(
+            f"colunas obrigatórias não encontradas: {labels}. Cabeçalhos do arquivo: {headers}."
+            " Ajuste os cabeçalhos ou escolha as colunas num layout."
+        )
+
+
+@dataclass
+class ColumnMapping:
+    """Which file column (by index) feeds each field; the rest go to `extra`."""
+
+    headers: list[str]
+    columns: dict[str, list[int]] = field(default_factory=dict)
+    extra: list[int] = field(default_factory=list)
+
+    def header_for(self, name: str) -> str:
+        cols = self.columns.get(name)
+        return self.headers[cols[0]] if cols else name
+
+    def as_layout(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, cols in self.columns.items():
+            hs = [self.headers[i] for i in cols]
+            out[name] = hs if name == "phone" else hs[0]
+        return out
+
+
+def match_headers(headers: list[str], layout: dict[str, Any] | None,
+                  mode: ImportMode) -> ColumnMapping:
+    """Map the file's headers to fields, by the saved layout or by the built-in names.
+
+    A layout maps field name to header (or a list of headers for phones); headers it
+    does not name are still recognised by the built-in names.
+    """
+    known = {f.name: f for f in fields_for(mode)}
+    mapping = ColumnMapping(headers=list(headers))
+    taken: set[int] = set()
+    folded = [fold(h) for h in headers]
+    for name, wanted in (layout or {}).items():
+        if name not in known:
+            continue
+        for header in [wanted] if isinstance(wanted, str) else list(wanted or []):
+            target = fold(str(header))
+            for i, h in enumerate(folded):
+                if h == target and i not in taken:
+                    mapping.columns.setdefault(name, []).append(i)
+                    taken.add(i)
+                    break
+    index = _index(mode)
+    ignored = {fold(c) for c in REPORT_COLUMNS}
+    for i, h in enumerate(folded):
+        if i in taken or not h or h in ignored:
+            continue
+        name = index.get(h) or (
+            "phone" if re.fullmatch(r"(telefone|celular|fone|tel)\d*", h) else None)
+        if name and (known[name].multiple or name not in mapping.columns):
+            mapping.columns.setdefault(name, []).append(i)
+        else:
+            mapping.extra.append(i)
+    missing = [f for f in known.values() if f.required and f.name not in mapping.columns]
+    if mode is ImportMode.SETTLEMENT and "amount_paid" not in mapping.columns:
+        pass  # a settlement file may omit the amount: the debt closes either way
+    if missing:
+        raise MissingColumnsError(list(headers), missing)
+    return mapping
+
+
+def validate_mapping(layout: dict[str, Any], mode: ImportMode) -> None:
+    """Check a layout a user saves: known fields, one header each (lists for phones)."""
+    known = {f.name: f for f in fields_for(mode)}
+    errors = {}
+    for name, value in layout.items():
+        if name not in known:
+            errors[name] = "campo desconhecido"
+        elif isinstance(value, list) and not known[name].multiple:
+            errors[name] = "escolha uma única coluna"
+        elif not value:
+            errors[name] = "coluna vazia"
+    missing = [f.label for f in known.values() if f.required and f.name not in layout]
+    if missing:
+        errors["_"] = "faltam campos obrigatórios: " + ", ".join(missing)
+    if errors:
+        raise ValidationFailed(errors)

@@ -1,0 +1,128 @@
+"""The parse-and-validate stage as the import pipeline uses it.
+
+`sniff` reads the file's shape, `match_headers` maps its columns, `read_batches`
+yields validated batches, `Reports` writes the error and warning CSVs, and `Totals`
+keeps the counts. (Readers in `reader`, field names in `fields`, rules in `rules`.)
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.models import ImportMode
+from tenants.intake import fields, reader, rules
+from tenants.intake.fields import REPORT_COLUMNS, ColumnMapping, MissingColumnsError
+from tenants.intake.reader import FileFormat
+from tenants.intake.rules import Batch
+
+__all__ = ["Batch", "FileError", "FileFormat", "Reports", "Totals", "match_headers",
+           "read_batches", "sniff"]
+
+
+class FileError(Exception):
+    """The file cannot be imported at all; the message says why (pt-BR)."""
+
+
+def sniff(path: Path, file_name: str = "", sheet: str | None = None) -> FileFormat:
+    try:
+        return reader.sniff(path, file_name, sheet)
+    except reader.FileError as exc:
+        raise FileError(str(exc)) from exc
+
+
+def match_headers(headers: list[str], layout: dict[str, Any] | None,
+                  mode: ImportMode) -> ColumnMapping:
+    try:
+        return fields.match_headers(headers, layout, mode)
+    except MissingColumnsError as exc:
+        raise FileError(str(exc)) from exc
+
+
+def read_batches(path: Path, fmt: FileFormat, mapping: ColumnMapping,
+                 mode: ImportMode) -> Iterator[Batch]:
+    row_rules = rules.RowRules(mapping, mode)
+    for frame, bytes_read in reader.iter_records(path, fmt):
+        yield row_rules.apply(frame, bytes_read)
+
+
+@dataclass
+class Totals:
+    rows: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    warned: int = 0
+
+    def add(self, batch: Batch) -> None:
+        self.rows += batch.rows
+        self.accepted += batch.accepted.height
+        self.rejected += batch.rejected.height
+        self.warned += batch.warned_rows
+
+    def move_to_rejected(self, count: int) -> None:
+        """Rows the database refused after they passed the file's rules."""
+        self.accepted -= count
+        self.rejected += count
+
+
+class Reports:
+    """The error report (row, original columns, reason: fix it and upload it again) and
+    the warning report, as UTF-8 CSV with BOM and `;`, which Excel in Brazil opens."""
+
+    def __init__(self, folder: Path, headers: list[str]) -> None:
+        self.headers = headers
+        self.errors_path = folder / "errors.csv"
+        self.warnings_path = folder / "warnings.csv"
+        self._errors: Any = None
+        self._warnings: Any = None
+
+    @staticmethod
+    def _open(path: Path, header: list[str]) -> Any:
+        handle = path.open("w", encoding="utf-8-sig", newline="")
+        csv.writer(handle, delimiter=";").writerow(header)
+        handle.flush()
+        return handle
+
+    def add(self, batch: Batch) -> None:
+        if batch.rejected.height:
+            if self._errors is None:
+                self._errors = self._open(
+                    self.errors_path, [REPORT_COLUMNS[0], *self.headers, REPORT_COLUMNS[1]])
+            self._write(self._errors, batch.rejected)
+        if batch.warnings.height:
+            if self._warnings is None:
+                self._warnings = self._open(self.warnings_path, list(batch.warnings.columns))
+            self._write(self._warnings, batch.warnings)
+
+    @staticmethod
+    def _write(handle: Any, frame: Any) -> None:
+        handle.write(frame.write_csv(separator=";", include_header=False,
+                                     quote_style="necessary"))
+
+    def reject_late(self, rows: list[tuple[int, str, str]]) -> None:
+        """Rows refused by the database stage (settlement of an unknown debt, ...)."""
+        if not rows:
+            return
+        if self._errors is None:
+            self._errors = self._open(
+                self.errors_path, [REPORT_COLUMNS[0], *self.headers, REPORT_COLUMNS[1]])
+        out = csv.writer(self._errors, delimiter=";")
+        for row, raw, reason in rows:
+            values = next(csv.reader([raw], delimiter=";")) if raw else []
+            values += [""] * (len(self.headers) - len(values))
+            out.writerow([row, *values[: len(self.headers)], reason])
+
+    def close_errors(self) -> Path | None:
+        if self._errors is None:
+            return None
+        self._errors.close()
+        return self.errors_path
+
+    def close_warnings(self) -> Path | None:
+        if self._warnings is None:
+            return None
+        self._warnings.close()
+        return self.warnings_path

@@ -1,0 +1,242 @@
+"""Run one portfolio import from its file in S3 to its final counts and reports.
+
+The stages overlap: a reader thread parses and validates the file in batches while this
+thread streams the accepted rows into the database with COPY. Progress goes to the
+portfolio row on a separate autocommit connection, so pages see it while the import's
+own transaction is still open. That transaction commits the rows, the counts and the
+audit entry together: a crash at any point leaves the portfolio to be run again from the
+start, reaching the same final state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import queue
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.db import Scope, apply_scope_sync, connect_sync
+from core.ids import uuid7
+from core.models import ImportMode, PortfolioStatus
+from core.runtime import get_storage
+from core.settings import get_settings
+from tenants.intake import parsing
+from tenants.intake.store import MergeCounts, PortfolioWriter
+
+log = logging.getLogger("regua.intake")
+
+PROGRESS_EVERY = 0.5  # seconds between progress writes
+
+
+class FileRejected(Exception):
+    """The file as a whole cannot be imported (unreadable, required columns missing)."""
+
+
+@dataclass
+class Outcome:
+    status: str
+    duplicate_of: uuid.UUID | None = None
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class Progress:
+    """Writes the portfolio's phase and counters, at most every PROGRESS_EVERY seconds."""
+
+    def __init__(self, conn: Any, tenant_id: uuid.UUID, portfolio_id: uuid.UUID) -> None:
+        self.conn, self.tenant_id, self.portfolio_id = conn, tenant_id, portfolio_id
+        self._last = 0.0
+
+    def update(self, force: bool = False, **fields: Any) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < PROGRESS_EVERY:
+            return
+        self._last = now
+        assignments = ", ".join(f"{k} = %({k})s" for k in fields)
+        self.conn.execute(
+            f"UPDATE portfolio SET {assignments} WHERE tenant_id = %(t)s AND id = %(p)s",
+            {**fields, "t": self.tenant_id, "p": self.portfolio_id},
+        )
+
+
+def _load(conn: Any, tenant_id: uuid.UUID, portfolio_id: uuid.UUID) -> dict[str, Any] | None:
+    cur = conn.execute(
+        "SELECT * FROM portfolio WHERE tenant_id = %s AND id = %s", (tenant_id, portfolio_id)
+    )
+    row = cur.fetchone()
+    if row is None:
+        return None
+    return dict(zip([c.name for c in cur.description], row, strict=True))
+
+
+def _threaded(batches: Iterator[parsing.Batch], depth: int = 2) -> Iterator[parsing.Batch]:
+    """Run the parser in its own thread so parsing overlaps the database's work."""
+    slots: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    done = object()
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                slots.put(batch)
+            slots.put(done)
+        except BaseException as exc:  # handed to the consumer, raised there
+            slots.put(exc)
+
+    threading.Thread(target=produce, name="intake-parse", daemon=True).start()
+    while True:
+        item = slots.get()
+        if item is done:
+            return
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+
+
+def run_import(tenant_id: uuid.UUID, portfolio_id: uuid.UUID,
+               local_file: Path | None = None) -> Outcome:
+    """Import one portfolio (idempotent: a finished portfolio is left as it is)."""
+    settings = get_settings()
+    scope = Scope.tenant(tenant_id)
+    progress_conn = connect_sync(settings, scope, autocommit=True)
+    try:
+        row = _load(progress_conn, tenant_id, portfolio_id)
+        if row is None:
+            raise LookupError(f"portfolio {portfolio_id} not found for tenant {tenant_id}")
+        if row["status"] in (PortfolioStatus.DONE, PortfolioStatus.FAILED,
+                             PortfolioStatus.DUPLICATE):
+            return Outcome(row["status"], row["duplicate_of"])
+        # Another worker on the same portfolio holds this lock until its connection ends.
+        locked = progress_conn.execute(
+            "SELECT pg_try_advisory_lock(hashtext('regua.portfolio'), hashtext(%s))",
+            (str(portfolio_id),),
+        ).fetchone()[0]
+        if not locked:
+            log.info("portfolio %s is being imported by another worker", portfolio_id)
+            return Outcome(PortfolioStatus.RUNNING)
+        progress = Progress(progress_conn, tenant_id, portfolio_id)
+        progress.update(force=True, status=PortfolioStatus.RUNNING, phase="download",
+                        started_at=dt.datetime.now(dt.UTC), error=None)
+        with tempfile.TemporaryDirectory(prefix="regua-import-") as tmp:
+            path = local_file or Path(tmp) / "file"
+            if local_file is None:
+                get_storage().download_file(row["file_key"], str(path))
+            return _import_file(settings, scope, row, path, progress, progress_conn, Path(tmp))
+    finally:
+        progress_conn.close()
+
+
+def _fail(progress: Progress, message: str) -> Outcome:
+    progress.update(force=True, status=PortfolioStatus.FAILED, phase="done", error=message,
+                    finished_at=dt.datetime.now(dt.UTC))
+    return Outcome(PortfolioStatus.FAILED)
+
+
+def _import_file(settings: Any, scope: Scope, row: dict[str, Any], path: Path,
+                 progress: Progress, progress_conn: Any, tmp: Path) -> Outcome:
+    tenant_id, portfolio_id = row["tenant_id"], row["id"]
+    digest = sha256_of(path)
+    earlier = progress_conn.execute(
+        "SELECT id FROM portfolio WHERE tenant_id = %s AND file_sha256 = %s AND id <> %s"
+        " AND status IN ('queued', 'running', 'done') ORDER BY created_at LIMIT 1",
+        (tenant_id, digest, portfolio_id),
+    ).fetchone()
+    if earlier is not None:
+        progress.update(force=True, status=PortfolioStatus.DUPLICATE, phase="done",
+                        duplicate_of=earlier[0], file_sha256=digest,
+                        finished_at=dt.datetime.now(dt.UTC))
+        return Outcome(PortfolioStatus.DUPLICATE, earlier[0])
+    size = path.stat().st_size
+    progress.update(force=True, file_sha256=digest, file_size=size, bytes_total=size,
+                    phase="reading")
+    mode = ImportMode(row["mode"])
+    try:
+        fmt = parsing.sniff(path, row["file_name"], sheet=row["sheet"])
+        mapping = parsing.match_headers(fmt.headers, row["mapping"], mode)
+    except parsing.FileError as exc:
+        return _fail(progress, str(exc))
+
+    reports = parsing.Reports(tmp, fmt.headers)
+    conn = connect_sync(settings, scope)
+    try:
+        with conn.transaction():
+            apply_scope_sync(conn, scope)
+            writer = PortfolioWriter(conn, tenant_id, portfolio_id, mode)
+            writer.begin()
+            totals = parsing.Totals()
+            for batch in _threaded(parsing.read_batches(path, fmt, mapping, mode)):
+                writer.copy(batch.accepted)
+                reports.add(batch)
+                totals.add(batch)
+                progress.update(bytes_read=batch.bytes_read, rows_total=totals.rows,
+                                rows_accepted=totals.accepted, rows_rejected=totals.rejected,
+                                rows_with_warnings=totals.warned)
+            progress.update(force=True, phase="writing", bytes_read=size)
+            placed_until = dt.date.today() + dt.timedelta(days=row["placement_days"])
+            counts = writer.merge(placed_until)
+            reports.reject_late(counts.unmatched)
+            totals.move_to_rejected(len(counts.unmatched))
+            progress.update(force=True, phase="reports")
+            keys = _upload_reports(row, reports)
+            _finish(conn, row, totals, counts, keys, placed_until, digest, size)
+    except parsing.FileError as exc:
+        return _fail(progress, str(exc))
+    finally:
+        conn.close()
+    log.info("portfolio %s imported: %d rows, %d accepted, %d rejected",
+             portfolio_id, totals.rows, totals.accepted, totals.rejected)
+    return Outcome(PortfolioStatus.DONE)
+
+
+def _upload_reports(row: dict[str, Any], reports: parsing.Reports) -> dict[str, str | None]:
+    storage = get_storage()
+    keys: dict[str, str | None] = {"error_report_key": None, "warning_report_key": None}
+    base = f"tenants/{row['tenant_id']}/portfolios/{row['id']}"
+    for name, path in (("error_report_key", reports.close_errors()),
+                       ("warning_report_key", reports.close_warnings())):
+        if path is not None:
+            key = f"{base}/{'errors' if name.startswith('error') else 'warnings'}.csv"
+            storage.upload_file(key, str(path))
+            keys[name] = key
+    return keys
+
+
+def _finish(conn: Any, row: dict[str, Any], totals: parsing.Totals, counts: MergeCounts,
+            keys: dict[str, str | None], placed_until: dt.date, digest: str,
+            size: int) -> None:
+    values = {
+        "status": PortfolioStatus.DONE, "phase": "done", "file_sha256": digest,
+        "bytes_read": size, "rows_total": totals.rows, "rows_accepted": totals.accepted,
+        "rows_rejected": totals.rejected, "rows_with_warnings": totals.warned,
+        "debtors_created": counts.debtors_created, "debtors_updated": counts.debtors_updated,
+        "debts_created": counts.debts_created, "debts_updated": counts.debts_updated,
+        "debts_unchanged": counts.debts_unchanged, "debts_closed": counts.debts_closed,
+        "amount_placed": counts.amount_placed, "placed_until": placed_until, **keys,
+    }
+    assignments = ", ".join(f"{k} = %({k})s" for k in values)
+    conn.execute(
+        f"UPDATE portfolio SET {assignments}, finished_at = now()"
+        " WHERE tenant_id = %(t)s AND id = %(p)s",
+        {**values, "t": row["tenant_id"], "p": row["id"]},
+    )
+    summary = {k: v for k, v in values.items() if k.startswith(("rows_", "debt"))}
+    summary["amount_placed"] = str(counts.amount_placed)
+    conn.execute(
+        "INSERT INTO audit_log (id, tenant_id, actor_id, action, entity, entity_id, after)"
+        " VALUES (%s, %s, %s, 'portfolio.imported', 'portfolio', %s, %s::jsonb)",
+        (uuid7(), row["tenant_id"], row["uploaded_by"], str(row["id"]), json.dumps(summary)),
+    )

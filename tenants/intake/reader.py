@@ -1,0 +1,311 @@
+"""Read a creditor's file as records with the row numbers a spreadsheet shows.
+
+CSV is cut into record-aligned chunks (transcoded to UTF-8 when needed) and parsed by
+polars in parallel; polars keeps a blank line as an empty row and a quoted field with
+line breaks as one row, so counting rows gives the spreadsheet's numbering. A chunk with
+rows longer than the header falls back to Python's `csv` module so they can be
+reported. XLSX is read with calamine. Validation happens elsewhere.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+SAMPLE_BYTES = 256 * 1024
+DELIMITERS = (";", ",", "\t", "|")
+
+csv.field_size_limit(10 * 1024 * 1024)
+
+
+class FileError(Exception):
+    """The file as a whole cannot be read (message for users, pt-BR)."""
+
+
+@dataclass
+class FileFormat:
+    kind: str  # "csv" or "xlsx"
+    headers: list[str]
+    encoding: str = "utf-8"
+    delimiter: str = ";"
+    sheet: str | None = None
+    sheets: list[str] = field(default_factory=list)
+    header_row: int = 1  # the spreadsheet row of the header
+
+    @property
+    def description(self) -> str:
+        if self.kind == "xlsx":
+            return f"XLSX, aba {self.sheet}"
+        names = {";": "ponto e vírgula", ",": "vírgula", "\t": "tabulação", "|": "barra vertical"}
+        return f"CSV {self.encoding}, separador {names[self.delimiter]}"
+
+
+def _encoding(sample: bytes) -> str:
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    try:
+        # A multi-byte character may be cut at the sample's end: decode incrementally.
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+        return "utf-8"
+    except UnicodeDecodeError:
+        # Windows-1252 is what Brazilian Excel exports; it leaves five bytes undefined,
+        # which Latin-1 maps, so fall back to that for those files.
+        try:
+            sample.decode("cp1252")
+            return "cp1252"
+        except UnicodeDecodeError:
+            return "latin-1"
+
+
+def _delimiter(text: str) -> str:
+    lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
+    if not lines:
+        raise FileError("o arquivo está vazio")
+    best, best_score = ";", -1.0
+    for delim in DELIMITERS:
+        counts = [len(row) for row in csv.reader(lines, delimiter=delim)]
+        header = counts[0]
+        if header < 2:
+            continue
+        consistent = sum(1 for c in counts if c == header) / len(counts)
+        score = consistent * 100 + header
+        if score > best_score:
+            best, best_score = delim, score
+    if best_score < 0:
+        raise FileError(
+            "não foi possível identificar o separador de colunas (use ; , tabulação ou |)")
+    return best
+
+
+def is_xlsx(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(4) == b"PK\x03\x04"
+
+
+def sniff(path: Path, file_name: str = "", sheet: str | None = None) -> FileFormat:
+    if path.stat().st_size == 0:
+        raise FileError("o arquivo está vazio")
+    if is_xlsx(path):
+        return _sniff_xlsx(path, sheet)
+    if file_name.lower().endswith((".xls", ".ods")):
+        raise FileError("formato não suportado: envie CSV ou XLSX")
+    with path.open("rb") as fh:
+        sample = fh.read(SAMPLE_BYTES)
+    if b"\x00" in sample[:4096]:
+        raise FileError("arquivo binário não reconhecido: envie CSV ou XLSX")
+    encoding = _encoding(sample)
+    text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(sample)
+    delimiter = _delimiter(text)
+    header_row, headers = 0, []
+    for header_row, record in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter), 1):
+        if any(v.strip() for v in record):
+            headers = [v.strip() for v in record]
+            break
+    return FileFormat("csv", headers, encoding, delimiter, header_row=header_row)
+
+
+CHUNK_BYTES = 16 * 1024 * 1024
+
+
+def _record_chunks(path: Path, fmt: FileFormat) -> Iterator[tuple[bytes, int]]:
+    """The data part of the file (after the header) in UTF-8 pieces that end on a record
+    boundary: a newline preceded by an even number of quote characters (RFC 4180 doubles
+    quotes inside quoted fields, so the parity tells whether we are inside one)."""
+    header_end = None
+    with path.open("rb") as raw:
+        pending = b""
+        while True:
+            block = raw.read(CHUNK_BYTES)
+            data = pending + block
+            if header_end is None:
+                if fmt.encoding == "utf-8-sig" and data.startswith(codecs.BOM_UTF8):
+                    data = data[len(codecs.BOM_UTF8):]
+                header_end = _skip_header(data, fmt.header_row)
+                if header_end is None and block:
+                    pending = data
+                    continue
+                data = data[header_end or len(data):]
+            if not block:
+                if data:
+                    yield _utf8(data, fmt.encoding), raw.tell()
+                return
+            cut = _last_record_end(data)
+            if cut is None:
+                pending = data
+                continue
+            pending = data[cut:]
+            yield _utf8(data[:cut], fmt.encoding), raw.tell()
+
+
+def _skip_header(data: bytes, header_row: int) -> int | None:
+    """Byte offset just past the header record (which may itself span lines)."""
+    position, records = 0, 0
+    while records < header_row:
+        end = data.find(b"\n", position)
+        while end != -1 and data.count(b'"', 0, end) % 2:
+            end = data.find(b"\n", end + 1)
+        if end == -1:
+            return None
+        position, records = end + 1, records + 1
+    return position
+
+
+def _last_record_end(data: bytes) -> int | None:
+    end = data.rfind(b"\n")
+    quotes = data.count(b'"', 0, end) if end != -1 else 0
+    while end != -1 and quotes % 2:
+        previous = data.rfind(b"\n", 0, end)
+        quotes -= data.count(b'"', previous + 1 if previous != -1 else 0, end)
+        end = previous
+    return None if end == -1 else end + 1
+
+
+def _utf8(data: bytes, encoding: str) -> bytes:
+    if encoding in ("utf-8", "utf-8-sig"):
+        return data
+    return data.decode(encoding, errors="replace").encode("utf-8")
+
+
+def _read_chunk(data: bytes, fmt: FileFormat, width: int) -> tuple[pl.DataFrame, list[int]]:
+    """A chunk as string columns c0..cN, one row per record (blank lines included).
+
+    polars parses in parallel; a chunk with a line longer than the header makes it
+    refuse, and then the `csv` module reads that chunk so the long rows can be reported.
+    """
+    names = [f"c{i}" for i in range(width)]
+    try:
+        frame = pl.read_csv(
+            io.BytesIO(data), separator=fmt.delimiter, has_header=False, new_columns=names,
+            infer_schema=False, quote_char='"', truncate_ragged_lines=False,
+            raise_if_empty=False, schema={n: pl.String for n in names},
+        )
+        return frame, []
+    except pl.exceptions.ComputeError:
+        records = list(csv.reader(io.StringIO(data.decode("utf-8", errors="replace")),
+                                  delimiter=fmt.delimiter))
+        too_wide = []
+        for i, record in enumerate(records):
+            if len(record) > width:
+                if any(v.strip() for v in record[width:]):
+                    too_wide.append(i)
+                del record[width:]
+            elif len(record) < width:
+                record.extend([""] * (width - len(record)))
+        columns = list(zip(*records, strict=True)) if records else [()] * width
+        return pl.DataFrame({n: pl.Series(n, c, dtype=pl.String)
+                             for n, c in zip(names, columns, strict=True)}), too_wide
+
+
+def iter_csv(path: Path, fmt: FileFormat) -> Iterator[tuple[pl.DataFrame, int]]:
+    """Frames of (row, c0..cN) with spreadsheet row numbers; blank rows dropped."""
+    width = len(fmt.headers)
+    next_row = fmt.header_row + 1
+    for data, bytes_read in _record_chunks(path, fmt):
+        frame, too_wide = _read_chunk(data, fmt, width)
+        numbered = frame.with_columns(
+            pl.int_range(next_row, next_row + frame.height, dtype=pl.Int64).alias("row"),
+            pl.int_range(frame.height).is_in(too_wide).alias("_wide"),
+        )
+        next_row += frame.height
+        yield _drop_blank(numbered, width), bytes_read
+
+
+def _drop_blank(frame: pl.DataFrame, width: int) -> pl.DataFrame:
+    cells = [pl.col(f"c{i}") for i in range(width)]
+    filled = pl.any_horizontal([c.str.strip_chars().fill_null("") != "" for c in cells])
+    return frame.filter(filled).with_columns([c.fill_null("") for c in cells])
+
+
+def _sheet(path: Path, sheet: str | None) -> Any:
+    from python_calamine import CalamineWorkbook
+
+    try:
+        book = CalamineWorkbook.from_path(str(path))
+    except Exception as exc:
+        raise FileError(f"não foi possível abrir a planilha: {exc}") from exc
+    names = list(book.sheet_names)
+    if sheet is not None and sheet not in names:
+        raise FileError(f"a aba “{sheet}” não existe; abas: {', '.join(names)}")
+    return book, names, book.get_sheet_by_name(sheet) if sheet else book.get_sheet_by_index(0)
+
+
+def _cell(value: Any) -> str:
+    """Excel's typed cells as the text a CSV export would hold (dates in ISO form)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "sim" if value else "não"
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return repr(value)
+    return str(value).strip()
+
+
+def _sniff_xlsx(path: Path, sheet: str | None) -> FileFormat:
+    _, names, ws = _sheet(path, sheet)
+    start_row = ws.start[0] if ws.start else 0
+    for offset, row in enumerate(ws.iter_rows()):
+        values = [_cell(v) for v in row]
+        if any(values):
+            return FileFormat("xlsx", values, sheet=ws.name, sheets=names,
+                              header_row=start_row + offset + 1)
+    raise FileError(f"a aba “{ws.name}” está vazia")
+
+
+def iter_xlsx(path: Path, fmt: FileFormat, batch_rows: int = 100_000,
+              ) -> Iterator[tuple[pl.DataFrame, int]]:
+    _, _, ws = _sheet(path, fmt.sheet)
+    start_row = ws.start[0] if ws.start else 0
+    size = path.stat().st_size
+    total = max(ws.height, 1)
+    width = len(fmt.headers)
+    rows: list[int] = []
+    records: list[list[str]] = []
+    too_wide: list[int] = []
+
+    def frame() -> pl.DataFrame:
+        columns = list(zip(*records, strict=True))
+        data = {f"c{i}": pl.Series(f"c{i}", columns[i], dtype=pl.String) for i in range(width)}
+        return pl.DataFrame({"row": pl.Series("row", rows, dtype=pl.Int64), **data,
+                             "_wide": pl.Series("_wide", [r in too_wide for r in rows])})
+
+    for offset, raw in enumerate(ws.iter_rows()):
+        number = start_row + offset + 1
+        if number <= fmt.header_row:
+            continue
+        values = [_cell(v) for v in raw]
+        if not any(values):
+            continue
+        if len(values) > width:
+            if any(values[width:]):
+                too_wide.append(number)
+            del values[width:]
+        values.extend([""] * (width - len(values)))
+        rows.append(number)
+        records.append(values)
+        if len(records) >= batch_rows:
+            yield frame(), int(size * (offset + 1) / total)
+            rows, records = [], []
+    if records:
+        yield frame(), size
+
+
+def iter_records(path: Path, fmt: FileFormat) -> Iterator[tuple[pl.DataFrame, int]]:
+    """Frames with `row` (as a spreadsheet numbers it), `c0..cN` strings and `_wide` (the
+    row had filled cells beyond the header), plus the bytes read so far."""
+    if fmt.kind == "xlsx":
+        return iter_xlsx(path, fmt)
+    return iter_csv(path, fmt)

@@ -1,0 +1,449 @@
+"""Vectorised row rules: turn a batch of raw records into accepted rows, rejects, warnings.
+
+A row is accepted with a valid CPF/CNPJ, a name, a contract, a valid due date and an
+amount above zero. Contacts are optional: an invalid phone, e-mail, CEP, UF or birth
+date is dropped with a warning and the row stays. The same contract and installment
+twice: the first valid occurrence counts, later ones are rejected naming it.
+
+The rules are polars expressions computed in stages (each stage reads the columns the
+previous one wrote), so every intermediate value is computed once per batch; Python
+only loops over the few rejected and warned rows to word their messages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from core.addresses import UF_CODES
+from core.models import ImportMode
+from core.phones import DDD_STRINGS
+from tenants.intake.fields import ColumnMapping
+
+_EMAIL = (r"^[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
+          r"(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$")
+_REPEATED_CPF = [int(str(d) * 11) for d in range(10)]
+_REPEATED_CNPJ = [int(str(d) * 14) for d in range(10)]
+_CNPJ_W1 = (5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2)
+_CNPJ_W2 = (6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2)
+
+
+@dataclass
+class Batch:
+    """One validated batch: accepted rows (canonical columns), rejected rows (original
+    cells plus the reason) and warnings (row, column, value, message)."""
+
+    accepted: pl.DataFrame
+    rejected: pl.DataFrame
+    warnings: pl.DataFrame
+    rows: int = 0
+    bytes_read: int = 0
+
+    @property
+    def warned_rows(self) -> int:
+        return self.warnings.get_column("linha").n_unique() if self.warnings.height else 0
+
+
+WARNING_SCHEMA = {"linha": pl.Int64, "coluna": pl.String, "valor": pl.String,
+                  "aviso": pl.String}
+
+
+def _check_digit(total: pl.Expr) -> pl.Expr:
+    r = total % 11
+    return pl.when(r < 2).then(0).otherwise(11 - r)
+
+
+def _digits_of(number: pl.Expr, width: int) -> list[pl.Expr]:
+    """The decimal digits of an integer column, most significant first, zero-padded."""
+    return [(number // (10 ** (width - 1 - i))) % 10 for i in range(width)]
+
+
+def _mod11_ok(values: list[pl.Expr], w1: tuple[int, ...], w2: tuple[int, ...]) -> pl.Expr:
+    n = len(values)
+    dv1 = _check_digit(pl.sum_horizontal([v * w for v, w in zip(values[: n - 2], w1,
+                                                                 strict=True)]))
+    dv2 = _check_digit(pl.sum_horizontal([v * w for v, w in zip(values[: n - 1], w2,
+                                                                 strict=True)]))
+    return (dv1 == values[n - 2]) & (dv2 == values[n - 1])
+
+
+DATE_LAYOUTS = ("%d/%m/%Y", "%Y-%m-%d", "%d/%m/%y", "%d-%m-%Y", "%d.%m.%Y")
+
+
+def parse_dates(values: pl.Series) -> pl.Series:
+    """dd/mm/yyyy, dd/mm/yy, yyyy-mm-dd (with or without time), dd-mm-yyyy, dd.mm.yyyy and
+    Excel day serials; null when nothing fits or the date is outside 1900-2100.
+
+    A file almost always uses one layout: each layout is tried only on the values the
+    previous ones could not read, so the common case costs one parse. A wrong reading
+    ('10/02/25' as year 25) falls outside 1900-2100 and the next layout takes over.
+    """
+    text = values.str.strip_chars()
+    result = pl.Series(values.name, [None] * len(values), dtype=pl.Date)
+    pending = (text != "").fill_null(False).arg_true()
+    low, high = dt.date(1900, 1, 1), dt.date(2100, 12, 31)
+    for layout in DATE_LAYOUTS:
+        if pending.is_empty():
+            return result
+        subset = text.gather(pending)
+        if layout == "%Y-%m-%d":
+            subset = subset.str.slice(0, 10)
+        parsed = subset.str.strptime(pl.Date, layout, strict=False, exact=True)
+        ok = parsed.is_between(low, high).fill_null(False)
+        result = result.scatter(pending.filter(ok), parsed.filter(ok))
+        pending = pending.filter(~ok)
+    if not pending.is_empty():
+        serial = text.gather(pending).str.extract(r"^(\d{5})(?:\.0+)?$", 1).cast(
+            pl.Int64, strict=False)
+        ok = serial.is_not_null()
+        days = serial.filter(ok).cast(pl.Int64)
+        dates = (pl.Series([dt.date(1899, 12, 30)] * len(days), dtype=pl.Date)
+                 + pl.Series(days).cast(pl.Duration("ms")) * 86_400_000).cast(pl.Date) \
+            if len(days) else pl.Series([], dtype=pl.Date)
+        result = result.scatter(pending.filter(ok), dates)
+    return result
+
+
+def _money_stages(src: str, out: str) -> list[dict[str, pl.Expr]]:
+    """Money text ('1.234,56', 'R$ 1.234,56', '1234.56', '1,234.56', '1.234') to integer
+    cents in column `out`; half-up rounding for spreadsheet floats; sign kept."""
+    s, body, norm = f"{out}_s", f"{out}_b", f"{out}_n"
+    return [
+        {s: pl.col(src).str.replace_all(r"(?i)r\$|\s", "")},
+        {f"{out}_neg": pl.col(s).str.starts_with("-")
+            | (pl.col(s).str.starts_with("(") & pl.col(s).str.ends_with(")")),
+         body: pl.col(s).str.replace_all(r"^[-+(]|\)$", "")},
+        {norm: pl.when(pl.col(body).str.contains(r"^[\d.]*,\d*$")
+                       & ~pl.col(body).str.contains(r"^\d{1,3}(,\d{3}){2,}$"))
+            .then(pl.col(body).str.replace_all(".", "", literal=True)
+                  .str.replace(",", ".", literal=True))
+            .when(pl.col(body).str.contains(r"^\d{1,3}(\.\d{3})+$"))
+            .then(pl.col(body).str.replace_all(".", "", literal=True))
+            .otherwise(pl.col(body).str.replace_all(",", "", literal=True))},
+        {f"{out}_g": pl.col(norm).str.extract_groups(r"^(\d{1,12})(?:\.(\d*))?$")},
+        {f"{out}_f": pl.col(f"{out}_g").struct.field("2").fill_null("").str.pad_end(3, "0"),
+         f"{out}_w": pl.col(f"{out}_g").struct.field("1").cast(pl.Int64, strict=False)},
+        {out: (pl.col(f"{out}_w") * 100
+               + pl.col(f"{out}_f").str.slice(0, 2).cast(pl.Int64, strict=False)
+               + (pl.col(f"{out}_f").str.slice(2, 1).cast(pl.Int64, strict=False) >= 5)
+               .cast(pl.Int64)) * pl.when(pl.col(f"{out}_neg")).then(-1).otherwise(1)},
+    ]
+
+
+def cents_text(cents: pl.Expr) -> pl.Expr:
+    return pl.concat_str([(cents // 100).cast(pl.String), pl.lit("."),
+                          (cents % 100).cast(pl.String).str.zfill(2)])
+
+
+def _phone_stages(src: str, out: str) -> list[dict[str, pl.Expr]]:
+    """E.164 (+55...) or null in `out`; the rules of core.phones.normalize_phone."""
+    a, b, c = f"{out}_a", f"{out}_b", f"{out}_c"
+    return [
+        {a: pl.col(src).str.replace_all(r"\D", "")},
+        {b: pl.when(pl.col(a).str.starts_with("55") & pl.col(a).str.len_chars().is_in([12, 13]))
+            .then(pl.col(a).str.slice(2)).otherwise(pl.col(a))},
+        {c: pl.when(pl.col(b).str.starts_with("0") & pl.col(b).str.len_chars().is_in([11, 12]))
+            .then(pl.col(b).str.slice(1)).otherwise(pl.col(b))},
+        {out: pl.when(pl.col(c).str.slice(0, 2).is_in(DDD_STRINGS) & (
+            ((pl.col(c).str.len_chars() == 11) & (pl.col(c).str.slice(2, 1) == "9"))
+            | ((pl.col(c).str.len_chars() == 10)
+               & pl.col(c).str.slice(2, 1).is_in(["2", "3", "4", "5"]))))
+            .then(pl.lit("+55") + pl.col(c))},
+    ]
+
+
+def _installment(src: str) -> pl.Expr:
+    raw = pl.col(src)
+    return pl.when(raw == "").then(1).otherwise(
+        raw.str.extract(r"^0*(\d{1,6})(?:\s*/\s*\d+)?$", 1).cast(pl.Int32, strict=False))
+
+
+def _merge_stages(*plans: list[dict[str, pl.Expr]]) -> list[dict[str, pl.Expr]]:
+    """Run independent stage lists side by side: stage k of each in one with_columns."""
+    merged: list[dict[str, pl.Expr]] = []
+    for plan in plans:
+        for k, stage in enumerate(plan):
+            if k == len(merged):
+                merged.append({})
+            merged[k].update(stage)
+    return merged
+
+
+@dataclass
+class Plan:
+    stages: list[dict[str, pl.Expr]]
+    checks: list[tuple[int | None, pl.Expr]]  # (column index, reason or null)
+    warns: list[tuple[int, pl.Expr]]
+    out: dict[str, pl.Expr]
+
+
+class RowRules:
+    """Applies the rules batch after batch, remembering contract keys across batches."""
+
+    def __init__(self, mapping: ColumnMapping, mode: ImportMode) -> None:
+        self.mapping = mapping
+        self.width = len(mapping.headers)
+        self.closing = mode in (ImportMode.SETTLEMENT, ImportMode.RECALL)
+        self.seen = pl.DataFrame(schema={"key": pl.String, "first_row": pl.Int64,
+                                         "h": pl.UInt64})
+        self.seen_hashes = self.seen.get_column("h")
+
+    def _idx(self, name: str) -> int | None:
+        cols = self.mapping.columns.get(name)
+        return cols[0] if cols else None
+
+    def apply(self, frame: pl.DataFrame, bytes_read: int) -> Batch:
+        """`frame` has `row`, `c0..cN` (strings, '' for empty) and `_wide`."""
+        self.dates: dict[str, int | None] = {}
+        plan = self._closing_plan() if self.closing else self._placement_plan(frame)
+        frame = frame.with_columns(
+            parse_dates(frame.get_column(f"c{idx}")).alias(name)
+            for name, idx in self.dates.items())
+        lazy = frame.lazy()
+        for stage in plan.stages:
+            lazy = lazy.with_columns(**stage)
+        lazy = lazy.with_columns(
+            **{f"_e{i}": e for i, (_, e) in enumerate(plan.checks)},
+            **{f"_w{i}": w for i, (_, w) in enumerate(plan.warns)},
+            **plan.out,
+        )
+        errors = [pl.col(f"_e{i}").is_not_null() for i in range(len(plan.checks))]
+        checked = self._duplicates(
+            lazy.with_columns(_valid=~pl.any_horizontal([*errors, pl.col("_wide")])).collect())
+        headers = self.mapping.headers
+        cells = [f"c{i}" for i in range(self.width)]
+        contract = self._idx("contract")
+        assert contract is not None
+
+        def quoted(idx: int) -> pl.Expr:
+            return pl.when(pl.col(f"c{idx}") != "").then(
+                pl.concat_str([pl.lit(" ('"), pl.col(f"c{idx}"), pl.lit("')")]))
+
+        reasons = [pl.concat_str([pl.lit(f"{headers[idx]}: "), pl.col(f"_e{i}"),
+                                  quoted(idx).fill_null("")])
+                   for i, (idx, _) in enumerate(plan.checks)]
+        reasons.append(pl.when(pl.col("_wide")).then(pl.lit(
+            f"linha com mais colunas preenchidas que o cabeçalho ({self.width})")))
+        reasons.append(pl.when(pl.col("_valid")).then(pl.concat_str([
+            pl.lit(f"{headers[contract]}: contrato e parcela repetidos no arquivo; vale a "
+                   "primeira ocorrência, na linha "), pl.col("_dup_of").cast(pl.String)])))
+        rejected = checked.filter(~pl.col("_valid") | pl.col("_dup_of").is_not_null()).select(
+            "row", *cells, pl.concat_str(reasons, separator="; ", ignore_nulls=True)
+            .alias("motivo"))
+        good = checked.filter(pl.col("_valid") & pl.col("_dup_of").is_null())
+        warnings = pl.concat([
+            good.filter(pl.col(f"_w{i}").is_not_null()).select(
+                pl.col("row").alias("linha"), pl.lit(headers[idx]).alias("coluna"),
+                pl.col(f"c{idx}").alias("valor"), pl.col(f"_w{i}").alias("aviso"))
+            for i, (idx, _) in enumerate(plan.warns)
+        ]).sort("linha", maintain_order=True) if plan.warns else pl.DataFrame(
+            schema=WARNING_SCHEMA)
+        return Batch(accepted=good.select(["row", *plan.out.keys()]), rejected=rejected,
+                     warnings=warnings, rows=frame.height, bytes_read=bytes_read)
+
+    # -- placement files ----------------------------------------------------------------
+
+    def _placement_plan(self, frame: pl.DataFrame) -> Plan:
+        m = self.mapping.columns
+        doc, name, contract = self._idx("document"), self._idx("name"), self._idx("contract")
+        due, amount, inst = self._idx("due_date"), self._idx("amount"), self._idx("installment")
+        assert None not in (doc, name, contract, due, amount)
+        has_letters = bool(frame.select(
+            pl.col(f"c{doc}").str.contains("[A-Za-z]").any()).item())
+
+        documents = [
+            {"_doc": pl.col(f"c{doc}").str.replace_all(r"[\s./\-]", "").str.to_uppercase()},
+            {"_dlen": pl.col("_doc").str.len_chars(),
+             "_dnum": pl.col("_doc").cast(pl.Int64, strict=False)},
+            {"_cpfn": pl.when(pl.col("_dlen").is_between(9, 11)).then(pl.col("_dnum")),
+             "_cnpjn": pl.when(pl.col("_dlen").is_between(12, 14)).then(pl.col("_dnum"))},
+            {"_cpf_ok": _mod11_ok(_digits_of(pl.col("_cpfn"), 11), tuple(range(10, 1, -1)),
+                                  tuple(range(11, 1, -1)))
+                & ~pl.col("_cpfn").is_in(_REPEATED_CPF),
+             "_cnpj_ok": _mod11_ok(_digits_of(pl.col("_cnpjn"), 14), _CNPJ_W1, _CNPJ_W2)
+                & ~pl.col("_cnpjn").is_in(_REPEATED_CNPJ)},
+            {"document": pl.when(pl.col("_cpf_ok")).then(
+                pl.col("_cpfn").cast(pl.String).str.zfill(11))
+                .when(pl.col("_cnpj_ok")).then(pl.col("_cnpjn").cast(pl.String).str.zfill(14)),
+             "document_kind": pl.when(pl.col("_cpf_ok")).then(pl.lit("cpf"))
+                .when(pl.col("_cnpj_ok")).then(pl.lit("cnpj"))},
+        ]
+        if has_letters:
+            # Alphanumeric CNPJ (IN RFB 2.229/2024): each character counts as its ASCII
+            # code minus 48; base 36 gives 0-9 and A=10..Z=35, so letters add 7.
+            chars = [pl.col("_doc").str.slice(i, 1).str.to_integer(base=36, strict=False)
+                     for i in range(14)]
+            values = [pl.when(c >= 10).then(c + 7).otherwise(c) for c in chars]
+            alnum = (pl.col("_doc").str.contains(r"^[0-9A-Z]{12}[0-9]{2}$")
+                     & pl.col("_dnum").is_null())
+            documents[3]["_alnum_ok"] = alnum & _mod11_ok(values, _CNPJ_W1, _CNPJ_W2)
+            documents.append({
+                "document": pl.when(pl.col("_alnum_ok")).then(pl.col("_doc"))
+                .otherwise(pl.col("document")),
+                "document_kind": pl.when(pl.col("_alnum_ok")).then(pl.lit("cnpj"))
+                .otherwise(pl.col("document_kind")),
+            })
+        phones = m.get("phone", [])
+        self.dates = {"_due": due}
+        plans = [documents, _money_stages(f"c{amount}", "_cents"),
+                 [{"_inst": _installment(f"c{inst}") if inst is not None else pl.lit(1)}]]
+        plans += [_phone_stages(f"c{idx}", f"_p{idx}") for idx in phones]
+        blank = {i: pl.col(f"c{i}").str.strip_chars() == "" for i in range(self.width)}
+        clean_name = pl.col(f"c{name}").str.strip_chars().str.replace_all(r"\s+", " ")
+        contract_text = pl.col(f"c{contract}").str.strip_chars()
+        checks: list[tuple[int | None, pl.Expr]] = [
+            (doc, pl.when(blank[doc]).then(pl.lit("CPF/CNPJ vazio"))
+             .when(pl.col("document").is_null())
+             .then(pl.lit("CPF/CNPJ inválido (dígitos verificadores não conferem)"))),
+            (name, pl.when(blank[name]).then(pl.lit("nome vazio"))),
+            (contract, pl.when(blank[contract]).then(pl.lit("contrato vazio"))
+             .when(contract_text.str.len_chars() > 64)
+             .then(pl.lit("contrato com mais de 64 caracteres"))),
+            (due, pl.when(blank[due]).then(pl.lit("vencimento vazio"))
+             .when(pl.col("_due").is_null())
+             .then(pl.lit("data de vencimento inválida (use dd/mm/aaaa)"))),
+            (amount, pl.when(blank[amount]).then(pl.lit("valor vazio"))
+             .when(pl.col("_cents").is_null()).then(pl.lit("valor inválido"))
+             .when(pl.col("_cents") <= 0).then(pl.lit("o valor deve ser maior que zero"))),
+        ]
+        if inst is not None:
+            checks.append((inst, pl.when(pl.col("_inst").is_null() | (pl.col("_inst") < 1))
+                           .then(pl.lit("parcela inválida (use um número, ex.: 1 ou 1/12)"))))
+        warns: list[tuple[int, pl.Expr]] = [
+            (idx, pl.when(~blank[idx] & pl.col(f"_p{idx}").is_null())
+             .then(pl.lit("telefone inválido descartado (DDD ou número fora do padrão)")))
+            for idx in phones
+        ]
+        out: dict[str, pl.Expr] = {
+            "document": pl.col("document"), "document_kind": pl.col("document_kind"),
+            "name": clean_name.str.slice(0, 200), "contract": contract_text,
+            "installment": pl.col("_inst").cast(pl.Int32), "due_date": pl.col("_due"),
+            "amount": cents_text(pl.col("_cents")),
+            # A PostgreSQL array literal, ready for COPY (E.164 needs no quoting).
+            "phones": pl.concat_str(
+                [pl.lit("{"), pl.concat_str([pl.col(f"_p{i}") for i in phones],
+                                            separator=",", ignore_nulls=True), pl.lit("}")])
+            if phones else pl.lit("{}"),
+        }
+
+        def optional(fname: str, value: pl.Expr, message: str, dtype: type = pl.String) -> None:
+            idx = self._idx(fname)
+            if idx is None:
+                out[fname] = pl.lit(None, dtype=dtype)
+                return
+            out[fname] = value.cast(dtype)
+            warns.append((idx, pl.when(~blank[idx] & value.is_null()).then(pl.lit(message))))
+
+        def col(fname: str) -> pl.Expr:
+            return pl.col(f"c{self._idx(fname)}").str.strip_chars()
+
+        if self._idx("email") is not None:
+            email = col("email").str.to_lowercase()
+            optional("email", pl.when(email.str.contains(_EMAIL)).then(email),
+                     "e-mail inválido descartado")
+        else:
+            out["email"] = pl.lit(None, dtype=pl.String)
+        if self._idx("zip") is not None:
+            digits = col("zip").str.replace_all(r"\D", "")
+            optional("zip", pl.when(digits.str.len_chars() == 8).then(digits),
+                     "CEP inválido descartado (precisa de 8 dígitos)")
+        else:
+            out["zip"] = pl.lit(None, dtype=pl.String)
+        if self._idx("state") is not None:
+            uf = col("state").str.to_uppercase()
+            optional("state", pl.when(uf.is_in(sorted(UF_CODES))).then(uf),
+                     "UF inválida descartada")
+        else:
+            out["state"] = pl.lit(None, dtype=pl.String)
+        if self._idx("birth_date") is not None:
+            self.dates["_birth"] = self._idx("birth_date")
+            optional("birth_date", pl.col("_birth"), "data de nascimento inválida descartada",
+                     pl.Date)
+        else:
+            out["birth_date"] = pl.lit(None, dtype=pl.Date)
+        for fname in ("address", "city"):
+            if self._idx(fname) is not None:
+                text = col(fname)
+                out[fname] = pl.when(text != "").then(text.str.slice(0, 300))
+            else:
+                out[fname] = pl.lit(None, dtype=pl.String)
+        headers = self.mapping.headers
+        if self.mapping.extra:
+            out["extra"] = pl.struct([
+                pl.col(f"c{i}").str.strip_chars().alias(headers[i] or f"coluna_{i + 1}")
+                for i in self.mapping.extra
+            ]).struct.json_encode()
+        else:
+            out["extra"] = pl.lit(None, dtype=pl.String)
+        return Plan(_merge_stages(*plans), checks, warns, out)
+
+    # -- settlement and recall files -----------------------------------------------------
+
+    def _closing_plan(self) -> Plan:
+        contract, inst = self._idx("contract"), self._idx("installment")
+        paid, paid_on = self._idx("amount_paid"), self._idx("paid_on")
+        assert contract is not None
+        blank = {i: pl.col(f"c{i}").str.strip_chars() == "" for i in range(self.width)}
+        plans: list[list[dict[str, pl.Expr]]] = [
+            [{"_inst": _installment(f"c{inst}") if inst is not None else pl.lit(1)}]]
+        checks: list[tuple[int | None, pl.Expr]] = [
+            (contract, pl.when(blank[contract]).then(pl.lit("contrato vazio")))]
+        if inst is not None:
+            checks.append((inst, pl.when(pl.col("_inst").is_null() | (pl.col("_inst") < 1))
+                           .then(pl.lit("parcela inválida"))))
+        out: dict[str, pl.Expr] = {
+            "contract": pl.col(f"c{contract}").str.strip_chars(),
+            "installment": pl.col("_inst").cast(pl.Int32),
+        }
+        if paid is not None:
+            plans.append(_money_stages(f"c{paid}", "_paid"))
+            checks.append((paid, pl.when(~blank[paid] & (pl.col("_paid").is_null()
+                                                          | (pl.col("_paid") < 0)))
+                           .then(pl.lit("valor pago inválido"))))
+            out["amount_paid"] = pl.when(pl.col("_paid").is_not_null()).then(
+                cents_text(pl.col("_paid")))
+        else:
+            out["amount_paid"] = pl.lit(None, dtype=pl.String)
+        if paid_on is not None:
+            self.dates["_paid_on"] = paid_on
+            checks.append((paid_on, pl.when(~blank[paid_on] & pl.col("_paid_on").is_null())
+                           .then(pl.lit("data do pagamento inválida"))))
+            out["paid_on"] = pl.col("_paid_on")
+        else:
+            out["paid_on"] = pl.lit(None, dtype=pl.Date)
+        out["raw"] = pl.concat_str([pl.col(f"c{i}") for i in range(self.width)], separator=";")
+        return Plan(_merge_stages(*plans), checks, [], out)
+
+    def _duplicates(self, checked: pl.DataFrame) -> pl.DataFrame:
+        """`_dup_of`: for a valid row whose contract+installment an earlier valid row (in
+        this batch or a previous one) already had, that earlier row's number.
+
+        Keys seen in earlier batches are kept as 64-bit hashes for a fast membership
+        test; only the rare hits are confirmed against the exact keys.
+        """
+        key = pl.concat_str([pl.col("contract"), pl.col("installment").cast(pl.String)],
+                            separator="\x1f")
+        checked = checked.with_columns(_key=key)
+        valid = checked.filter(pl.col("_valid")).select("row", "_key").with_columns(
+            _h=pl.col("_key").hash(seed=7))
+        first_here = valid.group_by("_key").agg(pl.col("row").min().alias("_first_here"),
+                                                 pl.col("_h").first())
+        hits = first_here.filter(pl.col("_h").is_in(self.seen_hashes.implode()))
+        earlier = (self.seen.filter(pl.col("h").is_in(hits.get_column("_h").implode()))
+                   .select("key", "first_row") if hits.height else
+                   self.seen.clear().select("key", "first_row"))
+        marks = (
+            valid.join(first_here.select("_key", "_first_here"), on="_key", how="left")
+            .join(earlier, left_on="_key", right_on="key", how="left")
+            .select("row", pl.when(pl.col("first_row").is_not_null()).then(pl.col("first_row"))
+                    .when(pl.col("row") != pl.col("_first_here")).then(pl.col("_first_here"))
+                    .alias("_dup_of"))
+        )
+        fresh = first_here.join(earlier, left_on="_key", right_on="key", how="anti")
+        self.seen = pl.concat([self.seen, fresh.select(
+            pl.col("_key").alias("key"), pl.col("_first_here").alias("first_row"),
+            pl.col("_h").alias("h"))])
+        self.seen_hashes = self.seen.get_column("h")
+        return checked.join(marks, on="row", how="left")

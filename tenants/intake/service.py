@@ -1,0 +1,220 @@
+"""Portfolio intake as the API, pages and CLI use it: uploads, imports, reports, recalls."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+import uuid
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import audit
+from core.errors import Conflict, NotFound, ValidationFailed
+from core.ids import uuid7
+from core.jobs import enqueue_after_commit
+from core.models import ColumnLayout, Debt, DebtStatus, ImportMode, Portfolio, PortfolioStatus
+from core.runtime import get_storage
+
+WORKABLE = (DebtStatus.OPEN.value, DebtStatus.IN_AGREEMENT.value, DebtStatus.DISPUTED.value)
+DEFAULT_PLACEMENT_DAYS = 180
+
+
+def _safe_name(name: str) -> str:
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", ascii_name).strip("._")
+    return cleaned[-120:] or "carteira"
+
+
+def file_key(tenant_id: uuid.UUID, portfolio_id: uuid.UUID, file_name: str) -> str:
+    return f"tenants/{tenant_id}/portfolios/{portfolio_id}/{_safe_name(file_name)}"
+
+
+def report_key(portfolio: Portfolio, kind: str) -> str:
+    return f"tenants/{portfolio.tenant_id}/portfolios/{portfolio.id}/{kind}.csv"
+
+
+def parse_mode(value: str | None) -> ImportMode:
+    try:
+        return ImportMode(value or ImportMode.INCREMENTAL)
+    except ValueError:
+        raise ValidationFailed(
+            {"mode": "use incremental, full, settlement ou recall"}
+        ) from None
+
+
+async def create_upload(
+    session: AsyncSession, actor: audit.Actor, tenant_id: uuid.UUID, file_name: str, *,
+    mode: str | None = None, layout_name: str | None = None,
+    mapping: dict[str, Any] | None = None, sheet: str | None = None,
+    placement_days: int | None = None,
+) -> Portfolio:
+    """A portfolio waiting for its file; the caller uploads to `file_key` (presigned PUT)."""
+    if not file_name.strip():
+        raise ValidationFailed({"file_name": "informe o nome do arquivo"})
+    parsed_mode = parse_mode(mode)
+    if layout_name and mapping is None:
+        layout = await get_layout(session, tenant_id, layout_name)
+        mapping, sheet = layout.mapping, sheet or layout.sheet
+    portfolio_id = uuid7()
+    portfolio = Portfolio(
+        tenant_id=tenant_id, id=portfolio_id, file_name=file_name.strip()[:255],
+        file_key=file_key(tenant_id, portfolio_id, file_name), mode=parsed_mode,
+        status=PortfolioStatus.UPLOADING, layout_name=layout_name, mapping=mapping, sheet=sheet,
+        placement_days=placement_days or DEFAULT_PLACEMENT_DAYS, uploaded_by=actor.id,
+    )
+    session.add(portfolio)
+    await session.flush()
+    await audit.record(session, actor, "portfolio.upload_created", tenant_id=tenant_id,
+                       entity="portfolio", entity_id=portfolio_id,
+                       after={"file_name": file_name, "mode": parsed_mode})
+    return portfolio
+
+
+def upload_url(portfolio: Portfolio) -> str:
+    return get_storage().presigned_upload_url(portfolio.file_key)
+
+
+async def start_import(session: AsyncSession, actor: audit.Actor,
+                       portfolio_id: uuid.UUID, *, mapping: dict[str, Any] | None = None,
+                       sheet: str | None = None) -> Portfolio:
+    """Queue the import of an uploaded file (the job runs after this transaction commits)."""
+    from tenants.intake.tasks import import_portfolio
+
+    portfolio = await get_portfolio(session, portfolio_id, for_update=True)
+    if portfolio.status != PortfolioStatus.UPLOADING:
+        raise Conflict({"status": f"a importação já foi iniciada ({portfolio.status})"})
+    if mapping is not None:
+        portfolio.mapping = mapping
+    if sheet is not None:
+        portfolio.sheet = sheet
+    portfolio.status = PortfolioStatus.QUEUED
+    portfolio.phase = "queued"
+    await audit.record(session, actor, "portfolio.import_started",
+                       tenant_id=portfolio.tenant_id, entity="portfolio",
+                       entity_id=portfolio.id)
+    enqueue_after_commit(session, import_portfolio, str(portfolio.tenant_id), str(portfolio.id))
+    return portfolio
+
+
+async def get_portfolio(session: AsyncSession, portfolio_id: uuid.UUID, *,
+                        for_update: bool = False) -> Portfolio:
+    stmt = select(Portfolio).where(Portfolio.id == portfolio_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    portfolio = (await session.execute(stmt)).scalar_one_or_none()
+    if portfolio is None:
+        raise NotFound("carteira")
+    return portfolio
+
+
+async def list_portfolios(session: AsyncSession, tenant_id: uuid.UUID | None = None,
+                          limit: int = 100) -> list[Portfolio]:
+    stmt = select(Portfolio).order_by(Portfolio.created_at.desc()).limit(limit)
+    if tenant_id is not None:
+        stmt = stmt.where(Portfolio.tenant_id == tenant_id)
+    return list((await session.execute(stmt)).scalars())
+
+
+def report_url(portfolio: Portfolio, kind: str) -> str:
+    key = {"errors": portfolio.error_report_key, "warnings": portfolio.warning_report_key,
+           "return": portfolio.return_report_key}.get(kind)
+    if key is None:
+        raise NotFound("relatório")
+    stem = portfolio.file_name.rsplit(".", 1)[0]
+    label = {"errors": "erros", "warnings": "avisos", "return": "devolucao"}[kind]
+    return get_storage().presigned_download_url(key, f"{_safe_name(stem)}-{label}.csv")
+
+
+def read_report(portfolio: Portfolio, kind: str) -> bytes:
+    key = {"errors": portfolio.error_report_key, "warnings": portfolio.warning_report_key,
+           "return": portfolio.return_report_key}.get(kind)
+    if key is None:
+        raise NotFound("relatório")
+    return get_storage().get(key)
+
+
+# ---- layouts ---------------------------------------------------------------------------
+
+async def get_layout(session: AsyncSession, tenant_id: uuid.UUID, name: str) -> ColumnLayout:
+    layout = (await session.execute(
+        select(ColumnLayout).where(ColumnLayout.tenant_id == tenant_id,
+                                   ColumnLayout.name == name)
+    )).scalar_one_or_none()
+    if layout is None:
+        raise NotFound(f"layout {name!r}")
+    return layout
+
+
+async def list_layouts(session: AsyncSession, tenant_id: uuid.UUID) -> list[ColumnLayout]:
+    return list((await session.execute(
+        select(ColumnLayout).where(ColumnLayout.tenant_id == tenant_id)
+        .order_by(ColumnLayout.name)
+    )).scalars())
+
+
+async def save_layout(session: AsyncSession, actor: audit.Actor, tenant_id: uuid.UUID,
+                      name: str, mapping: dict[str, Any], *, mode: str | None = None,
+                      sheet: str | None = None) -> ColumnLayout:
+    from tenants.intake.columns import validate_mapping
+
+    if not name.strip():
+        raise ValidationFailed({"name": "informe um nome para o layout"})
+    validate_mapping(mapping, parse_mode(mode))
+    layout = (await session.execute(
+        select(ColumnLayout).where(ColumnLayout.tenant_id == tenant_id,
+                                   ColumnLayout.name == name.strip())
+    )).scalar_one_or_none()
+    before = dict(layout.mapping) if layout else None
+    if layout is None:
+        layout = ColumnLayout(tenant_id=tenant_id, id=uuid7(), name=name.strip(),
+                              mapping=mapping, mode=parse_mode(mode), sheet=sheet)
+        session.add(layout)
+    else:
+        layout.mapping, layout.sheet = mapping, sheet
+        layout.mode = parse_mode(mode)
+    await session.flush()
+    await audit.record(session, actor, "layout.saved", tenant_id=tenant_id, entity="layout",
+                       entity_id=layout.id, before=before, after=mapping)
+    return layout
+
+
+# ---- placement lifecycle ----------------------------------------------------------------
+
+async def recall_debts(session: AsyncSession, actor: audit.Actor, tenant_id: uuid.UUID,
+                       items: list[tuple[str, int]]) -> dict[str, Any]:
+    """The creditor takes debts back: they close as recalled; the rest is reported."""
+    closed, missing = [], []
+    for contract, installment in items:
+        debt = (await session.execute(
+            select(Debt).where(Debt.tenant_id == tenant_id, Debt.contract == contract,
+                               Debt.installment == installment).with_for_update()
+        )).scalar_one_or_none()
+        if debt is None or debt.status not in WORKABLE:
+            missing.append({"contract": contract, "installment": installment,
+                            "reason": "não encontrado" if debt is None
+                            else f"já encerrado ({debt.status})"})
+            continue
+        debt.status = DebtStatus.RECALLED
+        debt.status_reason = "recolhida pelo credor"
+        debt.closed_at = dt.datetime.now(dt.UTC)
+        closed.append({"contract": contract, "installment": installment})
+    await audit.record(session, actor, "debt.recalled", tenant_id=tenant_id, entity="debt",
+                       after={"closed": closed, "not_closed": missing})
+    return {"closed": closed, "not_closed": missing}
+
+
+async def expire_placements(session: AsyncSession, tenant_id: uuid.UUID,
+                            today: dt.date) -> list[uuid.UUID]:
+    """Close as returned every open debt whose placement term ended; return their ids."""
+    result = await session.execute(
+        update(Debt)
+        .where(Debt.tenant_id == tenant_id, Debt.status == DebtStatus.OPEN,
+               Debt.placed_until < today)
+        .values(status=DebtStatus.RETURNED, status_reason="prazo de colocação encerrado",
+                closed_at=dt.datetime.now(dt.UTC))
+        .returning(Debt.id)
+    )
+    return [r[0] for r in result]

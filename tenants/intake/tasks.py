@@ -1,0 +1,92 @@
+"""Intake jobs. The database is the source of truth: `intake.resume` finds imports whose
+message was lost (a worker or the in-process broker died) and sends them again; the
+import itself is idempotent, so a duplicate message is harmless."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import logging
+import uuid
+
+from sqlalchemy import text
+
+from core.db import Scope, owner_engine
+from core.jobs import actor
+from core.runtime import get_db, get_storage
+from core.settings import MAINTENANCE_DB_ROLE, get_settings
+from tenants.intake import pipeline, service
+
+log = logging.getLogger("regua.intake")
+
+
+@actor("intake.import_portfolio", max_retries=3, time_limit_ms=4 * 60 * 60 * 1000)
+def import_portfolio(tenant_id: str, portfolio_id: str) -> None:
+    pipeline.run_import(uuid.UUID(tenant_id), uuid.UUID(portfolio_id))
+
+
+async def _pending() -> list[tuple[uuid.UUID, uuid.UUID]]:
+    engine = owner_engine(get_settings())
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(f"SET LOCAL ROLE {MAINTENANCE_DB_ROLE}"))
+            rows = await conn.execute(text(
+                "SELECT tenant_id, id FROM portfolio WHERE status IN ('queued', 'running')"
+                " ORDER BY created_at"))
+            return [(r[0], r[1]) for r in rows]
+    finally:
+        await engine.dispose()
+
+
+@actor("intake.resume", max_retries=1)
+async def resume_pending() -> None:
+    for tenant_id, portfolio_id in await _pending():
+        import_portfolio.send(str(tenant_id), str(portfolio_id))
+
+
+async def _tenants() -> list[uuid.UUID]:
+    from core.maintenance import all_tenant_ids
+
+    return await all_tenant_ids()
+
+
+RETURN_HEADER = ["contrato", "parcela", "cpf_cnpj", "nome", "vencimento", "valor_original",
+                 "saldo", "carteira"]
+
+
+@actor("intake.return_expired", max_retries=3)
+async def return_expired() -> None:
+    """Close debts whose placement term ended and give the creditor a return file."""
+    today = dt.date.today()
+    for tenant_id in await _tenants():
+        async with get_db().transaction(Scope.tenant(tenant_id)) as session:
+            ids = await service.expire_placements(session, tenant_id, today)
+            if not ids:
+                continue
+            rows = (await session.execute(text(
+                "SELECT x.portfolio_id, x.contract, x.installment, d.document, d.name,"
+                " x.due_date, x.original_amount, x.current_balance"
+                " FROM debt x JOIN debtor d ON d.tenant_id = x.tenant_id AND d.id = x.debtor_id"
+                " WHERE x.tenant_id = :t AND x.id = ANY(:ids)"
+                " ORDER BY x.portfolio_id, x.contract, x.installment"),
+                {"t": tenant_id, "ids": ids})).all()
+            by_portfolio: dict[uuid.UUID, list[list[str]]] = {}
+            for r in rows:
+                by_portfolio.setdefault(r[0], []).append(
+                    [r[1], str(r[2]), r[3], r[4], r[5].strftime("%d/%m/%Y"),
+                     f"{r[6]:.2f}".replace(".", ","), f"{r[7]:.2f}".replace(".", ","),
+                     str(r[0])])
+            for portfolio_id, lines in by_portfolio.items():
+                buffer = io.StringIO()
+                out = csv.writer(buffer, delimiter=";")
+                out.writerow(RETURN_HEADER)
+                out.writerows(lines)
+                key = f"tenants/{tenant_id}/portfolios/{portfolio_id}/return-{today}.csv"
+                get_storage().put(key, ("\ufeff" + buffer.getvalue()).encode("utf-8"),
+                                  "text/csv")
+                await session.execute(text(
+                    "UPDATE portfolio SET return_report_key = :k, returned_at = now()"
+                    " WHERE tenant_id = :t AND id = :p"),
+                    {"k": key, "t": tenant_id, "p": portfolio_id})
+            log.info("tenant %s: %d debts returned at the end of their term", tenant_id, len(ids))

@@ -24,8 +24,10 @@ CITIES = [("São Paulo", "SP", "11"), ("Rio de Janeiro", "RJ", "21"), ("Belo Hor
           ("Fortaleza", "CE", "85"), ("Salvador", "BA", "71"), ("Curitiba", "PR", "41"),
           ("Recife", "PE", "81"), ("Porto Alegre", "RS", "51"), ("Manaus", "AM", "92"),
           ("Goiânia", "GO", "62"), ("Belém", "PA", "91"), ("São Luís", "MA", "98")]
-STREETS = ["Rua das Flores", "Av. Brasil", "Rua São João", "Travessa Açaí", "Rua Sete de Setembro"]
-PRODUCTS = ["Cartão de crédito", "Empréstimo pessoal", "Crediário", "Financiamento", "Cheque especial"]
+STREETS = ["Rua das Flores", "Av. Brasil", "Rua São João", "Travessa Açaí",
+           "Rua Sete de Setembro"]
+PRODUCTS = ["Cartão de crédito", "Empréstimo pessoal", "Crediário", "Financiamento",
+            "Cheque especial"]
 HEADER = ["CPF/CNPJ", "Nome do Cliente", "Nº Contrato", "Parcela", "Vencimento",
           "Valor Original", "Telefone 1", "Telefone 2", "E-mail", "Endereço", "Cidade", "UF",
           "CEP", "Data de Nascimento", "Produto"]
@@ -57,7 +59,8 @@ def rows(n: int, seed: int, bad_ratio: float):  # type: ignore[no-untyped-def]
         local = unicodedata.normalize("NFKD", name.split()[0].lower())
         local = local.encode("ascii", "ignore").decode()
         email = f"{local}.{rng.randint(1, 99999)}@exemplo.com.br"
-        birth = (dt.date(1950, 1, 1) + dt.timedelta(days=rng.randint(0, 18000))).strftime("%d/%m/%Y")
+        birth = (dt.date(1950, 1, 1) + dt.timedelta(days=rng.randint(0, 18000)))
+        birth_text = birth.strftime("%d/%m/%Y")
         contract_no += 1
         installments = rng.randint(1, 6)
         amount = rng.randint(5_000, 900_000)
@@ -73,7 +76,7 @@ def rows(n: int, seed: int, bad_ratio: float):  # type: ignore[no-untyped-def]
                 break
             row = [doc, name, f"CT{contract_no}", str(k),
                    (due + dt.timedelta(days=30 * (k - 1))).strftime("%d/%m/%Y"), money(amount),
-                   mobile, landline, email, street, city, uf, zip_code, birth, product]
+                   mobile, landline, email, street, city, uf, zip_code, birth_text, product]
             if rng.random() < bad_ratio:
                 kind = rng.randrange(5)
                 if kind == 0:

@@ -87,7 +87,6 @@ async def import_portfolio(tenant_slug: str, path: str, layout: str | None, mode
     and this waits for a worker to finish it.
     """
     import asyncio
-    import hashlib
     from pathlib import Path
 
     from sqlalchemy import select
@@ -99,9 +98,7 @@ async def import_portfolio(tenant_slug: str, path: str, layout: str | None, mode
     from tenants.intake import pipeline, service
     from tenants.intake.tasks import import_portfolio as import_actor
 
-    file = Path(path)
-    if not file.is_file():
-        raise NotFound(f"arquivo {path}")
+    file = Path(path)  # click checked that it exists
     db = get_db()
     try:
         async with db.transaction(await operator_scope()) as session:

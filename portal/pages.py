@@ -51,7 +51,8 @@ def page(request: Req, name: str, status_code: int = 200, **context: Any) -> Tem
 
 
 def _safe_next(target: str | None) -> str:
-    return target if target and target.startswith("/") and not target.startswith("//") else "/inicio"
+    safe = target and target.startswith("/") and not target.startswith("//")
+    return target if safe and target else "/inicio"
 
 
 @get("/", exclude_from_auth=True)

@@ -205,7 +205,8 @@ class Factory:
                 users.NewUser(email=email, password=password),
             )
         assert admin is not None
-        return TenantFixture(tenant.id, tenant.slug, await self.login_for(admin.id, email, password))
+        admin_login = await self.login_for(admin.id, email, password)
+        return TenantFixture(tenant.id, tenant.slug, admin_login)
 
     async def user(self, role: str, tenant_ids: list[uuid.UUID] | None = None,
                    tenant_id: uuid.UUID | None = None) -> Login:

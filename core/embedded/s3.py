@@ -62,7 +62,8 @@ class EmbeddedS3:
         logs = self.root / "s3-logs"
         logs.mkdir(exist_ok=True)
         args = [
-            weed_binary(), f"-logdir={logs}", "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            weed_binary(), f"-logdir={logs}", "mini", f"-dir={data}", "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
             f"-s3.port={self.port}", "-s3.port.iceberg=0", "-s3.port.lance=0",
             "-webdav=false", "-admin.ui=false", f"-bucket={self.bucket}",
             *(f"-{name}={port}" for name, port in ports.items()),

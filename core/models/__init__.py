@@ -17,6 +17,8 @@ from core.models.jobs import JobOnce
 from core.models.tenancy import ApiToken, LoginAttempt, Tenant, TenantStatus, User, UserTenant
 
 __all__ = [
+    "ApiToken",
+    "AuditLog",
     "ColumnLayout",
     "ContactKind",
     "ContactPoint",
@@ -25,12 +27,10 @@ __all__ = [
     "DebtStatus",
     "Debtor",
     "ImportMode",
-    "Portfolio",
-    "PortfolioStatus",
-    "ApiToken",
-    "AuditLog",
     "JobOnce",
     "LoginAttempt",
+    "Portfolio",
+    "PortfolioStatus",
     "Tenant",
     "TenantStatus",
     "User",

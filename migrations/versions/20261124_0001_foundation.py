@@ -1,7 +1,7 @@
 """foundation: tenants, users, audit log, row-level security
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-24 21:55:20.308224
 """
 

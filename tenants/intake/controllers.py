@@ -6,6 +6,7 @@ work (`tenant_id` in the body). Another tenant's portfolio is a 404.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from typing import Any
@@ -171,6 +172,15 @@ class PortfolioController(Controller):
                 mapping=data.mapping if data else None, sheet=data.sheet if data else None,
             )
         return portfolio_out(portfolio)
+
+    @post("/{portfolio_id:uuid}/preview", guards=[requires(*IMPORTERS)], status_code=200)
+    async def preview(self, request: Req, portfolio_id: FromPath[uuid.UUID],
+                      data: JSONBody[ImportStart | None] = None) -> dict[str, Any]:
+        """The uploaded file's format, headers, suggested mapping and first rows."""
+        async with get_db().transaction(request.user.scope) as session:
+            portfolio = await service.get_portfolio(session, portfolio_id)
+        return await asyncio.to_thread(service.preview, portfolio,
+                                       data.mapping if data else None)
 
     @get("/{portfolio_id:uuid}/reports/{kind:str}", guards=[requires(*READERS)])
     async def report(self, request: Req, portfolio_id: FromPath[uuid.UUID],

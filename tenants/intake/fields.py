@@ -117,6 +117,7 @@ class ColumnMapping:
     headers: list[str]
     columns: dict[str, list[int]] = field(default_factory=dict)
     extra: list[int] = field(default_factory=list)
+    missing: list[Field] = field(default_factory=list)
 
     def header_for(self, name: str) -> str:
         cols = self.columns.get(name)
@@ -131,11 +132,12 @@ class ColumnMapping:
 
 
 def match_headers(headers: list[str], layout: dict[str, Any] | None,
-                  mode: ImportMode) -> ColumnMapping:
+                  mode: ImportMode, *, strict: bool = True) -> ColumnMapping:
     """Map the file's headers to fields, by the saved layout or by the built-in names.
 
     A layout maps field name to header (or a list of headers for phones); headers it
-    does not name are still recognised by the built-in names.
+    does not name are still recognised by the built-in names. Not `strict`: return what
+    was found, with `missing` listing the required fields that were not.
     """
     known = {f.name: f for f in fields_for(mode)}
     mapping = ColumnMapping(headers=list(headers))
@@ -162,11 +164,10 @@ def match_headers(headers: list[str], layout: dict[str, Any] | None,
             mapping.columns.setdefault(name, []).append(i)
         else:
             mapping.extra.append(i)
-    missing = [f for f in known.values() if f.required and f.name not in mapping.columns]
-    if mode is ImportMode.SETTLEMENT and "amount_paid" not in mapping.columns:
-        pass  # a settlement file may omit the amount: the debt closes either way
-    if missing:
-        raise MissingColumnsError(list(headers), missing)
+    mapping.missing = [f for f in known.values()
+                       if f.required and f.name not in mapping.columns]
+    if mapping.missing and strict:
+        raise MissingColumnsError(list(headers), mapping.missing)
     return mapping
 
 

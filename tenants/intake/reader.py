@@ -104,12 +104,11 @@ def sniff(path: Path, file_name: str = "", sheet: str | None = None) -> FileForm
     encoding = _encoding(sample)
     text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(sample)
     delimiter = _delimiter(text)
-    header_row, headers = 0, []
-    for header_row, record in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter), 1):
+    for number, record in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter), 1):
         if any(v.strip() for v in record):
-            headers = [v.strip() for v in record]
-            break
-    return FileFormat("csv", headers, encoding, delimiter, header_row=header_row)
+            return FileFormat("csv", [v.strip() for v in record], encoding, delimiter,
+                              header_row=number)
+    raise FileError("o arquivo não tem cabeçalho")
 
 
 CHUNK_BYTES = 16 * 1024 * 1024

@@ -13,7 +13,7 @@ only loops over the few rejected and warned rows to word their messages.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import polars as pl
 

@@ -136,6 +136,56 @@ def read_report(portfolio: Portfolio, kind: str) -> bytes:
     return get_storage().get(key)
 
 
+PREVIEW_BYTES = 256 * 1024
+PREVIEW_ROWS = 5
+
+
+def preview(portfolio: Portfolio, mapping: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The uploaded file's shape, the suggested column mapping and its first rows."""
+    import tempfile
+    from pathlib import Path
+
+    from tenants.intake import fields, parsing, reader
+
+    storage = get_storage()
+    with tempfile.TemporaryDirectory(prefix="regua-preview-") as tmp:
+        path = Path(tmp) / "head"
+        try:
+            head = storage.client.get_object(
+                Bucket=storage.bucket, Key=portfolio.file_key,
+                Range=f"bytes=0-{PREVIEW_BYTES - 1}")["Body"].read()
+        except Exception as exc:
+            raise NotFound("arquivo enviado") from exc
+        path.write_bytes(head)
+        if reader.is_xlsx(path):  # a zip needs its whole body
+            storage.download_file(portfolio.file_key, str(path))
+        else:
+            # Keep whole records only: the last line of the sample may be cut.
+            path.write_bytes(head[: head.rfind(b"\n") + 1] or head)
+        mode = parse_mode(portfolio.mode)
+        try:
+            fmt = parsing.sniff(path, portfolio.file_name, sheet=portfolio.sheet)
+        except parsing.FileError as exc:
+            raise ValidationFailed({"file": str(exc)}) from exc
+        chosen = mapping if mapping is not None else portfolio.mapping
+        matched = fields.match_headers(fmt.headers, chosen, mode, strict=False)
+        rows: list[list[str]] = []
+        for frame, _ in reader.iter_records(path, fmt):
+            cells = [c for c in frame.columns if c.startswith("c")]
+            rows.extend([list(r) for r in frame.select(cells).head(PREVIEW_ROWS).iter_rows()])
+            break
+    return {
+        "format": {"kind": fmt.kind, "encoding": fmt.encoding, "delimiter": fmt.delimiter,
+                   "sheet": fmt.sheet, "sheets": fmt.sheets, "description": fmt.description},
+        "headers": fmt.headers,
+        "mapping": matched.as_layout(),
+        "missing": [f.label for f in matched.missing],
+        "fields": [{"name": f.name, "label": f.label, "required": f.required,
+                    "multiple": f.multiple} for f in fields.fields_for(mode)],
+        "rows": rows[:PREVIEW_ROWS],
+    }
+
+
 # ---- layouts ---------------------------------------------------------------------------
 
 async def get_layout(session: AsyncSession, tenant_id: uuid.UUID, name: str) -> ColumnLayout:

@@ -206,7 +206,8 @@ class PortfolioWriter:
                     SELECT s.document, 'email', s.email, NULL, NULL, NULL, NULL
                     FROM staging s WHERE s.email IS NOT NULL
                     UNION ALL
-                    SELECT s.document, 'address', concat_ws(', ', s.address, s.city, s.state, s.zip),
+                    SELECT s.document, 'address',
+                           concat_ws(', ', s.address, s.city, s.state, s.zip),
                            s.address, s.city, s.state, s.zip
                     FROM staging s WHERE s.address IS NOT NULL OR s.zip IS NOT NULL
                 ) candidates

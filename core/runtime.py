@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import weakref
 from pathlib import Path
 
 from alembic import command
@@ -92,16 +93,18 @@ def migrate(settings: Settings) -> None:
     log.info("database schema is at the latest migration")
 
 
-_databases: dict[int, Database] = {}
+# Keyed by the loop object itself (weakly): a new loop may reuse a dead one's id().
+_databases: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Database] = (
+    weakref.WeakKeyDictionary())
 _storage: Storage | None = None
 
 
 def get_db() -> Database:
     """The application-role database for the running event loop (engines are per loop)."""
-    loop_id = id(asyncio.get_running_loop())
-    db = _databases.get(loop_id)
+    loop = asyncio.get_running_loop()
+    db = _databases.get(loop)
     if db is None:
-        db = _databases[loop_id] = Database(get_settings())
+        db = _databases[loop] = Database(get_settings())
     return db
 
 

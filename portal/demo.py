@@ -63,6 +63,40 @@ async def seed() -> list[tuple[str, str, str]]:
                                                    tenant_ids=tenant_ids),
                                      role=Role.AGENT)
             logins.append(AGENT)
-        return [(label, email, password) for label, email, password in logins]
+            slugs = [t.slug for t in await onboarding.list_tenants(session)]
     finally:
         await db.dispose()
+    for index, slug in enumerate(sorted(slugs)):
+        await _demo_portfolio(slug, seed=index + 1)
+    return [(label, email, password) for label, email, password in logins]
+
+
+DEMO_ROWS = 3000
+
+
+async def _demo_portfolio(slug: str, seed: int) -> None:
+    """Import a generated portfolio (with some bad rows) once per demo tenant."""
+    import asyncio
+    import tempfile
+    from pathlib import Path
+
+    from sqlalchemy import func, select
+
+    from core.models import Portfolio
+    from portal.operator import import_portfolio
+    from tenants.intake.sample import write
+
+    db = get_db()
+    try:
+        async with db.transaction(await operator_scope()) as session:
+            tenant = await onboarding.get_tenant_by_slug(session, slug)
+            done = (await session.execute(select(func.count()).select_from(Portfolio).where(
+                Portfolio.tenant_id == tenant.id))).scalar()
+    finally:
+        await db.dispose()
+    if done:
+        return
+    with tempfile.TemporaryDirectory(prefix="regua-demo-") as tmp:
+        path = Path(tmp) / f"carteira-{slug}.csv"
+        await asyncio.to_thread(write, path, DEMO_ROWS, seed, 0.03)
+        await import_portfolio(slug, str(path), None, "incremental", None)

@@ -187,7 +187,7 @@ def _read_chunk(data: bytes, fmt: FileFormat, width: int) -> tuple[pl.DataFrame,
             raise_if_empty=False, schema={n: pl.String for n in names},
         )
         return frame, []
-    except pl.exceptions.ComputeError:
+    except (pl.exceptions.ComputeError, pl.exceptions.SchemaError, pl.exceptions.ShapeError):
         records = list(csv.reader(io.StringIO(data.decode("utf-8", errors="replace")),
                                   delimiter=fmt.delimiter))
         too_wide = []

@@ -1,0 +1,260 @@
+"""Reading and validating creditor files: encodings, delimiters, formats, row rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from core.models import ImportMode
+from tenants.intake import parsing, reader
+from tenants.intake.rules import Batch
+
+HEADER = "CPF/CNPJ;Nome do Cliente;Nº Contrato;Parcela;Vencimento;Valor Original"
+
+
+def parse(path: Path, mode: ImportMode = ImportMode.INCREMENTAL,
+          layout: dict | None = None) -> tuple[parsing.FileFormat, Batch]:
+    fmt = parsing.sniff(path, path.name)
+    mapping = parsing.match_headers(fmt.headers, layout, mode)
+    batches = list(parsing.read_batches(path, fmt, mapping, mode))
+    merged = Batch(
+        accepted=pl.concat([b.accepted for b in batches]),
+        rejected=pl.concat([b.rejected for b in batches]),
+        warnings=pl.concat([b.warnings for b in batches]),
+        rows=sum(b.rows for b in batches),
+    )
+    return fmt, merged
+
+
+def write(tmp_path: Path, text: str, encoding: str = "utf-8", name: str = "c.csv") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def rejected_reasons(batch: Batch) -> dict[int, str]:
+    return dict(zip(batch.rejected["row"], batch.rejected["motivo"], strict=True))
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252", "latin-1"])
+def test_encodings_are_detected_and_accents_survive(tmp_path: Path, encoding: str) -> None:
+    path = write(tmp_path, f"{HEADER}\n529.982.247-25;João Conceição;C1;1;10/01/2025;10,00\n",
+                 encoding)
+    fmt, batch = parse(path)
+    assert fmt.headers[2] == "Nº Contrato"
+    assert batch.accepted["name"].to_list() == ["João Conceição"]
+
+
+@pytest.mark.parametrize("delimiter", [";", ",", "\t", "|"])
+def test_delimiters_are_detected(tmp_path: Path, delimiter: str) -> None:
+    header = HEADER.replace(";", delimiter)
+    row = delimiter.join(["52998224725", "Ana", "C1", "1", "10/01/2025", '"1.234,56"'])
+    fmt, batch = parse(write(tmp_path, f"{header}\n{row}\n"))
+    assert fmt.delimiter == delimiter
+    assert batch.accepted["amount"].to_list() == ["1234.56"]
+
+
+def test_quoted_delimiters_and_line_breaks_keep_spreadsheet_row_numbers(tmp_path: Path) -> None:
+    text = (f"{HEADER}\n"
+            '52998224725;"Silva; Ana\nSegunda linha";C1;1;10/01/2025;10,00\n'
+            "\n"
+            "111.111.111-11;Bad;C2;1;10/01/2025;10,00\n")
+    _, batch = parse(write(tmp_path, text))
+    assert batch.accepted["name"].to_list() == ["Silva; Ana Segunda linha"]
+    assert batch.accepted["row"].to_list() == [2]
+    # Row 3 is the blank line (skipped, not counted); the bad row is row 4.
+    assert list(rejected_reasons(batch)) == [4]
+    assert batch.rows == 2
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("1.234,56", "1234.56"), ("R$ 1.234,56", "1234.56"), ("1234.56", "1234.56"),
+    ("1,234.56", "1234.56"), ("12,5", "12.50"), ("1.234", "1234.00"), ("R$1.000.000,00",
+                                                                         "1000000.00"),
+    ("99.999", "99999.00"), ("0,5", "0.50"), ("1234.5678", "1234.57"),
+])
+def test_amount_formats(tmp_path: Path, raw: str, expected: str) -> None:
+    _, batch = parse(write(tmp_path, f'{HEADER}\n52998224725;Ana;C1;1;10/01/2025;"{raw}"\n'))
+    assert batch.accepted["amount"].to_list() == [expected]
+
+
+@pytest.mark.parametrize(("raw", "reason"), [
+    ("0,00", "maior que zero"), ("-10,00", "maior que zero"), ("abc", "valor inválido"),
+    ("", "valor vazio"),
+])
+def test_bad_amounts_are_rejected_with_reason(tmp_path: Path, raw: str, reason: str) -> None:
+    _, batch = parse(write(tmp_path, f"{HEADER}\n52998224725;Ana;C1;1;10/01/2025;{raw}\n"))
+    assert batch.accepted.height == 0
+    assert reason in rejected_reasons(batch)[2]
+    assert "Valor Original" in rejected_reasons(batch)[2]
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("10/01/2025", dt.date(2025, 1, 10)), ("10/01/25", dt.date(2025, 1, 10)),
+    ("2025-01-10", dt.date(2025, 1, 10)), ("1/2/2025", dt.date(2025, 2, 1)),
+])
+def test_date_formats(tmp_path: Path, raw: str, expected: dt.date) -> None:
+    _, batch = parse(write(tmp_path, f"{HEADER}\n52998224725;Ana;C1;1;{raw};10,00\n"))
+    assert batch.accepted["due_date"].to_list() == [expected]
+
+
+@pytest.mark.parametrize("raw", ["31/02/2025", "2025-13-01", "amanhã", "10/01"])
+def test_bad_dates_are_rejected_naming_the_column(tmp_path: Path, raw: str) -> None:
+    _, batch = parse(write(tmp_path, f"{HEADER}\n52998224725;Ana;C1;1;{raw};10,00\n"))
+    reason = rejected_reasons(batch)[2]
+    assert "Vencimento: data de vencimento inválida" in reason
+    assert raw in reason
+
+
+def test_documents_padded_and_alphanumeric_cnpj(tmp_path: Path) -> None:
+    text = (f"{HEADER}\n"
+            "52998224725;CPF inteiro;C1;1;10/01/2025;1\n"
+            "1234567890;CPF sem zero;C2;1;10/01/2025;1\n"  # 01234567890 lost its zero
+            "191000191;CPF sem dois zeros;C3;1;10/01/2025;1\n"  # 00191000191
+            "1222333000128;CNPJ sem zero;C4;1;10/01/2025;1\n"  # 01222333000128
+            "12.ABC.345/01DE-35;CNPJ alfanumérico;C5;1;10/01/2025;1\n"
+            "123;Curto;C6;1;10/01/2025;1\n")
+    _, batch = parse(write(tmp_path, text))
+    docs = dict(zip(batch.accepted["contract"], batch.accepted["document"], strict=True))
+    kinds = dict(zip(batch.accepted["contract"], batch.accepted["document_kind"], strict=True))
+    assert docs["C1"] == "52998224725"
+    assert docs["C2"] == "01234567890" and kinds["C2"] == "cpf"
+    assert docs["C3"] == "00191000191"
+    assert docs["C5"] == "12ABC34501DE35" and kinds["C5"] == "cnpj"
+    assert docs["C4"] == "01222333000128" and kinds["C4"] == "cnpj"
+    assert "C6" not in docs
+
+
+def test_duplicates_name_the_first_row_even_across_batches(tmp_path: Path,
+                                                            monkeypatch) -> None:
+    monkeypatch.setattr(reader, "CHUNK_BYTES", 64)  # many small batches
+    lines = [HEADER] + [f"52998224725;Ana;C{i};1;10/01/2025;10,00" for i in range(1, 30)]
+    lines.append("52998224725;Ana;C3;1;10/01/2025;99,00")
+    lines.append("52998224725;Ana;C3;2;10/01/2025;99,00")
+    _, batch = parse(write(tmp_path, "\n".join(lines) + "\n"))
+    reasons = rejected_reasons(batch)
+    assert list(reasons) == [31]
+    assert "repetidos" in reasons[31] and "linha 4" in reasons[31]
+    assert batch.accepted.height == 30
+
+
+def test_a_rejected_row_does_not_block_a_later_valid_one(tmp_path: Path) -> None:
+    text = (f"{HEADER}\n111.111.111-11;Ana;C1;1;10/01/2025;10,00\n"
+            "52998224725;Ana;C1;1;10/01/2025;10,00\n")
+    _, batch = parse(write(tmp_path, text))
+    assert batch.accepted["row"].to_list() == [3]
+    assert list(rejected_reasons(batch)) == [2]
+
+
+def test_totals_line_is_a_rejected_row(tmp_path: Path) -> None:
+    text = f"{HEADER}\n52998224725;Ana;C1;1;10/01/2025;10,00\nTOTAL;;;;;10,00\n"
+    _, batch = parse(write(tmp_path, text))
+    assert batch.accepted.height == 1
+    reason = rejected_reasons(batch)[3]
+    assert "CPF/CNPJ" in reason and "nome vazio" in reason
+
+
+def test_missing_required_columns_name_headers_and_fields(tmp_path: Path) -> None:
+    path = write(tmp_path, "Documento;Cliente;Valor\n52998224725;Ana;10,00\n")
+    fmt = parsing.sniff(path, "c.csv")
+    with pytest.raises(parsing.FileError) as error:
+        parsing.match_headers(fmt.headers, None, ImportMode.INCREMENTAL)
+    message = str(error.value)
+    assert "Contrato" in message and "Vencimento" in message
+    assert "“Documento”" in message and "“Valor”" in message
+
+
+def test_headers_match_without_case_accents_or_punctuation(tmp_path: Path) -> None:
+    text = ("cpf_cnpj;NOME DO CLIENTE;n. contrato;PARCELA;DATA DE VENCIMENTO;saldo devedor;"
+            "Telefone 1;Telefone 2;Telefone 3;e-mail;ENDEREÇO;Município;uf;cep;Observação\n"
+            "52998224725;Ana;C1;1/12;10/01/2025;10,00;(11) 98765-4321;+55 21 3333-4444;"
+            "11987654321;ANA@EX.COM;Rua A, 1;São Paulo;sp;01310-100;cliente antiga\n")
+    _, batch = parse(write(tmp_path, text))
+    row = batch.accepted.row(0, named=True)
+    assert row["installment"] == 1
+    assert row["phones"] == "{+5511987654321,+552133334444,+5511987654321}"
+    assert row["email"] == "ana@ex.com" and row["state"] == "SP" and row["zip"] == "01310100"
+    assert row["city"] == "São Paulo"
+    assert row["extra"] == '{"Observação":"cliente antiga"}'
+
+
+def test_invalid_contacts_are_dropped_with_warnings_and_the_row_kept(tmp_path: Path) -> None:
+    text = ("CPF;Nome;Contrato;Vencimento;Valor;Celular;E-mail;CEP;UF;Data de Nascimento\n"
+            "52998224725;Ana;C1;10/01/2025;10,00;(10) 98765-4321;ana@;123;XX;31/02/1980\n")
+    _, batch = parse(write(tmp_path, text))
+    assert batch.accepted.height == 1
+    row = batch.accepted.row(0, named=True)
+    assert row["phones"] == "{}" and row["email"] is None and row["zip"] is None
+    assert row["state"] is None and row["birth_date"] is None
+    assert sorted(batch.warnings["coluna"].to_list()) == [
+        "CEP", "Celular", "Data de Nascimento", "E-mail", "UF"]
+    assert set(batch.warnings["linha"].to_list()) == {2}
+
+
+def test_layout_maps_unusual_headers(tmp_path: Path) -> None:
+    text = "ID Fiscal;Sacado;Referência;Data Limite;Montante;Fone Recado\n" \
+           "52998224725;Ana;R-9;10/01/2025;10,00;(11) 98765-4321\n"
+    layout = {"document": "ID Fiscal", "name": "Sacado", "contract": "Referência",
+              "due_date": "Data Limite", "amount": "Montante", "phone": ["Fone Recado"]}
+    _, batch = parse(write(tmp_path, text), layout=layout)
+    assert batch.accepted.row(0, named=True)["contract"] == "R-9"
+    assert batch.accepted.row(0, named=True)["phones"] == "{+5511987654321}"
+
+
+def test_settlement_file(tmp_path: Path) -> None:
+    text = "Contrato;Parcela;Valor Pago;Data do Pagamento\nC1;1;10,00;05/01/2025\n;2;5;x\n"
+    _, batch = parse(write(tmp_path, text), ImportMode.SETTLEMENT)
+    assert batch.accepted.row(0, named=True)["amount_paid"] == "10.00"
+    assert batch.accepted.row(0, named=True)["paid_on"] == dt.date(2025, 1, 5)
+    assert "contrato vazio" in rejected_reasons(batch)[3]
+
+
+def test_rows_longer_than_the_header_are_reported(tmp_path: Path) -> None:
+    text = f"{HEADER}\n52998224725;Ana;C1;1;10/01/2025;10,00;sobra\n"
+    _, batch = parse(write(tmp_path, text))
+    assert "mais colunas" in rejected_reasons(batch)[2]
+
+
+def test_chunk_boundaries_inside_quoted_fields(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(reader, "CHUNK_BYTES", 50)
+    rows = [f'52998224725;"Nome\ncom quebra {i}";C{i};1;10/01/2025;10,00' for i in range(20)]
+    _, batch = parse(write(tmp_path, HEADER + "\n" + "\n".join(rows) + "\n"))
+    assert batch.accepted["row"].to_list() == list(range(2, 22))
+    assert batch.accepted["name"][5] == "Nome com quebra 5"
+
+
+def test_xlsx_with_typed_cells_and_named_sheet(tmp_path: Path) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    book.active.title = "Resumo"
+    book.active.append(["nada aqui"])
+    sheet = book.create_sheet("Carteira")
+    sheet.append(["CPF", "Nome", "Contrato", "Parcela", "Vencimento", "Valor"])
+    sheet.append([1234567890, "Ana", "C1", 1, dt.datetime(2025, 1, 10), 1234.5])
+    sheet.append(["529.982.247-25", "Bia", 778, 2, "10/02/2025", "R$ 10,00"])
+    sheet.append([None, None, None, None, None, None])
+    sheet.append([52998224725, "Caio", "C3", 1, 45000, 0.1 + 0.2])
+    path = tmp_path / "carteira.xlsx"
+    book.save(path)
+    fmt = parsing.sniff(path, "carteira.xlsx", sheet="Carteira")
+    assert fmt.kind == "xlsx" and fmt.sheets == ["Resumo", "Carteira"]
+    mapping = parsing.match_headers(fmt.headers, None, ImportMode.INCREMENTAL)
+    batch = next(parsing.read_batches(path, fmt, mapping, ImportMode.INCREMENTAL))
+    rows = {r["contract"]: r for r in batch.accepted.iter_rows(named=True)}
+    assert rows["C1"]["document"] == "01234567890"
+    assert rows["C1"]["due_date"] == dt.date(2025, 1, 10) and rows["C1"]["amount"] == "1234.50"
+    assert rows["778"]["amount"] == "10.00"
+    assert rows["C3"]["due_date"] == dt.date(2023, 3, 15) and rows["C3"]["amount"] == "0.30"
+    assert batch.accepted["row"].to_list() == [2, 3, 5]
+
+
+def test_a_missing_sheet_is_a_clear_error(tmp_path: Path) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    path = tmp_path / "x.xlsx"
+    book.save(path)
+    with pytest.raises(parsing.FileError, match="não existe"):
+        parsing.sniff(path, "x.xlsx", sheet="Carteira")

@@ -1,0 +1,313 @@
+"""Importing portfolios into the database: counts, modes, repeats, crashes, isolation."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select, text
+
+from core.db import Scope
+from core.models import ContactPoint, Debt, Debtor, Portfolio
+from portal.operator import import_portfolio
+from tenants.intake import pipeline, service
+from tenants.intake.sample import write as write_sample
+
+HEADER = "CPF/CNPJ;Nome;Contrato;Parcela;Vencimento;Valor;Telefone;E-mail"
+CPFS = ["52998224725", "01234567890", "00191000191", "11144477735"]
+
+
+def csv_file(tmp_path: Path, rows: list[str], name: str = "carteira.csv",
+             header: str = HEADER) -> Path:
+    path = tmp_path / name
+    path.write_text(header + "\n" + "\n".join(rows) + "\n", encoding="cp1252")
+    return path
+
+
+async def run(tenant, path: Path, mode: str = "incremental", layout: str | None = None):
+    return await import_portfolio(tenant.slug, str(path), layout, mode, None)
+
+
+async def count(db, tenant_id: uuid.UUID, model) -> int:
+    async with db.transaction(Scope.tenant(tenant_id)) as session:
+        return (await session.execute(select(func.count()).select_from(model))).scalar_one()
+
+
+async def debts(db, tenant_id: uuid.UUID) -> dict[tuple[str, int], Debt]:
+    async with db.transaction(Scope.tenant(tenant_id)) as session:
+        rows = (await session.execute(select(Debt))).scalars()
+        return {(d.contract, d.installment): d for d in rows}
+
+
+async def test_import_counts_debtors_debts_and_contacts(db, factory, services, tmp_path):
+    tenant = await factory.tenant()
+    path = csv_file(tmp_path, [
+        f"{CPFS[0]};Ana Souza;A-1;1;10/01/2025;100,00;(11) 98765-4321;ana@ex.com",
+        f"{CPFS[0]};Ana Souza;A-1;2;10/02/2025;100,00;(11) 98765-4321;ana@ex.com",
+        f"{CPFS[1]};Bruno Lima;B-1;1;10/01/2025;1.234,56;(21) 3333-4444;bruno@",
+        "111.111.111-11;Inválido;C-1;1;10/01/2025;10,00;;",
+        f"{CPFS[2]};Duplicado;A-1;2;10/03/2025;50,00;;",
+    ])
+    result = await run(tenant, path)
+    assert result["status"] == "done"
+    assert result["rows_total"] == 5
+    assert result["rows_accepted"] + result["rows_rejected"] == result["rows_total"]
+    assert (result["rows_accepted"], result["rows_rejected"]) == (3, 2)
+    assert result["rows_with_warnings"] == 1
+    assert result["debtors_created"] == 2 and result["debts_created"] == 3
+    assert result["amount_placed"] == "1434.56"
+    assert await count(db, tenant.id, Debtor) == 2
+    # Ana's phone and e-mail appear on two rows but are stored once.
+    assert await count(db, tenant.id, ContactPoint) == 3
+
+
+async def test_error_report_has_original_columns_row_and_reason(db, factory, services,
+                                                                 tmp_path):
+    tenant = await factory.tenant()
+    path = csv_file(tmp_path, [
+        f"{CPFS[0]};Ana;A-1;1;10/01/2025;100,00;;",
+        "123;Curto;B-1;1;31/02/2025;0;;",
+    ])
+    result = await run(tenant, path)
+    async with db.transaction(Scope.tenant(tenant.id)) as session:
+        portfolio = await service.get_portfolio(session, uuid.UUID(result["portfolio_id"]))
+    report = service.read_report(portfolio, "errors").decode("utf-8-sig")
+    lines = list(csv.reader(io.StringIO(report), delimiter=";"))
+    assert lines[0] == ["linha_original", *HEADER.split(";"), "motivo_recusa"]
+    assert lines[1][:4] == ["3", "123", "Curto", "B-1"]
+    reason = lines[1][-1]
+    assert "CPF/CNPJ" in reason and "Vencimento" in reason and "Valor" in reason
+
+
+async def test_fixed_error_report_can_be_uploaded_again(db, factory, services, tmp_path):
+    tenant = await factory.tenant()
+    first = await run(tenant, csv_file(tmp_path, [
+        f"{CPFS[0]};Ana;A-1;1;10/01/2025;100,00;;", f"{CPFS[1]};Bia;B-1;1;10/13/2025;5,00;;"]))
+    async with db.transaction(Scope.tenant(tenant.id)) as session:
+        portfolio = await service.get_portfolio(session, uuid.UUID(first["portfolio_id"]))
+    fixed = service.read_report(portfolio, "errors").decode("utf-8-sig").replace(
+        "10/13/2025", "13/10/2025")
+    path = tmp_path / "corrigido.csv"
+    path.write_text(fixed, encoding="utf-8-sig")
+    second = await run(tenant, path)
+    assert (second["rows_accepted"], second["rows_rejected"]) == (1, 0)
+    assert (await debts(db, tenant.id))[("B-1", 1)].original_amount == 5
+
+
+async def test_same_file_twice_changes_nothing_and_names_the_first(db, factory, services,
+                                                                   tmp_path):
+    tenant = await factory.tenant()
+    path = csv_file(tmp_path, [f"{CPFS[0]};Ana;A-1;1;10/01/2025;100,00;;"])
+    first = await run(tenant, path)
+    before = await count(db, tenant.id, Debt)
+    second = await run(tenant, path)
+    assert second["status"] == "duplicate"
+    assert second["duplicate_of"] == first["portfolio_id"]
+    assert await count(db, tenant.id, Debt) == before
+
+
+async def test_incremental_reimport_reports_exactly_the_changed_amounts(db, factory, services,
+                                                                        tmp_path):
+    tenant = await factory.tenant()
+    original = tmp_path / "v1.csv"
+    write_sample(original, 400, seed=7, bad_ratio=0.0)
+    first = await run(tenant, original)
+    lines = original.read_text(encoding="cp1252").splitlines()
+    changed = 0
+    for i in range(1, len(lines), 100):  # 1% of the rows
+        cells = lines[i].split(";")
+        cells[5] = "9.999,99"
+        lines[i] = ";".join(cells)
+        changed += 1
+    copy = tmp_path / "v2.csv"
+    copy.write_text("\r\n".join(lines) + "\r\n", encoding="cp1252")
+    second = await run(tenant, copy)
+    assert second["debts_updated"] == changed
+    assert second["debts_unchanged"] == first["debts_created"] - changed
+    assert second["debts_created"] == 0 and second["debtors_created"] == 0
+    assert second["debtors_updated"] == 0
+
+
+async def test_full_mode_withdraws_open_debts_absent_from_the_file(db, factory, services,
+                                                                   tmp_path):
+    tenant = await factory.tenant()
+    await run(tenant, csv_file(tmp_path, [
+        f"{CPFS[0]};Ana;A-1;1;10/01/2025;100,00;;", f"{CPFS[0]};Ana;A-1;2;10/02/2025;100,00;;",
+        f"{CPFS[1]};Bia;B-1;1;10/01/2025;100,00;;"], "v1.csv"))
+    result = await run(tenant, csv_file(tmp_path, [
+        f"{CPFS[0]};Ana;A-1;1;10/01/2025;100,00;;"], "v2.csv"), mode="full")
+    assert result["debts_closed"] == 2
+    state = await debts(db, tenant.id)
+    assert state[("A-1", 1)].status == "open"
+    assert state[("A-1", 2)].status == "withdrawn"
+    assert state[("B-1", 1)].closed_by_portfolio_id == uuid.UUID(result["portfolio_id"])
+
+
+async def test_settlement_file_closes_debts_and_reports_unknown_ones(db, factory, services,
+                                                                     tmp_path):
+    tenant = await factory.tenant()
+    await run(tenant, csv_file(tmp_path, [
+        f"{CPFS[0]};Ana;A-1;1;10/01/2025;100,00;;", f"{CPFS[1]};Bia;B-1;1;10/01/2025;50,00;;"]))
+    baixa = csv_file(tmp_path, ["A-1;1;100,00;05/01/2025", "Z-9;1;10,00;05/01/2025"],
+                     "baixa.csv", header="Contrato;Parcela;Valor Pago;Data do Pagamento")
+    result = await run(tenant, baixa, mode="settlement")
+    assert result["status"] == "done"
+    assert (result["rows_accepted"], result["rows_rejected"], result["debts_closed"]) == (1, 1, 1)
+    state = await debts(db, tenant.id)
+    assert state[("A-1", 1)].status == "settled_by_creditor"
+    assert state[("A-1", 1)].amount_paid == 100
+    assert state[("B-1", 1)].status == "open"
+    async with db.transaction(Scope.tenant(tenant.id)) as session:
+        portfolio = await service.get_portfolio(session, uuid.UUID(result["portfolio_id"]))
+    report = service.read_report(portfolio, "errors").decode("utf-8-sig")
+    assert "Z-9" in report and "não encontrado" in report
+
+
+async def test_missing_columns_fail_the_import_with_a_clear_message(db, factory, services,
+                                                                    tmp_path):
+    tenant = await factory.tenant()
+    path = csv_file(tmp_path, ["52998224725;Ana"], header="CPF;Nome")
+    result = await run(tenant, path)
+    assert result["status"] == "failed"
+    assert "Contrato" in result["error"] and "“CPF”" in result["error"]
+
+
+async def test_a_crashed_import_reruns_to_the_same_final_state(db, factory, services, tmp_path,
+                                                               monkeypatch):
+    tenant = await factory.tenant()
+    path = tmp_path / "grande.csv"
+    write_sample(path, 500, seed=3)
+    from tenants.intake import store
+
+    real_merge = store.PortfolioWriter.merge
+
+    def crash(self, placed_until):
+        real_merge(self, placed_until)  # rows written inside the transaction...
+        raise ConnectionError("worker killed")  # ...then the process dies
+
+    monkeypatch.setattr(store.PortfolioWriter, "merge", crash)
+    with pytest.raises(ConnectionError):
+        await run(tenant, path)
+    monkeypatch.setattr(store.PortfolioWriter, "merge", real_merge)
+    assert await count(db, tenant.id, Debt) == 0
+    async with db.transaction(Scope.tenant(tenant.id)) as session:
+        stuck = (await session.execute(select(Portfolio))).scalar_one()
+    assert stuck.status == "running"
+    # The job runs again (a retry, or `intake.resume` after a restart).
+    outcome = await asyncio.to_thread(pipeline.run_import, tenant.id, stuck.id)
+    assert outcome.status == "done"
+    again = await asyncio.to_thread(pipeline.run_import, tenant.id, stuck.id)
+    assert again.status == "done"  # a finished import is left as it is
+    async with db.transaction(Scope.tenant(tenant.id)) as session:
+        done = await service.get_portfolio(session, stuck.id)
+        distinct = (await session.execute(text(
+            "SELECT count(*), count(DISTINCT (contract, installment)) FROM debt"))).one()
+    assert done.rows_accepted == distinct[0] == distinct[1] == done.debts_created
+    assert done.rows_accepted + done.rows_rejected == done.rows_total == 500
+
+
+async def test_portfolios_debts_and_reports_stay_inside_their_tenant(db, client, factory,
+                                                                     services, tmp_path):
+    alfa, beta = await factory.tenant("Alfa"), await factory.tenant("Beta")
+    result = await run(alfa, csv_file(tmp_path, [
+        f"{CPFS[0]};Ana;A-1;1;10/01/2025;100,00;;", "1;x;;;;;;"]))
+    pid = result["portfolio_id"]
+    own = await client.get(f"/api/v1/portfolios/{pid}", headers=alfa.admin.headers)
+    assert own.status_code == 200
+    for url in (f"/api/v1/portfolios/{pid}", f"/api/v1/portfolios/{pid}/reports/errors"):
+        answer = await client.get(url, headers=beta.admin.headers)
+        assert answer.status_code == 404, url
+    preview = await client.post(f"/api/v1/portfolios/{pid}/preview", headers=beta.admin.headers)
+    assert preview.status_code == 404
+    listed = await client.get("/api/v1/portfolios", headers=beta.admin.headers)
+    assert pid not in {p["id"] for p in listed.json()}
+    for table in ("portfolio", "debtor", "debt", "contact_point"):
+        async with db.transaction(Scope.tenant(beta.id)) as session:
+            seen = (await session.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()
+        assert seen == 0, table
+    recall = await client.post("/api/v1/recalls", headers=beta.admin.headers,
+                               json={"items": [{"contract": "A-1", "installment": 1}]})
+    assert recall.json()["closed"] == []
+    assert (await debts(db, alfa.id))[("A-1", 1)].status == "open"
+
+
+async def test_upload_preview_start_and_progress_through_the_api(db, client, factory, worker,
+                                                                 tmp_path):
+    tenant = await factory.tenant()
+    headers = tenant.admin.headers
+    created = await client.post("/api/v1/portfolios", headers=headers,
+                                json={"file_name": "carteira março.csv"})
+    assert created.status_code == 201, created.text
+    body = created.json()
+    path = tmp_path / "c.csv"
+    write_sample(path, 300, seed=11)
+    put = httpx.put(body["upload_url"], content=path.read_bytes())
+    assert put.status_code == 200
+    preview = (await client.post(f"/api/v1/portfolios/{body['id']}/preview",
+                                 headers=headers)).json()
+    assert preview["format"]["encoding"] == "cp1252"
+    assert preview["mapping"]["document"] == "CPF/CNPJ" and preview["missing"] == []
+    assert len(preview["rows"]) == 5
+    started = await client.post(f"/api/v1/portfolios/{body['id']}/start", headers=headers,
+                                json={"mapping": preview["mapping"]})
+    assert started.status_code == 202
+    for _ in range(120):
+        status = (await client.get(f"/api/v1/portfolios/{body['id']}", headers=headers)).json()
+        if status["status"] not in ("queued", "running"):
+            break
+        await asyncio.sleep(0.25)
+    assert status["status"] == "done"
+    assert status["rows_total"] == 300 and status["bytes_read"] == status["bytes_total"]
+    assert status["rows_accepted"] + status["rows_rejected"] == 300
+    report = await client.get(f"/api/v1/portfolios/{body['id']}/reports/errors",
+                              headers=headers)
+    assert report.status_code == 200 and "motivo_recusa" in report.text
+    # The same tenant cannot start it twice.
+    again = await client.post(f"/api/v1/portfolios/{body['id']}/start", headers=headers)
+    assert again.status_code == 409
+
+
+async def test_viewer_may_read_but_not_import(client, factory, services):
+    tenant = await factory.tenant()
+    viewer = await factory.user("creditor_viewer", tenant_id=tenant.id)
+    assert (await client.get("/api/v1/portfolios", headers=viewer.headers)).status_code == 200
+    answer = await client.post("/api/v1/portfolios", headers=viewer.headers,
+                               json={"file_name": "x.csv"})
+    assert answer.status_code == 403
+
+
+async def test_agency_user_imports_only_for_tenants_they_work(client, factory, services):
+    alfa, beta = await factory.tenant("Alfa"), await factory.tenant("Beta")
+    supervisor = await factory.user("supervisor", tenant_ids=[alfa.id])
+    ok = await client.post("/api/v1/portfolios", headers=supervisor.headers,
+                           json={"file_name": "x.csv", "tenant_id": str(alfa.id)})
+    assert ok.status_code == 201
+    denied = await client.post("/api/v1/portfolios", headers=supervisor.headers,
+                               json={"file_name": "x.csv", "tenant_id": str(beta.id)})
+    assert denied.status_code == 404
+
+
+async def test_placement_term_end_returns_debts_with_a_return_file(db, factory, services,
+                                                                   tmp_path, worker):
+    from tenants.intake.tasks import return_expired
+
+    tenant = await factory.tenant()
+    result = await run(tenant, csv_file(tmp_path, [
+        f"{CPFS[0]};Ana;A-1;1;10/01/2025;100,00;;", f"{CPFS[1]};Bia;B-1;1;10/01/2025;5,00;;"]))
+    async with db.transaction(Scope.tenant(tenant.id)) as session:
+        await session.execute(text(
+            "UPDATE debt SET placed_until = current_date - 1 WHERE contract = 'A-1'"))
+    return_expired.send()
+    worker.join(return_expired.queue_name, timeout=30_000)
+    state = await debts(db, tenant.id)
+    assert state[("A-1", 1)].status == "returned"
+    assert state[("B-1", 1)].status == "open"
+    async with db.transaction(Scope.tenant(tenant.id)) as session:
+        portfolio = await service.get_portfolio(session, uuid.UUID(result["portfolio_id"]))
+    returned = service.read_report(portfolio, "return").decode("utf-8-sig")
+    assert "A-1" in returned and "B-1" not in returned

@@ -101,11 +101,13 @@ def _start_scheduler(blocking: bool) -> Any:
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     from core.maintenance import schedule
+    from tenants.intake.tasks import schedule as schedule_intake
 
     scheduler = BlockingScheduler(timezone="UTC") if blocking else BackgroundScheduler(
         timezone="UTC"
     )
     schedule(scheduler)
+    schedule_intake(scheduler)
     log.info("scheduler: %d periodic jobs", len(scheduler.get_jobs()))
     scheduler.start()
     return scheduler
@@ -137,6 +139,7 @@ def worker() -> None:
         sys.exit(2)
     running = start_worker(get_settings().worker_threads)
     log.info("worker: %d threads", get_settings().worker_threads)
+    _resume_pending()
     _wait_for_signal()
     running.stop()
 
@@ -152,6 +155,13 @@ def dialer() -> None:
                  settings.sip_registrar)
     _wait_for_signal()
     log.info("dialer: stopped")
+
+
+def _resume_pending() -> None:
+    """Messages are not the source of truth: find imports a dead process left behind."""
+    from tenants.intake.tasks import resume_pending
+
+    resume_pending.send()
 
 
 def _child(*args: str) -> subprocess.Popen[bytes]:
@@ -198,6 +208,7 @@ def up(demo: bool, port: int | None) -> None:
             from core.jobs import start_worker
 
             running_worker = start_worker(settings.worker_threads)
+            _resume_pending()
             background = _start_scheduler(blocking=False)
             log.info("worker and scheduler run in this process (in-process broker)")
         else:

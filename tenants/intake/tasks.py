@@ -9,6 +9,7 @@ import datetime as dt
 import io
 import logging
 import uuid
+from typing import Any
 
 from sqlalchemy import text
 
@@ -90,3 +91,14 @@ async def return_expired() -> None:
                     " WHERE tenant_id = :t AND id = :p"),
                     {"k": key, "t": tenant_id, "p": portfolio_id})
             log.info("tenant %s: %d debts returned at the end of their term", tenant_id, len(ids))
+
+
+def schedule(scheduler: Any) -> None:
+    """Periodic intake jobs (the scheduler only enqueues)."""
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    scheduler.add_job(resume_pending.send, IntervalTrigger(minutes=5),
+                      id="intake.resume", replace_existing=True)
+    scheduler.add_job(return_expired.send, CronTrigger(hour=2, minute=30),
+                      id="intake.return_expired", replace_existing=True)

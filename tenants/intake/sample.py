@@ -8,7 +8,6 @@ several kinds, debtors with 1-6 installments each, Portuguese names with accents
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import random
 import unicodedata
@@ -49,7 +48,7 @@ def money(cents: int) -> str:
 
 
 def rows(n: int, seed: int, bad_ratio: float) -> Iterator[list[str]]:
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - sample data, not secrets
     start = dt.date(2024, 1, 1)
     written, contract_no = 0, 100000
     previous: list[str] | None = None

@@ -246,7 +246,8 @@ async def test_upload_preview_start_and_progress_through_the_api(db, client, fac
     body = created.json()
     path = tmp_path / "c.csv"
     write_sample(path, 300, seed=11)
-    put = httpx.put(body["upload_url"], content=path.read_bytes())
+    async with httpx.AsyncClient() as s3:  # the browser's PUT, straight to S3
+        put = await s3.put(body["upload_url"], content=path.read_bytes())
     assert put.status_code == 200
     preview = (await client.post(f"/api/v1/portfolios/{body['id']}/preview",
                                  headers=headers)).json()

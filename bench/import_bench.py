@@ -1,0 +1,288 @@
+"""Portfolio import benchmark: Régua's import against two baselines in the same run.
+
+    uv run python bench/import_bench.py --rows 1000000
+
+1. (baseline a) a bare COPY of the file into an unlogged, unindexed table of text
+   columns: the physical limit of getting these bytes into PostgreSQL;
+2. the full import (parse, validate, deduplicate, write debtors, debts and contacts
+   into the indexed tenant tables), in a child process whose peak memory is measured;
+3. (baseline b) an ORM row-by-row insert of a 20,000-row sample, extrapolated;
+4. the same file again (recognised as a repeat), and an incremental re-import of a copy
+   with 1% of the amounts changed (which must report exactly those as updated).
+
+It uses the PostgreSQL at REGUA_DATABASE_URL, else 127.0.0.1:5432, else an embedded
+one, always in a fresh database; S3 is the embedded server unless configured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _reachable(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def prepare_environment(state: Path) -> tuple[str, object]:
+    """A fresh database (and the services object to stop at the end)."""
+    os.environ["REGUA_STATE_DIR"] = str(state)
+    os.environ.setdefault("REGUA_LOG_LEVEL", "WARNING")
+    server = os.environ.get("REGUA_DATABASE_URL")
+    if server is None and _reachable(5432):
+        server = "postgresql://postgres@127.0.0.1:5432/postgres"
+    if server is not None:
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        name = f"regua_bench_{uuid.uuid4().hex[:8]}"
+        admin = make_url(server).set(drivername="postgresql")
+        with psycopg.connect(admin.render_as_string(False), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        os.environ["REGUA_DATABASE_URL"] = admin.set(database=name).render_as_string(False)
+    from core.runtime import Services, migrate
+    from core.settings import get_settings
+
+    get_settings.cache_clear()
+    services = Services(get_settings())
+    settings = services.start()
+    migrate(settings)
+    from core.runtime import get_storage
+
+    get_storage().ensure_bucket()
+    return settings.database_url or "", services
+
+
+def bare_copy(url: str, path: Path) -> float:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    plain = make_url(url).set(drivername="postgresql").render_as_string(False)
+    columns = ", ".join(f"c{i} text" for i in range(15))
+    with psycopg.connect(plain) as conn:
+        conn.execute(f"CREATE UNLOGGED TABLE bench_copy ({columns})")
+        started = time.perf_counter()
+        with conn.cursor().copy("COPY bench_copy FROM STDIN WITH (FORMAT csv, DELIMITER ';',"
+                                " HEADER true, ENCODING 'WIN1252')") as copy, path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                copy.write(chunk)
+        conn.commit()
+        elapsed = time.perf_counter() - started
+        conn.execute("DROP TABLE bench_copy")
+        conn.commit()
+    return elapsed
+
+
+def import_in_child(slug: str, path: Path) -> dict[str, object]:
+    """Run the import in its own process to measure its time and peak memory."""
+    code = (
+        "import asyncio, json, resource, sys, time\n"
+        "from portal.operator import import_portfolio\n"
+        "t = time.perf_counter()\n"
+        f"r = asyncio.run(import_portfolio({slug!r}, {str(path)!r}, None, 'incremental', None))\n"
+        "r['seconds'] = time.perf_counter() - t\n"
+        "r['peak_rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "print(json.dumps(r))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=os.environ,
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+async def orm_row_by_row(tenant_id: uuid.UUID, path: Path, sample: int) -> float:
+    """Baseline (b): the obvious ORM code, one row at a time, for `sample` rows."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from sqlalchemy import select
+
+    from core.db import Scope
+    from core.documents import normalize_document
+    from core.ids import uuid7
+    from core.models import ContactPoint, Debt, Debtor, Portfolio
+    from core.phones import normalize_phone
+    from core.runtime import get_db
+
+    db = get_db()
+    portfolio_id = uuid7()
+    async with db.transaction(Scope.tenant(tenant_id)) as session:
+        session.add(Portfolio(tenant_id=tenant_id, id=portfolio_id, file_name="orm",
+                              file_key="orm", status="running", mode="incremental"))
+    with path.open(encoding="cp1252", newline="") as fh:
+        rows = list(csv.reader(fh, delimiter=";"))[1: sample + 1]
+    started = time.perf_counter()
+    async with db.transaction(Scope.tenant(tenant_id)) as session:
+        for row in rows:
+            found = normalize_document(row[0])
+            try:
+                due = dt.datetime.strptime(row[4], "%d/%m/%Y").date()
+                amount = Decimal(row[5].replace(".", "").replace(",", "."))
+            except (ValueError, ArithmeticError):
+                continue
+            if found is None or not row[1] or amount <= 0:
+                continue
+            debtor = (await session.execute(select(Debtor).where(
+                Debtor.tenant_id == tenant_id, Debtor.document == found[1]))).scalar_one_or_none()
+            if debtor is None:
+                debtor = Debtor(tenant_id=tenant_id, id=uuid7(), document=found[1],
+                                document_kind=found[0], name=row[1])
+                session.add(debtor)
+                await session.flush()
+            exists = (await session.execute(select(Debt.id).where(
+                Debt.tenant_id == tenant_id, Debt.contract == row[2],
+                Debt.installment == int(row[3])))).scalar_one_or_none()
+            if exists is not None:
+                continue
+            session.add(Debt(tenant_id=tenant_id, id=uuid7(), debtor_id=debtor.id,
+                             portfolio_id=portfolio_id, last_portfolio_id=portfolio_id,
+                             contract=row[2], installment=int(row[3]), original_amount=amount,
+                             current_balance=amount, due_date=due))
+            phone = normalize_phone(row[6])
+            if phone is not None:
+                known = (await session.execute(select(ContactPoint.id).where(
+                    ContactPoint.tenant_id == tenant_id, ContactPoint.debtor_id == debtor.id,
+                    ContactPoint.kind == "phone", ContactPoint.value == phone))
+                ).scalar_one_or_none()
+                if known is None:
+                    session.add(ContactPoint(tenant_id=tenant_id, id=uuid7(),
+                                             debtor_id=debtor.id, kind="phone", value=phone,
+                                             source="orm"))
+            await session.flush()
+    elapsed = time.perf_counter() - started
+    await db.dispose()
+    return elapsed
+
+
+async def create_tenant(slug: str) -> uuid.UUID:
+    import random
+
+    from core.audit import Actor
+    from core.maintenance import operator_scope
+    from core.runtime import get_db
+    from tenants import onboarding
+
+    digits = [random.randint(0, 9) for _ in range(8)] + [0, 0, 0, 1]  # noqa: S311
+    for weights in ((5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2), (6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2)):
+        r = sum(d * w for d, w in zip(digits, weights, strict=False)) % 11
+        digits.append(0 if r < 2 else 11 - r)
+    db = get_db()
+    async with db.transaction(await operator_scope()) as session:
+        tenant, _ = await onboarding.create_tenant(
+            session, Actor(None, "bench"),
+            onboarding.NewTenant(legal_name=f"Bench {slug}", cnpj="".join(map(str, digits)),
+                                 state="SP", slug=slug))
+    await db.dispose()
+    return tenant.id
+
+
+def rejected_lines(portfolio_id: str) -> set[int]:
+    from portal.operator import portfolio_report
+
+    try:
+        report = asyncio.run(portfolio_report(portfolio_id, "errors")).decode("utf-8-sig")
+    except Exception:  # noqa: BLE001 - no report: nothing was rejected
+        return set()
+    return {int(r[0]) for r in list(csv.reader(report.splitlines(), delimiter=";"))[1:]}
+
+
+def change_one_percent(source: Path, target: Path, skip: set[int]) -> int:
+    """Change the amount on 1% of the accepted rows (line i is spreadsheet row i + 1)."""
+    lines = source.read_text(encoding="cp1252").splitlines()
+    changed = 0
+    for i in range(1, len(lines), 100):
+        if i + 1 in skip:
+            continue
+        cells = lines[i].split(";")
+        cells[5] = "12.345,67" if cells[5] != "12.345,67" else "12.345,68"
+        lines[i] = ";".join(cells)
+        changed += 1
+    target.write_text("\r\n".join(lines) + "\r\n", encoding="cp1252")
+    return changed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--orm-sample", type=int, default=20_000)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "import.json")
+    args = parser.parse_args()
+
+    from tenants.intake.sample import write
+
+    with tempfile.TemporaryDirectory(prefix="regua-bench-") as tmp:
+        folder = Path(tmp)
+        url, services = prepare_environment(folder / "state")
+        try:
+            data = folder / "carteira.csv"
+            started = time.perf_counter()
+            write(data, args.rows)
+            generated = time.perf_counter() - started
+            size_mb = data.stat().st_size / 1e6
+            print(f"generated {args.rows:,} rows ({size_mb:.0f} MB) in {generated:.1f}s")
+
+            copy_s = bare_copy(url, data)
+            print(f"(a) bare COPY into an unindexed text table: {copy_s:.2f}s")
+
+            asyncio.run(create_tenant("bench-import"))
+            first = import_in_child("bench-import", data)
+            print(f"    import: {first['seconds']:.2f}s, peak memory "
+                  f"{first['peak_rss_mb']:.0f} MB, {first['rows_accepted']:,} accepted, "
+                  f"{first['rows_rejected']:,} rejected")
+            second = import_in_child("bench-import", data)
+            print(f"    same file again: {second['seconds']:.2f}s ({second['status']})")
+
+            changed_path = folder / "carteira-1pct.csv"
+            changed = change_one_percent(data, changed_path,
+                                         rejected_lines(str(first["portfolio_id"])))
+            third = import_in_child("bench-import", changed_path)
+            print(f"    incremental copy with {changed:,} amounts changed: "
+                  f"{third['seconds']:.2f}s, {third['debts_updated']:,} updated")
+
+            orm_tenant = asyncio.run(create_tenant("bench-orm"))
+            sample = min(args.orm_sample, args.rows)
+            orm_s = asyncio.run(orm_row_by_row(orm_tenant, data, sample))
+            orm_full = orm_s * args.rows / sample
+            print(f"(b) ORM row by row: {orm_s:.2f}s for {sample:,} rows, "
+                  f"{orm_full:.0f}s extrapolated")
+
+            result = {
+                "rows": args.rows, "file_mb": round(size_mb, 1),
+                "bare_copy_s": round(copy_s, 2),
+                "import_s": round(first["seconds"], 2),
+                "import_vs_copy": round(first["seconds"] / copy_s, 2),
+                "orm_extrapolated_s": round(orm_full, 1),
+                "orm_vs_import": round(orm_full / first["seconds"], 1),
+                "peak_rss_mb": round(first["peak_rss_mb"]),
+                "repeat_s": round(second["seconds"], 2),
+                "repeat_vs_first_pct": round(100 * second["seconds"] / first["seconds"], 1),
+                "changed_rows": changed, "reported_updated": third["debts_updated"],
+                "incremental_s": round(third["seconds"], 2),
+            }
+            print(json.dumps(result, indent=2))
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(result, indent=2))
+        finally:
+            services.stop()
+
+
+if __name__ == "__main__":
+    main()

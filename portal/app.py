@@ -51,8 +51,8 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
     if not _is_api(request) and exc.status_code in (403, 404):
         return Template(
             "error.html",
-            context={"status": exc.status_code, "message": exc.detail,
-                     "user": request.scope.get("user")},
+            context={**pages.base_context(request), "status": exc.status_code,
+                     "message": exc.detail},
             status_code=exc.status_code,
         )
     return Response(

@@ -38,16 +38,20 @@ NAV = [
 ]
 
 
-def page(request: Req, name: str, status_code: int = 200, **context: Any) -> Template:
-    principal = request.user if isinstance(request.scope.get("user"), Principal) else None
+def base_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """What every page's layout needs: the user, their navigation, role names."""
+    principal = request.scope.get("user")
+    if not isinstance(principal, Principal):
+        principal = None
     nav = [(href, label) for href, label, roles in NAV
            if principal and (roles is None or principal.role in roles)]
-    return Template(
-        name,
-        context={"user": principal, "nav": nav, "path": request.url.path,
-                 "role_labels": ROLE_LABELS, **context},
-        status_code=status_code,
-    )
+    return {"user": principal, "nav": nav, "path": request.url.path,
+            "role_labels": ROLE_LABELS}
+
+
+def page(request: Req, name: str, status_code: int = 200, **context: Any) -> Template:
+    return Template(name, context={**base_context(request), **context},
+                    status_code=status_code)
 
 
 def _safe_next(target: str | None) -> str:

@@ -7,7 +7,12 @@ from functools import cached_property
 from typing import IO, Any
 
 import boto3
+from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
+
+# Multipart transfers hold chunk size x concurrency in memory; keep that modest so an
+# import's memory stays bounded whatever the file size.
+TRANSFER = TransferConfig(multipart_chunksize=8 * 1024 * 1024, max_concurrency=4)
 
 from core.settings import Settings
 
@@ -56,7 +61,7 @@ class Storage:
         self.client.put_object(Bucket=self.bucket, Key=key, Body=body, **extra)
 
     def upload_file(self, key: str, path: str) -> None:
-        self.client.upload_file(path, self.bucket, key)
+        self.client.upload_file(path, self.bucket, key, Config=TRANSFER)
 
     def get(self, key: str) -> bytes:
         body: bytes = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
@@ -67,7 +72,7 @@ class Storage:
         yield from body.iter_chunks(chunk_size)
 
     def download_file(self, key: str, path: str) -> None:
-        self.client.download_file(self.bucket, key, path)
+        self.client.download_file(self.bucket, key, path, Config=TRANSFER)
 
     def size(self, key: str) -> int:
         return int(self.client.head_object(Bucket=self.bucket, Key=key)["ContentLength"])

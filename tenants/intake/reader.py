@@ -111,7 +111,9 @@ def sniff(path: Path, file_name: str = "", sheet: str | None = None) -> FileForm
     raise FileError("o arquivo não tem cabeçalho")
 
 
-CHUNK_BYTES = 16 * 1024 * 1024
+# About 20,000 rows: large enough for polars to run in parallel, small enough that the
+# intermediate columns of a batch stay well under the import's memory budget.
+CHUNK_BYTES = 4 * 1024 * 1024
 
 
 def _record_chunks(path: Path, fmt: FileFormat) -> Iterator[tuple[bytes, int]]:

@@ -191,6 +191,7 @@ def up(demo: bool, port: int | None) -> None:
 
     services = _services()
     children: list[subprocess.Popen[bytes]] = []
+    running_worker = background = None
     try:
         settings = get_settings()
         port = port or settings.port
@@ -213,15 +214,20 @@ def up(demo: bool, port: int | None) -> None:
             log.info("worker and scheduler run in this process (in-process broker)")
         else:
             children += [_child("worker"), _child("scheduler")]
-            running_worker = background = None
         _announce(url, logins)
-        server = _uvicorn_server(port)
-        server.run()
+        _uvicorn_server(port).run()
+    except KeyboardInterrupt:
+        # Ctrl-C before the web server took over, or re-raised by it after its own
+        # graceful shutdown: either way, stop everything below.
+        pass
+    finally:
+        # A second Ctrl-C must not cut the clean-up short and leave servers behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if background is not None:
             background.shutdown(wait=False)
         if running_worker is not None:
             running_worker.stop(timeout=10_000)
-    finally:
         _stop_children(children)
         services.stop()
     log.info("régua stopped")

@@ -10,11 +10,11 @@ import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
+from core.settings import Settings
+
 # Multipart transfers hold chunk size x concurrency in memory; keep that modest so an
 # import's memory stays bounded whatever the file size.
 TRANSFER = TransferConfig(multipart_chunksize=8 * 1024 * 1024, max_concurrency=4)
-
-from core.settings import Settings
 
 
 class Storage:

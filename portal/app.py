@@ -61,6 +61,15 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
     )
 
 
+def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    if not _is_api(request):
+        return Template("error.html", context={**pages.base_context(request), "status": 500,
+                                               "message": "erro interno; tente novamente"},
+                        status_code=500)
+    return Response({"status_code": 500, "detail": "erro interno"}, status_code=500)
+
+
 async def _dispose() -> None:
     await get_db().dispose()
 
@@ -92,6 +101,7 @@ def create_app() -> Litestar:
             RateLimited: rate_limited_response,
             HTTPException: http_error,
             NotFoundException: http_error,
+            Exception: internal_error,
         },
         on_shutdown=[_dispose],
     )

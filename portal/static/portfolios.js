@@ -89,11 +89,12 @@
     const body = $("mapping-rows");
     body.innerHTML = "";
     for (const field of preview.fields) {
-      const tr = document.createElement("tr");
-      const label = document.createElement("td");
-      label.innerHTML = `<strong></strong>${field.required ? ' <span class="req">obrigatório</span>' : ""}`;
-      label.querySelector("strong").textContent = field.label;
-      const cell = document.createElement("td");
+      const label = document.createElement("label");
+      label.className = "mapping-field";
+      const title = document.createElement("span");
+      title.textContent = field.label;
+      if (field.required) title.insertAdjacentHTML("beforeend", ' <span class="req">obrigatório</span>');
+      if (field.multiple) title.insertAdjacentHTML("beforeend", ' <span class="muted small">(várias: Ctrl+clique)</span>');
       const select = document.createElement("select");
       select.dataset.field = field.name;
       select.multiple = !!field.multiple;
@@ -105,10 +106,9 @@
         select.add(opt);
       }
       if (field.multiple) select.size = Math.min(4, preview.headers.length);
-      cell.appendChild(select);
-      tr.append(label, cell);
-      if (field.required && !chosen.length) tr.classList.add("invalid");
-      body.appendChild(tr);
+      label.append(title, select);
+      if (field.required && !chosen.length) label.classList.add("invalid");
+      body.appendChild(label);
     }
     const table = $("preview");
     table.innerHTML = "";

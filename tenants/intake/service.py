@@ -208,7 +208,7 @@ async def list_layouts(session: AsyncSession, tenant_id: uuid.UUID) -> list[Colu
 async def save_layout(session: AsyncSession, actor: audit.Actor, tenant_id: uuid.UUID,
                       name: str, mapping: dict[str, Any], *, mode: str | None = None,
                       sheet: str | None = None) -> ColumnLayout:
-    from tenants.intake.columns import validate_mapping
+    from tenants.intake.fields import validate_mapping
 
     if not name.strip():
         raise ValidationFailed({"name": "informe um nome para o layout"})

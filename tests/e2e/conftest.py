@@ -1,0 +1,78 @@
+"""Browser tests: Playwright driving Debian's Chromium against the real app."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parents[2] / "bench" / "out" / "screenshots"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server(services: None, worker: object) -> Iterator[str]:
+    """The app served by uvicorn in a thread (with its own event loop), as in production."""
+    import uvicorn
+
+    from portal.app import create_app
+
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        instance = await playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu",
+                  "--disable-background-networking", "--disable-dev-shm-usage"],
+        )
+        yield instance
+        await instance.close()
+
+
+@pytest.fixture
+async def page(browser) -> AsyncIterator[object]:
+    context = await browser.new_context(viewport={"width": 1280, "height": 860},
+                                        locale="pt-BR")
+    tab = await context.new_page()
+    yield tab
+    await context.close()
+
+
+async def shot(tab, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await tab.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+async def login(tab, base: str, email: str, password: str) -> None:
+    await tab.goto(base + "/")
+    await tab.fill("input[name=email]", email)
+    await tab.fill("input[name=password]", password)
+    await tab.click("button[type=submit]")

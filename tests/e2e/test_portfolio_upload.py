@@ -1,0 +1,67 @@
+"""The creditor uploads a portfolio in the browser and watches it import."""
+
+from __future__ import annotations
+
+import pytest
+
+from tenants.intake.sample import write as write_sample
+from tests.e2e.conftest import login, shot
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_upload_map_import_and_see_the_counts(page, live_server, factory, tmp_path):
+    tenant = await factory.tenant()
+    path = tmp_path / "carteira-marco.csv"
+    write_sample(path, 2000, seed=5, bad_ratio=0.03)
+    await login(page, live_server, tenant.admin.email, tenant.admin.password)
+    await page.wait_for_url("**/inicio")
+    await page.click("nav >> text=Carteiras")
+    await page.wait_for_url("**/carteiras")
+    await shot(page, "portfolios-empty")
+    await page.set_input_files("#file", str(path))
+    await page.locator("#mapping-card").wait_for(state="visible")
+    assert "cp1252" in await page.locator("#format-info").inner_text()
+    document = page.locator("select[data-field=document]")
+    assert await document.input_value() == "CPF/CNPJ"
+    assert await page.locator("#preview tbody tr").count() == 5
+    await page.fill("#layout-name", "Exportação do ERP")
+    await shot(page, "portfolios-mapping")
+    await page.click("#start")
+    try:
+        await page.locator("#result").wait_for(state="visible", timeout=60_000)
+    finally:
+        await shot(page, "portfolios-after-start")
+    await shot(page, "portfolios-done")
+    assert await page.locator("#progress-title").inner_text() == "Importação concluída"
+    stats = await page.locator("#stats").inner_text()
+    assert "2.000" in stats  # rows read, formatted for Brazil
+    assert "Recusadas" in stats
+    link = page.locator("#report-links a", has_text="relatório de erros")
+    assert await link.count() == 1
+    async with page.expect_download() as download:
+        await link.click()
+    report = await (await download.value).path()
+    text = report.read_text(encoding="utf-8-sig")  # noqa: ASYNC240 - a small local file
+    assert text.startswith("linha_original;") and "motivo_recusa" in text
+    await page.reload()
+    history = page.locator("table.portfolios tbody tr").first
+    assert "carteira-marco.csv" in await history.inner_text()
+    assert "Concluída" in await history.inner_text()
+    layouts = await page.locator("#layout option").all_inner_texts()
+    assert "Exportação do ERP" in layouts
+
+
+async def test_a_file_without_required_columns_asks_for_them(page, live_server, factory,
+                                                             tmp_path):
+    tenant = await factory.tenant()
+    path = tmp_path / "estranho.csv"
+    path.write_text("Documento;Cliente;Total\n52998224725;Ana;10,00\n", encoding="utf-8")
+    await login(page, live_server, tenant.admin.email, tenant.admin.password)
+    await page.wait_for_url("**/inicio")
+    await page.goto(live_server + "/carteiras")
+    await page.set_input_files("#file", str(path))
+    await page.locator("#mapping-error").wait_for(state="visible")
+    message = await page.locator("#mapping-error").inner_text()
+    assert "Contrato" in message and "Vencimento" in message
+    await shot(page, "portfolios-missing")

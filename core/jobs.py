@@ -15,7 +15,8 @@ from __future__ import annotations
 import contextvars
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
 import dramatiq
@@ -122,9 +123,14 @@ def current_scope() -> Scope:
     return scope
 
 
-def scoped(scope: Scope) -> contextvars.Token[Scope | None]:
-    """Run what follows (and jobs it enqueues) under `scope`."""
-    return _current_scope.set(scope)
+@contextmanager
+def scoped(scope: Scope) -> Iterator[None]:
+    """Jobs sent inside this block carry `scope` (for code outside a request)."""
+    token = _current_scope.set(scope)
+    try:
+        yield
+    finally:
+        _current_scope.reset(token)
 
 
 def enqueue_after_commit(session: AsyncSession, message_actor: dramatiq.Actor[Any, Any],

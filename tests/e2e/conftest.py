@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+HAS_CHROMIUM = Path(CHROMIUM).exists()
 SHOTS = Path(__file__).resolve().parents[2] / "bench" / "out" / "screenshots"
 
 
@@ -43,7 +44,7 @@ def live_server(services: None, worker: object) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 async def browser() -> AsyncIterator[object]:
-    if not Path(CHROMIUM).exists():
+    if not HAS_CHROMIUM:
         pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
     from playwright.async_api import async_playwright
 

@@ -42,7 +42,7 @@ async def test_upload_map_import_and_see_the_counts(page, live_server, factory, 
     async with page.expect_download() as download:
         await link.click()
     report = await (await download.value).path()
-    text = report.read_text(encoding="utf-8-sig")  # noqa: ASYNC240 - a small local file
+    text = report.read_text(encoding="utf-8-sig")
     assert text.startswith("linha_original;") and "motivo_recusa" in text
     await page.reload()
     history = page.locator("table.portfolios tbody tr").first

@@ -84,10 +84,3 @@ def format_document(kind: DocumentKind | str, value: str) -> str:
     if kind == DocumentKind.CPF:
         return f"{value[:3]}.{value[3:6]}.{value[6:9]}-{value[9:]}"
     return f"{value[:2]}.{value[2:5]}.{value[5:8]}/{value[8:12]}-{value[12:]}"
-
-
-def mask_document(kind: DocumentKind | str, value: str) -> str:
-    """The form shown to roles that do not need the whole number (LGPD minimisation)."""
-    if kind == DocumentKind.CPF:
-        return f"***.{value[3:6]}.{value[6:9]}-**"
-    return format_document(kind, value)

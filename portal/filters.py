@@ -7,6 +7,8 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from core.documents import DocumentKind, format_document
+
 DISPLAY_ZONE = ZoneInfo("America/Sao_Paulo")
 
 
@@ -30,4 +32,9 @@ def date_br(value: dt.date | None) -> str:
     return value.strftime("%d/%m/%Y") if value else ""
 
 
-FILTERS = {"int_br": int_br, "brl": brl, "datetime_br": datetime_br, "date_br": date_br}
+def cnpj(value: str) -> str:
+    return format_document(DocumentKind.CNPJ, value) if value and len(value) == 14 else value
+
+
+FILTERS = {"int_br": int_br, "brl": brl, "datetime_br": datetime_br, "date_br": date_br,
+           "cnpj": cnpj}

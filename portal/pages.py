@@ -15,6 +15,7 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
+from core.addresses import UF_CODES
 from core.auth import service
 from core.auth.controllers import RateLimited, login
 from core.auth.principal import Principal
@@ -100,11 +101,29 @@ async def home(request: Req) -> Template:
     return page(request, "home.html", tenants=tenants)
 
 
+BRAZIL_ZONES = [
+    ("America/Sao_Paulo", "Brasília (SP, RJ, MG, Sul, GO, DF…)"),
+    ("America/Fortaleza", "Fortaleza (CE, RN, PB, PI, MA)"),
+    ("America/Recife", "Recife (PE)"), ("America/Bahia", "Salvador (BA)"),
+    ("America/Maceio", "Maceió (AL, SE)"), ("America/Belem", "Belém (PA, AP)"),
+    ("America/Araguaina", "Araguaína (TO)"), ("America/Manaus", "Manaus (AM)"),
+    ("America/Cuiaba", "Cuiabá (MT)"), ("America/Campo_Grande", "Campo Grande (MS)"),
+    ("America/Porto_Velho", "Porto Velho (RO)"), ("America/Boa_Vista", "Boa Vista (RR)"),
+    ("America/Rio_Branco", "Rio Branco (AC)"), ("America/Noronha", "Fernando de Noronha"),
+]
+
+
+def tenants_form(request: Req, tenants: list[Any], form: dict[str, str],
+                 errors: dict[str, str], status_code: int = 200) -> Template:
+    return page(request, "tenants.html", status_code=status_code, tenants=tenants, form=form,
+                errors=errors, ufs=sorted(UF_CODES), zones=BRAZIL_ZONES)
+
+
 @get("/admin/credores", guards=[requires(Role.ADMIN)])
 async def tenants_page(request: Req) -> Template:
     async with get_db().transaction(request.user.scope) as session:
         tenants = await onboarding.list_tenants(session)
-    return page(request, "tenants.html", tenants=tenants, form={}, errors={})
+    return tenants_form(request, tenants, {}, {})
 
 
 @post("/admin/credores", guards=[requires(Role.ADMIN)])
@@ -127,8 +146,7 @@ async def create_tenant_form(request: Req, data: Form) -> Template | Redirect:
         async with get_db().transaction(request.user.scope) as session:
             tenants = await onboarding.list_tenants(session)
         errors = exc.detail if isinstance(exc.detail, dict) else {"_": exc.detail}
-        return page(request, "tenants.html", status_code=exc.status_code, tenants=tenants,
-                    form=data, errors=errors)
+        return tenants_form(request, tenants, data, errors, exc.status_code)
     return Redirect(f"/admin/credores?criado={tenant.slug}")
 
 

@@ -118,16 +118,6 @@ async def list_portfolios(session: AsyncSession, tenant_id: uuid.UUID | None = N
     return list((await session.execute(stmt)).scalars())
 
 
-def report_url(portfolio: Portfolio, kind: str) -> str:
-    key = {"errors": portfolio.error_report_key, "warnings": portfolio.warning_report_key,
-           "return": portfolio.return_report_key}.get(kind)
-    if key is None:
-        raise NotFound("relatório")
-    stem = portfolio.file_name.rsplit(".", 1)[0]
-    label = {"errors": "erros", "warnings": "avisos", "return": "devolucao"}[kind]
-    return get_storage().presigned_download_url(key, f"{_safe_name(stem)}-{label}.csv")
-
-
 def read_report(portfolio: Portfolio, kind: str) -> bytes:
     key = {"errors": portfolio.error_report_key, "warnings": portfolio.warning_report_key,
            "return": portfolio.return_report_key}.get(kind)

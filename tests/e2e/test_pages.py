@@ -58,7 +58,7 @@ async def test_admin_onboards_and_deactivates_a_tenant(page, live_server, factor
     await page.goto(live_server + "/admin/credores")
     await page.fill("input[name=legal_name]", "Credora Navegador Ltda.")
     await page.fill("input[name=cnpj]", "11.222.333/0001-00")
-    await page.fill("input[name=state]", "SP")
+    await page.select_option("select[name=state]", "SP")
     await page.fill("input[name=admin_email]", "gestor@navegador.test")
     await page.fill("input[name=admin_password]", "senha-navegador-1")
     await page.click("button:has-text('Cadastrar credor')")

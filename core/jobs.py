@@ -17,7 +17,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
@@ -42,7 +42,7 @@ _current_scope: contextvars.ContextVar[Scope | None] = contextvars.ContextVar(
 _OPTION = "regua_scope"
 
 
-class TenantScopeMiddleware(Middleware):  # type: ignore[misc]
+class TenantScopeMiddleware(Middleware):
     """Carry the enqueuer's tenant scope in the message and restore it in the worker."""
 
     def before_enqueue(self, broker: Any, message: Any, delay: Any) -> None:
@@ -84,7 +84,7 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
     else:
         from dramatiq.brokers.redis import RedisBroker
 
-        broker = RedisBroker(url=url)
+        broker = RedisBroker(url=url)  # type: ignore[no-untyped-call]
         log.info("jobs: Redis broker")
     broker.add_middleware(AsyncIO())
     broker.add_middleware(CurrentMessage())
@@ -101,8 +101,7 @@ def actor(name: str, *, max_retries: int = 5, time_limit_ms: int = 60 * 60 * 100
     """Declare an actor named `<area>.<verb>`, retried with backoff, on our broker."""
 
     def wrap(fn: Callable[P, R]) -> dramatiq.Actor[P, R]:
-        return dramatiq.actor(
-            fn,
+        declare = dramatiq.actor(
             actor_name=name,
             broker=broker,
             queue_name=queue_name,
@@ -111,6 +110,7 @@ def actor(name: str, *, max_retries: int = 5, time_limit_ms: int = 60 * 60 * 100
             max_backoff=5 * 60 * 1000,
             time_limit=time_limit_ms,
         )
+        return cast("dramatiq.Actor[P, R]", declare(fn))
 
     return wrap
 

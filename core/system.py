@@ -79,7 +79,7 @@ class AuditController(Controller):
     tags = ["audit"]
 
     @get("/", guards=[requires(Role.ADMIN, Role.CREDITOR_ADMIN)])
-    async def list_entries(self, request: Request[Principal, str, object],
+    async def list_entries(self, request: Request[Principal, str, Any],
                            limit: FromQuery[int] = 100) -> list[AuditEntry]:
         async with get_db().transaction(request.user.scope) as session:
             rows = (await session.execute(

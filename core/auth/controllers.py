@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
@@ -38,7 +39,7 @@ class MeOut(msgspec.Struct):
     tenant_ids: list[uuid.UUID]
 
 
-async def login(request: Request[object, object, object], email: str,
+async def login(request: Request[Any, Any, Any], email: str,
                 password: str) -> Principal:
     """Shared by the API and the login page: authenticate or raise a 401/429."""
     settings = get_settings()
@@ -65,7 +66,7 @@ class AuthController(Controller):
     tags = ["auth"]
 
     @post("/token", status_code=200, exclude_from_auth=True)
-    async def token(self, request: Request[object, object, object],
+    async def token(self, request: Request[Any, Any, Any],
                     data: JSONBody[TokenRequest]) -> TokenOut:
         principal = await login(request, data.email, data.password)
         issued = await service.issue_token(
@@ -75,18 +76,18 @@ class AuthController(Controller):
         return TokenOut(issued.token, "bearer", issued.expires_at)
 
     @get("/me", guards=[requires()])
-    async def me(self, request: Request[Principal, str, object]) -> MeOut:
+    async def me(self, request: Request[Principal, str, Any]) -> MeOut:
         p = request.user
         return MeOut(p.user_id, p.email, p.full_name, p.role, p.tenant_id,
                      sorted(p.tenant_ids))
 
     @post("/logout", guards=[requires()], status_code=204)
-    async def logout(self, request: Request[Principal, str, object]) -> Response[None]:
+    async def logout(self, request: Request[Principal, str, Any]) -> Response[None]:
         await service.revoke_token(get_db(), request.auth)
         return Response(None, status_code=204)
 
 
-def rate_limited_response(request: Request[object, object, object],
+def rate_limited_response(request: Request[Any, Any, Any],
                           exc: RateLimited) -> Response[dict[str, str]]:
     return Response({"detail": str(exc)}, status_code=429,
                     headers={"Retry-After": str(exc.retry_after)})

@@ -36,18 +36,19 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def _run_as() -> dict[str, object]:
+def _run_as() -> tuple[int, int] | None:
+    """The (uid, gid) the server runs as when we are root; None otherwise."""
     if os.geteuid() != 0:
-        return {}
+        return None
     try:
         entry = pwd.getpwnam(_SYSTEM_USER)
     except KeyError:
         subprocess.run(["useradd", "--system", "--no-create-home", _SYSTEM_USER], check=True)
         entry = pwd.getpwnam(_SYSTEM_USER)
-    return {"user": entry.pw_uid, "group": entry.pw_gid}
+    return entry.pw_uid, entry.pw_gid
 
 
-def _open_path_for(path: Path, owner: dict[str, object]) -> None:
+def _open_path_for(path: Path, owner: tuple[int, int] | None) -> None:
     """Let the unprivileged server user reach `path` and the binaries when we are root."""
     if not owner:
         return
@@ -96,7 +97,8 @@ class EmbeddedPostgres:
             timeout=timeout,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            **owner,  # type: ignore[arg-type]
+            user=owner[0] if owner else None,
+            group=owner[1] if owner else None,
         )
 
     def running(self) -> bool:
@@ -118,7 +120,7 @@ class EmbeddedPostgres:
         _open_path_for(self.root, owner)
         if owner:
             for node in (self.root, self.socket_dir):
-                shutil.chown(node, owner["user"], owner["group"])  # type: ignore[arg-type]
+                shutil.chown(node, owner[0], owner[1])
         if self.port is None and self._port_file.exists():
             self.port = int(self._port_file.read_text())
         if self.running():

@@ -206,6 +206,7 @@
       `<div class="stat${k === "Recusadas" && v ? " bad" : ""}"><span>${k}</span><strong>${fmt.format(v)}</strong></div>`).join("")
       + `<div class="stat wide"><span>Valor colocado</span><strong>${brl.format(Number(p.amount_placed))}</strong></div>`;
     const links = [];
+    if (p.status === "done") links.push(`<a class="button" href="/api/v1/portfolios/${p.id}/reports/acknowledgement">Baixar recibo da colocação</a>`);
     if (p.has_error_report) links.push(`<a class="button" href="/api/v1/portfolios/${p.id}/reports/errors">Baixar relatório de erros (${fmt.format(p.rows_rejected)} linhas)</a>`);
     if (p.has_warning_report) links.push(`<a class="button" href="/api/v1/portfolios/${p.id}/reports/warnings">Baixar avisos (${fmt.format(p.rows_with_warnings)} linhas)</a>`);
     $("report-links").innerHTML = links.join(" ");

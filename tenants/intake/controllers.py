@@ -185,14 +185,14 @@ class PortfolioController(Controller):
     @get("/{portfolio_id:uuid}/reports/{kind:str}", guards=[requires(*READERS)])
     async def report(self, request: Req, portfolio_id: FromPath[uuid.UUID],
                      kind: FromPath[str]) -> Response[bytes]:
-        """The error, warning or return report as CSV (`kind`: errors, warnings, return)."""
-        if kind not in ("errors", "warnings", "return"):
+        """A report as CSV: `errors`, `warnings`, `return` or `acknowledgement` (receipt)."""
+        if kind not in service.REPORT_LABELS:
             raise NotFound("relatório")
         async with get_db().transaction(request.user.scope) as session:
             portfolio = await service.get_portfolio(session, portfolio_id)
         body = service.read_report(portfolio, kind)
         stem = portfolio.file_name.rsplit(".", 1)[0]
-        label = {"errors": "erros", "warnings": "avisos", "return": "devolucao"}[kind]
+        label = service.REPORT_LABELS[kind]
         return Response(body, media_type="text/csv; charset=utf-8", headers={
             "Content-Disposition": f'attachment; filename="{service._safe_name(stem)}-{label}.csv"'
         })

@@ -10,8 +10,10 @@ start, reaching the same final state.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
+import io
 import json
 import logging
 import queue
@@ -192,6 +194,7 @@ def _import_file(settings: Any, scope: Scope, row: dict[str, Any], path: Path,
             totals.move_to_rejected(len(counts.unmatched))
             progress.update(force=True, phase="reports")
             keys = _upload_reports(row, reports)
+            _upload_acknowledgement(row, totals, counts, placed_until, digest)
             _finish(conn, row, totals, counts, keys, placed_until, digest, size)
     except parsing.FileError as exc:
         return _fail(progress, str(exc))
@@ -213,6 +216,32 @@ def _upload_reports(row: dict[str, Any], reports: parsing.Reports) -> dict[str, 
             storage.upload_file(key, str(path))
             keys[name] = key
     return keys
+
+
+def _upload_acknowledgement(row: dict[str, Any], totals: parsing.Totals, counts: MergeCounts,
+                            placed_until: dt.date, digest: str) -> None:
+    """The creditor's receipt for the placement: what came in and what it changed."""
+    amount = f"{counts.amount_placed:,.2f}".replace(",", "X").replace(".", ",").replace("X", ".")
+    lines = [
+        ("Arquivo", row["file_name"]), ("SHA-256", digest), ("Tipo", row["mode"]),
+        ("Importado em (UTC)", dt.datetime.now(dt.UTC).strftime("%d/%m/%Y %H:%M")),
+        ("Linhas lidas", totals.rows), ("Linhas aceitas", totals.accepted),
+        ("Linhas recusadas", totals.rejected), ("Linhas com avisos", totals.warned),
+        ("Devedores novos", counts.debtors_created),
+        ("Devedores atualizados", counts.debtors_updated),
+        ("Títulos novos", counts.debts_created), ("Títulos atualizados", counts.debts_updated),
+        ("Títulos sem alteração", counts.debts_unchanged),
+        ("Títulos encerrados", counts.debts_closed), ("Valor colocado (R$)", amount),
+        ("Colocação válida até", placed_until.strftime("%d/%m/%Y")),
+    ]
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=";").writerows([("item", "valor"), *lines])
+    get_storage().put(acknowledgement_key(row["tenant_id"], row["id"]),
+                      ("\ufeff" + buffer.getvalue()).encode("utf-8"), "text/csv")
+
+
+def acknowledgement_key(tenant_id: uuid.UUID, portfolio_id: uuid.UUID) -> str:
+    return f"tenants/{tenant_id}/portfolios/{portfolio_id}/acknowledgement.csv"
 
 
 def _finish(conn: Any, row: dict[str, Any], totals: parsing.Totals, counts: MergeCounts,

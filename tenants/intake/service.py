@@ -32,10 +32,6 @@ def file_key(tenant_id: uuid.UUID, portfolio_id: uuid.UUID, file_name: str) -> s
     return f"tenants/{tenant_id}/portfolios/{portfolio_id}/{_safe_name(file_name)}"
 
 
-def report_key(portfolio: Portfolio, kind: str) -> str:
-    return f"tenants/{portfolio.tenant_id}/portfolios/{portfolio.id}/{kind}.csv"
-
-
 def parse_mode(value: str | None) -> ImportMode:
     try:
         return ImportMode(value or ImportMode.INCREMENTAL)
@@ -118,9 +114,17 @@ async def list_portfolios(session: AsyncSession, tenant_id: uuid.UUID | None = N
     return list((await session.execute(stmt)).scalars())
 
 
+REPORT_LABELS = {"errors": "erros", "warnings": "avisos", "return": "devolucao",
+                 "acknowledgement": "recibo"}
+
+
 def read_report(portfolio: Portfolio, kind: str) -> bytes:
+    from tenants.intake.pipeline import acknowledgement_key
+
     key = {"errors": portfolio.error_report_key, "warnings": portfolio.warning_report_key,
-           "return": portfolio.return_report_key}.get(kind)
+           "return": portfolio.return_report_key,
+           "acknowledgement": acknowledgement_key(portfolio.tenant_id, portfolio.id)
+           if portfolio.status == PortfolioStatus.DONE else None}.get(kind)
     if key is None:
         raise NotFound("relatório")
     return get_storage().get(key)

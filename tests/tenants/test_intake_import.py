@@ -64,6 +64,10 @@ async def test_import_counts_debtors_debts_and_contacts(db, factory, services, t
     assert await count(db, tenant.id, Debtor) == 2
     # Ana's phone and e-mail appear on two rows but are stored once.
     assert await count(db, tenant.id, ContactPoint) == 3
+    async with db.transaction(Scope.tenant(tenant.id)) as session:
+        portfolio = await service.get_portfolio(session, uuid.UUID(result["portfolio_id"]))
+    receipt = service.read_report(portfolio, "acknowledgement").decode("utf-8-sig")
+    assert "Valor colocado (R$);1.434,56" in receipt and "Títulos novos;3" in receipt
 
 
 async def test_error_report_has_original_columns_row_and_reason(db, factory, services,

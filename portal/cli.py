@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import click
@@ -62,6 +63,26 @@ def _services() -> Any:
 
 def _run_async(coro: Any) -> Any:
     return asyncio.run(coro)
+
+
+def _operate(label: str, work: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+    """Run an operator command against the configured (or embedded) services.
+
+    A domain error (bad CNPJ, unknown tenant...) becomes a one-line message and exit 1.
+    """
+    from core.errors import DomainError
+    from core.runtime import migrate as run_migrate
+
+    services = _services()
+    try:
+        if services.postgres is not None:  # a fresh embedded database needs its schema
+            run_migrate(get_settings())
+        return _run_async(work())
+    except DomainError as exc:
+        click.echo(f"regua {label}: {exc}", err=True)
+        sys.exit(1)
+    finally:
+        services.stop()
 
 
 @cli.command()
@@ -261,17 +282,10 @@ def tenant() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the tenant as one JSON object.")
 def tenant_create(name: str, cnpj: str, state: str, trade_name: str | None, timezone: str,
                   slug: str | None, as_json: bool) -> None:
-    from core.errors import DomainError
     from portal.operator import create_tenant
 
-    services = _services()
-    try:
-        created = _run_async(create_tenant(name, cnpj, state, trade_name, timezone, slug))
-    except DomainError as exc:
-        click.echo(f"regua tenant create: {exc}", err=True)
-        sys.exit(1)
-    finally:
-        services.stop()
+    created = _operate("tenant create",
+                       lambda: create_tenant(name, cnpj, state, trade_name, timezone, slug))
     if as_json:
         click.echo(json.dumps(created, default=str))
     else:
@@ -283,11 +297,7 @@ def tenant_create(name: str, cnpj: str, state: str, trade_name: str | None, time
 def tenant_list(as_json: bool) -> None:
     from portal.operator import list_tenants
 
-    services = _services()
-    try:
-        rows = _run_async(list_tenants())
-    finally:
-        services.stop()
+    rows = _operate("tenant list", list_tenants)
     if as_json:
         click.echo(json.dumps(rows, default=str))
         return
@@ -312,20 +322,13 @@ def user() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def user_create(email: str, role: str, tenant_slug: str | None, name: str,
                 password_stdin: bool, as_json: bool) -> None:
-    from core.errors import DomainError
     from portal.operator import create_user
 
     if not password_stdin:
         raise click.UsageError("pass the password on standard input with --password-stdin")
     password = sys.stdin.readline().rstrip("\r\n")
-    services = _services()
-    try:
-        created = _run_async(create_user(email, role, tenant_slug, name, password))
-    except DomainError as exc:
-        click.echo(f"regua user create: {exc}", err=True)
-        sys.exit(1)
-    finally:
-        services.stop()
+    created = _operate("user create",
+                       lambda: create_user(email, role, tenant_slug, name, password))
     click.echo(json.dumps(created, default=str) if as_json else f"usuário criado: {email}")
 
 
@@ -340,11 +343,7 @@ def audit_verify(tenant_slug: str | None) -> None:
     """Walk the hash chain(s) and name the first broken link."""
     from portal.operator import verify_audit
 
-    services = _services()
-    try:
-        reports = _run_async(verify_audit(tenant_slug))
-    finally:
-        services.stop()
+    reports = _operate("audit verify", lambda: verify_audit(tenant_slug))
     broken = False
     for report in reports:
         if report.ok:
@@ -374,20 +373,10 @@ def portfolio() -> None:
 def portfolio_import(tenant_slug: str, file: str, layout: str | None, mode: str,
                      sheet: str | None, as_json: bool) -> None:
     """Import FILE for a tenant, the same way an upload through the portal does."""
-    from core.errors import DomainError
-    from core.runtime import migrate as run_migrate
     from portal.operator import import_portfolio
 
-    services = _services()
-    try:
-        if services.postgres is not None:
-            run_migrate(get_settings())
-        result = _run_async(import_portfolio(tenant_slug, file, layout, mode, sheet))
-    except DomainError as exc:
-        click.echo(f"regua portfolio import: {exc}", err=True)
-        sys.exit(1)
-    finally:
-        services.stop()
+    result = _operate("portfolio import",
+                      lambda: import_portfolio(tenant_slug, file, layout, mode, sheet))
     if as_json:
         click.echo(json.dumps(result))
     else:
@@ -401,17 +390,10 @@ def portfolio_import(tenant_slug: str, file: str, layout: str | None, mode: str,
 @click.option("--warnings", is_flag=True, help="Print the warnings report instead.")
 def portfolio_errors(portfolio_id: str, warnings: bool) -> None:
     """Print a portfolio's error report (CSV)."""
-    from core.errors import DomainError
     from portal.operator import portfolio_report
 
-    services = _services()
-    try:
-        body = _run_async(portfolio_report(portfolio_id, "warnings" if warnings else "errors"))
-    except DomainError as exc:
-        click.echo(f"regua portfolio errors: {exc}", err=True)
-        sys.exit(1)
-    finally:
-        services.stop()
+    kind = "warnings" if warnings else "errors"
+    body = _operate("portfolio errors", lambda: portfolio_report(portfolio_id, kind))
     sys.stdout.write(body.decode("utf-8-sig"))
 
 

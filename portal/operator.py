@@ -163,10 +163,14 @@ async def portfolio_report(portfolio_id: str, kind: str) -> bytes:
 
     from tenants.intake import service
 
+    try:
+        wanted = _uuid.UUID(portfolio_id)
+    except ValueError:
+        raise NotFound(f"carteira {portfolio_id!r}") from None
     db = get_db()
     try:
         async with db.transaction(await operator_scope()) as session:
-            portfolio = await service.get_portfolio(session, _uuid.UUID(portfolio_id))
+            portfolio = await service.get_portfolio(session, wanted)
         return service.read_report(portfolio, kind)
     finally:
         await db.dispose()

@@ -26,17 +26,21 @@ from core.models import DebtStatus, ImportMode
 
 log = logging.getLogger("regua.intake.store")
 
-# Columns of the staging table, in COPY order.
+# Columns of the staging tables, in COPY order.
 DEBT_COLUMNS = [
     "row", "document", "document_kind", "name", "birth_date", "contract", "installment",
-    "due_date", "amount", "phones", "email", "address", "city", "state", "zip", "extra",
+    "due_date", "amount", "state", "extra",
 ]
+CONTACT_COLUMNS = ["document", "kind", "value", "street", "city", "state", "zip"]
 DEBT_STAGING = """
 CREATE TEMP TABLE staging (
     row int NOT NULL, document text NOT NULL, document_kind text NOT NULL, name text NOT NULL,
     birth_date date, contract text NOT NULL, installment int NOT NULL, due_date date NOT NULL,
-    amount numeric(14,2) NOT NULL, phones text[], email text, address text, city text,
-    state text, zip text, extra jsonb
+    amount numeric(14,2) NOT NULL, state text, extra jsonb
+) ON COMMIT DROP;
+CREATE TEMP TABLE staging_contact (
+    document text NOT NULL, kind text NOT NULL, value text NOT NULL,
+    street text, city text, state text, zip text
 ) ON COMMIT DROP
 """
 CLOSE_COLUMNS = ["row", "contract", "installment", "amount_paid", "paid_on", "raw"]
@@ -66,6 +70,29 @@ class MergeCounts:
     unmatched: list[tuple[int, str, str]] = field(default_factory=list)
 
 
+def contacts_of(frame: pl.DataFrame) -> pl.DataFrame:
+    """A batch's phones, e-mails and addresses, one row per debtor and value.
+
+    Exports repeat a debtor's contacts on every installment; dropping the repeats here,
+    batch by batch, leaves the database a fraction of the rows to deduplicate.
+    """
+    phones = (frame.select("document", pl.col("phones").str.strip_chars("{}")
+                           .str.split(",").alias("value"))
+              .explode("value").filter(pl.col("value") != "")
+              .with_columns(kind=pl.lit("phone")))
+    emails = (frame.select("document", pl.col("email").alias("value"))
+              .filter(pl.col("value").is_not_null()).with_columns(kind=pl.lit("email")))
+    addresses = (frame.filter(pl.col("address").is_not_null() | pl.col("zip").is_not_null())
+                 .select("document", pl.concat_str(["address", "city", "state", "zip"],
+                                                   separator=", ", ignore_nulls=True)
+                         .alias("value"),
+                         pl.col("address").alias("street"), "city", "state", "zip")
+                 .with_columns(kind=pl.lit("address")))
+    return (pl.concat([phones, emails, addresses], how="diagonal")
+            .unique(["document", "kind", "value"], keep="first", maintain_order=True)
+            .select(CONTACT_COLUMNS))
+
+
 class PortfolioWriter:
     """Owns the import transaction on a psycopg connection scoped to one tenant."""
 
@@ -86,14 +113,19 @@ class PortfolioWriter:
         self.conn.execute(CLOSE_STAGING if self.closing else DEBT_STAGING)
 
     def copy(self, frame: pl.DataFrame) -> None:
-        """Append a batch of accepted rows (canonical columns) to the staging table."""
+        """Append a batch of accepted rows (canonical columns) to the staging tables."""
         if frame.height == 0:
             return
-        columns = CLOSE_COLUMNS if self.closing else DEBT_COLUMNS
+        if self.closing:
+            self._copy("staging", frame.select(CLOSE_COLUMNS))
+            return
+        self._copy("staging", frame.select(DEBT_COLUMNS))
+        self._copy("staging_contact", contacts_of(frame))
+
+    def _copy(self, table: str, frame: pl.DataFrame) -> None:
         buffer = io.BytesIO()
-        frame.select(columns).write_csv(buffer, include_header=False, null_value="\\N",
-                                        quote_style="necessary")
-        sql = (f"COPY staging ({', '.join(columns)}) FROM STDIN "
+        frame.write_csv(buffer, include_header=False, null_value="\\N", quote_style="necessary")
+        sql = (f"COPY {table} ({', '.join(frame.columns)}) FROM STDIN "
                "WITH (FORMAT csv, NULL '\\N')")
         with self.conn.cursor().copy(sql) as copy:
             copy.write(buffer.getbuffer())
@@ -196,22 +228,7 @@ class PortfolioWriter:
                    CASE WHEN c.kind = 'address' THEN jsonb_strip_nulls(jsonb_build_object(
                        'street', c.street, 'city', c.city, 'state', c.state, 'zip', c.zip))
                    END, 'portfolio'
-            FROM (
-                SELECT DISTINCT ON (document, kind, value) *
-                FROM (
-                    SELECT s.document, 'phone' AS kind, unnest(s.phones) AS value,
-                           NULL AS street, NULL AS city, NULL AS state, NULL AS zip
-                    FROM staging s WHERE s.phones <> '{}'
-                    UNION ALL
-                    SELECT s.document, 'email', s.email, NULL, NULL, NULL, NULL
-                    FROM staging s WHERE s.email IS NOT NULL
-                    UNION ALL
-                    SELECT s.document, 'address',
-                           concat_ws(', ', s.address, s.city, s.state, s.zip),
-                           s.address, s.city, s.state, s.zip
-                    FROM staging s WHERE s.address IS NOT NULL OR s.zip IS NOT NULL
-                ) candidates
-            ) c
+            FROM (SELECT DISTINCT ON (document, kind, value) * FROM staging_contact) c
             JOIN debtor d ON d.tenant_id = %(t)s AND d.document = c.document
             ON CONFLICT (tenant_id, debtor_id, kind, value) DO NOTHING
         """, p).rowcount

@@ -175,6 +175,15 @@ async def run_once(session: AsyncSession, key: str) -> bool:
     return result.scalar_one_or_none() is not None
 
 
+def ping_broker() -> None:
+    """Raise when the configured broker cannot be reached (the stub broker always can)."""
+    client = getattr(broker, "client", None)
+    if client is not None:  # Redis
+        client.ping()
+    elif not isinstance(broker, StubBroker):  # RabbitMQ: opening the channel connects
+        getattr(broker, "channel")  # noqa: B009 - a property that connects
+
+
 def start_worker(threads: int) -> dramatiq.Worker:
     worker = dramatiq.Worker(broker, worker_threads=threads)
     worker.start()

@@ -16,7 +16,7 @@ from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.auth.web import requires
 from core.db import NO_SCOPE
-from core.jobs import broker
+from core.jobs import ping_broker
 from core.models import AuditLog
 from core.runtime import get_db, get_storage
 
@@ -47,10 +47,7 @@ async def ready() -> Response[dict[str, Any]]:
         await asyncio.to_thread(get_storage().ping)
 
     async def message_broker() -> None:
-        await asyncio.to_thread(broker.get_declared_queues)
-        connection = getattr(broker, "connection", None)
-        if connection is not None and hasattr(connection, "ping"):
-            await asyncio.to_thread(connection.ping)
+        await asyncio.to_thread(ping_broker)
 
     checks = dict(await asyncio.gather(
         _check("database", database), _check("storage", storage),

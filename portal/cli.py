@@ -34,6 +34,7 @@ def _setup_logging() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("botocore").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("pika").setLevel(logging.WARNING)
 
 
 def _import_actors() -> None:
@@ -219,12 +220,6 @@ def up(demo: bool, port: int | None) -> None:
         run_migrate(settings)
         get_storage().ensure_bucket()
         _import_actors()
-        logins = []
-        if demo:
-            from portal.demo import seed
-
-            logins = _run_async(seed())
-        url = settings.public_url or f"http://{settings.host}:{port}"
         children.append(_child("dialer"))
         if settings.embedded_broker:
             from core.jobs import start_worker
@@ -235,7 +230,12 @@ def up(demo: bool, port: int | None) -> None:
             log.info("worker and scheduler run in this process (in-process broker)")
         else:
             children += [_child("worker"), _child("scheduler")]
-        _announce(url, logins)
+        logins = []
+        if demo:  # after the workers: the demo's imports run on them
+            from portal.demo import seed
+
+            logins = _run_async(seed())
+        _announce(settings.public_url or f"http://{settings.host}:{port}", logins)
         _uvicorn_server(port).run()
     except KeyboardInterrupt:
         # Ctrl-C before the web server took over, or re-raised by it after its own

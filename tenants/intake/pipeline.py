@@ -39,8 +39,8 @@ log = logging.getLogger("regua.intake")
 PROGRESS_EVERY = 0.5  # seconds between progress writes
 
 
-class FileRejected(Exception):
-    """The file as a whole cannot be imported (unreadable, required columns missing)."""
+class PortfolioGone(LookupError):
+    """The job names a portfolio that does not exist (any more) for that tenant."""
 
 
 @dataclass
@@ -118,7 +118,7 @@ def run_import(tenant_id: uuid.UUID, portfolio_id: uuid.UUID,
     try:
         row = _load(progress_conn, tenant_id, portfolio_id)
         if row is None:
-            raise LookupError(f"portfolio {portfolio_id} not found for tenant {tenant_id}")
+            raise PortfolioGone(f"portfolio {portfolio_id} not found for tenant {tenant_id}")
         if row["status"] in (PortfolioStatus.DONE, PortfolioStatus.FAILED,
                              PortfolioStatus.DUPLICATE):
             return Outcome(row["status"], row["duplicate_of"])

@@ -24,7 +24,10 @@ log = logging.getLogger("regua.intake")
 
 @actor("intake.import_portfolio", max_retries=3, time_limit_ms=4 * 60 * 60 * 1000)
 def import_portfolio(tenant_id: str, portfolio_id: str) -> None:
-    pipeline.run_import(uuid.UUID(tenant_id), uuid.UUID(portfolio_id))
+    try:
+        pipeline.run_import(uuid.UUID(tenant_id), uuid.UUID(portfolio_id))
+    except pipeline.PortfolioGone as gone:
+        log.warning("dropping import job: %s", gone)  # retrying cannot bring it back
 
 
 async def _pending() -> list[tuple[uuid.UUID, uuid.UUID]]:

@@ -92,5 +92,3 @@ def rate_limited_response(request: Request[Any, Any, Any],
     return Response({"detail": str(exc)}, status_code=429,
                     headers={"Retry-After": str(exc.retry_after)})
 
-
-__all__ = ["AuthController", "NotAuthorizedException", "RateLimited", "login"]

@@ -109,5 +109,3 @@ class LoginAttempt(Base):
         Index("ix_login_attempt_ip_at", "ip", "at"),
     )
 
-
-__all__ = ["ApiToken", "LoginAttempt", "Tenant", "User", "UserTenant"]

@@ -25,6 +25,7 @@ from core.errors import DomainError
 from core.runtime import get_db
 from core.settings import get_settings
 from tenants import onboarding, users
+from tenants.intake.service import open_debt_figures
 
 Req = Request[Principal, str, Any]
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -98,7 +99,8 @@ async def logout(request: Req) -> Redirect:
 async def home(request: Req) -> Template:
     async with get_db().transaction(request.user.scope) as session:
         tenants = await onboarding.list_tenants(session)
-    return page(request, "home.html", tenants=tenants)
+        figures = await open_debt_figures(session)
+    return page(request, "home.html", tenants=tenants, figures=figures)
 
 
 BRAZIL_ZONES = [

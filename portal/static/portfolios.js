@@ -211,6 +211,16 @@
     if (p.has_warning_report) links.push(`<a class="button" href="/api/v1/portfolios/${p.id}/reports/warnings">Baixar avisos (${fmt.format(p.rows_with_warnings)} linhas)</a>`);
     $("report-links").innerHTML = links.join(" ");
     $("result").hidden = false;
+    refreshHistory();
+  }
+
+  async function refreshHistory() {
+    // The history table is server-rendered: take the fresh one from the page itself.
+    const res = await fetch(location.pathname, { credentials: "same-origin" });
+    if (!res.ok) return;
+    const doc = new DOMParser().parseFromString(await res.text(), "text/html");
+    const fresh = doc.querySelector("table.portfolios tbody");
+    if (fresh) document.querySelector("table.portfolios tbody").replaceWith(fresh);
   }
 
   function showFailure(message) {

@@ -8,7 +8,7 @@ import unicodedata
 import uuid
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit
@@ -178,6 +178,17 @@ def preview(portfolio: Portfolio, mapping: dict[str, Any] | None = None) -> dict
                     "multiple": f.multiple} for f in fields.fields_for(mode)],
         "rows": rows[:PREVIEW_ROWS],
     }
+
+
+async def open_debt_figures(session: AsyncSession) -> dict[uuid.UUID, dict[str, Any]]:
+    """Per visible tenant: open debts, their balance and debtors (RLS limits the rows)."""
+    rows = await session.execute(
+        select(Debt.tenant_id, func.count(), func.coalesce(func.sum(Debt.current_balance), 0),
+               func.count(func.distinct(Debt.debtor_id)))
+        .where(Debt.status == DebtStatus.OPEN).group_by(Debt.tenant_id)
+    )
+    return {tenant: {"debts": debts, "balance": balance, "debtors": debtors}
+            for tenant, debts, balance, debtors in rows}
 
 
 # ---- layouts ---------------------------------------------------------------------------

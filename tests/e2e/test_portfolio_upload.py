@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.async_api import expect
 
 from tenants.intake.sample import write as write_sample
 from tests.e2e.conftest import login, shot
@@ -36,11 +37,15 @@ async def test_upload_map_import_and_see_the_counts(page, live_server, factory, 
     assert await page.locator("#progress-title").inner_text() == "Importação concluída"
     stats = await page.locator("#stats").inner_text()
     assert "2.000" in stats  # rows read, formatted for Brazil
+    assert "1.940" in stats  # accepted
     assert "Recusadas" in stats
     link = page.locator("#report-links a", has_text="relatório de erros")
     assert await link.count() == 1
     async with page.expect_download() as download:
         await link.click()
+    history = page.locator("table.portfolios tbody tr").first  # refreshed without a reload
+    await expect(history).to_contain_text("carteira-marco.csv")
+    await expect(history).to_contain_text("Concluída")
     report = await (await download.value).path()
     text = report.read_text(encoding="utf-8-sig")
     assert text.startswith("linha_original;") and "motivo_recusa" in text
@@ -50,6 +55,11 @@ async def test_upload_map_import_and_see_the_counts(page, live_server, factory, 
     assert "Concluída" in await history.inner_text()
     layouts = await page.locator("#layout option").all_inner_texts()
     assert "Exportação do ERP" in layouts
+    # The home page now shows the tenant's open portfolio.
+    await page.click("nav >> text=Início")
+    card = await page.locator(".tenant-card").inner_text()
+    assert "1.940 títulos" in card and "R$" in card
+    await shot(page, "home-creditor")
 
 
 async def test_a_file_without_required_columns_asks_for_them(page, live_server, factory,

@@ -87,26 +87,44 @@ def _load(conn: Any, tenant_id: uuid.UUID, portfolio_id: uuid.UUID) -> dict[str,
 
 
 def _threaded(batches: Iterator[parsing.Batch], depth: int = 2) -> Iterator[parsing.Batch]:
-    """Run the parser in its own thread so parsing overlaps the database's work."""
+    """Run the parser in its own thread so parsing overlaps the database's work.
+
+    If the consumer stops early (a database error), the parser stops too instead of
+    waiting forever for room in the queue.
+    """
     slots: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
     done = object()
+
+    def put(item: Any) -> None:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
 
     def produce() -> None:
         try:
             for batch in batches:
-                slots.put(batch)
-            slots.put(done)
+                if stop.is_set():
+                    return
+                put(batch)
+            put(done)
         except BaseException as exc:  # handed to the consumer, raised there
-            slots.put(exc)
+            put(exc)
 
     threading.Thread(target=produce, name="intake-parse", daemon=True).start()
-    while True:
-        item = slots.get()
-        if item is done:
-            return
-        if isinstance(item, BaseException):
-            raise item
-        yield item
+    try:
+        while True:
+            item = slots.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
 
 
 def run_import(tenant_id: uuid.UUID, portfolio_id: uuid.UUID,

@@ -316,3 +316,26 @@ async def test_placement_term_end_returns_debts_with_a_return_file(db, factory, 
         portfolio = await service.get_portfolio(session, uuid.UUID(result["portfolio_id"]))
     returned = service.read_report(portfolio, "return").decode("utf-8-sig")
     assert "A-1" in returned and "B-1" not in returned
+
+
+async def test_layouts_are_saved_per_tenant_and_invisible_to_others(client, factory,
+                                                                    services):
+    alfa, beta = await factory.tenant("Alfa"), await factory.tenant("Beta")
+    mapping = {"document": "ID", "name": "Sacado", "contract": "Ref", "due_date": "Venc",
+               "amount": "Montante", "phone": ["Fone 1", "Fone 2"]}
+    saved = await client.put("/api/v1/layouts", headers=alfa.admin.headers,
+                             json={"name": "ERP", "mapping": mapping})
+    assert saved.status_code == 200
+    again = await client.put("/api/v1/layouts", headers=alfa.admin.headers,
+                             json={"name": "ERP", "mapping": {**mapping, "name": "Cliente"}})
+    assert again.json()["id"] == saved.json()["id"]  # saving again updates it
+    listed = await client.get("/api/v1/layouts", headers=alfa.admin.headers)
+    assert [x["mapping"]["name"] for x in listed.json()] == ["Cliente"]
+    assert (await client.get("/api/v1/layouts", headers=beta.admin.headers)).json() == []
+    other = await client.get(f"/api/v1/layouts?tenant_id={alfa.id}",
+                             headers=beta.admin.headers)
+    assert other.status_code == 404
+    incomplete = await client.put("/api/v1/layouts", headers=alfa.admin.headers,
+                                  json={"name": "X", "mapping": {"document": "ID"}})
+    assert incomplete.status_code == 422
+    assert "obrigatórios" in incomplete.json()["errors"]["_"]

@@ -142,3 +142,16 @@ def test_every_route_declares_the_roles_it_admits() -> None:
             if not any(hasattr(g, "admitted_roles") for g in handler.guards or []):
                 missing.append(f"{sorted(handler.http_methods)} {route.path}")
     assert missing == []
+
+
+async def test_pages_never_show_another_tenants_data(client, factory, services):
+    alfa, beta = await factory.tenant("Alfa"), await factory.tenant("Beta")
+    await _fill(factory, client, alfa)
+    ids_b = await _fill(factory, client, beta)
+    for url in ("/inicio", "/carteiras", "/usuarios", "/auditoria"):
+        answer = await client.get(url, headers=alfa.admin.headers)
+        assert answer.status_code == 200, url
+        page = answer.text
+        assert "Beta" not in page and beta.admin.email not in page, url
+        assert ids_b["portfolio_id"] not in page, url
+        assert alfa.admin.email in page, url  # the page is about the right user

@@ -104,6 +104,8 @@ def create_app() -> Litestar:
             Exception: internal_error,
         },
         on_shutdown=[_dispose],
+        # Keep the process's logging as `regua` set it up (one format for every line).
+        logging_config=None,
     )
 
 

@@ -88,12 +88,15 @@ def _operate(label: str, work: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
 
 @cli.command()
 def migrate() -> None:
-    """Bring the database to the latest migration (roles, grants and policies included)."""
+    """Bring the database to the latest migration (roles, grants and policies included)
+    and make sure the S3 bucket exists: what every process expects before it starts."""
+    from core.runtime import get_storage
     from core.runtime import migrate as run_migrate
 
     services = _services()
     try:
         run_migrate(get_settings())
+        get_storage().ensure_bucket()
     finally:
         services.stop()
 

@@ -35,6 +35,7 @@ def _setup_logging() -> None:
     logging.getLogger("botocore").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("pika").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def _import_actors() -> None:
@@ -214,10 +215,17 @@ def up(demo: bool, port: int | None) -> None:
     from core.runtime import get_storage
     from core.runtime import migrate as run_migrate
 
-    services = _services()
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM during start-up: still run the clean-up below
+
+    signal.signal(signal.SIGTERM, interrupted)
+    from core.runtime import Services
+
+    services = Services(get_settings())
     children: list[subprocess.Popen[bytes]] = []
     running_worker = background = None
     try:
+        services.start()
         settings = get_settings()
         port = port or settings.port
         run_migrate(settings)

@@ -73,6 +73,7 @@ class EmbeddedPostgres:
 
     root: Path
     port: int | None = None
+    started_here: bool = False  # only a server this object started is stopped by it
 
     @property
     def pgdata(self) -> Path:
@@ -124,6 +125,7 @@ class EmbeddedPostgres:
         if self.port is None and self._port_file.exists():
             self.port = int(self._port_file.read_text())
         if self.running():
+            # Another Régua process (say `regua up`) owns it: use it, leave it running.
             log.info("embedded PostgreSQL already running on 127.0.0.1:%s", self.port)
             return self.url()
         if not (self.pgdata / "PG_VERSION").exists():
@@ -148,6 +150,7 @@ class EmbeddedPostgres:
         except subprocess.CalledProcessError as exc:
             tail = (self.root / "postgres.log").read_text()[-2000:]
             raise RuntimeError(f"embedded PostgreSQL did not start:\n{tail}") from exc
+        self.started_here = True
         log.info(
             "embedded PostgreSQL started on 127.0.0.1:%s in %.1fs (data: %s)",
             self.port, time.monotonic() - started, self.pgdata,
@@ -155,7 +158,7 @@ class EmbeddedPostgres:
         return self.url()
 
     def stop(self) -> None:
-        if not self.running():
+        if not self.started_here or not self.running():
             return
         self._cmd("pg_ctl", "-D", str(self.pgdata), "-w", "-m", "fast", "stop", timeout=60)
         log.info("embedded PostgreSQL stopped")

@@ -33,6 +33,14 @@ def weed_binary() -> str:
     return found
 
 
+def _answers(endpoint: str) -> bool:
+    """True once an S3 gateway serves there (an unsigned request gets 403)."""
+    try:
+        return httpx.get(endpoint, timeout=1).status_code in {200, 403}
+    except httpx.HTTPError:
+        return False
+
+
 @dataclass
 class EmbeddedS3:
     root: Path
@@ -52,6 +60,10 @@ class EmbeddedS3:
         port_file = self.root / "s3.port"
         if self.port is None and port_file.exists():
             self.port = int(port_file.read_text())
+            if _answers(self.endpoint):
+                # Another Régua process (say `regua up`) runs it: use it, leave it running.
+                log.info("embedded S3 already running on %s", self.endpoint)
+                return self.endpoint
         if self.port is None:
             self.port = free_port()
         port_file.write_text(str(self.port))
@@ -85,14 +97,8 @@ class EmbeddedS3:
             if self.process.poll() is not None:
                 tail = (self.root / "s3.log").read_bytes()[-2000:].decode(errors="replace")
                 raise RuntimeError(f"embedded S3 server exited:\n{tail}")
-            try:
-                # An unsigned request gets 403 once the gateway serves S3.
-                if httpx.get(f"{self.endpoint}/{self.bucket}", timeout=1).status_code in {
-                    200, 403,
-                }:
-                    break
-            except httpx.HTTPError:
-                pass
+            if _answers(self.endpoint):
+                break
             time.sleep(0.2)
         else:
             self.stop()

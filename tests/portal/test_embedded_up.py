@@ -52,12 +52,14 @@ def tree(process: subprocess.Popen[bytes]) -> list[psutil.Process]:
     return [root, *root.children(recursive=True)]
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
+def stop(process: subprocess.Popen[bytes], state: Path) -> None:
     os.killpg(process.pid, signal.SIGINT)
     try:
         process.wait(60)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
+        for server in servers_of(state):  # do not leave the machine littered
+            server.kill()
         pytest.fail("regua up did not stop within 60 s of Ctrl-C")
 
 
@@ -99,7 +101,7 @@ def test_up_serves_logins_on_embedded_services_and_stops_cleanly(tmp_path: Path)
         embedded = servers_of(state)
         assert embedded, "the embedded servers should run with the state folder"
     finally:
-        stop(process)
+        stop(process, state)
     time.sleep(1)
     left = [p for p in running + embedded if p.is_running() and p.status() != "zombie"]
     assert left == [], [p.cmdline() for p in left]
@@ -115,5 +117,5 @@ def test_up_serves_logins_on_embedded_services_and_stops_cleanly(tmp_path: Path)
                             headers={"Authorization": f"Bearer {token}"}).json()
         assert len(tenants) == 2
     finally:
-        stop(process)
+        stop(process, state)
     assert servers_of(state) == []

@@ -288,15 +288,16 @@ def tenant() -> None:
 @click.option("--cnpj", required=True)
 @click.option("--state", default="SP", show_default=True, help="UF of the creditor.")
 @click.option("--trade-name", default=None)
-@click.option("--timezone", default="America/Sao_Paulo", show_default=True)
+@click.option("--timezone", default=None, help="Default: REGUA_DEFAULT_TIMEZONE.")
 @click.option("--slug", default=None)
 @click.option("--json", "as_json", is_flag=True, help="Print the tenant as one JSON object.")
-def tenant_create(name: str, cnpj: str, state: str, trade_name: str | None, timezone: str,
-                  slug: str | None, as_json: bool) -> None:
+def tenant_create(name: str, cnpj: str, state: str, trade_name: str | None,
+                  timezone: str | None, slug: str | None, as_json: bool) -> None:
     from portal.operator import create_tenant
 
+    zone = timezone or get_settings().default_timezone
     created = _operate("tenant create",
-                       lambda: create_tenant(name, cnpj, state, trade_name, timezone, slug))
+                       lambda: create_tenant(name, cnpj, state, trade_name, zone, slug))
     if as_json:
         click.echo(json.dumps(created, default=str))
     else:

@@ -118,7 +118,8 @@ BRAZIL_ZONES = [
 def tenants_form(request: Req, tenants: list[Any], form: dict[str, str],
                  errors: dict[str, str], status_code: int = 200) -> Template:
     return page(request, "tenants.html", status_code=status_code, tenants=tenants, form=form,
-                errors=errors, ufs=sorted(UF_CODES), zones=BRAZIL_ZONES)
+                errors=errors, ufs=sorted(UF_CODES), zones=BRAZIL_ZONES,
+                default_zone=get_settings().default_timezone)
 
 
 @get("/admin/credores", guards=[requires(Role.ADMIN)])
@@ -137,7 +138,7 @@ async def create_tenant_form(request: Req, data: Form) -> Template | Redirect:
                 onboarding.NewTenant(
                     legal_name=data.get("legal_name", ""), cnpj=data.get("cnpj", ""),
                     state=data.get("state", ""), trade_name=data.get("trade_name") or None,
-                    timezone=data.get("timezone") or "America/Sao_Paulo",
+                    timezone=data.get("timezone") or get_settings().default_timezone,
                     address=data.get("address") or None,
                 ),
                 users.NewUser(email=data.get("admin_email", ""),

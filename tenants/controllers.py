@@ -13,6 +13,7 @@ from core.auth.web import requires
 from core.errors import Forbidden, NotFound
 from core.models import Tenant, User
 from core.runtime import get_db
+from core.settings import get_settings
 from tenants import onboarding, users
 from tenants.schemas import TenantCreate, TenantOut, UserCreate, UserOut
 
@@ -59,7 +60,8 @@ class TenantController(Controller):
                 session, request.user,
                 onboarding.NewTenant(
                     legal_name=data.legal_name, cnpj=data.cnpj, state=data.state,
-                    trade_name=data.trade_name, timezone=data.timezone, address=data.address,
+                    trade_name=data.trade_name, address=data.address,
+                    timezone=data.timezone or get_settings().default_timezone,
                     slug=data.slug,
                 ),
                 admin,

@@ -15,7 +15,7 @@ class TenantCreate(msgspec.Struct, kw_only=True):
     cnpj: str
     state: str
     trade_name: str | None = None
-    timezone: str = "America/Sao_Paulo"
+    timezone: str | None = None  # default: REGUA_DEFAULT_TIMEZONE
     address: str | None = None
     slug: str | None = None
     admin_email: str | None = None

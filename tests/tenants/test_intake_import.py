@@ -6,6 +6,7 @@ import asyncio
 import csv
 import io
 import uuid
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -339,3 +340,32 @@ async def test_layouts_are_saved_per_tenant_and_invisible_to_others(client, fact
                                   json={"name": "X", "mapping": {"document": "ID"}})
     assert incomplete.status_code == 422
     assert "obrigatórios" in incomplete.json()["errors"]["_"]
+
+
+async def test_xlsx_sheet_imports_and_warnings_are_downloadable(db, factory, services,
+                                                                tmp_path):
+    import datetime as dt
+
+    import openpyxl
+
+    tenant = await factory.tenant()
+    book = openpyxl.Workbook()
+    book.active.title = "Capa"
+    sheet = book.create_sheet("Títulos")
+    sheet.append(["CPF", "Nome", "Contrato", "Vencimento", "Valor", "Celular", "E-mail"])
+    sheet.append([52998224725, "Ana", "X-1", dt.date(2025, 3, 1), 150.5, "(11) 98765-4321",
+                  "ana@"])
+    sheet.append(["1234567890", "Bia", "X-2", "01/04/2025", "R$ 1.000,00", "", ""])
+    path = tmp_path / "carteira.xlsx"
+    book.save(path)
+    result = await import_portfolio(tenant.slug, str(path), None, "incremental", "Títulos")
+    assert result["status"] == "done", result["error"]
+    assert (result["rows_accepted"], result["rows_with_warnings"]) == (2, 1)
+    state = await debts(db, tenant.id)
+    assert state[("X-1", 1)].original_amount == Decimal("150.50")
+    assert state[("X-2", 1)].due_date == dt.date(2025, 4, 1)
+    async with db.transaction(Scope.tenant(tenant.id)) as session:
+        portfolio = await service.get_portfolio(session, uuid.UUID(result["portfolio_id"]))
+    warnings = service.read_report(portfolio, "warnings").decode("utf-8-sig")
+    assert warnings.splitlines()[0] == "linha;coluna;valor;aviso"
+    assert "2;E-mail;ana@;e-mail inválido descartado" in warnings

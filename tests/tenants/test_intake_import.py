@@ -39,6 +39,13 @@ async def count(db, tenant_id: uuid.UUID, model) -> int:
         return (await session.execute(select(func.count()).select_from(model))).scalar_one()
 
 
+async def report(db, tenant_id: uuid.UUID, portfolio_id: str, kind: str) -> str:
+    """A portfolio's report as the creditor downloads it."""
+    async with db.transaction(Scope.tenant(tenant_id)) as session:
+        portfolio = await service.get_portfolio(session, uuid.UUID(portfolio_id))
+    return service.read_report(portfolio, kind).decode("utf-8-sig")
+
+
 async def debts(db, tenant_id: uuid.UUID) -> dict[tuple[str, int], Debt]:
     async with db.transaction(Scope.tenant(tenant_id)) as session:
         rows = (await session.execute(select(Debt))).scalars()
@@ -65,9 +72,7 @@ async def test_import_counts_debtors_debts_and_contacts(db, factory, services, t
     assert await count(db, tenant.id, Debtor) == 2
     # Ana's phone and e-mail appear on two rows but are stored once.
     assert await count(db, tenant.id, ContactPoint) == 3
-    async with db.transaction(Scope.tenant(tenant.id)) as session:
-        portfolio = await service.get_portfolio(session, uuid.UUID(result["portfolio_id"]))
-    receipt = service.read_report(portfolio, "acknowledgement").decode("utf-8-sig")
+    receipt = await report(db, tenant.id, result["portfolio_id"], "acknowledgement")
     assert "Valor colocado (R$);1.434,56" in receipt and "Títulos novos;3" in receipt
 
 
@@ -79,10 +84,8 @@ async def test_error_report_has_original_columns_row_and_reason(db, factory, ser
         "123;Curto;B-1;1;31/02/2025;0;;",
     ])
     result = await run(tenant, path)
-    async with db.transaction(Scope.tenant(tenant.id)) as session:
-        portfolio = await service.get_portfolio(session, uuid.UUID(result["portfolio_id"]))
-    report = service.read_report(portfolio, "errors").decode("utf-8-sig")
-    lines = list(csv.reader(io.StringIO(report), delimiter=";"))
+    errors_csv = await report(db, tenant.id, result["portfolio_id"], "errors")
+    lines = list(csv.reader(io.StringIO(errors_csv), delimiter=";"))
     assert lines[0] == ["linha_original", *HEADER.split(";"), "motivo_recusa"]
     assert lines[1][:4] == ["3", "123", "Curto", "B-1"]
     reason = lines[1][-1]
@@ -93,9 +96,7 @@ async def test_fixed_error_report_can_be_uploaded_again(db, factory, services, t
     tenant = await factory.tenant()
     first = await run(tenant, csv_file(tmp_path, [
         f"{CPFS[0]};Ana;A-1;1;10/01/2025;100,00;;", f"{CPFS[1]};Bia;B-1;1;10/13/2025;5,00;;"]))
-    async with db.transaction(Scope.tenant(tenant.id)) as session:
-        portfolio = await service.get_portfolio(session, uuid.UUID(first["portfolio_id"]))
-    fixed = service.read_report(portfolio, "errors").decode("utf-8-sig").replace(
+    fixed = (await report(db, tenant.id, first["portfolio_id"], "errors")).replace(
         "10/13/2025", "13/10/2025")
     path = tmp_path / "corrigido.csv"
     path.write_text(fixed, encoding="utf-8-sig")
@@ -167,10 +168,8 @@ async def test_settlement_file_closes_debts_and_reports_unknown_ones(db, factory
     assert state[("A-1", 1)].status == "settled_by_creditor"
     assert state[("A-1", 1)].amount_paid == 100
     assert state[("B-1", 1)].status == "open"
-    async with db.transaction(Scope.tenant(tenant.id)) as session:
-        portfolio = await service.get_portfolio(session, uuid.UUID(result["portfolio_id"]))
-    report = service.read_report(portfolio, "errors").decode("utf-8-sig")
-    assert "Z-9" in report and "não encontrado" in report
+    errors_csv = await report(db, tenant.id, result["portfolio_id"], "errors")
+    assert "Z-9" in errors_csv and "não encontrado" in errors_csv
 
 
 async def test_missing_columns_fail_the_import_with_a_clear_message(db, factory, services,
@@ -313,9 +312,7 @@ async def test_placement_term_end_returns_debts_with_a_return_file(db, factory, 
     state = await debts(db, tenant.id)
     assert state[("A-1", 1)].status == "returned"
     assert state[("B-1", 1)].status == "open"
-    async with db.transaction(Scope.tenant(tenant.id)) as session:
-        portfolio = await service.get_portfolio(session, uuid.UUID(result["portfolio_id"]))
-    returned = service.read_report(portfolio, "return").decode("utf-8-sig")
+    returned = await report(db, tenant.id, result["portfolio_id"], "return")
     assert "A-1" in returned and "B-1" not in returned
 
 
@@ -364,8 +361,6 @@ async def test_xlsx_sheet_imports_and_warnings_are_downloadable(db, factory, ser
     state = await debts(db, tenant.id)
     assert state[("X-1", 1)].original_amount == Decimal("150.50")
     assert state[("X-2", 1)].due_date == dt.date(2025, 4, 1)
-    async with db.transaction(Scope.tenant(tenant.id)) as session:
-        portfolio = await service.get_portfolio(session, uuid.UUID(result["portfolio_id"]))
-    warnings = service.read_report(portfolio, "warnings").decode("utf-8-sig")
+    warnings = await report(db, tenant.id, result["portfolio_id"], "warnings")
     assert warnings.splitlines()[0] == "linha;coluna;valor;aviso"
     assert "2;E-mail;ana@;e-mail inválido descartado" in warnings

@@ -6,8 +6,11 @@
    columns: the physical limit of getting these bytes into PostgreSQL;
 2. the full import (parse, validate, deduplicate, write debtors, debts and contacts
    into the indexed tenant tables), in a child process whose peak memory is measured;
-3. (baseline b) an ORM row-by-row insert of a 20,000-row sample, extrapolated;
-4. the same file again (recognised as a repeat), and an incremental re-import of a copy
+3. (floor c) the rows that import wrote, written again into the same indexed tables for
+   another tenant in one INSERT ... SELECT per table, already parsed and validated,
+   under the same role and row-level security: what the schema itself costs;
+4. (baseline b) an ORM row-by-row insert of a 20,000-row sample, extrapolated;
+5. the same file again (recognised as a repeat), and an incremental re-import of a copy
    with 1% of the amounts changed (which must report exactly those as updated).
 
 It uses the PostgreSQL at REGUA_DATABASE_URL, else 127.0.0.1:5432, else an embedded
@@ -88,6 +91,30 @@ def bare_copy(url: str, path: Path) -> float:
         conn.execute("DROP TABLE bench_copy")
         conn.commit()
     return elapsed
+
+
+def table_writes(url: str, source: uuid.UUID, target: uuid.UUID) -> dict[str, float]:
+    """Floor (c): the source tenant's debtors, debts and contact points inserted again for
+    the target tenant, one statement per table, as the application role; rolled back."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    plain = make_url(url).set(drivername="postgresql").render_as_string(False)
+    timings: dict[str, float] = {}
+    with psycopg.connect(plain) as conn:
+        conn.execute("SET ROLE regua_app")
+        conn.execute("SELECT set_config('app.tenant_ids', %s, true)",
+                     (f"{{{source},{target}}}",))
+        for table in ("debtor", "debt", "contact_point"):
+            conn.execute(f"CREATE TEMP TABLE copy_{table} AS SELECT * FROM {table}"
+                         " WHERE tenant_id = %s", (source,))
+            conn.execute(f"UPDATE copy_{table} SET tenant_id = %s", (target,))
+        for table in ("debtor", "debt", "contact_point"):
+            started = time.perf_counter()
+            conn.execute(f"INSERT INTO {table} SELECT * FROM copy_{table}")
+            timings[table] = time.perf_counter() - started
+        conn.rollback()
+    return timings
 
 
 def import_in_child(slug: str, path: Path) -> dict[str, object]:
@@ -246,6 +273,11 @@ def main() -> None:
             print(f"    import: {first['seconds']:.2f}s, peak memory "
                   f"{first['peak_rss_mb']:.0f} MB, {first['rows_accepted']:,} accepted, "
                   f"{first['rows_rejected']:,} rejected")
+            floor = table_writes(url, uuid.UUID(str(first["tenant_id"])),
+                                 asyncio.run(create_tenant("bench-floor")))
+            floor_s = sum(floor.values())
+            print(f"(c) the same rows into the indexed tables, pre-validated: {floor_s:.2f}s ("
+                  + ", ".join(f"{t} {s:.2f}s" for t, s in floor.items()) + ")")
             second = import_in_child("bench-import", data)
             print(f"    same file again: {second['seconds']:.2f}s ({second['status']})")
 
@@ -268,6 +300,9 @@ def main() -> None:
                 "bare_copy_s": round(copy_s, 2),
                 "import_s": round(first["seconds"], 2),
                 "import_vs_copy": round(first["seconds"] / copy_s, 2),
+                "table_writes_s": round(floor_s, 2),
+                "table_writes_vs_copy": round(floor_s / copy_s, 2),
+                "import_vs_table_writes": round(first["seconds"] / floor_s, 2),
                 "orm_extrapolated_s": round(orm_full, 1),
                 "orm_vs_import": round(orm_full / first["seconds"], 1),
                 "peak_rss_mb": round(first["peak_rss_mb"]),

@@ -160,8 +160,8 @@
   }
 
   const PHASES = {
-    queued: "Na fila de processamento", download: "Baixando o arquivo", reading: "Lendo e validando linhas",
-    writing: "Gravando devedores e títulos", reports: "Gerando relatórios", done: "Concluída",
+    queued: "Na fila de processamento", download: "Baixando o arquivo", reading: "Lendo, validando e gravando linhas",
+    writing: "Concluindo a gravação", reports: "Gerando relatórios", done: "Concluída",
   };
 
   async function poll() {

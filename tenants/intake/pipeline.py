@@ -1,7 +1,7 @@
 """Run one portfolio import from its file in S3 to its final counts and reports.
 
 The stages overlap: a reader thread parses and validates the file in batches while this
-thread streams the accepted rows into the database with COPY. Progress goes to the
+thread merges the previous batch into the tenant's tables. Progress goes to the
 portfolio row on a separate autocommit connection, so pages see it while the import's
 own transaction is still open. That transaction commits the rows, the counts and the
 audit entry together: a crash at any point leaves the portfolio to be run again from the
@@ -24,7 +24,9 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import polars as pl
 
 from core.db import Scope, apply_scope_sync, connect_sync
 from core.ids import uuid7
@@ -32,11 +34,13 @@ from core.models import ImportMode, PortfolioStatus
 from core.runtime import get_storage
 from core.settings import get_settings
 from tenants.intake import parsing
-from tenants.intake.store import MergeCounts, PortfolioWriter
+from tenants.intake.store import MergeCounts, PortfolioWriter, PreparedBatch
 
 log = logging.getLogger("regua.intake")
+T = TypeVar("T")
 
 PROGRESS_EVERY = 0.5  # seconds between progress writes
+WRITE_ROWS = 40_000  # accepted rows per merge into the tenant tables
 
 
 class PortfolioGone(LookupError):
@@ -86,7 +90,7 @@ def _load(conn: Any, tenant_id: uuid.UUID, portfolio_id: uuid.UUID) -> dict[str,
     return dict(zip([c.name for c in cur.description], row, strict=True))
 
 
-def _threaded(batches: Iterator[parsing.Batch], depth: int = 2) -> Iterator[parsing.Batch]:
+def _threaded(batches: Iterator[T], depth: int = 1) -> Iterator[T]:
     """Run the parser in its own thread so parsing overlaps the database's work.
 
     If the consumer stops early (a database error), the parser stops too instead of
@@ -125,6 +129,26 @@ def _threaded(batches: Iterator[parsing.Batch], depth: int = 2) -> Iterator[pars
             yield item
     finally:
         stop.set()
+
+
+def _grouped(batches: Iterator[parsing.Batch], writer: PortfolioWriter
+             ) -> Iterator[tuple[list[parsing.Batch], PreparedBatch]]:
+    """Parsed batches gathered into writes of about WRITE_ROWS accepted rows, prepared
+    for COPY (in the reader thread: this runs inside `_threaded`).
+
+    Parsing works on small batches to keep its intermediate columns small; the database
+    gets fewer, larger statements.
+    """
+    group: list[parsing.Batch] = []
+    rows = 0
+    for batch in batches:
+        group.append(batch)
+        rows += batch.accepted.height
+        if rows >= WRITE_ROWS:
+            yield group, writer.prepare(pl.concat([b.accepted for b in group]))
+            group, rows = [], 0
+    if group:
+        yield group, writer.prepare(pl.concat([b.accepted for b in group]))
 
 
 def run_import(tenant_id: uuid.UUID, portfolio_id: uuid.UUID,
@@ -195,19 +219,21 @@ def _import_file(settings: Any, scope: Scope, row: dict[str, Any], path: Path,
     try:
         with conn.transaction():
             apply_scope_sync(conn, scope)
-            writer = PortfolioWriter(conn, tenant_id, portfolio_id, mode)
+            placed_until = dt.date.today() + dt.timedelta(days=row["placement_days"])
+            writer = PortfolioWriter(conn, tenant_id, portfolio_id, mode, placed_until)
             writer.begin()
             totals = parsing.Totals()
-            for batch in _threaded(parsing.read_batches(path, fmt, mapping, mode)):
-                writer.copy(batch.accepted)
-                reports.add(batch)
-                totals.add(batch)
-                progress.update(bytes_read=batch.bytes_read, rows_total=totals.rows,
+            batches = parsing.read_batches(path, fmt, mapping, mode)
+            for group, prepared in _threaded(_grouped(batches, writer)):
+                writer.write(prepared)
+                for batch in group:
+                    reports.add(batch)
+                    totals.add(batch)
+                progress.update(bytes_read=group[-1].bytes_read, rows_total=totals.rows,
                                 rows_accepted=totals.accepted, rows_rejected=totals.rejected,
                                 rows_with_warnings=totals.warned)
             progress.update(force=True, phase="writing", bytes_read=size)
-            placed_until = dt.date.today() + dt.timedelta(days=row["placement_days"])
-            counts = writer.merge(placed_until)
+            counts = writer.finish()
             reports.reject_late(counts.unmatched)
             totals.move_to_rejected(len(counts.unmatched))
             progress.update(force=True, phase="reports")

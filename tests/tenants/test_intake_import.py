@@ -188,16 +188,16 @@ async def test_a_crashed_import_reruns_to_the_same_final_state(db, factory, serv
     write_sample(path, 500, seed=3)
     from tenants.intake import store
 
-    real_merge = store.PortfolioWriter.merge
+    real_finish = store.PortfolioWriter.finish
 
-    def crash(self, placed_until):
-        real_merge(self, placed_until)  # rows written inside the transaction...
+    def crash(self):
+        real_finish(self)  # every row written inside the transaction...
         raise ConnectionError("worker killed")  # ...then the process dies
 
-    monkeypatch.setattr(store.PortfolioWriter, "merge", crash)
+    monkeypatch.setattr(store.PortfolioWriter, "finish", crash)
     with pytest.raises(ConnectionError):
         await run(tenant, path)
-    monkeypatch.setattr(store.PortfolioWriter, "merge", real_merge)
+    monkeypatch.setattr(store.PortfolioWriter, "finish", real_finish)
     assert await count(db, tenant.id, Debt) == 0
     async with db.transaction(Scope.tenant(tenant.id)) as session:
         stuck = (await session.execute(select(Portfolio))).scalar_one()
@@ -364,3 +364,58 @@ async def test_xlsx_sheet_imports_and_warnings_are_downloadable(db, factory, ser
     warnings = await report(db, tenant.id, result["portfolio_id"], "warnings")
     assert warnings.splitlines()[0] == "linha;coluna;valor;aviso"
     assert "2;E-mail;ana@;e-mail inválido descartado" in warnings
+
+
+async def tenant_rows(db, tenant_id: uuid.UUID) -> dict[str, set[tuple]]:
+    """A tenant's debtors, debts and contact points by their business keys."""
+    async with db.transaction(Scope.tenant(tenant_id)) as session:
+        debtors = {d.id: d for d in (await session.execute(select(Debtor))).scalars()}
+        debt_rows = (await session.execute(select(Debt))).scalars()
+        contact_rows = (await session.execute(select(ContactPoint))).scalars()
+        return {
+            "debtors": {(d.document, d.name, d.birth_date, d.state) for d in debtors.values()},
+            "debts": {(debtors[d.debtor_id].document, d.contract, d.installment,
+                       d.original_amount, d.due_date) for d in debt_rows},
+            "contacts": {(debtors[c.debtor_id].document, c.kind, c.value)
+                         for c in contact_rows},
+        }
+
+
+async def test_many_small_batches_reach_the_same_state_as_one(db, factory, services, tmp_path,
+                                                              monkeypatch):
+    """Debtors whose installments straddle batch boundaries are written once, with their
+    contacts once, and are not reported as updated by their own import."""
+    path = tmp_path / "carteira.csv"
+    write_sample(path, 1200, seed=11)
+    whole = await factory.tenant()
+    one = await run(whole, path)
+    from tenants.intake import reader
+
+    monkeypatch.setattr(reader, "CHUNK_BYTES", 4096)  # about 20 rows a parse batch
+    monkeypatch.setattr(pipeline, "WRITE_ROWS", 50)  # a few parse batches a write
+    pieces = await factory.tenant()
+    many = await run(pieces, path)
+    for key in ("rows_total", "rows_accepted", "rows_rejected", "debtors_created",
+                "debts_created", "amount_placed"):
+        assert many[key] == one[key], key
+    assert many["debtors_updated"] == one["debtors_updated"] == 0
+    assert await tenant_rows(db, pieces.id) == await tenant_rows(db, whole.id)
+    assert await count(db, pieces.id, Debtor) == one["debtors_created"]
+
+
+async def test_debtor_rows_cannot_be_deleted_or_rekeyed_by_the_application(db, factory,
+                                                                           services, tmp_path):
+    """Debts and contact points reference debtors without a foreign key (DEBTOR_REFERENCES):
+    the application role must not be able to break those references."""
+    import sqlalchemy.exc
+
+    tenant = await factory.tenant()
+    await run(tenant, csv_file(tmp_path, [f"{CPFS[0]};Ana Souza;A-1;1;10/01/2025;100,00;;"]))
+    for statement in ("DELETE FROM debtor", "UPDATE debtor SET id = gen_random_uuid()",
+                      "UPDATE debtor SET tenant_id = gen_random_uuid()"):
+        with pytest.raises(sqlalchemy.exc.ProgrammingError, match="permission denied"):
+            async with db.transaction(Scope.tenant(tenant.id)) as session:
+                await session.execute(text(statement))
+    async with db.transaction(Scope.tenant(tenant.id)) as session:
+        await session.execute(text("UPDATE debtor SET name = 'Ana S. Souza'"))
+    assert await count(db, tenant.id, Debtor) == 1

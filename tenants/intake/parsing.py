@@ -16,6 +16,7 @@ from typing import Any
 from core.models import ImportMode
 from tenants.intake import fields, reader, rules
 from tenants.intake.fields import REPORT_COLUMNS, ColumnMapping, MissingColumnsError
+from tenants.intake.file_keys import FileKeys
 from tenants.intake.reader import FileFormat
 from tenants.intake.rules import Batch
 
@@ -43,8 +44,8 @@ def match_headers(headers: list[str], layout: dict[str, Any] | None,
 
 
 def read_batches(path: Path, fmt: FileFormat, mapping: ColumnMapping,
-                 mode: ImportMode) -> Iterator[Batch]:
-    row_rules = rules.RowRules(mapping, mode)
+                 mode: ImportMode, keys: FileKeys | None = None) -> Iterator[Batch]:
+    row_rules = rules.RowRules(mapping, mode, keys)
     for frame, bytes_read in reader.iter_records(path, fmt):
         yield row_rules.apply(frame, bytes_read)
 

@@ -34,6 +34,7 @@ from core.models import ImportMode, PortfolioStatus
 from core.runtime import get_storage
 from core.settings import get_settings
 from tenants.intake import parsing
+from tenants.intake.file_keys import SpillingKeys
 from tenants.intake.store import MergeCounts, PortfolioWriter, PreparedBatch
 
 log = logging.getLogger("regua.intake")
@@ -41,6 +42,7 @@ T = TypeVar("T")
 
 PROGRESS_EVERY = 0.5  # seconds between progress writes
 WRITE_ROWS = 40_000  # accepted rows per merge into the tenant tables
+KEYS_IN_MEMORY = 1_000_000  # contract keys held in memory before they go to the database
 
 
 class PortfolioGone(LookupError):
@@ -216,6 +218,9 @@ def _import_file(settings: Any, scope: Scope, row: dict[str, Any], path: Path,
 
     reports = parsing.Reports(tmp, fmt.headers)
     conn = connect_sync(settings, scope)
+    # A large file's keys, for the duplicate rule, go to a session of their own that the
+    # reader thread uses (see file_keys).
+    file_keys = SpillingKeys(lambda: connect_sync(settings, scope, autocommit=True), KEYS_IN_MEMORY)
     try:
         with conn.transaction():
             apply_scope_sync(conn, scope)
@@ -223,19 +228,21 @@ def _import_file(settings: Any, scope: Scope, row: dict[str, Any], path: Path,
             writer = PortfolioWriter(conn, tenant_id, portfolio_id, mode, placed_until)
             writer.begin()
             totals = parsing.Totals()
-            batches = parsing.read_batches(path, fmt, mapping, mode)
+            batches = parsing.read_batches(path, fmt, mapping, mode,
+                                           file_keys)
             for group, prepared in _threaded(_grouped(batches, writer)):
                 writer.write(prepared)
                 for batch in group:
                     reports.add(batch)
                     totals.add(batch)
+                reports.reject_late(writer.counts.unmatched)
+                totals.move_to_rejected(len(writer.counts.unmatched))
+                writer.counts.unmatched = []
                 progress.update(bytes_read=group[-1].bytes_read, rows_total=totals.rows,
                                 rows_accepted=totals.accepted, rows_rejected=totals.rejected,
                                 rows_with_warnings=totals.warned)
             progress.update(force=True, phase="writing", bytes_read=size)
             counts = writer.finish()
-            reports.reject_late(counts.unmatched)
-            totals.move_to_rejected(len(counts.unmatched))
             progress.update(force=True, phase="reports")
             keys = _upload_reports(row, reports)
             _upload_acknowledgement(row, totals, counts, placed_until, digest)
@@ -243,6 +250,7 @@ def _import_file(settings: Any, scope: Scope, row: dict[str, Any], path: Path,
     except parsing.FileError as exc:
         return _fail(progress, str(exc))
     finally:
+        file_keys.close()
         conn.close()
     log.info("portfolio %s imported: %d rows, %d accepted, %d rejected",
              portfolio_id, totals.rows, totals.accepted, totals.rejected)

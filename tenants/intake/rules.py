@@ -21,6 +21,7 @@ from core.addresses import UF_CODES
 from core.models import ImportMode
 from core.phones import DDD_STRINGS
 from tenants.intake.fields import ColumnMapping
+from tenants.intake.file_keys import FileKeys, MemoryKeys
 
 _EMAIL = (r"^[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
           r"(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$")
@@ -180,15 +181,15 @@ class Plan:
 
 
 class RowRules:
-    """Applies the rules batch after batch, remembering contract keys across batches."""
+    """Applies the rules batch after batch, remembering contract keys across batches
+    (in memory unless `keys` says where)."""
 
-    def __init__(self, mapping: ColumnMapping, mode: ImportMode) -> None:
+    def __init__(self, mapping: ColumnMapping, mode: ImportMode,
+                 keys: FileKeys | None = None) -> None:
         self.mapping = mapping
         self.width = len(mapping.headers)
         self.closing = mode in (ImportMode.SETTLEMENT, ImportMode.RECALL)
-        self.seen = pl.DataFrame(schema={"key": pl.String, "first_row": pl.Int64,
-                                         "h": pl.UInt64})
-        self.seen_hashes = self.seen.get_column("h")
+        self.keys = keys if keys is not None else MemoryKeys()
 
     def _idx(self, name: str) -> int | None:
         cols = self.mapping.columns.get(name)
@@ -418,32 +419,18 @@ class RowRules:
 
     def _duplicates(self, checked: pl.DataFrame) -> pl.DataFrame:
         """`_dup_of`: for a valid row whose contract+installment an earlier valid row (in
-        this batch or a previous one) already had, that earlier row's number.
-
-        Keys seen in earlier batches are kept as 64-bit hashes for a fast membership
-        test; only the rare hits are confirmed against the exact keys.
-        """
+        this batch or a previous one) already had, that earlier row's number."""
         key = pl.concat_str([pl.col("contract"), pl.col("installment").cast(pl.String)],
                             separator="\x1f")
         checked = checked.with_columns(_key=key)
-        valid = checked.filter(pl.col("_valid")).select("row", "_key").with_columns(
-            _h=pl.col("_key").hash(seed=7))
-        first_here = valid.group_by("_key").agg(pl.col("row").min().alias("_first_here"),
-                                                 pl.col("_h").first())
-        hits = first_here.filter(pl.col("_h").is_in(self.seen_hashes.implode()))
-        earlier = (self.seen.filter(pl.col("h").is_in(hits.get_column("_h").implode()))
-                   .select("key", "first_row") if hits.height else
-                   self.seen.clear().select("key", "first_row"))
+        valid = checked.filter(pl.col("_valid")).select("row", "_key")
+        first_here = valid.group_by("_key").agg(pl.col("row").min().alias("_first_here"))
+        earlier = self.keys.earlier(first_here)
         marks = (
-            valid.join(first_here.select("_key", "_first_here"), on="_key", how="left")
-            .join(earlier, left_on="_key", right_on="key", how="left")
+            valid.join(first_here, on="_key", how="left")
+            .join(earlier, on="_key", how="left")
             .select("row", pl.when(pl.col("first_row").is_not_null()).then(pl.col("first_row"))
                     .when(pl.col("row") != pl.col("_first_here")).then(pl.col("_first_here"))
                     .alias("_dup_of"))
         )
-        fresh = first_here.join(earlier, left_on="_key", right_on="key", how="anti")
-        self.seen = pl.concat([self.seen, fresh.select(
-            pl.col("_key").alias("key"), pl.col("_first_here").alias("first_row"),
-            pl.col("_h").alias("h"))])
-        self.seen_hashes = self.seen.get_column("h")
         return checked.join(marks, on="row", how="left")

@@ -82,8 +82,8 @@ class MergeCounts:
     debts_closed: int = 0
     contacts_created: int = 0
     amount_placed: Any = 0
-    # Rows the database refused (settlement/recall of a debt that is not here):
-    # (row, raw line, reason)
+    # Rows of the last batch the database refused (settlement/recall of a debt that is
+    # not here): (row, raw line, reason)
     unmatched: list[tuple[int, str, str]] = field(default_factory=list)
 
 
@@ -368,4 +368,4 @@ class PortfolioWriter:
             WHERE x.id IS NULL OR x.closed_by_portfolio_id IS DISTINCT FROM %(p)s
             ORDER BY s.row
         """, p).fetchall()
-        c.unmatched += [(r[0], r[1] or "", r[2]) for r in rows]
+        c.unmatched = [(r[0], r[1] or "", r[2]) for r in rows]

@@ -400,6 +400,12 @@ async def test_many_small_batches_reach_the_same_state_as_one(db, factory, servi
         assert many[key] == one[key], key
     assert many["debtors_updated"] == one["debtors_updated"] == 0
     assert await tenant_rows(db, pieces.id) == await tenant_rows(db, whole.id)
+    # Repeated contracts are named with their first row however the file is cut.
+    errors = [sorted(csv.reader(io.StringIO(await report(db, t.id, r["portfolio_id"], "errors")),
+                                delimiter=";"))
+              for t, r in ((whole, one), (pieces, many))]
+    assert errors[0] == errors[1]
+    assert any("repetidos" in line[-1] for line in errors[0])
     assert await count(db, pieces.id, Debtor) == one["debtors_created"]
 
 
@@ -419,3 +425,23 @@ async def test_debtor_rows_cannot_be_deleted_or_rekeyed_by_the_application(db, f
     async with db.transaction(Scope.tenant(tenant.id)) as session:
         await session.execute(text("UPDATE debtor SET name = 'Ana S. Souza'"))
     assert await count(db, tenant.id, Debtor) == 1
+
+
+@pytest.mark.parametrize("keys_in_memory", [1_000_000, 100])
+async def test_a_repeat_far_from_its_first_row_is_rejected_naming_it(
+        db, factory, services, tmp_path, monkeypatch, keys_in_memory):
+    """The file's keys are remembered across batches: in memory, and past the limit in a
+    database session of the import's own."""
+    from tenants.intake import reader
+
+    monkeypatch.setattr(reader, "CHUNK_BYTES", 1024)
+    monkeypatch.setattr(pipeline, "KEYS_IN_MEMORY", keys_in_memory)
+    rows = [f"{CPFS[0]};Ana Souza;K-{i};1;10/01/2025;10,00;;" for i in range(300)]
+    rows.append(f"{CPFS[1]};Bruno Lima;K-0;1;10/01/2025;99,00;;")
+    tenant = await factory.tenant()
+    result = await run(tenant, csv_file(tmp_path, rows))
+    assert (result["rows_accepted"], result["rows_rejected"]) == (300, 1)
+    errors = await report(db, tenant.id, result["portfolio_id"], "errors")
+    line = next(r for r in csv.reader(io.StringIO(errors), delimiter=";") if r[0] == "302")
+    assert "repetidos" in line[-1] and "linha 2" in line[-1]
+    assert (await debts(db, tenant.id))[("K-0", 1)].original_amount == Decimal("10.00")

@@ -228,16 +228,14 @@ def _import_file(settings: Any, scope: Scope, row: dict[str, Any], path: Path,
             writer = PortfolioWriter(conn, tenant_id, portfolio_id, mode, placed_until)
             writer.begin()
             totals = parsing.Totals()
-            batches = parsing.read_batches(path, fmt, mapping, mode,
-                                           file_keys)
+            batches = parsing.read_batches(path, fmt, mapping, mode, file_keys)
             for group, prepared in _threaded(_grouped(batches, writer)):
-                writer.write(prepared)
+                refused = writer.write(prepared)
                 for batch in group:
                     reports.add(batch)
                     totals.add(batch)
-                reports.reject_late(writer.counts.unmatched)
-                totals.move_to_rejected(len(writer.counts.unmatched))
-                writer.counts.unmatched = []
+                reports.reject_late(refused)
+                totals.move_to_rejected(len(refused))
                 progress.update(bytes_read=group[-1].bytes_read, rows_total=totals.rows,
                                 rows_accepted=totals.accepted, rows_rejected=totals.rejected,
                                 rows_with_warnings=totals.warned)

@@ -18,7 +18,7 @@ import io
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -82,9 +82,6 @@ class MergeCounts:
     debts_closed: int = 0
     contacts_created: int = 0
     amount_placed: Any = 0
-    # Rows of the last batch the database refused (settlement/recall of a debt that is
-    # not here): (row, raw line, reason)
-    unmatched: list[tuple[int, str, str]] = field(default_factory=list)
 
 
 def contacts_of(frame: pl.DataFrame) -> pl.DataFrame:
@@ -177,18 +174,19 @@ class PortfolioWriter:
             ("staging_contact", CONTACT_COLUMNS, csv_bytes(contacts_of(frame))),
         ])
 
-    def write(self, batch: PreparedBatch) -> None:
-        """Merge one prepared batch into the tenant's tables."""
+    def write(self, batch: PreparedBatch) -> list[tuple[int, str, str]]:
+        """Merge one prepared batch into the tenant's tables; the rows the database
+        refused (a settlement or recall of a debt that is not here): row, raw, reason."""
         if batch.rows == 0:
-            return
+            return []
         self._run(f"TRUNCATE {', '.join(t for t, _, _ in batch.tables)}"
                   + ("" if self.closing else ", src_debtor, matched"))
         for table, columns, data in batch.tables:
             self._copy(table, columns, data)
         if self.closing:
-            self._close_listed()
-        else:
-            self._place()
+            return self._close_listed()
+        self._place()
+        return []
 
     def finish(self) -> MergeCounts:
         """After the last batch: what only the whole file can tell."""
@@ -342,7 +340,7 @@ class PortfolioWriter:
                 {conflict}
             """).rowcount
 
-    def _close_listed(self) -> None:
+    def _close_listed(self) -> list[tuple[int, str, str]]:
         """Settlement ("baixa") or recall: close each listed debt that is still worked."""
         settled = self.mode is ImportMode.SETTLEMENT
         p = {**self.params,
@@ -368,4 +366,4 @@ class PortfolioWriter:
             WHERE x.id IS NULL OR x.closed_by_portfolio_id IS DISTINCT FROM %(p)s
             ORDER BY s.row
         """, p).fetchall()
-        c.unmatched = [(r[0], r[1] or "", r[2]) for r in rows]
+        return [(r[0], r[1] or "", r[2]) for r in rows]

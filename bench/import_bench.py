@@ -44,33 +44,47 @@ def _reachable(port: int) -> bool:
         return False
 
 
-def prepare_environment(state: Path) -> tuple[str, object]:
-    """A fresh database (and the services object to stop at the end)."""
-    os.environ["REGUA_STATE_DIR"] = str(state)
-    os.environ.setdefault("REGUA_LOG_LEVEL", "WARNING")
-    server = os.environ.get("REGUA_DATABASE_URL")
-    if server is None and _reachable(5432):
-        server = "postgresql://postgres@127.0.0.1:5432/postgres"
-    if server is not None:
+class Environment:
+    """A fresh database on an existing server (dropped afterwards) or the embedded one,
+    and the embedded servers to stop at the end."""
+
+    def __init__(self, state: Path) -> None:
+        os.environ["REGUA_STATE_DIR"] = str(state)
+        os.environ.setdefault("REGUA_LOG_LEVEL", "WARNING")
+        server = os.environ.get("REGUA_DATABASE_URL")
+        if server is None and _reachable(5432):
+            server = "postgresql://postgres@127.0.0.1:5432/postgres"
+        self.admin_url: str | None = None
+        self.name = f"regua_bench_{uuid.uuid4().hex[:8]}"
+        if server is not None:
+            from sqlalchemy.engine import make_url
+
+            admin = make_url(server).set(drivername="postgresql")
+            self.admin_url = admin.render_as_string(False)
+            self._admin(f'CREATE DATABASE "{self.name}"')
+            os.environ["REGUA_DATABASE_URL"] = admin.set(database=self.name).render_as_string(
+                False)
+        from core.runtime import Services, get_storage, migrate
+        from core.settings import get_settings
+
+        get_settings.cache_clear()
+        self.services = Services(get_settings())
+        settings = self.services.start()
+        migrate(settings)
+        get_storage().ensure_bucket()
+        self.url = settings.database_url or ""
+
+    def _admin(self, sql: str) -> None:
         import psycopg
-        from sqlalchemy.engine import make_url
 
-        name = f"regua_bench_{uuid.uuid4().hex[:8]}"
-        admin = make_url(server).set(drivername="postgresql")
-        with psycopg.connect(admin.render_as_string(False), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        os.environ["REGUA_DATABASE_URL"] = admin.set(database=name).render_as_string(False)
-    from core.runtime import Services, migrate
-    from core.settings import get_settings
+        assert self.admin_url is not None
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(sql)
 
-    get_settings.cache_clear()
-    services = Services(get_settings())
-    settings = services.start()
-    migrate(settings)
-    from core.runtime import get_storage
-
-    get_storage().ensure_bucket()
-    return settings.database_url or "", services
+    def close(self) -> None:
+        self.services.stop()
+        if self.admin_url is not None:
+            self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
 def bare_copy(url: str, path: Path) -> float:
@@ -256,7 +270,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="regua-bench-") as tmp:
         folder = Path(tmp)
-        url, services = prepare_environment(folder / "state")
+        env = Environment(folder / "state")
+        url = env.url
         try:
             data = folder / "carteira.csv"
             started = time.perf_counter()
@@ -315,7 +330,7 @@ def main() -> None:
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(result, indent=2))
         finally:
-            services.stop()
+            env.close()
 
 
 if __name__ == "__main__":

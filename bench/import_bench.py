@@ -109,7 +109,11 @@ def bare_copy(url: str, path: Path) -> float:
 
 def table_writes(url: str, source: uuid.UUID, target: uuid.UUID) -> dict[str, float]:
     """Floor (c): the source tenant's debtors, debts and contact points inserted again for
-    the target tenant, one statement per table, as the application role; rolled back."""
+    the target tenant, one statement per table, as the application role; rolled back.
+
+    The rows go in the order the import wrote them (their ids are time-ordered): an
+    index fed in another order costs up to twice as much, which would flatter the import.
+    """
     import psycopg
     from sqlalchemy.engine import make_url
 
@@ -120,9 +124,13 @@ def table_writes(url: str, source: uuid.UUID, target: uuid.UUID) -> dict[str, fl
         conn.execute("SELECT set_config('app.tenant_ids', %s, true)",
                      (f"{{{source},{target}}}",))
         for table in ("debtor", "debt", "contact_point"):
-            conn.execute(f"CREATE TEMP TABLE copy_{table} AS SELECT * FROM {table}"
-                         " WHERE tenant_id = %s", (source,))
-            conn.execute(f"UPDATE copy_{table} SET tenant_id = %s", (target,))
+            columns = [r[0] for r in conn.execute(
+                "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass"
+                " AND attnum > 0 AND NOT attisdropped ORDER BY attnum", (table,))]
+            select = ", ".join("%(target)s::uuid" if c == "tenant_id" else c for c in columns)
+            conn.execute(f"CREATE TEMP TABLE copy_{table} AS SELECT {select} FROM {table}"
+                         " WHERE tenant_id = %(source)s ORDER BY id",
+                         {"source": source, "target": target})
         for table in ("debtor", "debt", "contact_point"):
             started = time.perf_counter()
             conn.execute(f"INSERT INTO {table} SELECT * FROM copy_{table}")

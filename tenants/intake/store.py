@@ -57,6 +57,10 @@ CREATE TEMP TABLE matched (
     row int PRIMARY KEY, debt_id uuid NOT NULL, old_status text NOT NULL,
     changed boolean NOT NULL
 ) ON COMMIT DROP;
+CREATE TEMP TABLE changed_debt (
+    debt_id uuid PRIMARY KEY, debtor_id uuid NOT NULL, amount numeric(14,2) NOT NULL,
+    due_date date NOT NULL, extra jsonb
+) ON COMMIT DROP;
 CREATE TEMP TABLE updated_debtor (id uuid PRIMARY KEY) ON COMMIT DROP;
 CREATE TEMP TABLE file_key (contract text NOT NULL, installment int NOT NULL) ON COMMIT DROP
 """
@@ -189,7 +193,7 @@ class PortfolioWriter:
         if batch.rows == 0:
             return []
         self._run(f"TRUNCATE {', '.join(t for t, _, _ in batch.tables)}"
-                  + ("" if self.closing else ", src_debtor, matched"))
+                  + ("" if self.closing else ", src_debtor, matched, changed_debt"))
         for table, columns, data in batch.tables:
             self._copy(table, columns, data)
         if self.closing:
@@ -296,12 +300,21 @@ class PortfolioWriter:
                           AND x.installment = s.installment LIMIT 1) x ON true
         """).rowcount
         if matched:
+            # The new values of the changed debts first, among the batch's own tables (a
+            # join the planner may hash), so the update below joins a few rows, not the batch.
+            run("""
+                INSERT INTO changed_debt (debt_id, debtor_id, amount, due_date, extra)
+                SELECT m.debt_id, d.id, s.amount, s.due_date, s.extra
+                FROM matched m JOIN staging s ON s.row = m.row
+                JOIN src_debtor d ON d.document = s.document
+                WHERE m.changed
+            """)
             c.debts_updated += self._lookup("""
                 UPDATE debt x SET original_amount = s.amount,
                     current_balance = CASE WHEN x.status = ANY(%(replaceable)s) OR
                         x.current_balance = x.original_amount THEN s.amount
                         ELSE x.current_balance + (s.amount - x.original_amount) END,
-                    due_date = s.due_date, debtor_id = d.id, extra = s.extra,
+                    due_date = s.due_date, debtor_id = s.debtor_id, extra = s.extra,
                     status = CASE WHEN x.status = ANY(%(replaceable)s) THEN 'open'
                         ELSE x.status END,
                     status_reason = CASE WHEN x.status = ANY(%(replaceable)s) THEN NULL
@@ -311,11 +324,8 @@ class PortfolioWriter:
                     placed_until = CASE WHEN x.status = ANY(%(replaceable)s) THEN %(until)s
                         ELSE x.placed_until END,
                     last_portfolio_id = %(p)s, updated_at = now()
-                FROM matched m
-                JOIN staging s ON s.row = m.row
-                JOIN src_debtor d ON d.document = s.document
-                WHERE x.id = ANY(ARRAY(SELECT debt_id FROM matched WHERE changed))
-                  AND m.debt_id = x.id
+                FROM changed_debt s
+                WHERE x.id = ANY(ARRAY(SELECT debt_id FROM changed_debt)) AND s.debt_id = x.id
             """).rowcount
             c.debts_unchanged += self._scalar("SELECT count(*) FROM matched WHERE NOT changed")
         new_debts = "NOT EXISTS (SELECT 1 FROM matched m WHERE m.row = s.row)" if matched \

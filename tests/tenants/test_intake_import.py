@@ -139,6 +139,28 @@ async def test_incremental_reimport_reports_exactly_the_changed_amounts(db, fact
     assert second["debtors_updated"] == 0
 
 
+async def test_a_changed_row_updates_its_debt_and_a_withdrawn_debt_placed_again_reopens(
+        db, factory, services, tmp_path):
+    tenant = await factory.tenant()
+    await run(tenant, csv_file(tmp_path, [
+        f"{CPFS[0]};Ana;A-1;1;10/01/2025;100,00;;", f"{CPFS[0]};Ana;A-1;2;10/02/2025;100,00;;",
+        f"{CPFS[1]};Bia;B-1;1;10/01/2025;100,00;;"], "v1.csv"))
+    await run(tenant, csv_file(tmp_path, [f"{CPFS[0]};Ana;A-1;1;10/01/2025;100,00;;"],
+                               "v2.csv"), mode="full")
+    # A-1/2 moves to a new amount and due date, B-1/1 (withdrawn) comes back for Ana.
+    result = await run(tenant, csv_file(tmp_path, [
+        f"{CPFS[0]};Ana;A-1;1;10/01/2025;100,00;;", f"{CPFS[0]};Ana;A-1;2;15/03/2025;250,50;;",
+        f"{CPFS[0]};Ana;B-1;1;10/01/2025;80,00;;"], "v3.csv"))
+    assert (result["debts_updated"], result["debts_unchanged"]) == (2, 1)
+    state = await debts(db, tenant.id)
+    moved, back = state[("A-1", 2)], state[("B-1", 1)]
+    assert (moved.status, moved.original_amount, moved.current_balance, str(moved.due_date)) \
+        == ("open", Decimal("250.50"), Decimal("250.50"), "2025-03-15")
+    assert (back.status, back.current_balance, back.closed_at) == ("open", Decimal("80.00"), None)
+    assert back.debtor_id == state[("A-1", 1)].debtor_id
+    assert back.last_portfolio_id == moved.last_portfolio_id == uuid.UUID(result["portfolio_id"])
+
+
 async def test_full_mode_withdraws_open_debts_absent_from_the_file(db, factory, services,
                                                                    tmp_path):
     tenant = await factory.tenant()

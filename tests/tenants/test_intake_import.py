@@ -262,6 +262,25 @@ async def test_portfolios_debts_and_reports_stay_inside_their_tenant(db, client,
     assert (await debts(db, alfa.id))[("A-1", 1)].status == "open"
 
 
+async def test_the_same_debtors_and_contracts_in_two_tenants_are_matched_only_inside_each(
+        db, factory, services, tmp_path):
+    """Imports find existing debtors and debts through row-level security alone: a second
+    tenant with the same documents and contracts gets its own rows, and its re-import
+    updates only them."""
+    alfa, beta = await factory.tenant("Alfa"), await factory.tenant("Beta")
+    rows = [f"{CPFS[0]};Ana;A-1;1;10/01/2025;100,00;;", f"{CPFS[1]};Bia;B-1;1;10/01/2025;50,00;;"]
+    await run(alfa, csv_file(tmp_path, rows, "alfa.csv"))
+    first = await run(beta, csv_file(tmp_path, [r.replace("100,00", "101,00") for r in rows],
+                                     "beta-v1.csv"))
+    assert (first["debtors_created"], first["debts_created"], first["debts_updated"]) == (2, 2, 0)
+    again = await run(beta, csv_file(tmp_path, [r.replace("100,00", "102,00") for r in rows],
+                                     "beta-v2.csv"))
+    assert (again["debts_created"], again["debts_updated"], again["debts_unchanged"]) == (0, 1, 1)
+    assert (await debts(db, alfa.id))[("A-1", 1)].original_amount == Decimal("100.00")
+    assert (await debts(db, beta.id))[("A-1", 1)].original_amount == Decimal("102.00")
+    assert await count(db, alfa.id, Debtor) == await count(db, beta.id, Debtor) == 2
+
+
 async def test_upload_preview_start_and_progress_through_the_api(db, client, factory, worker,
                                                                  tmp_path):
     tenant = await factory.tenant()

@@ -10,11 +10,12 @@ data: memory stays flat, at about 5 µs a key of database work. An import uses
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from typing import Any, Protocol
 
 import polars as pl
+
+from tenants.intake.copy_data import copy_into, csv_bytes
 
 FIRST_ROWS = {"_key": pl.String, "first_row": pl.Int64}
 
@@ -66,18 +67,16 @@ class DatabaseKeys:
 
     def load(self, known: pl.DataFrame) -> None:
         """Keys already seen (`_key`, `first_row`, distinct)."""
-        with self.conn.cursor().copy(
-                "COPY file_key (key, first_row) FROM STDIN WITH (FORMAT csv)") as copy:
-            copy.write(_csv(known.select("_key", "first_row")))
+        copy_into(self.conn, "file_key", ["key", "first_row"],
+                  csv_bytes(known.select("_key", "first_row")))
 
     def earlier(self, firsts: pl.DataFrame) -> pl.DataFrame:
         if firsts.height == 0:
             return pl.DataFrame(schema=FIRST_ROWS)
         with self.conn.transaction():
             self.conn.execute("TRUNCATE batch_key")
-            with self.conn.cursor().copy(
-                    "COPY batch_key (key, first_row) FROM STDIN WITH (FORMAT csv)") as copy:
-                copy.write(_csv(firsts.select("_key", "_first_here")))
+            copy_into(self.conn, "batch_key", ["key", "first_row"],
+                      csv_bytes(firsts.select("_key", "_first_here")))
             rows = self.conn.execute(
                 "SELECT b.key, k.first_row FROM batch_key b JOIN file_key k ON k.key = b.key"
             ).fetchall()
@@ -109,9 +108,3 @@ class SpillingKeys:
     def close(self) -> None:
         if self.conn is not None:
             self.conn.close()
-
-
-def _csv(frame: pl.DataFrame) -> memoryview:
-    buffer = io.BytesIO()
-    frame.write_csv(buffer, include_header=False)
-    return buffer.getbuffer()

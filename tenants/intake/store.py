@@ -14,7 +14,6 @@ that dies leaves nothing behind, and running it again reaches the same final sta
 
 from __future__ import annotations
 
-import io
 import logging
 import time
 import uuid
@@ -25,6 +24,7 @@ import polars as pl
 
 from core.ids import uuid7_block
 from core.models import DebtStatus, ImportMode
+from tenants.intake.copy_data import copy_into, csv_bytes
 
 log = logging.getLogger("regua.intake.store")
 
@@ -120,12 +120,6 @@ def contacts_of(frame: pl.DataFrame) -> pl.DataFrame:
     return unique.with_columns(uuid7_block(unique.height)).select(CONTACT_COLUMNS)
 
 
-def csv_bytes(frame: pl.DataFrame) -> memoryview:
-    buffer = io.BytesIO()
-    frame.write_csv(buffer, include_header=False, null_value="\\N", quote_style="necessary")
-    return buffer.getbuffer()
-
-
 @dataclass
 class PreparedBatch:
     """A batch as COPY data, made in the reader thread while the database is busy."""
@@ -219,9 +213,7 @@ class PortfolioWriter:
 
     def _copy(self, table: str, columns: list[str], data: memoryview) -> None:
         started = time.perf_counter()
-        sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
-        with self.conn.cursor().copy(sql) as copy:
-            copy.write(data)
+        copy_into(self.conn, table, columns, data)
         log.debug("%.3fs COPY %s", time.perf_counter() - started, table)
 
     def _run(self, sql: str) -> Any:

@@ -127,7 +127,8 @@ async def import_portfolio(tenant_slug: str, path: str, layout: str | None, mode
                 if not inline:
                     enqueue_after_commit(session, import_actor, str(tenant.id), str(fresh.id))
             if inline:
-                await asyncio.to_thread(pipeline.run_import, tenant.id, portfolio.id, file)
+                await asyncio.to_thread(pipeline.run_import, tenant.id, portfolio.id, file,
+                                        digest)
             deadline = asyncio.get_running_loop().time() + wait_seconds
             while True:
                 async with db.transaction(Scope.tenant(tenant.id)) as session:

@@ -154,8 +154,12 @@ def _grouped(batches: Iterator[parsing.Batch], writer: PortfolioWriter
 
 
 def run_import(tenant_id: uuid.UUID, portfolio_id: uuid.UUID,
-               local_file: Path | None = None) -> Outcome:
-    """Import one portfolio (idempotent: a finished portfolio is left as it is)."""
+               local_file: Path | None = None, digest: str | None = None) -> Outcome:
+    """Import one portfolio (idempotent: a finished portfolio is left as it is).
+
+    `local_file` is the uploaded file already on this machine (the CLI's inline run),
+    with its SHA-256 in `digest` when the caller has computed it.
+    """
     settings = get_settings()
     scope = Scope.tenant(tenant_id)
     progress_conn = connect_sync(settings, scope, autocommit=True)
@@ -181,7 +185,10 @@ def run_import(tenant_id: uuid.UUID, portfolio_id: uuid.UUID,
             path = local_file or Path(tmp) / "file"
             if local_file is None:
                 get_storage().download_file(row["file_key"], str(path))
-            return _import_file(settings, scope, row, path, progress, progress_conn, Path(tmp))
+            if local_file is None or digest is None:
+                digest = sha256_of(path)
+            return _import_file(settings, scope, row, path, digest, progress, progress_conn,
+                                Path(tmp))
     finally:
         progress_conn.close()
 
@@ -192,10 +199,9 @@ def _fail(progress: Progress, message: str) -> Outcome:
     return Outcome(PortfolioStatus.FAILED)
 
 
-def _import_file(settings: Any, scope: Scope, row: dict[str, Any], path: Path,
+def _import_file(settings: Any, scope: Scope, row: dict[str, Any], path: Path, digest: str,
                  progress: Progress, progress_conn: Any, tmp: Path) -> Outcome:
     tenant_id, portfolio_id = row["tenant_id"], row["id"]
-    digest = sha256_of(path)
     earlier = progress_conn.execute(
         "SELECT id FROM portfolio WHERE tenant_id = %s AND file_sha256 = %s AND id <> %s"
         " AND status IN ('queued', 'running', 'done') ORDER BY created_at LIMIT 1",

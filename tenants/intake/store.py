@@ -25,6 +25,7 @@ import polars as pl
 from core.ids import uuid7_block
 from core.models import DebtStatus, ImportMode
 from tenants.intake.copy_data import copy_into, csv_bytes
+from tenants.intake.seen_documents import SeenDocuments
 
 log = logging.getLogger("regua.intake.store")
 
@@ -32,7 +33,7 @@ log = logging.getLogger("regua.intake.store")
 # document of the batch; `src_debtor` adds the id the debtor has (or gets) in the tenant.
 DEBT_COLUMNS = ["row", "debt_id", "document", "contract", "installment", "due_date",
                 "amount", "extra"]
-DEBTOR_COLUMNS = ["document", "id", "document_kind", "name", "birth_date", "state"]
+DEBTOR_COLUMNS = ["document", "id", "document_kind", "name", "birth_date", "state", "seen"]
 CONTACT_COLUMNS = ["id", "document", "kind", "value", "details"]
 PLACEMENT_TABLES = """
 CREATE TEMP TABLE staging (
@@ -42,7 +43,7 @@ CREATE TEMP TABLE staging (
 ) ON COMMIT DROP;
 CREATE TEMP TABLE incoming_debtor (
     document text NOT NULL, id uuid NOT NULL, document_kind text NOT NULL, name text NOT NULL,
-    birth_date date, state text
+    birth_date date, state text, seen boolean NOT NULL
 ) ON COMMIT DROP;
 CREATE TEMP TABLE src_debtor (
     document text PRIMARY KEY, id uuid NOT NULL, existing boolean NOT NULL,
@@ -150,7 +151,8 @@ class PortfolioWriter:
         self.params = {"t": tenant_id, "p": portfolio_id, "until": placed_until,
                        "replaceable": [s.value for s in REPLACEABLE]}
         self.counts = MergeCounts()
-        self.had_debts = True
+        self.first = False  # the tenant's first portfolio (see begin)
+        self.seen: SeenDocuments | None = None
 
     def begin(self) -> None:
         # One import per tenant at a time: concurrent merges would race on new debtors.
@@ -161,10 +163,13 @@ class PortfolioWriter:
         # than it saves.
         self.conn.execute("SET LOCAL jit = off")
         self.conn.execute(CLOSE_TABLES if self.closing else PLACEMENT_TABLES)
-        # A tenant's first portfolio cannot match a debt placed before, and the rules
-        # reject a contract and installment repeated in the file: no lookups needed.
-        self.had_debts = self._scalar(
-            "SELECT EXISTS (SELECT 1 FROM debt WHERE tenant_id = %(t)s)")
+        # A tenant's first portfolio cannot match a debt placed before (the rules reject a
+        # contract and installment repeated in the file), and only a document an earlier
+        # batch may have written can match a debtor: the import skips the other lookups.
+        self.first = not self._scalar(
+            "SELECT EXISTS (SELECT 1 FROM debtor WHERE tenant_id = %(t)s)")
+        if self.first:
+            self.seen = SeenDocuments()
 
     def prepare(self, frame: pl.DataFrame) -> PreparedBatch:
         """A batch of accepted rows (canonical columns) as COPY data for the staging tables."""
@@ -174,7 +179,10 @@ class PortfolioWriter:
         debts = frame.with_columns(uuid7_block(frame.height, "debt_id")).select(DEBT_COLUMNS)
         # The batch's last row for a debtor wins (and a later batch over an earlier one).
         debtors = frame.unique("document", keep="last", maintain_order=True)
-        debtors = debtors.with_columns(uuid7_block(debtors.height)).select(DEBTOR_COLUMNS)
+        seen = (pl.lit(True) if self.seen is None
+                else self.seen.check_and_add(debtors.get_column("document")))
+        debtors = debtors.with_columns(uuid7_block(debtors.height), seen=seen).select(
+            DEBTOR_COLUMNS)
         return PreparedBatch(frame.height, [
             ("staging", DEBT_COLUMNS, csv_bytes(debts)),
             ("incoming_debtor", DEBTOR_COLUMNS, csv_bytes(debtors)),
@@ -255,7 +263,7 @@ class PortfolioWriter:
                    s.document_kind, s.name, s.birth_date, s.state
             FROM incoming_debtor s
             LEFT JOIN LATERAL (SELECT id, name, birth_date, state FROM debtor d
-                               WHERE d.document = s.document LIMIT 1) d ON true
+                               WHERE s.seen AND d.document = s.document LIMIT 1) d ON true
         """)
         if self._scalar("SELECT count(*) FROM src_debtor WHERE changed"):
             # Debtors placed before by another portfolio count as updated once per import.
@@ -280,7 +288,7 @@ class PortfolioWriter:
         """).rowcount
         # The rules reject a contract and installment repeated in the file, so each
         # existing debt is matched at most once per import.
-        matched = self.had_debts and self._lookup("""
+        matched = not self.first and self._lookup("""
             INSERT INTO matched (row, debt_id, old_status, changed)
             SELECT s.row, x.id, x.status,
                    x.original_amount <> s.amount OR x.due_date <> s.due_date

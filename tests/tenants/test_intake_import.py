@@ -422,18 +422,23 @@ async def tenant_rows(db, tenant_id: uuid.UUID) -> dict[str, set[tuple]]:
         }
 
 
+@pytest.mark.parametrize("filter_bits", [None, 8], ids=["filter", "saturated-filter"])
 async def test_many_small_batches_reach_the_same_state_as_one(db, factory, services, tmp_path,
-                                                              monkeypatch):
+                                                              monkeypatch, filter_bits):
     """Debtors whose installments straddle batch boundaries are written once, with their
-    contacts once, and are not reported as updated by their own import."""
+    contacts once, and are not reported as updated by their own import, whether the
+    first-portfolio filter skips their lookups or (saturated) sends every one."""
     path = tmp_path / "carteira.csv"
     write_sample(path, 1200, seed=11)
     whole = await factory.tenant()
     one = await run(whole, path)
-    from tenants.intake import reader
+    from tenants.intake import reader, store
+    from tenants.intake.seen_documents import SeenDocuments
 
     monkeypatch.setattr(reader, "CHUNK_BYTES", 4096)  # about 20 rows a parse batch
     monkeypatch.setattr(pipeline, "WRITE_ROWS", 50)  # a few parse batches a write
+    if filter_bits is not None:
+        monkeypatch.setattr(store, "SeenDocuments", lambda: SeenDocuments(filter_bits))
     pieces = await factory.tenant()
     many = await run(pieces, path)
     for key in ("rows_total", "rows_accepted", "rows_rejected", "debtors_created",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath, JSONBody
@@ -17,7 +18,7 @@ from core.settings import get_settings
 from tenants import onboarding, users
 from tenants.schemas import TenantCreate, TenantOut, UserCreate, UserOut
 
-Req = Request[Principal, str, object]
+Req = Request[Principal, str, Any]
 
 AGENCY_STAFF = (Role.ADMIN, Role.SUPERVISOR, Role.AGENT, Role.LEGAL)
 ANY_ROLE = (*AGENCY_STAFF, Role.CREDITOR_ADMIN, Role.CREDITOR_VIEWER)

@@ -158,10 +158,10 @@ def match_headers(headers: list[str], layout: dict[str, Any] | None,
     for i, h in enumerate(folded):
         if i in taken or not h or h in ignored:
             continue
-        name = index.get(h) or (
+        field = index.get(h) or (
             "phone" if re.fullmatch(r"(telefone|celular|fone|tel)\d*", h) else None)
-        if name and (known[name].multiple or name not in mapping.columns):
-            mapping.columns.setdefault(name, []).append(i)
+        if field and (known[field].multiple or field not in mapping.columns):
+            mapping.columns.setdefault(field, []).append(i)
         else:
             mapping.extra.append(i)
     mapping.missing = [f for f in known.values()

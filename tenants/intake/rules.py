@@ -175,7 +175,7 @@ def _merge_stages(*plans: list[dict[str, pl.Expr]]) -> list[dict[str, pl.Expr]]:
 @dataclass
 class Plan:
     stages: list[dict[str, pl.Expr]]
-    checks: list[tuple[int | None, pl.Expr]]  # (column index, reason or null)
+    checks: list[tuple[int, pl.Expr]]  # (column index, reason or null)
     warns: list[tuple[int, pl.Expr]]
     out: dict[str, pl.Expr]
 
@@ -194,6 +194,13 @@ class RowRules:
     def _idx(self, name: str) -> int | None:
         cols = self.mapping.columns.get(name)
         return cols[0] if cols else None
+
+    def _required(self, name: str) -> int:
+        """The column of a required field (match_headers stopped the file without it)."""
+        idx = self._idx(name)
+        if idx is None:
+            raise LookupError(f"required field {name!r} has no column")
+        return idx
 
     def apply(self, frame: pl.DataFrame, bytes_read: int) -> Batch:
         """`frame` has `row`, `c0..cN` (strings, '' for empty) and `_wide`."""
@@ -215,8 +222,7 @@ class RowRules:
             lazy.with_columns(_valid=~pl.any_horizontal([*errors, pl.col("_wide")])).collect())
         headers = self.mapping.headers
         cells = [f"c{i}" for i in range(self.width)]
-        contract = self._idx("contract")
-        assert contract is not None
+        contract = self._required("contract")
 
         def quoted(idx: int) -> pl.Expr:
             return pl.when(pl.col(f"c{idx}") != "").then(
@@ -248,13 +254,13 @@ class RowRules:
 
     def _placement_plan(self, frame: pl.DataFrame) -> Plan:
         m = self.mapping.columns
-        doc, name, contract = self._idx("document"), self._idx("name"), self._idx("contract")
-        due, amount, inst = self._idx("due_date"), self._idx("amount"), self._idx("installment")
-        assert None not in (doc, name, contract, due, amount)
+        doc, name = self._required("document"), self._required("name")
+        contract, due = self._required("contract"), self._required("due_date")
+        amount, inst = self._required("amount"), self._idx("installment")
         has_letters = bool(frame.select(
             pl.col(f"c{doc}").str.contains("[A-Za-z]").any()).item())
 
-        documents = [
+        documents: list[dict[str, pl.Expr]] = [
             {"_doc": pl.col(f"c{doc}").str.replace_all(r"[\s./\-]", "").str.to_uppercase()},
             {"_dlen": pl.col("_doc").str.len_chars(),
              "_dnum": pl.col("_doc").cast(pl.Int64, strict=False)},
@@ -294,7 +300,7 @@ class RowRules:
         blank = {i: pl.col(f"c{i}").str.strip_chars() == "" for i in range(self.width)}
         clean_name = pl.col(f"c{name}").str.strip_chars().str.replace_all(r"\s+", " ")
         contract_text = pl.col(f"c{contract}").str.strip_chars()
-        checks: list[tuple[int | None, pl.Expr]] = [
+        checks: list[tuple[int, pl.Expr]] = [
             (doc, pl.when(blank[doc]).then(pl.lit("CPF/CNPJ vazio"))
              .when(pl.col("document").is_null())
              .then(pl.lit("CPF/CNPJ inválido (dígitos verificadores não conferem)"))),
@@ -329,7 +335,8 @@ class RowRules:
             if phones else pl.lit("{}"),
         }
 
-        def optional(fname: str, value: pl.Expr, message: str, dtype: type = pl.String) -> None:
+        def optional(fname: str, value: pl.Expr, message: str,
+                     dtype: pl.DataType | type[pl.DataType] = pl.String) -> None:
             idx = self._idx(fname)
             if idx is None:
                 out[fname] = pl.lit(None, dtype=dtype)
@@ -383,13 +390,12 @@ class RowRules:
     # -- settlement and recall files -----------------------------------------------------
 
     def _closing_plan(self) -> Plan:
-        contract, inst = self._idx("contract"), self._idx("installment")
+        contract, inst = self._required("contract"), self._idx("installment")
         paid, paid_on = self._idx("amount_paid"), self._idx("paid_on")
-        assert contract is not None
         blank = {i: pl.col(f"c{i}").str.strip_chars() == "" for i in range(self.width)}
         plans: list[list[dict[str, pl.Expr]]] = [
             [{"_inst": _installment(f"c{inst}") if inst is not None else pl.lit(1)}]]
-        checks: list[tuple[int | None, pl.Expr]] = [
+        checks: list[tuple[int, pl.Expr]] = [
             (contract, pl.when(blank[contract]).then(pl.lit("contrato vazio")))]
         if inst is not None:
             checks.append((inst, pl.when(pl.col("_inst").is_null() | (pl.col("_inst") < 1))

@@ -36,6 +36,9 @@
 
   const fmt = new Intl.NumberFormat("pt-BR");
   const brl = new Intl.NumberFormat("pt-BR", { style: "currency", currency: "BRL" });
+  const size = (bytes) => bytes < 1024 ? `${bytes} bytes`
+    : bytes < 1048576 ? `${fmt.format(Math.round(bytes / 1024))} KB`
+      : `${fmt.format(Math.round(bytes / 104857.6) / 10)} MB`;
 
   async function loadLayouts() {
     const tenant = $("tenant").value;
@@ -75,6 +78,7 @@
       await putFile(portfolio.upload_url, file);
       setProgress($("upload-progress"), 1, `${file.name} enviado. Lendo cabeçalhos…`);
       preview = await api("POST", `/api/v1/portfolios/${portfolio.id}/preview`, {});
+      setProgress($("upload-progress"), 1, `${file.name} enviado (${size(file.size)}). Confira as colunas abaixo.`);
       renderMapping();
     } catch (e) {
       showError("upload-error", e.message);
@@ -89,40 +93,83 @@
     const body = $("mapping-rows");
     body.innerHTML = "";
     for (const field of preview.fields) {
-      const label = document.createElement("label");
-      label.className = "mapping-field";
-      const title = document.createElement("span");
+      const chosen = [].concat(preview.mapping[field.name] || []);
+      const box = document.createElement(field.multiple ? "fieldset" : "label");
+      box.className = "mapping-field" + (field.multiple ? " multiple" : "");
+      box.dataset.field = field.name;
+      const title = document.createElement(field.multiple ? "legend" : "span");
       title.textContent = field.label;
       if (field.required) title.insertAdjacentHTML("beforeend", ' <span class="req">obrigatório</span>');
-      if (field.multiple) title.insertAdjacentHTML("beforeend", ' <span class="muted small">(várias: Ctrl+clique)</span>');
-      const select = document.createElement("select");
-      select.dataset.field = field.name;
-      select.multiple = !!field.multiple;
-      if (!field.multiple) select.add(new Option("— não importar —", ""));
-      const chosen = [].concat(preview.mapping[field.name] || []);
-      for (const header of preview.headers) {
-        const opt = new Option(header, header);
-        opt.selected = chosen.includes(header);
-        select.add(opt);
+      if (field.multiple) {
+        title.insertAdjacentHTML("beforeend", ' <span class="muted small">(marque todas as colunas)</span>');
+        box.append(title);
+        // A checkbox per column: phones often come in several columns.
+        preview.headers.forEach((header) => {
+          const option = document.createElement("label");
+          option.className = "check";
+          const input = document.createElement("input");
+          input.type = "checkbox";
+          input.value = header;
+          input.checked = chosen.includes(header);
+          option.append(input, document.createTextNode(header));
+          box.append(option);
+        });
+      } else {
+        const select = document.createElement("select");
+        select.add(new Option("— não importar —", ""));
+        for (const header of preview.headers) {
+          const opt = new Option(header, header);
+          opt.selected = chosen.includes(header);
+          select.add(opt);
+        }
+        box.append(title, select);
       }
-      if (field.multiple) select.size = Math.min(4, preview.headers.length);
-      label.append(title, select);
-      if (field.required && !chosen.length) label.classList.add("invalid");
-      body.appendChild(label);
+      body.appendChild(box);
+    }
+    body.onchange = renderPreview;
+    renderPreview();
+    $("mapping-card").hidden = false;
+    $("mapping-card").scrollIntoView({ behavior: "smooth" });
+  }
+
+  // The first rows under the file's own headers, each column labelled with the field it
+  // feeds, so a wrong choice shows before the import starts.
+  function renderPreview() {
+    const mapping = currentMapping();
+    const labels = Object.fromEntries(preview.fields.map((f) => [f.name, f.label]));
+    const target = {};
+    for (const [field, columns] of Object.entries(mapping)) {
+      for (const column of [].concat(columns)) (target[column] = target[column] || []).push(labels[field]);
     }
     const table = $("preview");
     table.innerHTML = "";
-    const head = table.createTHead().insertRow();
-    for (const h of preview.headers) head.insertCell().outerHTML = `<th>${escapeHtml(h)}</th>`;
+    const head = table.createTHead();
+    const names = head.insertRow();
+    const fields = head.insertRow();
+    fields.className = "target";
+    for (const h of preview.headers) {
+      names.insertCell().outerHTML = `<th>${escapeHtml(h)}</th>`;
+      const cell = fields.insertCell();
+      cell.outerHTML = target[h]
+        ? `<th class="mapped">→ ${escapeHtml(target[h].join(", "))}</th>`
+        : `<th class="extra">campo extra</th>`;
+    }
     const tbody = table.createTBody();
     for (const row of preview.rows) {
       const tr = tbody.insertRow();
-      for (const value of row) tr.insertCell().textContent = value;
+      row.forEach((value, i) => {
+        const td = tr.insertCell();
+        td.textContent = value;
+        if (!target[preview.headers[i]]) td.className = "extra";
+      });
     }
-    showError("mapping-error", preview.missing.length
-      ? `Colunas obrigatórias não reconhecidas: ${preview.missing.join(", ")}. Escolha-as abaixo.` : "");
-    $("mapping-card").hidden = false;
-    $("mapping-card").scrollIntoView({ behavior: "smooth" });
+    const missing = preview.fields.filter((f) => f.required && !mapping[f.name]);
+    for (const box of document.querySelectorAll("#mapping-rows .mapping-field")) {
+      box.classList.toggle("invalid", missing.some((f) => f.name === box.dataset.field));
+    }
+    showError("mapping-error", missing.length
+      ? `Colunas obrigatórias não reconhecidas: ${missing.map((f) => f.label).join(", ")}. Escolha-as abaixo.` : "");
+    $("start").disabled = missing.length > 0;
   }
 
   function escapeHtml(s) {
@@ -131,9 +178,13 @@
 
   function currentMapping() {
     const mapping = {};
-    for (const select of document.querySelectorAll("#mapping-rows select")) {
-      const values = [...select.selectedOptions].map((o) => o.value).filter(Boolean);
-      if (values.length) mapping[select.dataset.field] = select.multiple ? values : values[0];
+    for (const box of document.querySelectorAll("#mapping-rows .mapping-field")) {
+      if (box.classList.contains("multiple")) {
+        const values = [...box.querySelectorAll("input:checked")].map((i) => i.value);
+        if (values.length) mapping[box.dataset.field] = values;
+      } else if (box.querySelector("select").value) {
+        mapping[box.dataset.field] = box.querySelector("select").value;
+      }
     }
     return mapping;
   }

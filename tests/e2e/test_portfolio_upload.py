@@ -23,9 +23,16 @@ async def test_upload_map_import_and_see_the_counts(page, live_server, factory, 
     await page.set_input_files("#file", str(path))
     await page.locator("#mapping-card").wait_for(state="visible")
     assert "cp1252" in await page.locator("#format-info").inner_text()
-    document = page.locator("select[data-field=document]")
+    document = page.locator(".mapping-field[data-field=document] select")
     assert await document.input_value() == "CPF/CNPJ"
+    phones = page.locator(".mapping-field[data-field=phone] input:checked")
+    assert await phones.evaluate_all("boxes => boxes.map(b => b.value)") == [
+        "Telefone 1", "Telefone 2"]
     assert await page.locator("#preview tbody tr").count() == 5
+    # Each preview column says which field it feeds; unchosen columns stay extra fields.
+    targets = page.locator("#preview thead tr.target th")
+    assert (await targets.all_inner_texts())[:3] == ["→ CPF/CNPJ", "→ Nome", "→ Contrato"]
+    assert "campo extra" in await targets.all_inner_texts()
     await page.fill("#layout-name", "Exportação do ERP")
     await shot(page, "portfolios-mapping")
     await page.click("#start")
@@ -74,4 +81,10 @@ async def test_a_file_without_required_columns_asks_for_them(page, live_server, 
     await page.locator("#mapping-error").wait_for(state="visible")
     message = await page.locator("#mapping-error").inner_text()
     assert "Contrato" in message and "Vencimento" in message
+    assert await page.locator("#start").is_disabled()
     await shot(page, "portfolios-missing")
+    # Choosing a column for a missing field updates the message and the preview.
+    await page.select_option(".mapping-field[data-field=contract] select", "Documento")
+    message = await page.locator("#mapping-error").inner_text()
+    assert "Contrato" not in message and "Vencimento" in message
+    assert "→ CPF/CNPJ, Contrato" in await page.locator("#preview thead tr.target").inner_text()

@@ -9,12 +9,17 @@ from typing import IO, Any
 import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from core.settings import Settings
 
 # Multipart transfers hold chunk size x concurrency in memory; keep that modest so an
 # import's memory stays bounded whatever the file size.
 TRANSFER = TransferConfig(multipart_chunksize=8 * 1024 * 1024, max_concurrency=4)
+
+
+class MissingObject(LookupError):
+    """The key is not in the bucket (never uploaded, or removed since)."""
 
 
 class Storage:
@@ -72,7 +77,12 @@ class Storage:
         yield from body.iter_chunks(chunk_size)
 
     def download_file(self, key: str, path: str) -> None:
-        self.client.download_file(self.bucket, key, path, Config=TRANSFER)
+        try:
+            self.client.download_file(self.bucket, key, path, Config=TRANSFER)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+                raise MissingObject(key) from exc
+            raise
 
     def size(self, key: str) -> int:
         return int(self.client.head_object(Bucket=self.bucket, Key=key)["ContentLength"])

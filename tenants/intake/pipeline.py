@@ -33,6 +33,7 @@ from core.ids import uuid7
 from core.models import ImportMode, PortfolioStatus
 from core.runtime import get_storage
 from core.settings import get_settings
+from core.storage import MissingObject
 from tenants.intake import parsing
 from tenants.intake.file_keys import SpillingKeys
 from tenants.intake.store import MergeCounts, PortfolioWriter, PreparedBatch
@@ -184,7 +185,12 @@ def run_import(tenant_id: uuid.UUID, portfolio_id: uuid.UUID,
         with tempfile.TemporaryDirectory(prefix="regua-import-") as tmp:
             path = local_file or Path(tmp) / "file"
             if local_file is None:
-                get_storage().download_file(row["file_key"], str(path))
+                try:
+                    get_storage().download_file(row["file_key"], str(path))
+                except MissingObject:
+                    # Retrying cannot bring the file back: say so instead.
+                    return _fail(progress, "o arquivo da carteira não está no armazenamento"
+                                 " (envio interrompido ou arquivo removido); envie-o de novo")
             if local_file is None or digest is None:
                 digest = sha256_of(path)
             return _import_file(settings, scope, row, path, digest, progress, progress_conn,

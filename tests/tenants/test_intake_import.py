@@ -237,6 +237,25 @@ async def test_a_crashed_import_reruns_to_the_same_final_state(db, factory, serv
     assert done.rows_accepted + done.rows_rejected == done.rows_total == 500
 
 
+async def test_an_import_whose_file_is_gone_from_storage_fails_saying_so(db, factory, services,
+                                                                          tmp_path):
+    """Retrying cannot bring a missing file back: the import fails once, with the reason,
+    instead of being retried and resumed forever."""
+    from core.runtime import get_storage
+
+    tenant = await factory.tenant()
+    result = await run(tenant, csv_file(tmp_path, [f"{CPFS[0]};Ana;A-1;1;10/01/2025;100,00;;"]))
+    async with db.transaction(Scope.tenant(tenant.id)) as session:
+        portfolio = await service.get_portfolio(session, uuid.UUID(result["portfolio_id"]))
+        portfolio.status, portfolio.file_key = "queued", f"{portfolio.file_key}.gone"
+    outcome = await asyncio.to_thread(pipeline.run_import, tenant.id, portfolio.id)
+    assert outcome.status == "failed"
+    async with db.transaction(Scope.tenant(tenant.id)) as session:
+        failed = await service.get_portfolio(session, portfolio.id)
+    assert failed.status == "failed" and "não está no armazenamento" in failed.error
+    assert get_storage().size(portfolio.file_key.removesuffix(".gone")) > 0
+
+
 async def test_portfolios_debts_and_reports_stay_inside_their_tenant(db, client, factory,
                                                                      services, tmp_path):
     alfa, beta = await factory.tenant("Alfa"), await factory.tenant("Beta")

@@ -3,7 +3,7 @@
     uv run python bench/import_bench.py --rows 1000000
 
 1. (baseline a) a bare COPY of the file into an unlogged, unindexed table of text
-   columns: the physical limit of getting these bytes into PostgreSQL;
+   columns (median of three runs): the physical limit of getting these bytes into PostgreSQL;
 2. the full import (parse, validate, deduplicate, write debtors, debts and contacts
    into the indexed tenant tables), in a child process whose peak memory is measured;
 3. (floor c) the rows that import wrote, written again into the same indexed tables for
@@ -288,8 +288,12 @@ def main() -> None:
             size_mb = data.stat().st_size / 1e6
             print(f"generated {args.rows:,} rows ({size_mb:.0f} MB) in {generated:.1f}s")
 
-            copy_s = bare_copy(url, data)
-            print(f"(a) bare COPY into an unindexed text table: {copy_s:.2f}s")
+            # The baseline is short and this machine's speed drifts: take the median of
+            # three runs, so one slow or fast COPY does not swing the ratios.
+            copies = sorted(bare_copy(url, data) for _ in range(3))
+            copy_s = copies[1]
+            print(f"(a) bare COPY into an unindexed text table: {copy_s:.2f}s (median of "
+                  + ", ".join(f"{c:.2f}" for c in copies) + ")")
 
             asyncio.run(create_tenant("bench-import"))
             first = import_in_child("bench-import", data)

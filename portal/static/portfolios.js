@@ -90,6 +90,9 @@
     $("format-info").textContent = f.kind === "xlsx"
       ? `Planilha XLSX, aba “${f.sheet}”, ${preview.headers.length} colunas.`
       : `CSV em ${f.encoding}, separador “${f.delimiter === "\t" ? "tab" : f.delimiter}”, ${preview.headers.length} colunas.`;
+    if (f.header_row > 1) {
+      $("format-info").textContent += ` Cabeçalho na linha ${f.header_row}: as linhas acima dele (título, datas) não são importadas.`;
+    }
     const body = $("mapping-rows");
     body.innerHTML = "";
     for (const field of preview.fields) {

@@ -99,6 +99,12 @@ def _index(mode: ImportMode) -> dict[str, str]:
     return _INDEX[key]
 
 
+def known_headers(values: list[str]) -> int:
+    """How many of `values` are header names that some kind of import recognises."""
+    known = {h for mode in ImportMode for h in _index(mode)}
+    return sum(1 for v in values if fold(v) in known)
+
+
 class MissingColumnsError(Exception):
     def __init__(self, found: list[str], missing: list[Field]) -> None:
         self.found, self.missing = found, missing

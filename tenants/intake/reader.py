@@ -13,12 +13,15 @@ import codecs
 import csv
 import datetime as dt
 import io
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+
+from tenants.intake.fields import known_headers
 
 SAMPLE_BYTES = 256 * 1024
 DELIMITERS = (";", ",", "\t", "|")
@@ -71,12 +74,12 @@ def _delimiter(text: str) -> str:
         raise FileError("o arquivo está vazio")
     best, best_score = ";", -1.0
     for delim in DELIMITERS:
-        counts = [len(row) for row in csv.reader(lines, delimiter=delim)]
-        header = counts[0]
-        if header < 2:
+        # The usual width, not the first line's: a title line may come before the header.
+        counts = Counter(len(row) for row in csv.reader(lines, delimiter=delim))
+        width, times = counts.most_common(1)[0]
+        if width < 2:
             continue
-        consistent = sum(1 for c in counts if c == header) / len(counts)
-        score = consistent * 100 + header
+        score = times / len(lines) * 100 + width
         if score > best_score:
             best, best_score = delim, score
     if best_score < 0:
@@ -104,11 +107,32 @@ def sniff(path: Path, file_name: str = "", sheet: str | None = None) -> FileForm
     encoding = _encoding(sample)
     text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(sample)
     delimiter = _delimiter(text)
-    for number, record in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter), 1):
-        if any(v.strip() for v in record):
-            return FileFormat("csv", [v.strip() for v in record], encoding, delimiter,
-                              header_row=number)
-    raise FileError("o arquivo não tem cabeçalho")
+    records = csv.reader(io.StringIO(text), delimiter=delimiter)
+    found = _header((n, [v.strip() for v in r]) for n, r in enumerate(records, 1))
+    if found is None:
+        raise FileError("o arquivo não tem cabeçalho")
+    return FileFormat("csv", found[1], encoding, delimiter, header_row=found[0])
+
+
+# How far down a title block may push the header.
+HEADER_SEARCH_ROWS = 20
+
+
+def _header(records: Iterator[tuple[int, list[str]]]) -> tuple[int, list[str]] | None:
+    """The header record and its row number.
+
+    Exports often open with a title, a date or a filter line above the real header (a
+    merged cell in the spreadsheet). Among the first non-blank rows, the header is the
+    first one naming at least two columns the import knows; failing that, the first
+    non-blank row, whose headers the missing-columns message then lists.
+    """
+    first: tuple[int, list[str]] | None = None
+    filled = ((n, v) for n, v in records if any(v))
+    for (number, values), _ in zip(filled, range(HEADER_SEARCH_ROWS), strict=False):
+        first = first or (number, values)
+        if known_headers(values) >= 2:
+            return number, values
+    return first
 
 
 # About 20,000 rows: large enough for polars to run in parallel, small enough that the
@@ -258,12 +282,11 @@ def _cell(value: Any) -> str:
 def _sniff_xlsx(path: Path, sheet: str | None) -> FileFormat:
     _, names, ws = _sheet(path, sheet)
     start_row = ws.start[0] if ws.start else 0
-    for offset, row in enumerate(ws.iter_rows()):
-        values = [_cell(v) for v in row]
-        if any(values):
-            return FileFormat("xlsx", values, sheet=ws.name, sheets=names,
-                              header_row=start_row + offset + 1)
-    raise FileError(f"a aba “{ws.name}” está vazia")
+    found = _header((start_row + offset + 1, [_cell(v) for v in row])
+                    for offset, row in enumerate(ws.iter_rows()))
+    if found is None:
+        raise FileError(f"a aba “{ws.name}” está vazia")
+    return FileFormat("xlsx", found[1], sheet=ws.name, sheets=names, header_row=found[0])
 
 
 def iter_xlsx(path: Path, fmt: FileFormat, batch_rows: int = 100_000,

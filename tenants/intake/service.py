@@ -170,7 +170,8 @@ def preview(portfolio: Portfolio, mapping: dict[str, Any] | None = None) -> dict
             break
     return {
         "format": {"kind": fmt.kind, "encoding": fmt.encoding, "delimiter": fmt.delimiter,
-                   "sheet": fmt.sheet, "sheets": fmt.sheets, "description": fmt.description},
+                   "sheet": fmt.sheet, "sheets": fmt.sheets, "description": fmt.description,
+                   "header_row": fmt.header_row},
         "headers": fmt.headers,
         "mapping": matched.as_layout(),
         "missing": [f.label for f in matched.missing],

@@ -73,7 +73,8 @@ async def test_a_file_without_required_columns_asks_for_them(page, live_server, 
                                                              tmp_path):
     tenant = await factory.tenant()
     path = tmp_path / "estranho.csv"
-    path.write_text("Documento;Cliente;Total\n52998224725;Ana;10,00\n", encoding="utf-8")
+    path.write_text("Clientes em atraso\nDocumento;Cliente;Total\n52998224725;Ana;10,00\n",
+                    encoding="utf-8")
     await login(page, live_server, tenant.admin.email, tenant.admin.password)
     await page.wait_for_url("**/inicio")
     await page.goto(live_server + "/carteiras")
@@ -82,6 +83,9 @@ async def test_a_file_without_required_columns_asks_for_them(page, live_server, 
     message = await page.locator("#mapping-error").inner_text()
     assert "Contrato" in message and "Vencimento" in message
     assert await page.locator("#start").is_disabled()
+    # The title line above the header is passed over, and the page says so.
+    assert "Cabeçalho na linha 2" in await page.locator("#format-info").inner_text()
+    assert await page.locator("#preview thead th").first.inner_text() == "DOCUMENTO"
     await shot(page, "portfolios-missing")
     # Choosing a column for a missing field updates the message and the preview.
     await page.select_option(".mapping-field[data-field=contract] select", "Documento")

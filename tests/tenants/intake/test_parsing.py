@@ -157,6 +157,23 @@ def test_totals_line_is_a_rejected_row(tmp_path: Path) -> None:
     assert "CPF/CNPJ" in reason and "nome vazio" in reason
 
 
+def test_title_lines_above_the_header_are_passed_over(tmp_path: Path) -> None:
+    # A report title (a merged cell), its date and a blank line, then the real header.
+    text = ("Relatório de inadimplentes;;;;;\nGerado em 01/03/2025;;;;;\n;;;;;\n"
+            f"{HEADER}\n52998224725;Ana;C1;1;10/01/2025;10,00\n;Bia;C2;1;10/01/2025;5,00\n")
+    fmt, batch = parse(write(tmp_path, text))
+    assert fmt.header_row == 4 and fmt.headers[1] == "Nome do Cliente"
+    # Rows keep the numbers the spreadsheet shows.
+    assert batch.accepted["row"].to_list() == [5]
+    assert list(rejected_reasons(batch)) == [6]
+
+
+def test_without_a_recognisable_header_the_first_line_is_named(tmp_path: Path) -> None:
+    path = write(tmp_path, "Relatório de março\nCódigo;Cliente;Total\n1;Ana;10,00\n")
+    fmt = parsing.sniff(path, "c.csv")
+    assert fmt.header_row == 1 and fmt.headers == ["Relatório de março"]
+
+
 def test_missing_required_columns_name_headers_and_fields(tmp_path: Path) -> None:
     path = write(tmp_path, "Documento;Cliente;Valor\n52998224725;Ana;10,00\n")
     fmt = parsing.sniff(path, "c.csv")
@@ -232,6 +249,8 @@ def test_xlsx_with_typed_cells_and_named_sheet(tmp_path: Path) -> None:
     book.active.title = "Resumo"
     book.active.append(["nada aqui"])
     sheet = book.create_sheet("Carteira")
+    sheet.append(["Carteira de cobrança — março/2025"])
+    sheet.merge_cells("A1:F1")
     sheet.append(["CPF", "Nome", "Contrato", "Parcela", "Vencimento", "Valor"])
     sheet.append([1234567890, "Ana", "C1", 1, dt.datetime(2025, 1, 10), 1234.5])
     sheet.append(["529.982.247-25", "Bia", 778, 2, "10/02/2025", "R$ 10,00"])
@@ -248,7 +267,8 @@ def test_xlsx_with_typed_cells_and_named_sheet(tmp_path: Path) -> None:
     assert rows["C1"]["due_date"] == dt.date(2025, 1, 10) and rows["C1"]["amount"] == "1234.50"
     assert rows["778"]["amount"] == "10.00"
     assert rows["C3"]["due_date"] == dt.date(2023, 3, 15) and rows["C3"]["amount"] == "0.30"
-    assert batch.accepted["row"].to_list() == [2, 3, 5]
+    assert fmt.header_row == 2
+    assert batch.accepted["row"].to_list() == [3, 4, 6]
 
 
 def test_a_missing_sheet_is_a_clear_error(tmp_path: Path) -> None:

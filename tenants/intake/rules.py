@@ -70,18 +70,24 @@ def _mod11_ok(values: list[pl.Expr], w1: tuple[int, ...], w2: tuple[int, ...]) -
     return (dv1 == values[n - 2]) & (dv2 == values[n - 1])
 
 
-DATE_LAYOUTS = ("%d/%m/%Y", "%Y-%m-%d", "%d/%m/%y", "%d-%m-%Y", "%d.%m.%Y")
+DATE_LAYOUTS = ("%d/%m/%Y", "%Y-%m-%d", "%d/%m/%y", "%d-%m-%Y", "%d.%m.%Y", "%Y/%m/%d")
+# A time after the date, as database and ERP exports write it ("10/01/2025 00:00:00",
+# "2025-01-10T00:00:00.000"): the date is what counts.
+TIME_OF_DAY = r"[ T]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?$"
 
 
 def parse_dates(values: pl.Series) -> pl.Series:
-    """dd/mm/yyyy, dd/mm/yy, yyyy-mm-dd (with or without time), dd-mm-yyyy, dd.mm.yyyy and
-    Excel day serials; null when nothing fits or the date is outside 1900-2100.
+    """dd/mm/yyyy, dd/mm/yy, yyyy-mm-dd, dd-mm-yyyy, dd.mm.yyyy, yyyy/mm/dd (each with or
+    without a time of day) and Excel day serials; null when nothing fits or the date is
+    outside 1900-2100.
 
     A file almost always uses one layout: each layout is tried only on the values the
     previous ones could not read, so the common case costs one parse. A wrong reading
     ('10/02/25' as year 25) falls outside 1900-2100 and the next layout takes over.
     """
     text = values.str.strip_chars()
+    if text.str.contains(":", literal=True).any():
+        text = text.str.replace(TIME_OF_DAY, "")
     result = pl.Series(values.name, [None] * len(values), dtype=pl.Date)
     pending = (text != "").fill_null(False).arg_true()
     low, high = dt.date(1900, 1, 1), dt.date(2100, 12, 31)
@@ -89,8 +95,6 @@ def parse_dates(values: pl.Series) -> pl.Series:
         if pending.is_empty():
             return result
         subset = text.gather(pending)
-        if layout == "%Y-%m-%d":
-            subset = subset.str.slice(0, 10)
         parsed = subset.str.strptime(pl.Date, layout, strict=False, exact=True)
         ok = parsed.is_between(low, high).fill_null(False)
         result = result.scatter(pending.filter(ok), parsed.filter(ok))

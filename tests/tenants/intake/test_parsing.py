@@ -95,13 +95,20 @@ def test_bad_amounts_are_rejected_with_reason(tmp_path: Path, raw: str, reason: 
 @pytest.mark.parametrize(("raw", "expected"), [
     ("10/01/2025", dt.date(2025, 1, 10)), ("10/01/25", dt.date(2025, 1, 10)),
     ("2025-01-10", dt.date(2025, 1, 10)), ("1/2/2025", dt.date(2025, 2, 1)),
+    ("10.01.2025", dt.date(2025, 1, 10)), ("10-01-2025", dt.date(2025, 1, 10)),
+    ("2025/01/10", dt.date(2025, 1, 10)), ("45678", dt.date(2025, 1, 21)),
+    # Dates with a time of day, as database and ERP exports write them.
+    ("10/01/2025 00:00:00", dt.date(2025, 1, 10)), ("10/01/2025 23:59", dt.date(2025, 1, 10)),
+    ("2025-01-10 00:00:00", dt.date(2025, 1, 10)),
+    ("2025-01-10T00:00:00.000-03:00", dt.date(2025, 1, 10)),
 ])
 def test_date_formats(tmp_path: Path, raw: str, expected: dt.date) -> None:
     _, batch = parse(write(tmp_path, f"{HEADER}\n52998224725;Ana;C1;1;{raw};10,00\n"))
     assert batch.accepted["due_date"].to_list() == [expected]
 
 
-@pytest.mark.parametrize("raw", ["31/02/2025", "2025-13-01", "amanhã", "10/01"])
+@pytest.mark.parametrize("raw", ["31/02/2025", "2025-13-01", "amanhã", "10/01", "10/01 12:00",
+                                 "31/02/2025 00:00:00"])
 def test_bad_dates_are_rejected_naming_the_column(tmp_path: Path, raw: str) -> None:
     _, batch = parse(write(tmp_path, f"{HEADER}\n52998224725;Ana;C1;1;{raw};10,00\n"))
     reason = rejected_reasons(batch)[2]

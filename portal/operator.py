@@ -87,6 +87,8 @@ async def import_portfolio(tenant_slug: str, path: str, layout: str | None, mode
     and this waits for a worker to finish it.
     """
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+    from functools import partial
     from pathlib import Path
 
     from sqlalchemy import select
@@ -119,16 +121,20 @@ async def import_portfolio(tenant_slug: str, path: str, layout: str | None, mode
                 portfolio.status, portfolio.phase = PortfolioStatus.DUPLICATE, "done"
                 portfolio.duplicate_of, portfolio.file_sha256 = earlier, digest
         if earlier is None:
-            await asyncio.to_thread(get_storage().upload_file, portfolio.file_key, str(file))
-            inline = get_settings().embedded_broker
-            async with db.transaction(Scope.tenant(tenant.id)) as session:
-                fresh = await service.get_portfolio(session, portfolio.id, for_update=True)
-                fresh.status, fresh.phase = PortfolioStatus.QUEUED, "queued"
-                if not inline:
+            upload = partial(get_storage().upload_file, portfolio.file_key, str(file))
+            if get_settings().embedded_broker:
+                # The file goes to S3 while the import reads it here, and the import waits
+                # for the upload before it commits: a placed portfolio always has its file.
+                with ThreadPoolExecutor(1, thread_name_prefix="portfolio-upload") as pool:
+                    uploaded = pool.submit(upload)
+                    await asyncio.to_thread(pipeline.run_import, tenant.id, portfolio.id, file,
+                                            digest, uploaded.result)
+            else:
+                await asyncio.to_thread(upload)
+                async with db.transaction(Scope.tenant(tenant.id)) as session:
+                    fresh = await service.get_portfolio(session, portfolio.id, for_update=True)
+                    fresh.status, fresh.phase = PortfolioStatus.QUEUED, "queued"
                     enqueue_after_commit(session, import_actor, str(tenant.id), str(fresh.id))
-            if inline:
-                await asyncio.to_thread(pipeline.run_import, tenant.id, portfolio.id, file,
-                                        digest)
             deadline = asyncio.get_running_loop().time() + wait_seconds
             while True:
                 async with db.transaction(Scope.tenant(tenant.id)) as session:

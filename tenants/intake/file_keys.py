@@ -15,9 +15,10 @@ from typing import Any, Protocol
 
 import polars as pl
 
-from tenants.intake.copy_data import copy_into, csv_bytes
+from tenants.intake.copy_data import binary_copy_data, copy_into
 
 FIRST_ROWS = {"_key": pl.String, "first_row": pl.Int64}
+KEY_COLUMNS = {"key": "text", "first_row": "int4"}
 
 
 class FileKeys(Protocol):
@@ -67,16 +68,16 @@ class DatabaseKeys:
 
     def load(self, known: pl.DataFrame) -> None:
         """Keys already seen (`_key`, `first_row`, distinct)."""
-        copy_into(self.conn, "file_key", ["key", "first_row"],
-                  csv_bytes(known.select("_key", "first_row")))
+        copy_into(self.conn, "file_key", KEY_COLUMNS,
+                  binary_copy_data(known.select(key="_key", first_row="first_row"), KEY_COLUMNS))
 
     def earlier(self, firsts: pl.DataFrame) -> pl.DataFrame:
         if firsts.height == 0:
             return pl.DataFrame(schema=FIRST_ROWS)
         with self.conn.transaction():
             self.conn.execute("TRUNCATE batch_key")
-            copy_into(self.conn, "batch_key", ["key", "first_row"],
-                      csv_bytes(firsts.select("_key", "_first_here")))
+            copy_into(self.conn, "batch_key", KEY_COLUMNS, binary_copy_data(
+                firsts.select(key="_key", first_row="_first_here"), KEY_COLUMNS))
             rows = self.conn.execute(
                 "SELECT b.key, k.first_row FROM batch_key b JOIN file_key k ON k.key = b.key"
             ).fetchall()

@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -48,6 +48,10 @@ KEYS_IN_MEMORY = 1_000_000  # contract keys held in memory before they go to the
 
 class PortfolioGone(LookupError):
     """The job names a portfolio that does not exist (any more) for that tenant."""
+
+
+class UploadFailed(Exception):
+    """The file read from this machine did not reach S3: the import must not commit."""
 
 
 @dataclass
@@ -155,11 +159,13 @@ def _grouped(batches: Iterator[parsing.Batch], writer: PortfolioWriter
 
 
 def run_import(tenant_id: uuid.UUID, portfolio_id: uuid.UUID,
-               local_file: Path | None = None, digest: str | None = None) -> Outcome:
+               local_file: Path | None = None, digest: str | None = None,
+               stored: Callable[[], object] | None = None) -> Outcome:
     """Import one portfolio (idempotent: a finished portfolio is left as it is).
 
-    `local_file` is the uploaded file already on this machine (the CLI's inline run),
-    with its SHA-256 in `digest` when the caller has computed it.
+    `local_file` is the file already on this machine (the CLI's inline run), with its
+    SHA-256 in `digest` when the caller has computed it; when it is still on its way to
+    S3, `stored` waits for it (and raises if the upload failed) and runs before commit.
     """
     settings = get_settings()
     scope = Scope.tenant(tenant_id)
@@ -194,7 +200,7 @@ def run_import(tenant_id: uuid.UUID, portfolio_id: uuid.UUID,
             if local_file is None or digest is None:
                 digest = sha256_of(path)
             return _import_file(settings, scope, row, path, digest, progress, progress_conn,
-                                Path(tmp))
+                                Path(tmp), stored)
     finally:
         progress_conn.close()
 
@@ -206,7 +212,8 @@ def _fail(progress: Progress, message: str) -> Outcome:
 
 
 def _import_file(settings: Any, scope: Scope, row: dict[str, Any], path: Path, digest: str,
-                 progress: Progress, progress_conn: Any, tmp: Path) -> Outcome:
+                 progress: Progress, progress_conn: Any, tmp: Path,
+                 stored: Callable[[], object] | None) -> Outcome:
     tenant_id, portfolio_id = row["tenant_id"], row["id"]
     earlier = progress_conn.execute(
         "SELECT id FROM portfolio WHERE tenant_id = %s AND file_sha256 = %s AND id <> %s"
@@ -256,9 +263,18 @@ def _import_file(settings: Any, scope: Scope, row: dict[str, Any], path: Path, d
             progress.update(force=True, phase="reports")
             keys = _upload_reports(row, reports)
             _upload_acknowledgement(row, totals, counts, placed_until, digest)
+            if stored is not None:
+                try:
+                    stored()
+                except Exception as exc:
+                    raise UploadFailed from exc
             _finish(conn, row, totals, counts, keys, placed_until, digest, size)
     except parsing.FileError as exc:
         return _fail(progress, str(exc))
+    except UploadFailed:
+        log.exception("portfolio %s: its file did not reach storage", portfolio_id)
+        return _fail(progress, "o arquivo não pôde ser guardado no armazenamento; nada foi"
+                     " importado: envie-o de novo")
     finally:
         file_keys.close()
         conn.close()

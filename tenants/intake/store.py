@@ -24,54 +24,44 @@ import polars as pl
 
 from core.ids import uuid7_block
 from core.models import DebtStatus, ImportMode
-from tenants.intake.copy_data import copy_into, csv_bytes
+from tenants.intake.copy_data import binary_copy_data, copy_into, temp_table
 from tenants.intake.seen_documents import SeenDocuments
 
 log = logging.getLogger("regua.intake.store")
 
 # Staging tables, filled by COPY batch after batch. `incoming_debtor` holds one row per
 # document of the batch; `src_debtor` adds the id the debtor has (or gets) in the tenant.
-DEBT_COLUMNS = ["row", "debt_id", "document", "contract", "installment", "due_date",
-                "amount", "extra"]
-DEBTOR_COLUMNS = ["document", "id", "document_kind", "name", "birth_date", "state", "seen"]
-CONTACT_COLUMNS = ["id", "document", "kind", "value", "details"]
-PLACEMENT_TABLES = """
-CREATE TEMP TABLE staging (
-    row int NOT NULL, debt_id uuid NOT NULL, document text NOT NULL, contract text NOT NULL,
-    installment int NOT NULL, due_date date NOT NULL, amount numeric(14,2) NOT NULL,
-    extra jsonb
-) ON COMMIT DROP;
-CREATE TEMP TABLE incoming_debtor (
-    document text NOT NULL, id uuid NOT NULL, document_kind text NOT NULL, name text NOT NULL,
-    birth_date date, state text, seen boolean NOT NULL
-) ON COMMIT DROP;
-CREATE TEMP TABLE src_debtor (
-    document text PRIMARY KEY, id uuid NOT NULL, existing boolean NOT NULL,
-    changed boolean NOT NULL,
-    document_kind text NOT NULL, name text NOT NULL, birth_date date, state text
-) ON COMMIT DROP;
-CREATE TEMP TABLE staging_contact (
-    id uuid NOT NULL, document text NOT NULL, kind text NOT NULL, value text NOT NULL,
-    details jsonb
-) ON COMMIT DROP;
-CREATE TEMP TABLE matched (
-    row int PRIMARY KEY, debt_id uuid NOT NULL, old_status text NOT NULL,
-    changed boolean NOT NULL
-) ON COMMIT DROP;
-CREATE TEMP TABLE changed_debt (
-    debt_id uuid PRIMARY KEY, debtor_id uuid NOT NULL, amount numeric(14,2) NOT NULL,
-    due_date date NOT NULL, extra jsonb
-) ON COMMIT DROP;
-CREATE TEMP TABLE updated_debtor (id uuid PRIMARY KEY) ON COMMIT DROP;
-CREATE TEMP TABLE file_key (contract text NOT NULL, installment int NOT NULL) ON COMMIT DROP
-"""
-CLOSE_COLUMNS = ["row", "contract", "installment", "amount_paid", "paid_on", "raw"]
-CLOSE_TABLES = """
-CREATE TEMP TABLE staging (
-    row int NOT NULL, contract text NOT NULL, installment int NOT NULL,
-    amount_paid numeric(14,2), paid_on date, raw text
-) ON COMMIT DROP
-"""
+STAGING = {"row": "int4", "debt_id": "uuid", "document": "text", "contract": "text",
+           "installment": "int4", "due_date": "date", "amount": "numeric(14,2)",
+           "extra": "jsonb"}
+INCOMING_DEBTOR = {"document": "text", "id": "uuid", "document_kind": "text", "name": "text",
+                   "birth_date": "date", "state": "text", "seen": "bool"}
+STAGING_CONTACT = {"id": "uuid", "document": "text", "kind": "text", "value": "text",
+                   "details": "jsonb"}
+PLACEMENT_TABLES = [
+    temp_table("staging", STAGING),
+    temp_table("incoming_debtor", INCOMING_DEBTOR),
+    temp_table("staging_contact", STAGING_CONTACT),
+    """CREATE TEMP TABLE src_debtor (
+        document text PRIMARY KEY, id uuid NOT NULL, existing boolean NOT NULL,
+        changed boolean NOT NULL,
+        document_kind text NOT NULL, name text NOT NULL, birth_date date, state text
+    ) ON COMMIT DROP""",
+    """CREATE TEMP TABLE matched (
+        row int PRIMARY KEY, debt_id uuid NOT NULL, old_status text NOT NULL,
+        changed boolean NOT NULL
+    ) ON COMMIT DROP""",
+    """CREATE TEMP TABLE changed_debt (
+        debt_id uuid PRIMARY KEY, debtor_id uuid NOT NULL, amount numeric(14,2) NOT NULL,
+        due_date date NOT NULL, extra jsonb
+    ) ON COMMIT DROP""",
+    "CREATE TEMP TABLE updated_debtor (id uuid PRIMARY KEY) ON COMMIT DROP",
+    "CREATE TEMP TABLE file_key (contract text NOT NULL, installment int NOT NULL)"
+    " ON COMMIT DROP",
+]
+CLOSING = {"row": "int4", "contract": "text", "installment": "int4",
+           "amount_paid": "numeric(14,2)", "paid_on": "date", "raw": "text"}
+CLOSE_TABLES = [temp_table("staging", CLOSING)]
 
 # Debts the creditor took back may be placed again by a later file.
 REPLACEABLE = (DebtStatus.WITHDRAWN, DebtStatus.RECALLED, DebtStatus.RETURNED)
@@ -118,7 +108,7 @@ def contacts_of(frame: pl.DataFrame) -> pl.DataFrame:
     unique = (pl.concat([phones, emails, addresses], how="diagonal")
               .unique(["document", "kind", "value"], keep="first", maintain_order=True)
               .sort("position", "kind", "value"))
-    return unique.with_columns(uuid7_block(unique.height)).select(CONTACT_COLUMNS)
+    return unique.with_columns(uuid7_block(unique.height))
 
 
 @dataclass
@@ -126,7 +116,7 @@ class PreparedBatch:
     """A batch as COPY data, made in the reader thread while the database is busy."""
 
     rows: int
-    tables: list[tuple[str, list[str], memoryview]]
+    tables: list[tuple[str, dict[str, str], bytes]]
 
 
 # Plans for the statements that find a batch's rows in the tenant tables (see _lookup).
@@ -162,7 +152,8 @@ class PortfolioWriter:
         # Statements run once per batch on a few thousand rows: compiling them costs more
         # than it saves.
         self.conn.execute("SET LOCAL jit = off")
-        self.conn.execute(CLOSE_TABLES if self.closing else PLACEMENT_TABLES)
+        for ddl in CLOSE_TABLES if self.closing else PLACEMENT_TABLES:
+            self.conn.execute(ddl)
         # A tenant's first portfolio cannot match a debt placed before (the rules reject a
         # contract and installment repeated in the file), and only a document an earlier
         # batch may have written can match a debtor: the import skips the other lookups.
@@ -175,18 +166,18 @@ class PortfolioWriter:
         """A batch of accepted rows (canonical columns) as COPY data for the staging tables."""
         if self.closing:
             return PreparedBatch(frame.height, [
-                ("staging", CLOSE_COLUMNS, csv_bytes(frame.select(CLOSE_COLUMNS)))])
-        debts = frame.with_columns(uuid7_block(frame.height, "debt_id")).select(DEBT_COLUMNS)
+                ("staging", CLOSING, binary_copy_data(frame, CLOSING))])
+        debts = frame.with_columns(uuid7_block(frame.height, "debt_id"))
         # The batch's last row for a debtor wins (and a later batch over an earlier one).
         debtors = frame.unique("document", keep="last", maintain_order=True)
         seen = (pl.lit(True) if self.seen is None
                 else self.seen.check_and_add(debtors.get_column("document")))
-        debtors = debtors.with_columns(uuid7_block(debtors.height), seen=seen).select(
-            DEBTOR_COLUMNS)
+        debtors = debtors.with_columns(uuid7_block(debtors.height), seen=seen)
         return PreparedBatch(frame.height, [
-            ("staging", DEBT_COLUMNS, csv_bytes(debts)),
-            ("incoming_debtor", DEBTOR_COLUMNS, csv_bytes(debtors)),
-            ("staging_contact", CONTACT_COLUMNS, csv_bytes(contacts_of(frame))),
+            ("staging", STAGING, binary_copy_data(debts, STAGING)),
+            ("incoming_debtor", INCOMING_DEBTOR, binary_copy_data(debtors, INCOMING_DEBTOR)),
+            ("staging_contact", STAGING_CONTACT,
+             binary_copy_data(contacts_of(frame), STAGING_CONTACT)),
         ])
 
     def write(self, batch: PreparedBatch) -> list[tuple[int, str, str]]:
@@ -219,7 +210,7 @@ class PortfolioWriter:
             c.debtors_updated = self._scalar("SELECT count(*) FROM updated_debtor")
         return c
 
-    def _copy(self, table: str, columns: list[str], data: memoryview) -> None:
+    def _copy(self, table: str, columns: dict[str, str], data: bytes) -> None:
         started = time.perf_counter()
         copy_into(self.conn, table, columns, data)
         log.debug("%.3fs COPY %s", time.perf_counter() - started, table)

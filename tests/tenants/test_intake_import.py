@@ -256,6 +256,37 @@ async def test_an_import_whose_file_is_gone_from_storage_fails_saying_so(db, fac
     assert get_storage().size(portfolio.file_key.removesuffix(".gone")) > 0
 
 
+async def test_a_cli_import_whose_upload_fails_places_nothing(db, factory, services, tmp_path,
+                                                            monkeypatch):
+    """The CLI reads the file while it goes to S3; a portfolio is only placed with its file
+    stored, so a failed upload leaves the tenant as it was and says why."""
+    from core.storage import Storage
+
+    def broken_upload(self, key: str, path: str) -> None:
+        raise OSError("connection reset by S3")
+
+    monkeypatch.setattr(Storage, "upload_file", broken_upload)
+    tenant = await factory.tenant()
+    result = await run(tenant, csv_file(tmp_path, [f"{CPFS[0]};Ana;A-1;1;10/01/2025;100,00;;"]))
+    assert result["status"] == "failed"
+    assert await count(db, tenant.id, Debt) == await count(db, tenant.id, Debtor) == 0
+    async with db.transaction(Scope.tenant(tenant.id)) as session:
+        failed = await service.get_portfolio(session, uuid.UUID(result["portfolio_id"]))
+    assert "não pôde ser guardado no armazenamento" in failed.error
+
+
+async def test_a_cli_import_keeps_the_file_in_storage(db, factory, services, tmp_path):
+    from core.runtime import get_storage
+
+    tenant = await factory.tenant()
+    path = csv_file(tmp_path, [f"{CPFS[0]};Ana;A-1;1;10/01/2025;100,00;;"])
+    result = await run(tenant, path)
+    assert result["status"] == "done"
+    async with db.transaction(Scope.tenant(tenant.id)) as session:
+        portfolio = await service.get_portfolio(session, uuid.UUID(result["portfolio_id"]))
+    assert get_storage().get(portfolio.file_key) == path.read_bytes()
+
+
 async def test_portfolios_debts_and_reports_stay_inside_their_tenant(db, client, factory,
                                                                      services, tmp_path):
     alfa, beta = await factory.tenant("Alfa"), await factory.tenant("Beta")

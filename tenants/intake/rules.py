@@ -137,6 +137,15 @@ def _money_stages(src: str, out: str) -> list[dict[str, pl.Expr]]:
     ]
 
 
+def _digit_lost(out: str) -> pl.Expr:
+    """Money like '1,234': a decimal comma to a Brazilian, a thousands separator to an
+    English-locale spreadsheet. Read as the former (the file's convention) it is rounded
+    to cents and loses a digit, so the row says how it was read."""
+    return pl.when(pl.col(f"{out}_b").str.contains(r"^\d{1,3},\d{3}$")).then(pl.lit(
+        "valor com três casas após a vírgula: lido como decimal e arredondado para"
+        " centavos (1,234 = 1,23); se a vírgula separa milhares, escreva 1.234,00"))
+
+
 def cents_text(cents: pl.Expr) -> pl.Expr:
     return pl.concat_str([(cents // 100).cast(pl.String), pl.lit("."),
                           (cents % 100).cast(pl.String).str.zfill(2)])
@@ -327,6 +336,7 @@ class RowRules:
              .then(pl.lit("telefone inválido descartado (DDD ou número fora do padrão)")))
             for idx in phones
         ]
+        warns.append((amount, _digit_lost("_cents")))
         out: dict[str, pl.Expr] = {
             "document": pl.col("document"), "document_kind": pl.col("document_kind"),
             "name": clean_name.str.slice(0, 200), "contract": contract_text,
@@ -425,7 +435,8 @@ class RowRules:
         else:
             out["paid_on"] = pl.lit(None, dtype=pl.Date)
         out["raw"] = pl.concat_str([pl.col(f"c{i}") for i in range(self.width)], separator=";")
-        return Plan(_merge_stages(*plans), checks, [], out)
+        return Plan(_merge_stages(*plans), checks,
+                    [] if paid is None else [(paid, _digit_lost("_paid"))], out)
 
     def _duplicates(self, checked: pl.DataFrame) -> pl.DataFrame:
         """`_dup_of`: for a valid row whose contract+installment an earlier valid row (in

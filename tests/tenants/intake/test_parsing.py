@@ -81,6 +81,20 @@ def test_amount_formats(tmp_path: Path, raw: str, expected: str) -> None:
     assert batch.accepted["amount"].to_list() == [expected]
 
 
+def test_an_amount_that_loses_a_digit_is_read_as_decimal_and_says_so(tmp_path: Path) -> None:
+    """'1,234' may be US thousands; read with the decimal comma it is rounded, so the
+    creditor gets a warning naming the row and column, and the unambiguous rows none."""
+    rows = ["1,234", "1.234,56", "12,50", "1234.5678"]
+    text = HEADER + "\n" + "".join(
+        f'52998224725;Ana;C{i};1;10/01/2025;"{raw}"\n' for i, raw in enumerate(rows))
+    _, batch = parse(write(tmp_path, text))
+    assert batch.accepted["amount"].to_list() == ["1.23", "1234.56", "12.50", "1234.57"]
+    warned = batch.warnings.row(0, named=True)
+    assert batch.warnings.height == 1 and warned["linha"] == 2
+    assert warned["coluna"] == "Valor Original" and warned["valor"] == "1,234"
+    assert "separa milhares" in warned["aviso"]
+
+
 @pytest.mark.parametrize(("raw", "reason"), [
     ("0,00", "maior que zero"), ("-10,00", "maior que zero"), ("abc", "valor inválido"),
     ("", "valor vazio"),

@@ -2,8 +2,8 @@
 
 In binary COPY the server takes each value as it stores it (a uuid as 16 bytes, a date as
 a day count, a number as its digits) instead of parsing text, and the server is the
-import's bottleneck: the staging tables load in half the server time that CSV took
-(measured, a million debt rows: 1.70 s → 0.81 s). pgpq encodes Arrow columns into that
+import's bottleneck: the staging tables of a million-row import took 2.9 s of the
+server's time instead of 4.6 s with CSV. pgpq encodes Arrow columns into that
 format, in Rust, in the reader thread.
 
 polars hands its columns over as Arrow "view" arrays, which pgpq cannot encode for binary

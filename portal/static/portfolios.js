@@ -144,6 +144,10 @@
     for (const [field, columns] of Object.entries(mapping)) {
       for (const column of [].concat(columns)) (target[column] = target[column] || []).push(labels[field]);
     }
+    // A DDD kept in a column of its own goes in front of the phone beside it.
+    for (const [phone, ddd] of Object.entries(preview.area_codes || {})) {
+      if (target[phone] && !target[ddd]) target[ddd] = [`DDD de “${phone}”`];
+    }
     const table = $("preview");
     table.innerHTML = "";
     const head = table.createTHead();

@@ -1,7 +1,9 @@
 """Régua's canonical portfolio fields and how creditors' headers map onto them.
 
-Headers are compared after folding case, accents, punctuation and spaces, so
-"Nº Contrato", "N. CONTRATO" and "no_contrato" are the same header.
+Headers are compared word by word after folding case, accents and punctuation, with
+the abbreviations exports use spelled out and "do/da/de" dropped, so "Nº Contrato",
+"NR_CONTRATO" and "Número do contrato" are the same header, and so are "DT_VENC" and
+"Data de Vencimento".
 """
 
 from __future__ import annotations
@@ -54,6 +56,10 @@ PLACEMENT_FIELDS = (
     Field("email", "E-mail", headers=("e-mail", "email", "e mail", "correio eletronico")),
     Field("address", "Endereço", headers=(
         "endereco", "logradouro", "endereco completo", "rua", "endereco residencial")),
+    Field("address_number", "Número (endereço)", headers=(
+        "numero", "numero endereco", "numero residencia", "numero imovel")),
+    Field("complement", "Complemento", headers=("complemento", "complemento endereco")),
+    Field("district", "Bairro", headers=("bairro",)),
     Field("city", "Cidade", headers=("cidade", "municipio")),
     Field("state", "UF", headers=("uf", "estado")),
     Field("zip", "CEP", headers=("cep", "codigo postal")),
@@ -82,11 +88,45 @@ def fields_for(mode: ImportMode) -> tuple[Field, ...]:
         PLACEMENT_FIELDS)
 
 
-def fold(header: str) -> str:
-    """Compare headers without case, accents, punctuation or spacing."""
+# Words that exports abbreviate, each with the word it stands for.
+ABBREVIATIONS = {
+    "dt": "data", "dta": "data", "vl": "valor", "vlr": "valor", "val": "valor",
+    "n": "numero", "no": "numero", "nr": "numero", "nro": "numero", "num": "numero",
+    "cod": "codigo", "doc": "documento", "fone": "telefone", "tel": "telefone", "cel": "celular",
+    "venc": "vencimento", "vencto": "vencimento", "vcto": "vencimento",
+    "nasc": "nascimento", "end": "endereco", "parc": "parcela", "cli": "cliente",
+    "mun": "municipio", "compl": "complemento",
+}
+ADDRESS_PARTS = ("address_number", "complement", "district")  # joined to the street
+CONNECTORS = frozenset({"do", "da", "de", "dos", "das"})
+PHONE_WORDS = frozenset({"telefone", "celular", "whatsapp"})
+
+
+def words(header: str) -> list[str]:
+    """A header's words: without case or accents, abbreviations spelled out, "do/da/de"
+    dropped; camelCase and digits split off ("DtVenc2" -> data, vencimento, 2)."""
     text = unicodedata.normalize("NFKD", header.replace("º", "o").replace("°", "o"))
-    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
-    return re.sub(r"[^a-z0-9]+", "", text)
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    text = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", text).lower()
+    found = (ABBREVIATIONS.get(w, w) for w in re.findall(r"[a-z]+|[0-9]+", text))
+    return [w for w in found if w not in CONNECTORS]
+
+
+def fold(header: str) -> str:
+    """The form in which headers are compared (see `words`)."""
+    return "".join(words(header))
+
+
+def area_code_column(header: str) -> bool:
+    """A column holding only the DDD of the phone beside it ("DDD", "DDD1", "DDD Cel")."""
+    found = words(header)
+    return bool(found) and found[0] == "ddd" and "telefone" not in found and len(found) <= 2
+
+
+def phone_column(header: str) -> bool:
+    """Any "Telefone ..."/"Celular ..." column not named among the built-in headers."""
+    found = words(header)
+    return bool(found) and found[0] in PHONE_WORDS
 
 
 _INDEX: dict[ImportMode, dict[str, str]] = {}
@@ -124,6 +164,8 @@ class ColumnMapping:
     columns: dict[str, list[int]] = field(default_factory=dict)
     extra: list[int] = field(default_factory=list)
     missing: list[Field] = field(default_factory=list)
+    # A phone column (by index) whose DDD is in a column of its own.
+    area_codes: dict[int, int] = field(default_factory=dict)
 
     def header_for(self, name: str) -> str:
         cols = self.columns.get(name)
@@ -161,20 +203,44 @@ def match_headers(headers: list[str], layout: dict[str, Any] | None,
                     break
     index = _index(mode)
     ignored = {fold(c) for c in REPORT_COLUMNS}
+    area_codes = []
     for i, h in enumerate(folded):
         if i in taken or not h or h in ignored:
             continue
-        field = index.get(h) or (
-            "phone" if re.fullmatch(r"(telefone|celular|fone|tel)\d*", h) else None)
-        if field and (known[field].multiple or field not in mapping.columns):
+        if "phone" in known and area_code_column(headers[i]):
+            area_codes.append(i)
+            continue
+        field = index.get(h) or ("phone" if phone_column(headers[i]) else None)
+        if field and field in known and (known[field].multiple
+                                         or field not in mapping.columns):
             mapping.columns.setdefault(field, []).append(i)
         else:
             mapping.extra.append(i)
+    _pair_area_codes(mapping, area_codes)
+    if "address" not in mapping.columns:
+        # A number or district with no street to go with is kept as it came.
+        for part in ADDRESS_PARTS:
+            mapping.extra.extend(mapping.columns.pop(part, []))
+        mapping.extra.sort()
     mapping.missing = [f for f in known.values()
                        if f.required and f.name not in mapping.columns]
     if mapping.missing and strict:
         raise MissingColumnsError(list(headers), mapping.missing)
     return mapping
+
+
+def _pair_area_codes(mapping: ColumnMapping, area_codes: list[int]) -> None:
+    """Each DDD column feeds the first phone column after it that has none yet ("DDD;
+    Telefone", "DDD1;Fone1;DDD2;Fone2", "DDD1;DDD2;Fone1;Fone2"); one with no phone
+    column after it is kept as an extra field."""
+    phones = sorted(mapping.columns.get("phone", []))
+    for ddd in area_codes:
+        phone = next((p for p in phones if p > ddd and p not in mapping.area_codes), None)
+        if phone is None:
+            mapping.extra.append(ddd)
+        else:
+            mapping.area_codes[phone] = ddd
+    mapping.extra.sort()
 
 
 def validate_mapping(layout: dict[str, Any], mode: ImportMode) -> None:

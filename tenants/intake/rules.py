@@ -13,6 +13,7 @@ only loops over the few rejected and warned rows to word their messages.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import polars as pl
@@ -151,11 +152,11 @@ def cents_text(cents: pl.Expr) -> pl.Expr:
                           (cents % 100).cast(pl.String).str.zfill(2)])
 
 
-def _phone_stages(src: str, out: str) -> list[dict[str, pl.Expr]]:
+def _phone_stages(src: pl.Expr, out: str) -> list[dict[str, pl.Expr]]:
     """E.164 (+55...) or null in `out`; the rules of core.phones.normalize_phone."""
     a, b, c = f"{out}_a", f"{out}_b", f"{out}_c"
     return [
-        {a: pl.col(src).str.replace_all(r"\D", "")},
+        {a: src.str.replace_all(r"\D", "")},
         {b: pl.when(pl.col(a).str.starts_with("55") & pl.col(a).str.len_chars().is_in([12, 13]))
             .then(pl.col(a).str.slice(2)).otherwise(pl.col(a))},
         {c: pl.when(pl.col(b).str.starts_with("0") & pl.col(b).str.len_chars().is_in([11, 12]))
@@ -166,6 +167,15 @@ def _phone_stages(src: str, out: str) -> list[dict[str, pl.Expr]]:
                & pl.col(c).str.slice(2, 1).is_in(["2", "3", "4", "5"]))))
             .then(pl.lit("+55") + pl.col(c))},
     ]
+
+
+def _with_area_code(number: pl.Expr, area_code: pl.Expr) -> pl.Expr:
+    """A phone whose DDD is in a column of its own: the DDD goes in front when the number
+    lacks one (8 or 9 digits) and the DDD cell holds two digits ("11", "011")."""
+    digits = number.str.replace_all(r"\D", "")
+    ddd = area_code.str.replace_all(r"\D", "").str.strip_chars_start("0")
+    return pl.when((ddd.str.len_chars() == 2) & digits.str.len_chars().is_in([8, 9])) \
+        .then(ddd + digits).otherwise(number)
 
 
 def _installment(src: str) -> pl.Expr:
@@ -309,7 +319,11 @@ class RowRules:
         self.dates = {"_due": due}
         plans = [documents, _money_stages(f"c{amount}", "_cents"),
                  [{"_inst": _installment(f"c{inst}") if inst is not None else pl.lit(1)}]]
-        plans += [_phone_stages(f"c{idx}", f"_p{idx}") for idx in phones]
+        for idx in phones:
+            number = pl.col(f"c{idx}")
+            if idx in self.mapping.area_codes:
+                number = _with_area_code(number, pl.col(f"c{self.mapping.area_codes[idx]}"))
+            plans.append(_phone_stages(number, f"_p{idx}"))
         blank = {i: pl.col(f"c{i}").str.strip_chars() == "" for i in range(self.width)}
         clean_name = pl.col(f"c{name}").str.strip_chars().str.replace_all(r"\s+", " ")
         contract_text = pl.col(f"c{contract}").str.strip_chars()
@@ -388,6 +402,8 @@ class RowRules:
         for fname in ("address", "city"):
             if self._idx(fname) is not None:
                 text = col(fname)
+                if fname == "address":
+                    text = self._street_line(text, col)
                 out[fname] = pl.when(text != "").then(text.str.slice(0, 300))
             else:
                 out[fname] = pl.lit(None, dtype=pl.String)
@@ -400,6 +416,19 @@ class RowRules:
         else:
             out["extra"] = pl.lit(None, dtype=pl.String)
         return Plan(_merge_stages(*plans), checks, warns, out)
+
+    def _street_line(self, street: pl.Expr, col: Callable[[str], pl.Expr]) -> pl.Expr:
+        """The street with the number, complement and district of their own columns, as
+        a letter is addressed: "Rua A, 120, apto 3 - Centro"."""
+        parts = [street] + [pl.when(col(f) != "").then(col(f))
+                            for f in ("address_number", "complement")
+                            if self._idx(f) is not None]
+        line = pl.concat_str(parts, separator=", ", ignore_nulls=True)
+        if self._idx("district") is not None:
+            district = col("district")
+            line = pl.when(district != "").then(pl.concat_str([line, pl.lit(" - "), district])
+                                                ).otherwise(line)
+        return pl.when(street != "").then(line).otherwise(street)
 
     # -- settlement and recall files -----------------------------------------------------
 

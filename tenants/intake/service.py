@@ -175,6 +175,8 @@ def preview(portfolio: Portfolio, mapping: dict[str, Any] | None = None) -> dict
         "headers": fmt.headers,
         "mapping": matched.as_layout(),
         "missing": [f.label for f in matched.missing],
+        # A phone column (header) and the column with its DDD, joined by the import.
+        "area_codes": {fmt.headers[p]: fmt.headers[d] for p, d in matched.area_codes.items()},
         "fields": [{"name": f.name, "label": f.label, "required": f.required,
                     "multiple": f.multiple} for f in fields.fields_for(mode)],
         "rows": rows[:PREVIEW_ROWS],

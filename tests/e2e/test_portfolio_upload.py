@@ -92,3 +92,26 @@ async def test_a_file_without_required_columns_asks_for_them(page, live_server, 
     message = await page.locator("#mapping-error").inner_text()
     assert "Contrato" not in message and "Vencimento" in message
     assert "→ CPF/CNPJ, Contrato" in await page.locator("#preview thead tr.target").inner_text()
+
+
+async def test_erp_headers_are_recognised_and_a_ddd_column_is_shown_joined(
+        page, live_server, factory, tmp_path):
+    tenant = await factory.tenant()
+    path = tmp_path / "erp.csv"
+    path.write_text("NR_DOC;NOME_DEVEDOR;NUM_CONTRATO;DT_VENC;VL_ORIGINAL;DDD;FONE;BAIRRO\n"
+                    "52998224725;Ana;C1;10/01/2025;10,00;11;3333-4444;Centro\n",
+                    encoding="utf-8")
+    await login(page, live_server, tenant.admin.email, tenant.admin.password)
+    await page.wait_for_url("**/inicio")
+    await page.goto(live_server + "/carteiras")
+    await page.set_input_files("#file", str(path))
+    await page.locator("#mapping-card").wait_for(state="visible")
+    assert not await page.locator("#start").is_disabled()
+    for field, header in (("document", "NR_DOC"), ("name", "NOME_DEVEDOR"),
+                          ("contract", "NUM_CONTRATO"), ("due_date", "DT_VENC"),
+                          ("amount", "VL_ORIGINAL")):
+        assert await page.locator(
+            f".mapping-field[data-field={field}] select").input_value() == header
+    targets = await page.locator("#preview thead tr.target th").all_inner_texts()
+    assert targets[5:] == ["→ DDD de “FONE”", "→ Telefones", "campo extra"]
+    await shot(page, "portfolios-erp-headers")

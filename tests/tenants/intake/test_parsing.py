@@ -219,6 +219,55 @@ def test_headers_match_without_case_accents_or_punctuation(tmp_path: Path) -> No
     assert row["extra"] == '{"Observação":"cliente antiga"}'
 
 
+def test_erp_headers_with_abbreviations_and_underscores_match(tmp_path: Path) -> None:
+    text = ("NR_DOC;NOME_DEVEDOR;NUM_CONTRATO;N_PARCELA;DtVencimento;VL_ORIGINAL;FONE_RES\n"
+            "529.982.247-25;Ana;C1;3;10/01/2025;10,00;(11) 3333-4444\n")
+    fmt, batch = parse(write(tmp_path, text))
+    mapping = parsing.match_headers(fmt.headers, None, ImportMode.INCREMENTAL)
+    assert not mapping.extra
+    row = batch.accepted.row(0, named=True)
+    assert (row["document"], row["name"], row["contract"], row["installment"]) == (
+        "52998224725", "Ana", "C1", 3)
+    assert row["due_date"] == dt.date(2025, 1, 10) and row["amount"] == "10.00"
+    assert row["phones"] == "{+551133334444}"
+
+
+@pytest.mark.parametrize("layout", [
+    "CPF;Nome;Contrato;Vencimento;Valor;DDD1;FONE1;DDD2;CELULAR2",
+    "CPF;Nome;Contrato;Vencimento;Valor;DDD1;DDD2;FONE1;CELULAR2",
+])
+def test_a_ddd_in_its_own_column_goes_in_front_of_the_phone(tmp_path: Path,
+                                                             layout: str) -> None:
+    ddd_first = layout.index("DDD2") < layout.index("FONE1")
+    rows = [("011", "3333-4444", "21", "98765-4321"),  # DDD with a trunk zero
+            ("11", "(11) 3333-4444", "21", "98765-4321"),  # a number that has its DDD
+            ("", "3333-4444", "21", "")]  # no DDD: the phone cannot be dialled
+    lines = [layout]
+    for i, (d1, f1, d2, f2) in enumerate(rows):
+        cells = [d1, d2, f1, f2] if ddd_first else [d1, f1, d2, f2]
+        lines.append(f"52998224725;Ana;C{i};10/01/2025;10,00;" + ";".join(cells))
+    _, batch = parse(write(tmp_path, "\n".join(lines) + "\n"))
+    phones = batch.accepted["phones"].to_list()
+    assert phones == ["{+551133334444,+5521987654321}", "{+551133334444,+5521987654321}",
+                      "{}"]
+    assert batch.warnings.select("linha", "coluna").rows() == [(4, "FONE1")]
+    assert batch.accepted["extra"].to_list() == [None] * 3  # the DDD columns were used
+
+
+def test_address_parts_join_the_street(tmp_path: Path) -> None:
+    text = ("CPF;Nome;Contrato;Vencimento;Valor;Logradouro;Número;Complemento;Bairro;Cidade\n"
+            "52998224725;Ana;C1;10/01/2025;10,00;Rua A;120;apto 3;Centro;Rio\n"
+            "52998224725;Ana;C2;10/01/2025;10,00;Rua A;;;;Rio\n")
+    _, batch = parse(write(tmp_path, text))
+    assert batch.accepted["address"].to_list() == ["Rua A, 120, apto 3 - Centro", "Rua A"]
+    # Without a street the parts are kept as they came, as extra fields.
+    text = ("CPF;Nome;Contrato;Vencimento;Valor;Número;Bairro\n"
+            "52998224725;Ana;C1;10/01/2025;10,00;120;Centro\n")
+    _, batch = parse(write(tmp_path, text))
+    row = batch.accepted.row(0, named=True)
+    assert row["address"] is None and row["extra"] == '{"Número":"120","Bairro":"Centro"}'
+
+
 def test_invalid_contacts_are_dropped_with_warnings_and_the_row_kept(tmp_path: Path) -> None:
     text = ("CPF;Nome;Contrato;Vencimento;Valor;Celular;E-mail;CEP;UF;Data de Nascimento\n"
             "52998224725;Ana;C1;10/01/2025;10,00;(10) 98765-4321;ana@;123;XX;31/02/1980\n")

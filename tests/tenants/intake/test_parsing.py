@@ -299,6 +299,12 @@ def test_settlement_file(tmp_path: Path) -> None:
     assert "contrato vazio" in rejected_reasons(batch)[3]
 
 
+def test_a_settlement_file_with_contact_columns_is_read(tmp_path: Path) -> None:
+    text = "Contrato;Parcela;Valor Pago;Telefone;DDD\nC1;1;10,00;3333-4444;11\n"
+    _, batch = parse(write(tmp_path, text), ImportMode.SETTLEMENT)
+    assert batch.accepted["contract"].to_list() == ["C1"]
+
+
 def test_rows_longer_than_the_header_are_reported(tmp_path: Path) -> None:
     text = f"{HEADER}\n52998224725;Ana;C1;1;10/01/2025;10,00;sobra\n"
     _, batch = parse(write(tmp_path, text))

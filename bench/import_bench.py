@@ -139,20 +139,52 @@ def table_writes(url: str, source: uuid.UUID, target: uuid.UUID) -> dict[str, fl
     return timings
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _postgres_cpu() -> dict[int, float]:
+    """CPU seconds so far of each process of a PostgreSQL server on this machine."""
+    seconds: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+        except (OSError, ValueError):
+            continue
+        if stat[stat.index("(") + 1:stat.rindex(")")] in ("postgres", "postmaster"):
+            fields = stat[stat.rindex(")") + 2:].split()
+            seconds[int(entry.name)] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return seconds
+
+
 def import_in_child(slug: str, path: Path) -> dict[str, object]:
-    """Run the import in its own process to measure its time and peak memory."""
+    """Run the import in its own process to measure its time, peak memory and CPU, and
+    the CPU the database server spent meanwhile (sampled, since backends exit with their
+    connection; 0 when the server runs on another machine)."""
     code = (
         "import asyncio, json, resource, sys, time\n"
         "from portal.operator import import_portfolio\n"
         "t = time.perf_counter()\n"
+        "c = resource.getrusage(resource.RUSAGE_SELF)\n"
         f"r = asyncio.run(import_portfolio({slug!r}, {str(path)!r}, None, 'incremental', None))\n"
         "r['seconds'] = time.perf_counter() - t\n"
-        "r['peak_rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "u = resource.getrusage(resource.RUSAGE_SELF)\n"
+        "r['peak_rss_mb'] = u.ru_maxrss / 1024\n"
+        "r['cpu_s'] = u.ru_utime + u.ru_stime - c.ru_utime - c.ru_stime\n"
         "print(json.dumps(r))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=os.environ,
-                         capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    before = _postgres_cpu()
+    latest = dict(before)
+    child = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=os.environ,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while child.poll() is None:
+        latest.update(_postgres_cpu())
+        time.sleep(0.1)
+    out, err = child.communicate()
+    if child.returncode:
+        raise RuntimeError(f"the import failed:\n{err}")
+    result: dict[str, object] = json.loads(out.strip().splitlines()[-1])
+    result["database_cpu_s"] = sum(v - before.get(pid, 0.0) for pid, v in latest.items())
+    return result
 
 
 async def orm_row_by_row(tenant_id: uuid.UUID, path: Path, sample: int) -> float:
@@ -299,7 +331,8 @@ def main() -> None:
             first = import_in_child("bench-import", data)
             print(f"    import: {first['seconds']:.2f}s, peak memory "
                   f"{first['peak_rss_mb']:.0f} MB, {first['rows_accepted']:,} accepted, "
-                  f"{first['rows_rejected']:,} rejected")
+                  f"{first['rows_rejected']:,} rejected; CPU: import process "
+                  f"{first['cpu_s']:.1f}s, database server {first['database_cpu_s']:.1f}s")
             floor = table_writes(url, uuid.UUID(str(first["tenant_id"])),
                                  asyncio.run(create_tenant("bench-floor")))
             floor_s = sum(floor.values())
@@ -333,6 +366,9 @@ def main() -> None:
                 "orm_extrapolated_s": round(orm_full, 1),
                 "orm_vs_import": round(orm_full / first["seconds"], 1),
                 "peak_rss_mb": round(first["peak_rss_mb"]),
+                "import_cpu_s": round(first["cpu_s"], 1),
+                "database_cpu_s": round(first["database_cpu_s"], 1),
+                "database_cpu_vs_copy": round(first["database_cpu_s"] / copy_s, 2),
                 "repeat_s": round(second["seconds"], 2),
                 "repeat_vs_first_pct": round(100 * second["seconds"] / first["seconds"], 1),
                 "changed_rows": changed, "reported_updated": third["debts_updated"],

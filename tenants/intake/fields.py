@@ -88,8 +88,10 @@ def fields_for(mode: ImportMode) -> tuple[Field, ...]:
         PLACEMENT_FIELDS)
 
 
-# Words that exports abbreviate, each with the word it stands for.
+# Words that exports abbreviate (or put in the plural), each with the word it stands for.
 ABBREVIATIONS = {
+    "telefones": "telefone", "fones": "telefone", "celulares": "celular", "mails": "mail",
+    "emails": "email", "enderecos": "endereco",
     "dt": "data", "dta": "data", "vl": "valor", "vlr": "valor", "val": "valor",
     "n": "numero", "no": "numero", "nr": "numero", "nro": "numero", "num": "numero",
     "cod": "codigo", "doc": "documento", "fone": "telefone", "tel": "telefone", "cel": "celular",

@@ -26,6 +26,11 @@ from tenants.intake.file_keys import FileKeys, MemoryKeys
 
 _EMAIL = (r"^[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
           r"(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$")
+# Cells often hold several phones or e-mails ("(11) 98765-4321 / (11) 3333-4444",
+# "a@x.com; b@y.com"): each is read on its own.
+_PHONE_PART = r"[\d(+][\dxX\s().\-]*\d"
+_EMAIL_PART = r"[^\s,;/<>()\[\]]*@[^\s,;/<>()\[\]]*"
+BAD_PHONE = "telefone inválido descartado (DDD ou número fora do padrão)"
 _REPEATED_CPF = [int(str(d) * 11) for d in range(10)]
 _REPEATED_CNPJ = [int(str(d) * 14) for d in range(10)]
 _CNPJ_W1 = (5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2)
@@ -169,6 +174,11 @@ def _phone_stages(src: pl.Expr, out: str) -> list[dict[str, pl.Expr]]:
     ]
 
 
+def _several(idx: int) -> pl.Expr:
+    """The phone cell holds several numbers (or a number and an extension)."""
+    return pl.col(f"c{idx}").str.count_matches(_PHONE_PART) > 1
+
+
 def _with_area_code(number: pl.Expr, area_code: pl.Expr) -> pl.Expr:
     """A phone whose DDD is in a column of its own: the DDD goes in front when the number
     lacks one (8 or 9 digits) and the DDD cell holds two digits ("11", "011")."""
@@ -181,7 +191,8 @@ def _with_area_code(number: pl.Expr, area_code: pl.Expr) -> pl.Expr:
 def _installment(src: str) -> pl.Expr:
     raw = pl.col(src)
     return pl.when(raw == "").then(1).otherwise(
-        raw.str.extract(r"^0*(\d{1,6})(?:\s*/\s*\d+)?$", 1).cast(pl.Int32, strict=False))
+        raw.str.extract(r"(?i)^0*(\d{1,6})(?:\s*(?:/|de)\s*\d+)?$", 1)  # 1, 01/12, 1 de 12
+        .cast(pl.Int32, strict=False))
 
 
 def _merge_stages(*plans: list[dict[str, pl.Expr]]) -> list[dict[str, pl.Expr]]:
@@ -241,8 +252,11 @@ class RowRules:
             **plan.out,
         )
         errors = [pl.col(f"_e{i}").is_not_null() for i in range(len(plan.checks))]
-        checked = self._duplicates(
-            lazy.with_columns(_valid=~pl.any_horizontal([*errors, pl.col("_wide")])).collect())
+        checked = lazy.with_columns(_valid=~pl.any_horizontal([*errors, pl.col("_wide")])
+                                    ).collect()
+        if not self.closing:
+            checked = self._several_phones(checked)
+        checked = self._duplicates(checked)
         headers = self.mapping.headers
         cells = [f"c{i}" for i in range(self.width)]
         contract = self._required("contract")
@@ -319,11 +333,8 @@ class RowRules:
         self.dates = {"_due": due}
         plans = [documents, _money_stages(f"c{amount}", "_cents"),
                  [{"_inst": _installment(f"c{inst}") if inst is not None else pl.lit(1)}]]
-        for idx in phones:
-            number = pl.col(f"c{idx}")
-            if idx in self.mapping.area_codes:
-                number = _with_area_code(number, pl.col(f"c{self.mapping.area_codes[idx]}"))
-            plans.append(_phone_stages(number, f"_p{idx}"))
+        plans += [_phone_stages(self._phone_number(pl.col(f"c{idx}"), idx), f"_p{idx}")
+                  for idx in phones]
         blank = {i: pl.col(f"c{i}").str.strip_chars() == "" for i in range(self.width)}
         clean_name = pl.col(f"c{name}").str.strip_chars().str.replace_all(r"\s+", " ")
         contract_text = pl.col(f"c{contract}").str.strip_chars()
@@ -345,11 +356,11 @@ class RowRules:
         if inst is not None:
             checks.append((inst, pl.when(pl.col("_inst").is_null() | (pl.col("_inst") < 1))
                            .then(pl.lit("parcela inválida (use um número, ex.: 1 ou 1/12)"))))
+        # The phones' warnings come first, in column order (`_several_phones` relies on it);
+        # a cell with several numbers is judged there.
         warns: list[tuple[int, pl.Expr]] = [
-            (idx, pl.when(~blank[idx] & pl.col(f"_p{idx}").is_null())
-             .then(pl.lit("telefone inválido descartado (DDD ou número fora do padrão)")))
-            for idx in phones
-        ]
+            (idx, pl.when(~blank[idx] & pl.col(f"_p{idx}").is_null() & ~_several(idx))
+             .then(pl.lit(BAD_PHONE))) for idx in phones]
         warns.append((amount, _digit_lost("_cents")))
         out: dict[str, pl.Expr] = {
             "document": pl.col("document"), "document_kind": pl.col("document_kind"),
@@ -376,9 +387,14 @@ class RowRules:
             return pl.col(f"c{self._idx(fname)}").str.strip_chars()
 
         if self._idx("email") is not None:
-            email = col("email").str.to_lowercase()
-            optional("email", pl.when(email.str.contains(_EMAIL)).then(email),
-                     "e-mail inválido descartado")
+            # Valid addresses joined by commas, which an address cannot hold.
+            emails = col("email").str.to_lowercase().str.extract_all(_EMAIL_PART)
+            valid = emails.list.eval(pl.element().filter(pl.element().str.contains(_EMAIL)))
+            out["email"] = pl.when(valid.list.len() > 0).then(valid.list.join(","))
+            warns.append((self._required("email"), pl.when(
+                ~blank[self._required("email")]
+                & (valid.list.len() < emails.list.len().clip(1)))
+                .then(pl.lit("e-mail inválido descartado"))))
         else:
             out["email"] = pl.lit(None, dtype=pl.String)
         if self._idx("zip") is not None:
@@ -416,6 +432,43 @@ class RowRules:
         else:
             out["extra"] = pl.lit(None, dtype=pl.String)
         return Plan(_merge_stages(*plans), checks, warns, out)
+
+    def _phone_number(self, number: pl.Expr, idx: int) -> pl.Expr:
+        area_code = self.mapping.area_codes.get(idx)
+        return number if area_code is None else _with_area_code(number, pl.col(f"c{area_code}"))
+
+    def _several_phones(self, checked: pl.DataFrame) -> pl.DataFrame:
+        """Rows with a phone cell that holds several numbers ("(11) 98765-4321 / (11)
+        3333-4444"), rare in a file, are read again number by number: all the valid ones
+        are kept, and the cell is warned about when one of them is not valid."""
+        phones = self.mapping.columns.get("phone", [])
+        rows = checked.filter(pl.any_horizontal([_several(i) for i in phones])) if phones \
+            else checked.clear()
+        if rows.is_empty():
+            return checked
+        area_codes = self.mapping.area_codes
+        lazy = pl.concat([rows.lazy().select(
+            "row", pl.lit(k).alias("_k"),
+            (pl.col(f"c{idx}").str.strip_chars() == "").alias("_blank"),
+            pl.col(f"c{idx}").str.extract_all(_PHONE_PART).alias("_part"),
+            (pl.col(f"c{area_codes[idx]}") if idx in area_codes else pl.lit(None, pl.String))
+            .alias("_ddd"))
+            for k, idx in enumerate(phones)]).explode("_part", empty_as_null=True)
+        for stage in _phone_stages(_with_area_code(pl.col("_part"), pl.col("_ddd")), "_e"):
+            lazy = lazy.with_columns(**stage)
+        numbers = lazy.collect()
+        patch = numbers.group_by("row", maintain_order=True).agg(
+            pl.concat_str([pl.lit("{"), pl.col("_e").drop_nulls().str.join(","), pl.lit("}")])
+            .alias("phones"))
+        bad = numbers.group_by("row", "_k").agg(
+            (~pl.col("_blank").first()
+             & ((pl.col("_part").is_not_null() & pl.col("_e").is_null()).any()
+                | pl.col("_part").is_null().all())).alias("_bad"))
+        for k in range(len(phones)):
+            patch = patch.join(bad.filter(pl.col("_k") == k).select(
+                "row", pl.when(pl.col("_bad")).then(pl.lit(BAD_PHONE)).alias(f"_w{k}")),
+                on="row", how="left")
+        return checked.update(patch, on="row", include_nulls=True)
 
     def _street_line(self, street: pl.Expr, col: Callable[[str], pl.Expr]) -> pl.Expr:
         """The street with the number, complement and district of their own columns, as

@@ -96,8 +96,10 @@ def contacts_of(frame: pl.DataFrame) -> pl.DataFrame:
                            .str.split(",").alias("value"))
               .explode("value").filter(pl.col("value") != "")
               .with_columns(kind=pl.lit("phone")))
-    emails = (frame.select("document", "position", pl.col("email").alias("value"))
-              .filter(pl.col("value").is_not_null()).with_columns(kind=pl.lit("email")))
+    emails = (frame.select("document", "position", pl.col("email").str.split(",")
+                           .alias("value"))
+              .explode("value").filter(pl.col("value").is_not_null())
+              .with_columns(kind=pl.lit("email")))
     addresses = (frame.filter(pl.col("address").is_not_null() | pl.col("zip").is_not_null())
                  .select("document", "position",
                          pl.concat_str(["address", "city", "state", "zip"],

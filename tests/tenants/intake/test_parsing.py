@@ -254,6 +254,24 @@ def test_a_ddd_in_its_own_column_goes_in_front_of_the_phone(tmp_path: Path,
     assert batch.accepted["extra"].to_list() == [None] * 3  # the DDD columns were used
 
 
+def test_a_cell_with_several_phones_or_emails_keeps_each_valid_one(tmp_path: Path) -> None:
+    text = ("CPF;Nome;Contrato;Parcela;Vencimento;Valor;Telefones;DDD;Celular;E-mail\n"
+            "52998224725;Ana;C1;1 de 12;10/01/2025;10,00;(11) 98765-4321 / (11) 3333-4444;"
+            "21;98765-1111, 3333-2222;ANA@X.COM, ana@y.com\n"
+            "52998224725;Ana;C2;2 DE 12;10/01/2025;10,00;11 98765-4321 ramal 12;;;"
+            "Ana <ana@x.com>, ana@\n"
+            "52998224725;Ana;C3;3;10/01/2025;10,00;1/2;21;98765-1111;\n")
+    _, batch = parse(write(tmp_path, text))
+    assert batch.accepted["installment"].to_list() == [1, 2, 3]
+    assert batch.accepted["phones"].to_list() == [
+        "{+5511987654321,+551133334444,+5521987651111,+552133332222}",
+        "{+5511987654321}", "{+5521987651111}"]
+    assert batch.accepted["email"].to_list() == ["ana@x.com,ana@y.com", "ana@x.com", None]
+    # The number that could not be read is said, the others are kept.
+    assert batch.warnings.select("linha", "coluna").rows() == [
+        (3, "Telefones"), (3, "E-mail"), (4, "Telefones")]
+
+
 def test_address_parts_join_the_street(tmp_path: Path) -> None:
     text = ("CPF;Nome;Contrato;Vencimento;Valor;Logradouro;Número;Complemento;Bairro;Cidade\n"
             "52998224725;Ana;C1;10/01/2025;10,00;Rua A;120;apto 3;Centro;Rio\n"

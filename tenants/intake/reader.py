@@ -289,8 +289,14 @@ def _sniff_xlsx(path: Path, sheet: str | None) -> FileFormat:
     return FileFormat("xlsx", found[1], sheet=ws.name, sheets=names, header_row=found[0])
 
 
-def iter_xlsx(path: Path, fmt: FileFormat, batch_rows: int = 100_000,
+def iter_xlsx(path: Path, fmt: FileFormat, batch_rows: int = 20_000,
               ) -> Iterator[tuple[pl.DataFrame, int]]:
+    """The sheet's rows in batches the size of a CSV chunk's.
+
+    calamine reads a whole sheet into memory (it cannot stream one; Excel caps a sheet at
+    1,048,576 rows), so an XLSX import's memory grows with the sheet: measured with a
+    300,000-row sheet, a 540 MB peak (876 MB with 100,000-row batches). CSV streams.
+    """
     _, _, ws = _sheet(path, fmt.sheet)
     start_row = ws.start[0] if ws.start else 0
     size = path.stat().st_size

@@ -30,7 +30,7 @@ _EMAIL = (r"^[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
 # "a@x.com; b@y.com"): each is read on its own.
 _PHONE_PART = r"[\d(+][\dxX\s().\-]*\d"
 _EMAIL_PART = r"[^\s,;/<>()\[\]]*@[^\s,;/<>()\[\]]*"
-BAD_PHONE = "telefone inválido descartado (DDD ou número fora do padrão)"
+_BAD_PHONE = "telefone inválido descartado (DDD ou número fora do padrão)"
 _REPEATED_CPF = [int(str(d) * 11) for d in range(10)]
 _REPEATED_CNPJ = [int(str(d) * 14) for d in range(10)]
 _CNPJ_W1 = (5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2)
@@ -360,7 +360,7 @@ class RowRules:
         # a cell with several numbers is judged there.
         warns: list[tuple[int, pl.Expr]] = [
             (idx, pl.when(~blank[idx] & pl.col(f"_p{idx}").is_null() & ~_several(idx))
-             .then(pl.lit(BAD_PHONE))) for idx in phones]
+             .then(pl.lit(_BAD_PHONE))) for idx in phones]
         warns.append((amount, _digit_lost("_cents")))
         out: dict[str, pl.Expr] = {
             "document": pl.col("document"), "document_kind": pl.col("document_kind"),
@@ -434,6 +434,7 @@ class RowRules:
         return Plan(_merge_stages(*plans), checks, warns, out)
 
     def _phone_number(self, number: pl.Expr, idx: int) -> pl.Expr:
+        """The phone cell, with the DDD from a column of its own when it has one."""
         area_code = self.mapping.area_codes.get(idx)
         return number if area_code is None else _with_area_code(number, pl.col(f"c{area_code}"))
 
@@ -466,7 +467,7 @@ class RowRules:
                 | pl.col("_part").is_null().all())).alias("_bad"))
         for k in range(len(phones)):
             patch = patch.join(bad.filter(pl.col("_k") == k).select(
-                "row", pl.when(pl.col("_bad")).then(pl.lit(BAD_PHONE)).alias(f"_w{k}")),
+                "row", pl.when(pl.col("_bad")).then(pl.lit(_BAD_PHONE)).alias(f"_w{k}")),
                 on="row", how="left")
         return checked.update(patch, on="row", include_nulls=True)
 

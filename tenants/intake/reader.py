@@ -13,6 +13,7 @@ import codecs
 import csv
 import datetime as dt
 import io
+import itertools
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -42,6 +43,9 @@ class FileFormat:
     sheet: str | None = None
     sheets: list[str] = field(default_factory=list)
     header_row: int = 1  # the spreadsheet row of the header
+    # XLSX: the first filled rows under the header, for a preview (a sheet can only be
+    # read whole, so sniffing keeps them rather than have the preview read it again).
+    head: list[list[str]] = field(default_factory=list)
 
     @property
     def description(self) -> str:
@@ -116,6 +120,7 @@ def sniff(path: Path, file_name: str = "", sheet: str | None = None) -> FileForm
 
 # How far down a title block may push the header.
 HEADER_SEARCH_ROWS = 20
+PREVIEW_ROWS = 5  # rows the upload page previews (an XLSX sniff keeps them)
 
 
 def _header(records: Iterator[tuple[int, list[str]]]) -> tuple[int, list[str]] | None:
@@ -286,7 +291,13 @@ def _sniff_xlsx(path: Path, sheet: str | None) -> FileFormat:
                     for offset, row in enumerate(ws.iter_rows()))
     if found is None:
         raise FileError(f"a aba “{ws.name}” está vazia")
-    return FileFormat("xlsx", found[1], sheet=ws.name, sheets=names, header_row=found[0])
+    width = len(found[1])
+    below = ([_cell(v) for v in row][:width] for offset, row in enumerate(ws.iter_rows())
+             if start_row + offset + 1 > found[0])
+    head = [cells + [""] * (width - len(cells))
+            for cells in itertools.islice((c for c in below if any(c)), PREVIEW_ROWS)]
+    return FileFormat("xlsx", found[1], sheet=ws.name, sheets=names, header_row=found[0],
+                      head=head)
 
 
 def iter_xlsx(path: Path, fmt: FileFormat, batch_rows: int = 20_000,

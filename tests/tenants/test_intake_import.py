@@ -541,3 +541,27 @@ async def test_a_repeat_far_from_its_first_row_is_rejected_naming_it(
     line = next(r for r in csv.reader(io.StringIO(errors), delimiter=";") if r[0] == "302")
     assert "repetidos" in line[-1] and "linha 2" in line[-1]
     assert (await debts(db, tenant.id))[("K-0", 1)].original_amount == Decimal("10.00")
+
+
+async def test_an_xlsx_upload_previews_its_first_rows_with_a_ddd_column_joined(
+        client, factory, tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    tenant = await factory.tenant()
+    headers = tenant.admin.headers
+    body = (await client.post("/api/v1/portfolios", headers=headers,
+                              json={"file_name": "carteira.xlsx"})).json()
+    book = openpyxl.Workbook()
+    book.active.append(["CPF", "Nome", "Contrato", "Vencimento", "Valor", "DDD", "Fone"])
+    for i in range(8):
+        book.active.append([52998224725, "Ana", f"C{i}", "10/01/2025", 10.5, 11, "3333-4444"])
+    path = tmp_path / "carteira.xlsx"
+    book.save(path)
+    async with httpx.AsyncClient() as s3:
+        assert (await s3.put(body["upload_url"], content=path.read_bytes())).status_code == 200
+    preview = (await client.post(f"/api/v1/portfolios/{body['id']}/preview",
+                                 headers=headers)).json()
+    assert preview["format"]["kind"] == "xlsx" and preview["missing"] == []
+    assert preview["rows"][0] == ["52998224725", "Ana", "C0", "10/01/2025", "10.5", "11",
+                                  "3333-4444"]
+    assert len(preview["rows"]) == 5
+    assert preview["area_codes"] == {"Fone": "DDD"}

@@ -363,6 +363,10 @@ def test_xlsx_with_typed_cells_and_named_sheet(tmp_path: Path) -> None:
     assert rows["C3"]["due_date"] == dt.date(2023, 3, 15) and rows["C3"]["amount"] == "0.30"
     assert fmt.header_row == 2
     assert batch.accepted["row"].to_list() == [3, 4, 6]
+    # The preview's rows come from the sniff, as the import reads them (blank row skipped).
+    assert [r[:3] for r in fmt.head] == [["1234567890", "Ana", "C1"],
+                                         ["529.982.247-25", "Bia", "778"],
+                                         ["52998224725", "Caio", "C3"]]
 
 
 def test_a_missing_sheet_is_a_clear_error(tmp_path: Path) -> None:

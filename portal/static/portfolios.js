@@ -87,8 +87,8 @@
 
   function renderMapping() {
     const f = preview.format;
-    $("format-info").textContent = f.kind === "xlsx"
-      ? `Planilha XLSX, aba “${f.sheet}”, ${preview.headers.length} colunas.`
+    $("format-info").textContent = f.kind !== "csv"
+      ? `Planilha ${f.kind.toUpperCase()}, aba “${f.sheet}”, ${preview.headers.length} colunas.`
       : `CSV em ${f.encoding}, separador “${f.delimiter === "\t" ? "tab" : f.delimiter}”, ${preview.headers.length} colunas.`;
     if (f.header_row > 1) {
       $("format-info").textContent += ` Cabeçalho na linha ${f.header_row}: as linhas acima dele (título, datas) não são importadas.`;

@@ -36,21 +36,21 @@ class FileError(Exception):
 
 @dataclass
 class FileFormat:
-    kind: str  # "csv" or "xlsx"
+    kind: str  # "csv", or the spreadsheet's: "xlsx", "xls", "ods", ...
     headers: list[str]
     encoding: str = "utf-8"
     delimiter: str = ";"
     sheet: str | None = None
     sheets: list[str] = field(default_factory=list)
     header_row: int = 1  # the spreadsheet row of the header
-    # XLSX: the first filled rows under the header, for a preview (a sheet can only be
+    # Spreadsheets: the first filled rows under the header, for a preview (a sheet can only be
     # read whole, so sniffing keeps them rather than have the preview read it again).
     head: list[list[str]] = field(default_factory=list)
 
     @property
     def description(self) -> str:
-        if self.kind == "xlsx":
-            return f"XLSX, aba {self.sheet}"
+        if self.kind != "csv":
+            return f"{self.kind.upper()}, aba {self.sheet}"
         names = {";": "ponto e vírgula", ",": "vírgula", "\t": "tabulação", "|": "barra vertical"}
         return f"CSV {self.encoding}, separador {names[self.delimiter]}"
 
@@ -92,22 +92,31 @@ def _delimiter(text: str) -> str:
     return best
 
 
-def is_xlsx(path: Path) -> bool:
+# Spreadsheets calamine reads, by their first bytes: a zip (XLSX, XLSB, ODS) or an OLE2
+# compound file (XLS, Excel 97-2003, which older ERPs still export).
+SPREADSHEET_MAGIC = {b"PK\x03\x04": "xlsx", b"\xd0\xcf\x11\xe0": "xls"}
+SPREADSHEET_KINDS = ("xlsx", "xlsm", "xlsb", "xls", "ods")
+
+
+def spreadsheet_kind(path: Path, file_name: str = "") -> str | None:
+    """A spreadsheet's kind ("xlsx", "xls", "ods", ...) by its extension, else by its
+    first bytes; None for a text file."""
     with path.open("rb") as fh:
-        return fh.read(4) == b"PK\x03\x04"
+        kind = SPREADSHEET_MAGIC.get(fh.read(4))
+    extension = file_name.lower().rpartition(".")[2]
+    return kind and (extension if extension in SPREADSHEET_KINDS else kind)
 
 
 def sniff(path: Path, file_name: str = "", sheet: str | None = None) -> FileFormat:
     if path.stat().st_size == 0:
         raise FileError("o arquivo está vazio")
-    if is_xlsx(path):
-        return _sniff_xlsx(path, sheet)
-    if file_name.lower().endswith((".xls", ".ods")):
-        raise FileError("formato não suportado: envie CSV ou XLSX")
+    kind = spreadsheet_kind(path, file_name)
+    if kind is not None:
+        return _sniff_sheet(path, kind, sheet)
     with path.open("rb") as fh:
         sample = fh.read(SAMPLE_BYTES)
     if b"\x00" in sample[:4096]:
-        raise FileError("arquivo binário não reconhecido: envie CSV ou XLSX")
+        raise FileError("arquivo binário não reconhecido: envie CSV, XLSX, XLS ou ODS")
     encoding = _encoding(sample)
     text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(sample)
     delimiter = _delimiter(text)
@@ -284,7 +293,7 @@ def _cell(value: Any) -> str:
     return str(value).strip()
 
 
-def _sniff_xlsx(path: Path, sheet: str | None) -> FileFormat:
+def _sniff_sheet(path: Path, kind: str, sheet: str | None) -> FileFormat:
     _, names, ws = _sheet(path, sheet)
     start_row = ws.start[0] if ws.start else 0
     found = _header((start_row + offset + 1, [_cell(v) for v in row])
@@ -296,12 +305,12 @@ def _sniff_xlsx(path: Path, sheet: str | None) -> FileFormat:
              if start_row + offset + 1 > found[0])
     head = [cells + [""] * (width - len(cells))
             for cells in itertools.islice((c for c in below if any(c)), PREVIEW_ROWS)]
-    return FileFormat("xlsx", found[1], sheet=ws.name, sheets=names, header_row=found[0],
+    return FileFormat(kind, found[1], sheet=ws.name, sheets=names, header_row=found[0],
                       head=head)
 
 
-def iter_xlsx(path: Path, fmt: FileFormat, batch_rows: int = 20_000,
-              ) -> Iterator[tuple[pl.DataFrame, int]]:
+def iter_sheet(path: Path, fmt: FileFormat, batch_rows: int = 20_000,
+               ) -> Iterator[tuple[pl.DataFrame, int]]:
     """The sheet's rows in batches the size of a CSV chunk's.
 
     calamine reads a whole sheet into memory (it cannot stream one; Excel caps a sheet at
@@ -347,6 +356,6 @@ def iter_xlsx(path: Path, fmt: FileFormat, batch_rows: int = 20_000,
 def iter_records(path: Path, fmt: FileFormat) -> Iterator[tuple[pl.DataFrame, int]]:
     """Frames with `row` (as a spreadsheet numbers it), `c0..cN` strings and `_wide` (the
     row had filled cells beyond the header), plus the bytes read so far."""
-    if fmt.kind == "xlsx":
-        return iter_xlsx(path, fmt)
+    if fmt.kind != "csv":
+        return iter_sheet(path, fmt)
     return iter_csv(path, fmt)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import zipfile
 from pathlib import Path
 
 import polars as pl
@@ -367,6 +368,63 @@ def test_xlsx_with_typed_cells_and_named_sheet(tmp_path: Path) -> None:
     assert [r[:3] for r in fmt.head] == [["1234567890", "Ana", "C1"],
                                          ["529.982.247-25", "Bia", "778"],
                                          ["52998224725", "Caio", "C3"]]
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_an_excel_97_xls_file_is_read(tmp_path: Path) -> None:
+    # Written by xlwt, as older ERPs write them: a title line, typed dates and numbers.
+    path = FIXTURES / "carteira.xls"
+    fmt = parsing.sniff(path, "carteira.xls")
+    assert (fmt.kind, fmt.sheet, fmt.header_row) == ("xls", "Títulos", 3)
+    _, batch = parse(path)
+    rows = batch.accepted.select("row", "document", "name", "contract", "due_date", "amount")
+    assert rows.rows() == [
+        (4, "52998224725", "José Araújo", "C-001", dt.date(2025, 1, 10), "1234.56"),
+        (5, "12345678909", "Conceição Lima", "778", dt.date(2025, 2, 10), "99.90")]
+    assert "linha 4" in rejected_reasons(batch)[6]  # the same contract again
+
+
+def test_an_opendocument_ods_file_is_read(tmp_path: Path) -> None:
+    cells = [["CPF", "Nome", "Contrato", "Vencimento", "Valor"],
+             ["52998224725", "Ana", "C1", ("date", "2025-01-10"), ("float", "10.5")]]
+
+    def cell(value: str | tuple[str, str]) -> str:
+        if isinstance(value, tuple):
+            kind, raw = value
+            attr = "office:date-value" if kind == "date" else "office:value"
+            return (f'<table:table-cell office:value-type="{kind}" {attr}="{raw}">'
+                    f"<text:p>{raw}</text:p></table:table-cell>")
+        return (f'<table:table-cell office:value-type="string"><text:p>{value}</text:p>'
+                "</table:table-cell>")
+
+    rows = "".join(f"<table:table-row>{''.join(cell(c) for c in r)}</table:table-row>"
+                   for r in cells)
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?><office:document-content'
+        ' xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"'
+        ' xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"'
+        ' xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
+        f'<office:body><office:spreadsheet><table:table table:name="Carteira">{rows}'
+        "</table:table></office:spreadsheet></office:body></office:document-content>")
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest'
+        ' xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"'
+        ' manifest:version="1.2"><manifest:file-entry manifest:full-path="/"'
+        ' manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+        '<manifest:file-entry manifest:full-path="content.xml"'
+        ' manifest:media-type="text/xml"/></manifest:manifest>')
+    path = tmp_path / "carteira.ods"
+    with zipfile.ZipFile(path, "w") as ods:
+        ods.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet",
+                     compress_type=zipfile.ZIP_STORED)
+        ods.writestr("META-INF/manifest.xml", manifest)
+        ods.writestr("content.xml", content)
+    fmt, batch = parse(path)
+    assert (fmt.kind, fmt.sheet) == ("ods", "Carteira")
+    assert batch.accepted.select("contract", "due_date", "amount").rows() == [
+        ("C1", dt.date(2025, 1, 10), "10.50")]
 
 
 def test_a_missing_sheet_is_a_clear_error(tmp_path: Path) -> None:

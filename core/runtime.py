@@ -66,10 +66,12 @@ class Services:
         return self.settings
 
     def stop(self) -> None:
-        if self.s3 is not None:
-            self.s3.stop()
-        if self.postgres is not None:
-            self.postgres.stop()
+        try:
+            if self.s3 is not None:
+                self.s3.stop()
+        finally:  # whatever happened to S3, the database is not left running
+            if self.postgres is not None:
+                self.postgres.stop()
 
 
 def migrate(settings: Settings) -> None:

@@ -20,6 +20,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 with warnings.catch_warnings():
     # The package asks platformdirs for a runtime folder on import; we never use it.
     warnings.simplefilter("ignore")
@@ -67,6 +69,15 @@ def _open_path_for(path: Path, owner: tuple[int, int] | None) -> None:
                 p.chmod(p.stat().st_mode | 0o044 | (0o011 if os.access(p, os.X_OK) else 0))
 
 
+def _alive(pid: int) -> bool:
+    """The process exists and is not a zombie waiting for its parent."""
+    try:
+        status: str = psutil.Process(pid).status()
+    except psutil.NoSuchProcess:
+        return False
+    return bool(status != psutil.STATUS_ZOMBIE)
+
+
 @dataclass
 class EmbeddedPostgres:
     """A PostgreSQL cluster whose data lives in `root / "pgdata"`."""
@@ -102,16 +113,17 @@ class EmbeddedPostgres:
             group=owner[1] if owner else None,
         )
 
-    def running(self) -> bool:
-        pid_file = self.pgdata / "postmaster.pid"
-        if not pid_file.exists():
-            return False
+    def _pid(self) -> int | None:
+        """The postmaster's pid while it runs."""
         try:
-            pid = int(pid_file.read_text().splitlines()[0])
+            pid = int((self.pgdata / "postmaster.pid").read_text().splitlines()[0])
             os.kill(pid, 0)
-        except (ValueError, IndexError, ProcessLookupError, PermissionError):
-            return False
-        return True
+        except (OSError, ValueError, IndexError):
+            return None
+        return pid
+
+    def running(self) -> bool:
+        return self._pid() is not None
 
     def start(self) -> str:
         """Initialise on first use, start (or adopt a running server), return its URL."""
@@ -158,7 +170,18 @@ class EmbeddedPostgres:
         return self.url()
 
     def stop(self) -> None:
-        if not self.started_here or not self.running():
+        pid = self._pid()
+        if not self.started_here or pid is None:
             return
-        self._cmd("pg_ctl", "-D", str(self.pgdata), "-w", "-m", "fast", "stop", timeout=60)
+        try:
+            self._cmd("pg_ctl", "-D", str(self.pgdata), "-w", "-m", "fast", "stop", timeout=60)
+        except subprocess.CalledProcessError:
+            # Ctrl-C reaches the server too (same process group): it may have finished
+            # shutting down between the check above and pg_ctl, which then fails.
+            if self.running():
+                raise
+        # pg_ctl returns once the pid file is gone; the postmaster exits a moment later.
+        deadline = time.monotonic() + 30
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
         log.info("embedded PostgreSQL stopped")

@@ -176,9 +176,9 @@ def import_in_child(slug: str, path: Path) -> dict[str, object]:
     latest = dict(before)
     child = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=os.environ,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    while child.poll() is None:
+    while child.poll() is None:  # backends live as long as the import's connections
         latest.update(_postgres_cpu())
-        time.sleep(0.1)
+        time.sleep(0.5)
     out, err = child.communicate()
     if child.returncode:
         raise RuntimeError(f"the import failed:\n{err}")

@@ -31,6 +31,7 @@ _EMAIL = (r"^[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
 _PHONE_PART = r"[\d(+][\dxX\s().\-]*\d"
 _EMAIL_PART = r"[^\s,;/<>()\[\]]*@[^\s,;/<>()\[\]]*"
 _BAD_PHONE = "telefone inválido descartado (DDD ou número fora do padrão)"
+_BAD_EMAIL = "e-mail inválido descartado"
 _REPEATED_CPF = [int(str(d) * 11) for d in range(10)]
 _REPEATED_CNPJ = [int(str(d) * 14) for d in range(10)]
 _CNPJ_W1 = (5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2)
@@ -179,6 +180,10 @@ def _several(idx: int) -> pl.Expr:
     return pl.col(f"c{idx}").str.count_matches(_PHONE_PART) > 1
 
 
+def _several_emails(idx: int) -> pl.Expr:
+    return pl.col(f"c{idx}").str.count_matches("@", literal=True) > 1
+
+
 def _with_area_code(number: pl.Expr, area_code: pl.Expr) -> pl.Expr:
     """A phone whose DDD is in a column of its own: the DDD goes in front when the number
     lacks one (8 or 9 digits) and the DDD cell holds two digits ("11", "011")."""
@@ -224,6 +229,7 @@ class RowRules:
         self.width = len(mapping.headers)
         self.closing = mode in (ImportMode.SETTLEMENT, ImportMode.RECALL)
         self.keys = keys if keys is not None else MemoryKeys()
+        self.email_warning: int | None = None  # the e-mail column's place among warnings
 
     def _idx(self, name: str) -> int | None:
         cols = self.mapping.columns.get(name)
@@ -255,7 +261,7 @@ class RowRules:
         checked = lazy.with_columns(_valid=~pl.any_horizontal([*errors, pl.col("_wide")])
                                     ).collect()
         if not self.closing:
-            checked = self._several_phones(checked)
+            checked = self._several_values(checked)
         checked = self._duplicates(checked)
         headers = self.mapping.headers
         cells = [f"c{i}" for i in range(self.width)]
@@ -356,8 +362,8 @@ class RowRules:
         if inst is not None:
             checks.append((inst, pl.when(pl.col("_inst").is_null() | (pl.col("_inst") < 1))
                            .then(pl.lit("parcela inválida (use um número, ex.: 1 ou 1/12)"))))
-        # The phones' warnings come first, in column order (`_several_phones` relies on it);
-        # a cell with several numbers is judged there.
+        # The phones' warnings come first, in column order (`_several_values` relies on
+        # it); a cell with several numbers is judged there.
         warns: list[tuple[int, pl.Expr]] = [
             (idx, pl.when(~blank[idx] & pl.col(f"_p{idx}").is_null() & ~_several(idx))
              .then(pl.lit(_BAD_PHONE))) for idx in phones]
@@ -387,14 +393,12 @@ class RowRules:
             return pl.col(f"c{self._idx(fname)}").str.strip_chars()
 
         if self._idx("email") is not None:
-            # Valid addresses joined by commas, which an address cannot hold.
-            emails = col("email").str.to_lowercase().str.extract_all(_EMAIL_PART)
-            valid = emails.list.eval(pl.element().filter(pl.element().str.contains(_EMAIL)))
-            out["email"] = pl.when(valid.list.len() > 0).then(valid.list.join(","))
-            warns.append((self._required("email"), pl.when(
-                ~blank[self._required("email")]
-                & (valid.list.len() < emails.list.len().clip(1)))
-                .then(pl.lit("e-mail inválido descartado"))))
+            # A cell with several addresses is judged by `_several_values`.
+            email, idx = col("email").str.to_lowercase(), self._required("email")
+            out["email"] = pl.when(email.str.contains(_EMAIL)).then(email)
+            self.email_warning = len(warns)
+            warns.append((idx, pl.when(~blank[idx] & ~email.str.contains(_EMAIL)
+                                       & ~_several_emails(idx)).then(pl.lit(_BAD_EMAIL))))
         else:
             out["email"] = pl.lit(None, dtype=pl.String)
         if self._idx("zip") is not None:
@@ -438,15 +442,27 @@ class RowRules:
         area_code = self.mapping.area_codes.get(idx)
         return number if area_code is None else _with_area_code(number, pl.col(f"c{area_code}"))
 
-    def _several_phones(self, checked: pl.DataFrame) -> pl.DataFrame:
-        """Rows with a phone cell that holds several numbers ("(11) 98765-4321 / (11)
-        3333-4444"), rare in a file, are read again number by number: all the valid ones
-        are kept, and the cell is warned about when one of them is not valid."""
+    def _several_values(self, checked: pl.DataFrame) -> pl.DataFrame:
+        """Rows with a cell holding several phones ("(11) 98765-4321 / (11) 3333-4444")
+        or e-mails ("a@x.com; b@y.com"), rare in a file, are read again value by value:
+        every valid one is kept (e-mails joined by commas, which an address cannot hold),
+        and the cell is warned about when one of its values is not valid."""
         phones = self.mapping.columns.get("phone", [])
-        rows = checked.filter(pl.any_horizontal([_several(i) for i in phones])) if phones \
-            else checked.clear()
+        email = self._idx("email")
+        several = [_several(i) for i in phones]
+        if email is not None:
+            several.append(_several_emails(email))
+        rows = checked.filter(pl.any_horizontal(several)) if several else checked.clear()
         if rows.is_empty():
             return checked
+        patch = self._phones_one_by_one(rows, phones).join(
+            self._emails_one_by_one(rows, email), on="row", how="left") \
+            if email is not None else self._phones_one_by_one(rows, phones)
+        return checked.update(patch, on="row", include_nulls=True)
+
+    def _phones_one_by_one(self, rows: pl.DataFrame, phones: list[int]) -> pl.DataFrame:
+        if not phones:
+            return rows.select("row")
         area_codes = self.mapping.area_codes
         lazy = pl.concat([rows.lazy().select(
             "row", pl.lit(k).alias("_k"),
@@ -469,7 +485,16 @@ class RowRules:
             patch = patch.join(bad.filter(pl.col("_k") == k).select(
                 "row", pl.when(pl.col("_bad")).then(pl.lit(_BAD_PHONE)).alias(f"_w{k}")),
                 on="row", how="left")
-        return checked.update(patch, on="row", include_nulls=True)
+        return patch
+
+    def _emails_one_by_one(self, rows: pl.DataFrame, idx: int) -> pl.DataFrame:
+        cell = pl.col(f"c{idx}").str.strip_chars()
+        found = cell.str.to_lowercase().str.extract_all(_EMAIL_PART)
+        valid = found.list.eval(pl.element().filter(pl.element().str.contains(_EMAIL)))
+        return rows.select("row", pl.when(valid.list.len() > 0).then(valid.list.join(","))
+                           .alias("email"),
+                           pl.when((cell != "") & (valid.list.len() < found.list.len().clip(1)))
+                           .then(pl.lit(_BAD_EMAIL)).alias(f"_w{self.email_warning}"))
 
     def _street_line(self, street: pl.Expr, col: Callable[[str], pl.Expr]) -> pl.Expr:
         """The street with the number, complement and district of their own columns, as

@@ -455,9 +455,9 @@ class RowRules:
         rows = checked.filter(pl.any_horizontal(several)) if several else checked.clear()
         if rows.is_empty():
             return checked
-        patch = self._phones_one_by_one(rows, phones).join(
-            self._emails_one_by_one(rows, email), on="row", how="left") \
-            if email is not None else self._phones_one_by_one(rows, phones)
+        patch = self._phones_one_by_one(rows, phones)
+        if email is not None:
+            patch = patch.join(self._emails_one_by_one(rows, email), on="row", how="left")
         return checked.update(patch, on="row", include_nulls=True)
 
     def _phones_one_by_one(self, rows: pl.DataFrame, phones: list[int]) -> pl.DataFrame:

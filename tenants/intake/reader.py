@@ -58,6 +58,8 @@ class FileFormat:
 def _encoding(sample: bytes) -> str:
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"  # Excel's "Unicode text" export (tab-separated)
     try:
         # A multi-byte character may be cut at the sample's end: decode incrementally.
         codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
@@ -115,7 +117,7 @@ def sniff(path: Path, file_name: str = "", sheet: str | None = None) -> FileForm
         return _sniff_sheet(path, kind, sheet)
     with path.open("rb") as fh:
         sample = fh.read(SAMPLE_BYTES)
-    if b"\x00" in sample[:4096]:
+    if b"\x00" in sample[:4096] and _encoding(sample) != "utf-16":
         raise FileError("arquivo binário não reconhecido: envie CSV, XLSX, XLS ou ODS")
     encoding = _encoding(sample)
     text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(sample)
@@ -159,7 +161,8 @@ def _record_chunks(path: Path, fmt: FileFormat) -> Iterator[tuple[bytes, int]]:
     boundary: a newline preceded by an even number of quote characters (RFC 4180 doubles
     quotes inside quoted fields, so the parity tells whether we are inside one)."""
     header_end = None
-    with path.open("rb") as raw:
+    with path.open("rb") as file:
+        raw: Any = _Utf16AsUtf8(file) if fmt.encoding == "utf-16" else file
         pending = b""
         while True:
             block = raw.read(CHUNK_BYTES)
@@ -207,8 +210,27 @@ def _last_record_end(data: bytes) -> int | None:
     return None if end == -1 else end + 1
 
 
+class _Utf16AsUtf8:
+    """A UTF-16 file read as UTF-8 bytes, so records split on b"\\n" as in the other
+    encodings; `tell` stays the position in the file, for the progress bar."""
+
+    def __init__(self, file: Any) -> None:
+        self.file = file
+        self.decoder = codecs.getincrementaldecoder("utf-16")(errors="replace")
+
+    def read(self, size: int) -> bytes:
+        while True:  # b"" only at the end, even when a block ends inside a character
+            block = self.file.read(size)
+            text = self.decoder.decode(block, final=not block)
+            if text or not block:
+                return text.encode("utf-8")
+
+    def tell(self) -> int:
+        return int(self.file.tell())
+
+
 def _utf8(data: bytes, encoding: str) -> bytes:
-    if encoding in ("utf-8", "utf-8-sig"):
+    if encoding in ("utf-8", "utf-8-sig", "utf-16"):  # UTF-16 arrives as UTF-8
         return data
     return data.decode(encoding, errors="replace").encode("utf-8")
 

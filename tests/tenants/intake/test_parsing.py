@@ -49,6 +49,19 @@ def test_encodings_are_detected_and_accents_survive(tmp_path: Path, encoding: st
     assert batch.accepted["name"].to_list() == ["João Conceição"]
 
 
+def test_excel_unicode_text_export_is_read(tmp_path: Path, monkeypatch) -> None:
+    # Excel's "Unicode text": UTF-16 with a byte order mark, tab-separated. Small chunks
+    # make records and characters cross chunk boundaries.
+    monkeypatch.setattr(reader, "CHUNK_BYTES", 7)
+    text = (HEADER.replace(";", "\t") + "\r\n"
+            + "52998224725\tJoão Ação\tC1\t1\t10/01/2025\t1.234,56\r\n"
+            + '52998224725\t"Ana\tdo Ó"\tC2\t1\t10/01/2025\t7,00\r\n')
+    fmt, batch = parse(write(tmp_path, text, "utf-16"))
+    assert (fmt.encoding, fmt.delimiter) == ("utf-16", "\t")
+    assert batch.accepted.select("row", "name", "amount").rows() == [
+        (2, "João Ação", "1234.56"), (3, "Ana do Ó", "7.00")]
+
+
 @pytest.mark.parametrize("delimiter", [";", ",", "\t", "|"])
 def test_delimiters_are_detected(tmp_path: Path, delimiter: str) -> None:
     header = HEADER.replace(";", delimiter)

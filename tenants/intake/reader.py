@@ -131,7 +131,7 @@ def sniff(path: Path, file_name: str = "", sheet: str | None = None) -> FileForm
 
 # How far down a title block may push the header.
 HEADER_SEARCH_ROWS = 20
-PREVIEW_ROWS = 5  # rows the upload page previews (an XLSX sniff keeps them)
+PREVIEW_ROWS = 5  # rows the upload page previews (a spreadsheet's sniff keeps them)
 
 
 def _header(records: Iterator[tuple[int, list[str]]]) -> tuple[int, list[str]] | None:

@@ -139,7 +139,7 @@ def table_writes(url: str, source: uuid.UUID, target: uuid.UUID) -> dict[str, fl
     return timings
 
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")  # the unit of /proc/<pid>/stat's CPU times
 
 
 def _postgres_cpu() -> dict[int, float]:

@@ -119,15 +119,15 @@ def fold(header: str) -> str:
     return "".join(words(header))
 
 
-def area_code_column(header: str) -> bool:
-    """A column holding only the DDD of the phone beside it ("DDD", "DDD1", "DDD Cel")."""
-    found = words(header)
+def area_code_column(found: list[str]) -> bool:
+    """A column (by its `words`) holding only the DDD of the phone beside it ("DDD",
+    "DDD1", "DDD Cel")."""
     return bool(found) and found[0] == "ddd" and "telefone" not in found and len(found) <= 2
 
 
-def phone_column(header: str) -> bool:
-    """Any "Telefone ..."/"Celular ..." column not named among the built-in headers."""
-    found = words(header)
+def phone_column(found: list[str]) -> bool:
+    """Any "Telefone ..."/"Celular ..." column (by its `words`) not named among the
+    built-in headers."""
     return bool(found) and found[0] in PHONE_WORDS
 
 
@@ -192,7 +192,8 @@ def match_headers(headers: list[str], layout: dict[str, Any] | None,
     known = {f.name: f for f in fields_for(mode)}
     mapping = ColumnMapping(headers=list(headers))
     taken: set[int] = set()
-    folded = [fold(h) for h in headers]
+    worded = [words(h) for h in headers]
+    folded = ["".join(w) for w in worded]
     for name, wanted in (layout or {}).items():
         if name not in known:
             continue
@@ -209,10 +210,10 @@ def match_headers(headers: list[str], layout: dict[str, Any] | None,
     for i, h in enumerate(folded):
         if i in taken or not h or h in ignored:
             continue
-        if "phone" in known and area_code_column(headers[i]):
+        if "phone" in known and area_code_column(worded[i]):
             area_codes.append(i)
             continue
-        field = index.get(h) or ("phone" if phone_column(headers[i]) else None)
+        field = index.get(h) or ("phone" if phone_column(worded[i]) else None)
         if field and field in known and (known[field].multiple
                                          or field not in mapping.columns):
             mapping.columns.setdefault(field, []).append(i)
@@ -223,7 +224,7 @@ def match_headers(headers: list[str], layout: dict[str, Any] | None,
         # A number or district with no street to go with is kept as it came.
         for part in ADDRESS_PARTS:
             mapping.extra.extend(mapping.columns.pop(part, []))
-        mapping.extra.sort()
+    mapping.extra.sort()
     mapping.missing = [f for f in known.values()
                        if f.required and f.name not in mapping.columns]
     if mapping.missing and strict:
@@ -242,7 +243,6 @@ def _pair_area_codes(mapping: ColumnMapping, area_codes: list[int]) -> None:
             mapping.extra.append(ddd)
         else:
             mapping.area_codes[phone] = ddd
-    mapping.extra.sort()
 
 
 def validate_mapping(layout: dict[str, Any], mode: ImportMode) -> None:

@@ -43,8 +43,8 @@ class FileFormat:
     sheet: str | None = None
     sheets: list[str] = field(default_factory=list)
     header_row: int = 1  # the spreadsheet row of the header
-    # Spreadsheets: the first filled rows under the header, for a preview (a sheet can only be
-    # read whole, so sniffing keeps them rather than have the preview read it again).
+    # The first filled rows under the header, for the upload page's preview (a sheet is
+    # read whole, so the sniff keeps them rather than have the preview read it again).
     head: list[list[str]] = field(default_factory=list)
 
     @property
@@ -126,12 +126,24 @@ def sniff(path: Path, file_name: str = "", sheet: str | None = None) -> FileForm
     found = _header((n, [v.strip() for v in r]) for n, r in enumerate(records, 1))
     if found is None:
         raise FileError("o arquivo não tem cabeçalho")
-    return FileFormat("csv", found[1], encoding, delimiter, header_row=found[0])
+    if len(sample) < path.stat().st_size:  # the sample's last record may be cut
+        text = text[: text.rfind("\n") + 1]
+    head = _head(enumerate(csv.reader(io.StringIO(text), delimiter=delimiter), 1),
+                 found[0], len(found[1]))
+    return FileFormat("csv", found[1], encoding, delimiter, header_row=found[0], head=head)
 
 
 # How far down a title block may push the header.
 HEADER_SEARCH_ROWS = 20
-PREVIEW_ROWS = 5  # rows the upload page previews (a spreadsheet's sniff keeps them)
+PREVIEW_ROWS = 5  # rows the upload page previews, kept by the sniff
+
+
+def _head(records: Iterator[tuple[int, list[str]]], header_row: int,
+          width: int) -> list[list[str]]:
+    """The first filled rows under the header, cut or padded to its width."""
+    below = (values[:width] for n, values in records
+             if n > header_row and any(v.strip() for v in values))
+    return [v + [""] * (width - len(v)) for v in itertools.islice(below, PREVIEW_ROWS)]
 
 
 def _header(records: Iterator[tuple[int, list[str]]]) -> tuple[int, list[str]] | None:
@@ -322,11 +334,8 @@ def _sniff_sheet(path: Path, kind: str, sheet: str | None) -> FileFormat:
                     for offset, row in enumerate(ws.iter_rows()))
     if found is None:
         raise FileError(f"a aba “{ws.name}” está vazia")
-    width = len(found[1])
-    below = ([_cell(v) for v in row][:width] for offset, row in enumerate(ws.iter_rows())
-             if start_row + offset + 1 > found[0])
-    head = [cells + [""] * (width - len(cells))
-            for cells in itertools.islice((c for c in below if any(c)), PREVIEW_ROWS)]
+    head = _head(((start_row + offset + 1, [_cell(v) for v in row])
+                  for offset, row in enumerate(ws.iter_rows())), found[0], len(found[1]))
     return FileFormat(kind, found[1], sheet=ws.name, sheets=names, header_row=found[0],
                       head=head)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
@@ -217,6 +217,8 @@ class Plan:
     checks: list[tuple[int, pl.Expr]]  # (column index, reason or null)
     warns: list[tuple[int, pl.Expr]]
     out: dict[str, pl.Expr]
+    # Cells holding several phones or e-mails: their rows are read again value by value.
+    several: list[pl.Expr] = field(default_factory=list)
 
 
 class RowRules:
@@ -256,12 +258,12 @@ class RowRules:
             **{f"_e{i}": e for i, (_, e) in enumerate(plan.checks)},
             **{f"_w{i}": w for i, (_, w) in enumerate(plan.warns)},
             **plan.out,
+            _several=pl.any_horizontal(plan.several) if plan.several else pl.lit(False),
         )
         errors = [pl.col(f"_e{i}").is_not_null() for i in range(len(plan.checks))]
         checked = lazy.with_columns(_valid=~pl.any_horizontal([*errors, pl.col("_wide")])
                                     ).collect()
-        if not self.closing:
-            checked = self._several_values(checked)
+        checked = self._several_values(checked)
         checked = self._duplicates(checked)
         headers = self.mapping.headers
         cells = [f"c{i}" for i in range(self.width)]
@@ -364,9 +366,10 @@ class RowRules:
                            .then(pl.lit("parcela inválida (use um número, ex.: 1 ou 1/12)"))))
         # The phones' warnings come first, in column order (`_several_values` relies on
         # it); a cell with several numbers is judged there.
+        several = [_several(idx) for idx in phones]
         warns: list[tuple[int, pl.Expr]] = [
-            (idx, pl.when(~blank[idx] & pl.col(f"_p{idx}").is_null() & ~_several(idx))
-             .then(pl.lit(_BAD_PHONE))) for idx in phones]
+            (idx, pl.when(~blank[idx] & pl.col(f"_p{idx}").is_null() & ~many)
+             .then(pl.lit(_BAD_PHONE))) for idx, many in zip(phones, several, strict=True)]
         warns.append((amount, _digit_lost("_cents")))
         out: dict[str, pl.Expr] = {
             "document": pl.col("document"), "document_kind": pl.col("document_kind"),
@@ -396,9 +399,10 @@ class RowRules:
             # A cell with several addresses is judged by `_several_values`.
             email, idx = col("email").str.to_lowercase(), self._required("email")
             out["email"] = pl.when(email.str.contains(_EMAIL)).then(email)
+            several.append(_several_emails(idx))
             self.email_warning = len(warns)
             warns.append((idx, pl.when(~blank[idx] & ~email.str.contains(_EMAIL)
-                                       & ~_several_emails(idx)).then(pl.lit(_BAD_EMAIL))))
+                                       & ~several[-1]).then(pl.lit(_BAD_EMAIL))))
         else:
             out["email"] = pl.lit(None, dtype=pl.String)
         if self._idx("zip") is not None:
@@ -435,7 +439,7 @@ class RowRules:
             ]).struct.json_encode()
         else:
             out["extra"] = pl.lit(None, dtype=pl.String)
-        return Plan(_merge_stages(*plans), checks, warns, out)
+        return Plan(_merge_stages(*plans), checks, warns, out, several)
 
     def _phone_number(self, number: pl.Expr, idx: int) -> pl.Expr:
         """The phone cell, with the DDD from a column of its own when it has one."""
@@ -447,14 +451,10 @@ class RowRules:
         or e-mails ("a@x.com; b@y.com"), rare in a file, are read again value by value:
         every valid one is kept (e-mails joined by commas, which an address cannot hold),
         and the cell is warned about when one of its values is not valid."""
-        phones = self.mapping.columns.get("phone", [])
-        email = self._idx("email")
-        several = [_several(i) for i in phones]
-        if email is not None:
-            several.append(_several_emails(email))
-        rows = checked.filter(pl.any_horizontal(several)) if several else checked.clear()
+        rows = checked.filter(pl.col("_several"))
         if rows.is_empty():
             return checked
+        phones, email = self.mapping.columns.get("phone", []), self._idx("email")
         patch = self._phones_one_by_one(rows, phones)
         if email is not None:
             patch = patch.join(self._emails_one_by_one(rows, email), on="row", how="left")

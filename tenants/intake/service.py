@@ -162,12 +162,6 @@ def preview(portfolio: Portfolio, mapping: dict[str, Any] | None = None) -> dict
             raise ValidationFailed({"file": str(exc)}) from exc
         chosen = mapping if mapping is not None else portfolio.mapping
         matched = fields.match_headers(fmt.headers, chosen, mode, strict=False)
-        rows: list[list[str]] = fmt.head
-        if fmt.kind == "csv":
-            for frame, _ in reader.iter_records(path, fmt):
-                cells = [c for c in frame.columns if c.startswith("c")]
-                rows = [list(r) for r in frame.select(cells).head(reader.PREVIEW_ROWS).iter_rows()]
-                break
     return {
         "format": {"kind": fmt.kind, "encoding": fmt.encoding, "delimiter": fmt.delimiter,
                    "sheet": fmt.sheet, "sheets": fmt.sheets, "description": fmt.description,
@@ -179,7 +173,7 @@ def preview(portfolio: Portfolio, mapping: dict[str, Any] | None = None) -> dict
         "area_codes": {fmt.headers[p]: fmt.headers[d] for p, d in matched.area_codes.items()},
         "fields": [{"name": f.name, "label": f.label, "required": f.required,
                     "multiple": f.multiple} for f in fields.fields_for(mode)],
-        "rows": rows[:reader.PREVIEW_ROWS],
+        "rows": fmt.head,
     }
 
 

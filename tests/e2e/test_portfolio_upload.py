@@ -69,16 +69,21 @@ async def test_upload_map_import_and_see_the_counts(page, live_server, factory, 
     await shot(page, "home-creditor")
 
 
+async def upload_as_admin(page, live_server, tenant, path) -> None:
+    """The tenant's admin logs in and drops `path` on the portfolios page."""
+    await login(page, live_server, tenant.admin.email, tenant.admin.password)
+    await page.wait_for_url("**/inicio")
+    await page.goto(live_server + "/carteiras")
+    await page.set_input_files("#file", str(path))
+
+
 async def test_a_file_without_required_columns_asks_for_them(page, live_server, factory,
                                                              tmp_path):
     tenant = await factory.tenant()
     path = tmp_path / "estranho.csv"
     path.write_text("Clientes em atraso\nDocumento;Cliente;Total\n52998224725;Ana;10,00\n",
                     encoding="utf-8")
-    await login(page, live_server, tenant.admin.email, tenant.admin.password)
-    await page.wait_for_url("**/inicio")
-    await page.goto(live_server + "/carteiras")
-    await page.set_input_files("#file", str(path))
+    await upload_as_admin(page, live_server, tenant, path)
     await page.locator("#mapping-error").wait_for(state="visible")
     message = await page.locator("#mapping-error").inner_text()
     assert "Contrato" in message and "Vencimento" in message
@@ -101,10 +106,7 @@ async def test_erp_headers_are_recognised_and_a_ddd_column_is_shown_joined(
     path.write_text("NR_DOC;NOME_DEVEDOR;NUM_CONTRATO;DT_VENC;VL_ORIGINAL;DDD;FONE;BAIRRO\n"
                     "52998224725;Ana;C1;10/01/2025;10,00;11;3333-4444;Centro\n",
                     encoding="utf-8")
-    await login(page, live_server, tenant.admin.email, tenant.admin.password)
-    await page.wait_for_url("**/inicio")
-    await page.goto(live_server + "/carteiras")
-    await page.set_input_files("#file", str(path))
+    await upload_as_admin(page, live_server, tenant, path)
     await page.locator("#mapping-card").wait_for(state="visible")
     assert not await page.locator("#start").is_disabled()
     for field, header in (("document", "NR_DOC"), ("name", "NOME_DEVEDOR"),

@@ -30,8 +30,12 @@ _EMAIL = (r"^[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
 # "a@x.com; b@y.com"): each is read on its own.
 _PHONE_PART = r"[\d(+][\dxX\s().\-]*\d"
 _EMAIL_PART = r"[^\s,;/<>()\[\]]*@[^\s,;/<>()\[\]]*"
+# A name before an address in angle brackets, as mail programs export it ("Ana <a@x.com>").
+_DISPLAY_NAME = r"[^,;<>]*<"
+_EMAIL_SEPARATORS = r"[\s,;/<>()\[\]\"']"
 _BAD_PHONE = "telefone inválido descartado (DDD ou número fora do padrão)"
 _BAD_EMAIL = "e-mail inválido descartado"
+_NOT_EMAIL = "texto que não é e-mail descartado (os e-mails válidos da célula foram guardados)"
 _REPEATED_CPF = [int(str(d) * 11) for d in range(10)]
 _REPEATED_CNPJ = [int(str(d) * 14) for d in range(10)]
 _CNPJ_W1 = (5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2)
@@ -180,8 +184,10 @@ def _several(idx: int) -> pl.Expr:
     return pl.col(f"c{idx}").str.count_matches(_PHONE_PART) > 1
 
 
-def _several_emails(idx: int) -> pl.Expr:
-    return pl.col(f"c{idx}").str.count_matches("@", literal=True) > 1
+def _several_emails(email: pl.Expr, plain: pl.Expr) -> pl.Expr:
+    """The e-mail cell holds an address but is not just one: several addresses, or one
+    with a name or a note ("Ana <ana@x.com>", "ana@x.com (pessoal)")."""
+    return email.str.contains("@", literal=True) & ~plain
 
 
 def _with_area_code(number: pl.Expr, area_code: pl.Expr) -> pl.Expr:
@@ -398,11 +404,12 @@ class RowRules:
         if self._idx("email") is not None:
             # A cell with several addresses is judged by `_several_values`.
             email, idx = col("email").str.to_lowercase(), self._required("email")
-            out["email"] = pl.when(email.str.contains(_EMAIL)).then(email)
-            several.append(_several_emails(idx))
+            plain = email.str.contains(_EMAIL)
+            out["email"] = pl.when(plain).then(email)
+            several.append(_several_emails(email, plain))
             self.email_warning = len(warns)
-            warns.append((idx, pl.when(~blank[idx] & ~email.str.contains(_EMAIL)
-                                       & ~several[-1]).then(pl.lit(_BAD_EMAIL))))
+            warns.append((idx, pl.when(~blank[idx] & ~plain & ~several[-1])
+                          .then(pl.lit(_BAD_EMAIL))))
         else:
             out["email"] = pl.lit(None, dtype=pl.String)
         if self._idx("zip") is not None:
@@ -488,13 +495,18 @@ class RowRules:
         return patch
 
     def _emails_one_by_one(self, rows: pl.DataFrame, idx: int) -> pl.DataFrame:
-        cell = pl.col(f"c{idx}").str.strip_chars()
-        found = cell.str.to_lowercase().str.extract_all(_EMAIL_PART)
+        cell = pl.col(f"c{idx}").str.strip_chars().str.to_lowercase()
+        found = cell.str.extract_all(_EMAIL_PART)
         valid = found.list.eval(pl.element().filter(pl.element().str.contains(_EMAIL)))
-        return rows.select("row", pl.when(valid.list.len() > 0).then(valid.list.join(","))
-                           .alias("email"),
-                           pl.when((cell != "") & (valid.list.len() < found.list.len().clip(1)))
-                           .then(pl.lit(_BAD_EMAIL)).alias(f"_w{self.email_warning}"))
+        # What the cell holds besides its addresses and the names in front of them.
+        rest = (cell.str.replace_all(_DISPLAY_NAME, "").str.replace_all(_EMAIL_PART, "")
+                .str.replace_all(_EMAIL_SEPARATORS, ""))
+        kept = valid.list.len()
+        return rows.select("row", pl.when(kept > 0).then(valid.list.join(",")).alias("email"),
+                           pl.when(cell == "").then(None)
+                           .when((kept == 0) | (kept < found.list.len())).then(pl.lit(_BAD_EMAIL))
+                           .when(rest != "").then(pl.lit(_NOT_EMAIL))
+                           .alias(f"_w{self.email_warning}"))
 
     def _street_line(self, street: pl.Expr, col: Callable[[str], pl.Expr]) -> pl.Expr:
         """The street with the number, complement and district of their own columns, as

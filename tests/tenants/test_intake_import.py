@@ -483,12 +483,12 @@ async def test_many_small_batches_reach_the_same_state_as_one(db, factory, servi
     whole = await factory.tenant()
     one = await run(whole, path)
     from tenants.intake import reader, store
-    from tenants.intake.seen_documents import SeenDocuments
+    from tenants.intake.bloom_filter import BloomFilter
 
     monkeypatch.setattr(reader, "CHUNK_BYTES", 4096)  # about 20 rows a parse batch
     monkeypatch.setattr(pipeline, "WRITE_ROWS", 50)  # a few parse batches a write
     if filter_bits is not None:
-        monkeypatch.setattr(store, "SeenDocuments", lambda: SeenDocuments(filter_bits))
+        monkeypatch.setattr(store, "BloomFilter", lambda: BloomFilter(filter_bits))
     pieces = await factory.tenant()
     many = await run(pieces, path)
     for key in ("rows_total", "rows_accepted", "rows_rejected", "debtors_created",

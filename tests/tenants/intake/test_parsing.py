@@ -10,7 +10,8 @@ import polars as pl
 import pytest
 
 from core.models import ImportMode
-from tenants.intake import parsing, reader
+from tenants.intake import file_keys, parsing, reader
+from tenants.intake.bloom_filter import BloomFilter
 from tenants.intake.rules import Batch
 
 HEADER = "CPF/CNPJ;Nome do Cliente;Nº Contrato;Parcela;Vencimento;Valor Original"
@@ -163,9 +164,12 @@ def test_documents_padded_and_alphanumeric_cnpj(tmp_path: Path) -> None:
     assert "C6" not in docs
 
 
-def test_duplicates_name_the_first_row_even_across_batches(tmp_path: Path,
-                                                            monkeypatch) -> None:
+@pytest.mark.parametrize("filter_bits", [None, 8])
+def test_duplicates_name_the_first_row_even_across_batches(tmp_path: Path, monkeypatch,
+                                                            filter_bits: int | None) -> None:
     monkeypatch.setattr(reader, "CHUNK_BYTES", 64)  # many small batches
+    if filter_bits is not None:  # a saturated filter: every key is searched for
+        monkeypatch.setattr(file_keys, "BloomFilter", lambda: BloomFilter(filter_bits))
     lines = [HEADER] + [f"52998224725;Ana;C{i};1;10/01/2025;10,00" for i in range(1, 30)]
     lines.append("52998224725;Ana;C3;1;10/01/2025;99,00")
     lines.append("52998224725;Ana;C3;2;10/01/2025;99,00")

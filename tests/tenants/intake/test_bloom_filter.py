@@ -1,14 +1,14 @@
-"""The first-portfolio filter that lets an import skip debtor lookups."""
+"""The Bloom filter that lets an import skip most debtor lookups and key searches."""
 
 from __future__ import annotations
 
 import polars as pl
 
-from tenants.intake.seen_documents import SeenDocuments
+from tenants.intake.bloom_filter import BloomFilter
 
 
 def test_a_document_added_in_an_earlier_batch_is_always_reported_seen() -> None:
-    seen = SeenDocuments()
+    seen = BloomFilter()
     first = [f"{n:011d}" for n in range(0, 200_000, 2)]
     assert not seen.check_and_add(pl.Series(first)).any()
 
@@ -22,6 +22,6 @@ def test_a_document_added_in_an_earlier_batch_is_always_reported_seen() -> None:
 
 
 def test_a_full_small_filter_reports_everything_seen() -> None:
-    seen = SeenDocuments(bits=8)
+    seen = BloomFilter(bits=8)
     seen.check_and_add(pl.Series([f"{n:011d}" for n in range(100)]))
     assert seen.check_and_add(pl.Series(["52998224725", "11144477735"])).all()

@@ -4,14 +4,13 @@ CSV is cut into record-aligned chunks (transcoded to UTF-8 when needed) and pars
 polars in parallel; polars keeps a blank line as an empty row and a quoted field with
 line breaks as one row, so counting rows gives the spreadsheet's numbering. A chunk with
 rows longer than the header falls back to Python's `csv` module so they can be
-reported. XLSX is read with calamine. Validation happens elsewhere.
+reported. Spreadsheets are read by `sheets`. Validation happens elsewhere.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
-import datetime as dt
 import io
 import itertools
 from collections import Counter
@@ -22,6 +21,7 @@ from typing import Any
 
 import polars as pl
 
+from tenants.intake import sheets
 from tenants.intake.fields import known_headers
 
 SAMPLE_BYTES = 256 * 1024
@@ -43,9 +43,10 @@ class FileFormat:
     sheet: str | None = None
     sheets: list[str] = field(default_factory=list)
     header_row: int = 1  # the spreadsheet row of the header
-    # The first filled rows under the header, for the upload page's preview (a sheet is
-    # read whole, so the sniff keeps them rather than have the preview read it again).
+    # The first filled rows under the header, for the upload page's preview (the sniff
+    # has read them already).
     head: list[list[str]] = field(default_factory=list)
+    first_column: int = 0  # a sheet's columns left of the header's are passed over
 
     @property
     def description(self) -> str:
@@ -297,62 +298,43 @@ def _drop_blank(frame: pl.DataFrame, width: int) -> pl.DataFrame:
     return frame.filter(filled).with_columns([c.fill_null("") for c in cells])
 
 
-def _sheet(path: Path, sheet: str | None) -> Any:
-    from python_calamine import CalamineWorkbook
-
+def _sheet(path: Path, kind: str, sheet: str | None) -> sheets.Sheet:
     try:
-        book = CalamineWorkbook.from_path(str(path))
-    except Exception as exc:
-        raise FileError(f"não foi possível abrir a planilha: {exc}") from exc
-    names = list(book.sheet_names)
-    if sheet is not None and sheet not in names:
-        raise FileError(f"a aba “{sheet}” não existe; abas: {', '.join(names)}")
-    return book, names, book.get_sheet_by_name(sheet) if sheet else book.get_sheet_by_index(0)
-
-
-def _cell(value: Any) -> str:
-    """Excel's typed cells as the text a CSV export would hold (dates in ISO form)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "sim" if value else "não"
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(" ")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, float):
-        if value.is_integer() and abs(value) < 1e15:
-            return str(int(value))
-        return repr(value)
-    return str(value).strip()
+        return sheets.open_sheet(path, kind, sheet)
+    except sheets.SheetError as exc:
+        raise FileError(str(exc)) from exc
 
 
 def _sniff_sheet(path: Path, kind: str, sheet: str | None) -> FileFormat:
-    _, names, ws = _sheet(path, sheet)
-    start_row = ws.start[0] if ws.start else 0
-    found = _header((start_row + offset + 1, [_cell(v) for v in row])
-                    for offset, row in enumerate(ws.iter_rows()))
+    ws = _sheet(path, kind, sheet)
+    read: list[tuple[int, list[str]]] = []  # the rows the header search went through
+
+    def reading() -> Iterator[tuple[int, list[str]]]:
+        for row in ws.rows:
+            read.append(row)
+            yield row
+
+    found = _header(reading())
     if found is None:
         raise FileError(f"a aba “{ws.name}” está vazia")
-    head = _head(((start_row + offset + 1, [_cell(v) for v in row])
-                  for offset, row in enumerate(ws.iter_rows())), found[0], len(found[1]))
-    return FileFormat(kind, found[1], sheet=ws.name, sheets=names, header_row=found[0],
-                      head=head)
+    number, headers = found
+    # Columns left of the header's first name hold nothing the import can name.
+    first = next(i for i, h in enumerate(headers) if h)
+    head = _head(((n, values[first:]) for n, values in itertools.chain(read, ws.rows)),
+                 number, len(headers) - first)
+    return FileFormat(kind, headers[first:], sheet=ws.name, sheets=ws.names, header_row=number,
+                      head=head, first_column=first)
 
 
 def iter_sheet(path: Path, fmt: FileFormat, batch_rows: int = 20_000,
                ) -> Iterator[tuple[pl.DataFrame, int]]:
-    """The sheet's rows in batches the size of a CSV chunk's.
-
-    calamine reads a whole sheet into memory (it cannot stream one; Excel caps a sheet at
-    1,048,576 rows), so an XLSX import's memory grows with the sheet: measured with a
-    300,000-row sheet, a 540 MB peak (876 MB with 100,000-row batches). CSV streams.
-    """
-    _, _, ws = _sheet(path, fmt.sheet)
-    start_row = ws.start[0] if ws.start else 0
+    """The sheet's rows in batches the size of a CSV chunk's, with the progress in file
+    bytes (estimated from the row number: a sheet is not read byte by byte)."""
+    ws = _sheet(path, fmt.kind, fmt.sheet)
     size = path.stat().st_size
-    total = max(ws.height, 1)
+    total = max(ws.total or 0, 1)
     width = len(fmt.headers)
+    first = fmt.first_column
     rows: list[int] = []
     records: list[list[str]] = []
     too_wide: list[int] = []
@@ -363,11 +345,10 @@ def iter_sheet(path: Path, fmt: FileFormat, batch_rows: int = 20_000,
         return pl.DataFrame({"row": pl.Series("row", rows, dtype=pl.Int64), **data,
                              "_wide": pl.Series("_wide", [r in too_wide for r in rows])})
 
-    for offset, raw in enumerate(ws.iter_rows()):
-        number = start_row + offset + 1
+    for number, cells in ws.rows:
         if number <= fmt.header_row:
             continue
-        values = [_cell(v) for v in raw]
+        values = cells[first:]
         if not any(values):
             continue
         if len(values) > width:
@@ -378,7 +359,7 @@ def iter_sheet(path: Path, fmt: FileFormat, batch_rows: int = 20_000,
         rows.append(number)
         records.append(values)
         if len(records) >= batch_rows:
-            yield frame(), int(size * (offset + 1) / total)
+            yield frame(), min(size * number // total, size - 1)
             rows, records = [], []
     if records:
         yield frame(), size

@@ -402,7 +402,7 @@ class RowRules:
             return pl.col(f"c{self._idx(fname)}").str.strip_chars()
 
         if self._idx("email") is not None:
-            # A cell with several addresses is judged by `_several_values`.
+            # A cell with more than one plain address is judged by `_several_values`.
             email, idx = col("email").str.to_lowercase(), self._required("email")
             plain = email.str.contains(_EMAIL)
             out["email"] = pl.when(plain).then(email)

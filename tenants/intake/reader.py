@@ -332,12 +332,11 @@ def iter_sheet(path: Path, fmt: FileFormat, batch_rows: int = 20_000,
     bytes (estimated from the row number: a sheet is not read byte by byte)."""
     ws = _sheet(path, fmt.kind, fmt.sheet)
     size = path.stat().st_size
-    total = max(ws.total or 0, 1)
     width = len(fmt.headers)
     first = fmt.first_column
     rows: list[int] = []
     records: list[list[str]] = []
-    too_wide: list[int] = []
+    too_wide: set[int] = set()
 
     def frame() -> pl.DataFrame:
         columns = list(zip(*records, strict=True))
@@ -353,13 +352,14 @@ def iter_sheet(path: Path, fmt: FileFormat, batch_rows: int = 20_000,
             continue
         if len(values) > width:
             if any(values[width:]):
-                too_wide.append(number)
+                too_wide.add(number)
             del values[width:]
         values.extend([""] * (width - len(values)))
         rows.append(number)
         records.append(values)
         if len(records) >= batch_rows:
-            yield frame(), min(size * number // total, size - 1)
+            # A sheet whose size could not be told shows no progress until its end.
+            yield frame(), min(size * number // ws.total, size - 1) if ws.total else 0
             rows, records = [], []
     if records:
         yield frame(), size

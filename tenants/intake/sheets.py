@@ -62,6 +62,8 @@ def open_sheet(path: Path, kind: str, sheet: str | None) -> Sheet:
 
 def cell(value: Any) -> str:
     """Excel's typed cells as the text a CSV export would hold (dates in ISO form)."""
+    if value.__class__ is str:  # most cells, first: this runs once per cell
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, bool):

@@ -46,8 +46,11 @@ def match_headers(headers: list[str], layout: dict[str, Any] | None,
 def read_batches(path: Path, fmt: FileFormat, mapping: ColumnMapping,
                  mode: ImportMode, keys: FileKeys | None = None) -> Iterator[Batch]:
     row_rules = rules.RowRules(mapping, mode, keys)
-    for frame, bytes_read in reader.iter_records(path, fmt):
-        yield row_rules.apply(frame, bytes_read)
+    try:
+        for frame, bytes_read in reader.iter_records(path, fmt):
+            yield row_rules.apply(frame, bytes_read)
+    except reader.FileError as exc:  # a file damaged past its first rows
+        raise FileError(str(exc)) from exc
 
 
 @dataclass

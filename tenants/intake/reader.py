@@ -305,12 +305,20 @@ def _sheet(path: Path, kind: str, sheet: str | None) -> sheets.Sheet:
         raise FileError(str(exc)) from exc
 
 
+def _checked(rows: Iterator[tuple[int, list[str]]]) -> Iterator[tuple[int, list[str]]]:
+    try:
+        yield from rows
+    except sheets.SheetError as exc:
+        raise FileError(str(exc)) from exc
+
+
 def _sniff_sheet(path: Path, kind: str, sheet: str | None) -> FileFormat:
     ws = _sheet(path, kind, sheet)
+    rows = _checked(ws.rows)
     read: list[tuple[int, list[str]]] = []  # the rows the header search went through
 
     def reading() -> Iterator[tuple[int, list[str]]]:
-        for row in ws.rows:
+        for row in rows:
             read.append(row)
             yield row
 
@@ -320,7 +328,7 @@ def _sniff_sheet(path: Path, kind: str, sheet: str | None) -> FileFormat:
     number, headers = found
     # Columns left of the header's first name hold nothing the import can name.
     first = next(i for i, h in enumerate(headers) if h)
-    head = _head(((n, values[first:]) for n, values in itertools.chain(read, ws.rows)),
+    head = _head(((n, values[first:]) for n, values in itertools.chain(read, rows)),
                  number, len(headers) - first)
     return FileFormat(kind, headers[first:], sheet=ws.name, sheets=ws.names, header_row=number,
                       head=head, first_column=first)
@@ -344,7 +352,7 @@ def iter_sheet(path: Path, fmt: FileFormat, batch_rows: int = 20_000,
         return pl.DataFrame({"row": pl.Series("row", rows, dtype=pl.Int64), **data,
                              "_wide": pl.Series("_wide", [r in too_wide for r in rows])})
 
-    for number, cells in ws.rows:
+    for number, cells in _checked(ws.rows):
         if number <= fmt.header_row:
             continue
         values = cells[first:]

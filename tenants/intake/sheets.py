@@ -46,18 +46,28 @@ def open_sheet(path: Path, kind: str, sheet: str | None) -> Sheet:
     if sheet is not None and sheet not in names:
         raise SheetError(f"a aba “{sheet}” não existe; abas: {', '.join(names)}")
     name = sheet or names[0]
-    if kind in STREAMED:
-        stream = book.stream_sheet_by_name(name)
-        rows = ((number, [cell(v) for v in raw]) for number, raw in enumerate(stream, 1))
-        return Sheet(name, names, rows, _estimated_rows(path, names.index(name)))
-    ws = book.get_sheet_by_name(name)
+    try:
+        if kind in STREAMED:
+            stream = book.stream_sheet_by_name(name)
+            return Sheet(name, names, _read(stream, 0), _estimated_rows(path, names.index(name)))
+        ws = book.get_sheet_by_name(name)
+    except Exception as exc:
+        raise SheetError(f"não foi possível ler a aba “{name}”: {exc}") from exc
     # A sheet read whole comes from row 1 but from its first filled column: put the
     # columns before that back, so both ways number rows and columns alike.
     first_row, first_column = ws.start or (0, 0)
+    return Sheet(name, names, _read(ws.iter_rows(), first_column), first_row + ws.height)
+
+
+def _read(raw_rows: Iterator[list[Any]], first_column: int) -> Iterator[tuple[int, list[str]]]:
     pad = [""] * first_column
-    rows = ((number, pad + [cell(v) for v in raw])
-            for number, raw in enumerate(ws.iter_rows(), 1))
-    return Sheet(name, names, rows, first_row + ws.height)
+    number = 0
+    try:
+        for number, raw in enumerate(raw_rows, 1):
+            yield number, pad + [cell(v) for v in raw]
+    except Exception as exc:  # a damaged file: say where reading stopped
+        raise SheetError(f"a planilha não pôde ser lida depois da linha {number}: {exc}"
+                         ) from exc
 
 
 def cell(value: Any) -> str:

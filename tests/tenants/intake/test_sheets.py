@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,23 @@ def test_a_long_sheet_reports_progress_as_it_is_read(tmp_path: Path, write_only:
     assert len(progress) == 6 and progress[-1] == size
     assert progress == sorted(progress) and progress[0] < size / 3
     assert size / 2 < progress[-2] < size
+
+
+def test_a_sheet_damaged_halfway_stops_the_import_saying_where(tmp_path: Path) -> None:
+    book = openpyxl.Workbook()
+    book.active.append(["CPF", "Nome", "Contrato", "Vencimento", "Valor"])
+    for i in range(3000):
+        book.active.append(["52998224725", "Ana", f"C{i}", "10/01/2025", "10,00"])
+    whole = tmp_path / "whole.xlsx"
+    book.save(whole)
+    path = tmp_path / "carteira.xlsx"  # the sheet's XML cut in the middle
+    with zipfile.ZipFile(whole) as source, zipfile.ZipFile(path, "w") as damaged:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = data[: len(data) // 2]
+            damaged.writestr(info, data)
+    fmt = parsing.sniff(path, path.name)
+    mapping = parsing.match_headers(fmt.headers, None, ImportMode.INCREMENTAL)
+    with pytest.raises(parsing.FileError, match=r"não pôde ser lida depois da linha \d+"):
+        list(parsing.read_batches(path, fmt, mapping, ImportMode.INCREMENTAL))

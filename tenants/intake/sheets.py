@@ -64,13 +64,13 @@ def _read(raw_rows: Iterator[list[Any]], first_column: int) -> Iterator[tuple[in
     number = 0
     try:
         for number, raw in enumerate(raw_rows, 1):
-            yield number, pad + [cell(v) for v in raw]
+            yield number, pad + [_cell(v) for v in raw]
     except Exception as exc:  # a damaged file: say where reading stopped
         raise SheetError(f"a planilha não pôde ser lida depois da linha {number}: {exc}"
                          ) from exc
 
 
-def cell(value: Any) -> str:
+def _cell(value: Any) -> str:
     """Excel's typed cells as the text a CSV export would hold (dates in ISO form)."""
     if value.__class__ is str:  # most cells, first: this runs once per cell
         return value.strip()

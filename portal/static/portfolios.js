@@ -35,6 +35,7 @@
   }
 
   const fmt = new Intl.NumberFormat("pt-BR");
+  const lines = (n) => `${fmt.format(n)} ${n === 1 ? "linha" : "linhas"}`;
   const brl = new Intl.NumberFormat("pt-BR", { style: "currency", currency: "BRL" });
   const size = (bytes) => bytes < 1024 ? `${bytes} bytes`
     : bytes < 1048576 ? `${fmt.format(Math.round(bytes / 1024))} KB`
@@ -265,8 +266,8 @@
       + `<div class="stat wide"><span>Valor colocado</span><strong>${brl.format(Number(p.amount_placed))}</strong></div>`;
     const links = [];
     if (p.status === "done") links.push(`<a class="button" href="/api/v1/portfolios/${p.id}/reports/acknowledgement">Baixar recibo da colocação</a>`);
-    if (p.has_error_report) links.push(`<a class="button" href="/api/v1/portfolios/${p.id}/reports/errors">Baixar relatório de erros (${fmt.format(p.rows_rejected)} linhas)</a>`);
-    if (p.has_warning_report) links.push(`<a class="button" href="/api/v1/portfolios/${p.id}/reports/warnings">Baixar avisos (${fmt.format(p.rows_with_warnings)} linhas)</a>`);
+    if (p.has_error_report) links.push(`<a class="button" href="/api/v1/portfolios/${p.id}/reports/errors">Baixar relatório de erros (${lines(p.rows_rejected)})</a>`);
+    if (p.has_warning_report) links.push(`<a class="button" href="/api/v1/portfolios/${p.id}/reports/warnings">Baixar avisos (${lines(p.rows_with_warnings)})</a>`);
     $("report-links").innerHTML = links.join(" ");
     $("result").hidden = false;
     refreshHistory();

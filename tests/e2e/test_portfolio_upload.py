@@ -117,3 +117,39 @@ async def test_erp_headers_are_recognised_and_a_ddd_column_is_shown_joined(
     targets = await page.locator("#preview thead tr.target th").all_inner_texts()
     assert targets[5:] == ["→ DDD de “FONE”", "→ Telefones", "campo extra"]
     await shot(page, "portfolios-erp-headers")
+
+
+async def test_an_xlsx_sheet_is_previewed_and_imported(page, live_server, factory, tmp_path):
+    """An Excel export as creditors send it: a title above the header, the table moved
+    one column right, typed dates and amounts, a second sheet before the data."""
+    import datetime as dt
+
+    openpyxl = pytest.importorskip("openpyxl")
+    tenant = await factory.tenant()
+    book = openpyxl.Workbook()
+    book.active.title = "Carteira"
+    ws = book.active
+    ws["B1"] = "Títulos em aberto — março/2026"
+    ws.append([])
+    ws.append([None, "CPF", "Nome do Cliente", "Contrato", "Parcela", "Vencimento", "Valor"])
+    for i in range(1500):
+        ws.append([None, "529.982.247-25" if i % 2 else 11144477735, f"Cliente {i}",
+                   f"CT-{i:05d}", 1, dt.datetime(2026, 1, 1) + dt.timedelta(days=i % 90),
+                   100 + i / 100])
+    ws.append([None, "TOTAL", None, None, None, None, 99999])
+    path = tmp_path / "carteira-marco.xlsx"
+    book.save(path)
+    await upload_as_admin(page, live_server, tenant, path)
+    await page.locator("#mapping-card").wait_for(state="visible")
+    info = await page.locator("#format-info").inner_text()
+    assert "Planilha XLSX, aba “Carteira”, 6 colunas" in info and "linha 3" in info
+    first = await page.locator("#preview tbody tr").first.locator("td").all_inner_texts()
+    assert first[:4] == ["11144477735", "Cliente 0", "CT-00000", "1"]
+    await shot(page, "portfolios-xlsx-mapping")
+    await page.click("#start")
+    await page.locator("#result").wait_for(state="visible", timeout=60_000)
+    await shot(page, "portfolios-xlsx-done")
+    stats = await page.locator("#stats").inner_text()
+    assert "1.501" in stats and "1.500" in stats  # read (with the totals line), accepted
+    errors = page.locator("#report-links a", has_text="relatório de erros")
+    assert await errors.inner_text() == "Baixar relatório de erros (1 linha)"

@@ -71,7 +71,8 @@ def _read(raw_rows: Iterator[list[Any]], first_column: int) -> Iterator[tuple[in
 
 
 def _cell(value: Any) -> str:
-    """Excel's typed cells as the text a CSV export would hold (dates in ISO form)."""
+    """Excel's typed cells as the text a CSV export from a Brazilian Excel would hold:
+    dates as dd/mm/yyyy, which is also how the preview and the error report show them."""
     if value.__class__ is str:  # most cells, first: this runs once per cell
         return value.strip()
     if value is None:
@@ -79,9 +80,9 @@ def _cell(value: Any) -> str:
     if isinstance(value, bool):
         return "sim" if value else "não"
     if isinstance(value, dt.datetime):
-        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(" ")
+        return value.strftime("%d/%m/%Y" if value.time() == dt.time() else "%d/%m/%Y %H:%M:%S")
     if isinstance(value, dt.date):
-        return value.isoformat()
+        return value.strftime("%d/%m/%Y")
     if isinstance(value, float):
         if value.is_integer() and abs(value) < 1e15:
             return str(int(value))

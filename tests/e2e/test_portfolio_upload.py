@@ -144,7 +144,8 @@ async def test_an_xlsx_sheet_is_previewed_and_imported(page, live_server, factor
     info = await page.locator("#format-info").inner_text()
     assert "Planilha XLSX, aba “Carteira”, 6 colunas" in info and "linha 3" in info
     first = await page.locator("#preview tbody tr").first.locator("td").all_inner_texts()
-    assert first[:4] == ["11144477735", "Cliente 0", "CT-00000", "1"]
+    # Typed cells as the creditor's Excel shows them.
+    assert first == ["11144477735", "Cliente 0", "CT-00000", "1", "01/01/2026", "100"]
     await shot(page, "portfolios-xlsx-mapping")
     await page.click("#start")
     await page.locator("#result").wait_for(state="visible", timeout=60_000)

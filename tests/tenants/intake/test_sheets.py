@@ -26,7 +26,7 @@ def away_from_a1(path: Path, title: bool = True) -> Path:
         ws[f"{column}5"] = value
     ws.append([None, None, "52998224725", "Ana", "C1", dt.date(2025, 1, 10), 10.5])
     ws.append([])
-    ws.append([None, None, 52998224725, "Ana", "C2", dt.date(2025, 2, 10), 20])
+    ws.append([None, None, 52998224725, "Ana", "C2", dt.datetime(2025, 2, 10, 14, 30), 20])
     book.save(path)
     return path
 
@@ -44,8 +44,8 @@ def test_a_streamed_sheet_and_a_sheet_read_whole_give_the_same_rows(tmp_path: Pa
     assert filled(streamed) == filled(whole) == [
         *([(1, ["Carteira de março"])] if title else []),
         (5, ["CPF", "Nome", "Contrato", "Vencimento", "Valor"]),
-        (6, ["52998224725", "Ana", "C1", "2025-01-10", "10.5"]),
-        (8, ["52998224725", "Ana", "C2", "2025-02-10", "20"])]
+        (6, ["52998224725", "Ana", "C1", "10/01/2025", "10.5"]),
+        (8, ["52998224725", "Ana", "C2", "10/02/2025 14:30:00", "20"])]
     assert streamed[4][1][2] == whole[4][1][2] == "CPF"  # row 5, column C in both
 
 
@@ -54,12 +54,12 @@ def test_columns_before_the_header_are_passed_over(tmp_path: Path) -> None:
     fmt = parsing.sniff(path, path.name)
     assert fmt.header_row == 5 and fmt.headers == ["CPF", "Nome", "Contrato", "Vencimento",
                                                    "Valor"]
-    assert fmt.head == [["52998224725", "Ana", "C1", "2025-01-10", "10.5"],
-                        ["52998224725", "Ana", "C2", "2025-02-10", "20"]]
+    assert fmt.head == [["52998224725", "Ana", "C1", "10/01/2025", "10.5"],
+                        ["52998224725", "Ana", "C2", "10/02/2025 14:30:00", "20"]]
     mapping = parsing.match_headers(fmt.headers, None, ImportMode.INCREMENTAL)
     batch = next(parsing.read_batches(path, fmt, mapping, ImportMode.INCREMENTAL))
-    assert batch.accepted.select("row", "contract", "amount").rows() == [
-        (6, "C1", "10.50"), (8, "C2", "20.00")]
+    assert batch.accepted.select("row", "contract", "due_date", "amount").rows() == [
+        (6, "C1", dt.date(2025, 1, 10), "10.50"), (8, "C2", dt.date(2025, 2, 10), "20.00")]
 
 
 @pytest.mark.parametrize("write_only", [False, True])  # write-only sheets lack a dimension

@@ -30,6 +30,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,6 +87,25 @@ class Environment:
         self.services.stop()
         if self.admin_url is not None:
             self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+@contextmanager
+def scratch() -> Iterator[tuple[Path, Environment]]:
+    """A scratch folder and a fresh environment in it, both gone afterwards."""
+    with tempfile.TemporaryDirectory(prefix="regua-bench-") as tmp:
+        folder = Path(tmp)
+        env = Environment(folder / "state")
+        try:
+            yield folder, env
+        finally:
+            env.close()
+
+
+def save(result: dict[str, object], out: Path) -> None:
+    """Print a run's figures and keep them in `out` (bench/out/, for the README)."""
+    print(json.dumps(result, indent=2))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
 
 
 def bare_copy(url: str, path: Path) -> float:
@@ -308,77 +329,70 @@ def main() -> None:
 
     from tenants.intake.sample import write
 
-    with tempfile.TemporaryDirectory(prefix="regua-bench-") as tmp:
-        folder = Path(tmp)
-        env = Environment(folder / "state")
+    with scratch() as (folder, env):
         url = env.url
-        try:
-            data = folder / "carteira.csv"
-            started = time.perf_counter()
-            write(data, args.rows)
-            generated = time.perf_counter() - started
-            size_mb = data.stat().st_size / 1e6
-            print(f"generated {args.rows:,} rows ({size_mb:.0f} MB) in {generated:.1f}s")
+        data = folder / "carteira.csv"
+        started = time.perf_counter()
+        write(data, args.rows)
+        generated = time.perf_counter() - started
+        size_mb = data.stat().st_size / 1e6
+        print(f"generated {args.rows:,} rows ({size_mb:.0f} MB) in {generated:.1f}s")
 
-            # The baseline is short and this machine's speed drifts: take the median of
-            # three runs, so one slow or fast COPY does not swing the ratios.
-            copies = sorted(bare_copy(url, data) for _ in range(3))
-            copy_s = copies[1]
-            print(f"(a) bare COPY into an unindexed text table: {copy_s:.2f}s (median of "
-                  + ", ".join(f"{c:.2f}" for c in copies) + ")")
+        # The baseline is short and this machine's speed drifts: take the median of
+        # three runs, so one slow or fast COPY does not swing the ratios.
+        copies = sorted(bare_copy(url, data) for _ in range(3))
+        copy_s = copies[1]
+        print(f"(a) bare COPY into an unindexed text table: {copy_s:.2f}s (median of "
+              + ", ".join(f"{c:.2f}" for c in copies) + ")")
 
-            asyncio.run(create_tenant("bench-import"))
-            first = import_in_child("bench-import", data)
-            print(f"    import: {first['seconds']:.2f}s, peak memory "
-                  f"{first['peak_rss_mb']:.0f} MB, {first['rows_accepted']:,} accepted, "
-                  f"{first['rows_rejected']:,} rejected; CPU: import process "
-                  f"{first['cpu_s']:.1f}s, database server {first['database_cpu_s']:.1f}s")
-            floor = table_writes(url, uuid.UUID(str(first["tenant_id"])),
-                                 asyncio.run(create_tenant("bench-floor")))
-            floor_s = sum(floor.values())
-            print(f"(c) the same rows into the indexed tables, pre-validated: {floor_s:.2f}s ("
-                  + ", ".join(f"{t} {s:.2f}s" for t, s in floor.items()) + ")")
-            second = import_in_child("bench-import", data)
-            print(f"    same file again: {second['seconds']:.2f}s ({second['status']})")
+        asyncio.run(create_tenant("bench-import"))
+        first = import_in_child("bench-import", data)
+        print(f"    import: {first['seconds']:.2f}s, peak memory "
+              f"{first['peak_rss_mb']:.0f} MB, {first['rows_accepted']:,} accepted, "
+              f"{first['rows_rejected']:,} rejected; CPU: import process "
+              f"{first['cpu_s']:.1f}s, database server {first['database_cpu_s']:.1f}s")
+        floor = table_writes(url, uuid.UUID(str(first["tenant_id"])),
+                             asyncio.run(create_tenant("bench-floor")))
+        floor_s = sum(floor.values())
+        print(f"(c) the same rows into the indexed tables, pre-validated: {floor_s:.2f}s ("
+              + ", ".join(f"{t} {s:.2f}s" for t, s in floor.items()) + ")")
+        second = import_in_child("bench-import", data)
+        print(f"    same file again: {second['seconds']:.2f}s ({second['status']})")
 
-            changed_path = folder / "carteira-1pct.csv"
-            changed = change_one_percent(data, changed_path,
-                                         rejected_lines(str(first["portfolio_id"])))
-            third = import_in_child("bench-import", changed_path)
-            print(f"    incremental copy with {changed:,} amounts changed: "
-                  f"{third['seconds']:.2f}s, {third['debts_updated']:,} updated")
+        changed_path = folder / "carteira-1pct.csv"
+        changed = change_one_percent(data, changed_path,
+                                     rejected_lines(str(first["portfolio_id"])))
+        third = import_in_child("bench-import", changed_path)
+        print(f"    incremental copy with {changed:,} amounts changed: "
+              f"{third['seconds']:.2f}s, {third['debts_updated']:,} updated")
 
-            orm_tenant = asyncio.run(create_tenant("bench-orm"))
-            sample = min(args.orm_sample, args.rows)
-            orm_s = asyncio.run(orm_row_by_row(orm_tenant, data, sample))
-            orm_full = orm_s * args.rows / sample
-            print(f"(b) ORM row by row: {orm_s:.2f}s for {sample:,} rows, "
-                  f"{orm_full:.0f}s extrapolated")
+        orm_tenant = asyncio.run(create_tenant("bench-orm"))
+        sample = min(args.orm_sample, args.rows)
+        orm_s = asyncio.run(orm_row_by_row(orm_tenant, data, sample))
+        orm_full = orm_s * args.rows / sample
+        print(f"(b) ORM row by row: {orm_s:.2f}s for {sample:,} rows, "
+              f"{orm_full:.0f}s extrapolated")
 
-            result = {
-                "rows": args.rows, "file_mb": round(size_mb, 1),
-                "bare_copy_s": round(copy_s, 2),
-                "import_s": round(first["seconds"], 2),
-                "import_vs_copy": round(first["seconds"] / copy_s, 2),
-                "table_writes_s": round(floor_s, 2),
-                "table_writes_vs_copy": round(floor_s / copy_s, 2),
-                "import_vs_table_writes": round(first["seconds"] / floor_s, 2),
-                "orm_extrapolated_s": round(orm_full, 1),
-                "orm_vs_import": round(orm_full / first["seconds"], 1),
-                "peak_rss_mb": round(first["peak_rss_mb"]),
-                "import_cpu_s": round(first["cpu_s"], 1),
-                "database_cpu_s": round(first["database_cpu_s"], 1),
-                "database_cpu_vs_copy": round(first["database_cpu_s"] / copy_s, 2),
-                "repeat_s": round(second["seconds"], 2),
-                "repeat_vs_first_pct": round(100 * second["seconds"] / first["seconds"], 1),
-                "changed_rows": changed, "reported_updated": third["debts_updated"],
-                "incremental_s": round(third["seconds"], 2),
-            }
-            print(json.dumps(result, indent=2))
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(json.dumps(result, indent=2))
-        finally:
-            env.close()
+        result = {
+            "rows": args.rows, "file_mb": round(size_mb, 1),
+            "bare_copy_s": round(copy_s, 2),
+            "import_s": round(first["seconds"], 2),
+            "import_vs_copy": round(first["seconds"] / copy_s, 2),
+            "table_writes_s": round(floor_s, 2),
+            "table_writes_vs_copy": round(floor_s / copy_s, 2),
+            "import_vs_table_writes": round(first["seconds"] / floor_s, 2),
+            "orm_extrapolated_s": round(orm_full, 1),
+            "orm_vs_import": round(orm_full / first["seconds"], 1),
+            "peak_rss_mb": round(first["peak_rss_mb"]),
+            "import_cpu_s": round(first["cpu_s"], 1),
+            "database_cpu_s": round(first["database_cpu_s"], 1),
+            "database_cpu_vs_copy": round(first["database_cpu_s"] / copy_s, 2),
+            "repeat_s": round(second["seconds"], 2),
+            "repeat_vs_first_pct": round(100 * second["seconds"] / first["seconds"], 1),
+            "changed_rows": changed, "reported_updated": third["debts_updated"],
+            "incremental_s": round(third["seconds"], 2),
+        }
+        save(result, args.out)
 
 
 if __name__ == "__main__":

@@ -14,9 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
-import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -24,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from import_bench import Environment, create_tenant, import_in_child  # noqa: E402
+from import_bench import create_tenant, import_in_child, save, scratch  # noqa: E402
 
 
 def write_xlsx(source: Path, target: Path) -> None:
@@ -47,41 +45,34 @@ def main() -> None:
 
     from tenants.intake.sample import write
 
-    with tempfile.TemporaryDirectory(prefix="regua-bench-") as tmp:
-        folder = Path(tmp)
-        env = Environment(folder / "state")
-        try:
-            data = folder / "carteira.csv"
-            write(data, args.rows)
-            sheet = folder / "carteira.xlsx"
-            started = time.perf_counter()
-            write_xlsx(data, sheet)
-            print(f"{args.rows:,} rows: CSV {data.stat().st_size / 1e6:.0f} MB, XLSX "
-                  f"{sheet.stat().st_size / 1e6:.0f} MB (written in "
-                  f"{time.perf_counter() - started:.0f}s)")
-            results = {}
-            for kind, path in (("csv", data), ("xlsx", sheet)):
-                asyncio.run(create_tenant(f"bench-{kind}"))
-                results[kind] = import_in_child(f"bench-{kind}", path)
-                r = results[kind]
-                print(f"    {kind}: {r['seconds']:.2f}s, peak memory {r['peak_rss_mb']:.0f} MB,"
-                      f" {r['rows_accepted']:,} accepted, {r['rows_rejected']:,} rejected")
-            csv_r, xlsx_r = results["csv"], results["xlsx"]
-            assert (xlsx_r["rows_accepted"], xlsx_r["rows_rejected"]) == (
-                csv_r["rows_accepted"], csv_r["rows_rejected"]), "the two files differ"
-            result = {
-                "rows": args.rows,
-                "csv_s": round(csv_r["seconds"], 2), "xlsx_s": round(xlsx_r["seconds"], 2),
-                "xlsx_vs_csv_time": round(xlsx_r["seconds"] / csv_r["seconds"], 2),
-                "csv_peak_mb": round(csv_r["peak_rss_mb"]),
-                "xlsx_peak_mb": round(xlsx_r["peak_rss_mb"]),
-                "xlsx_vs_csv_memory": round(xlsx_r["peak_rss_mb"] / csv_r["peak_rss_mb"], 2),
-            }
-            print(json.dumps(result, indent=2))
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(json.dumps(result, indent=2))
-        finally:
-            env.close()
+    with scratch() as (folder, _):
+        data = folder / "carteira.csv"
+        write(data, args.rows)
+        sheet = folder / "carteira.xlsx"
+        started = time.perf_counter()
+        write_xlsx(data, sheet)
+        print(f"{args.rows:,} rows: CSV {data.stat().st_size / 1e6:.0f} MB, XLSX "
+              f"{sheet.stat().st_size / 1e6:.0f} MB (written in "
+              f"{time.perf_counter() - started:.0f}s)")
+        results = {}
+        for kind, path in (("csv", data), ("xlsx", sheet)):
+            asyncio.run(create_tenant(f"bench-{kind}"))
+            results[kind] = import_in_child(f"bench-{kind}", path)
+            r = results[kind]
+            print(f"    {kind}: {r['seconds']:.2f}s, peak memory {r['peak_rss_mb']:.0f} MB,"
+                  f" {r['rows_accepted']:,} accepted, {r['rows_rejected']:,} rejected")
+        csv_r, xlsx_r = results["csv"], results["xlsx"]
+        assert (xlsx_r["rows_accepted"], xlsx_r["rows_rejected"]) == (
+            csv_r["rows_accepted"], csv_r["rows_rejected"]), "the two files differ"
+        result = {
+            "rows": args.rows,
+            "csv_s": round(csv_r["seconds"], 2), "xlsx_s": round(xlsx_r["seconds"], 2),
+            "xlsx_vs_csv_time": round(xlsx_r["seconds"] / csv_r["seconds"], 2),
+            "csv_peak_mb": round(csv_r["peak_rss_mb"]),
+            "xlsx_peak_mb": round(xlsx_r["peak_rss_mb"]),
+            "xlsx_vs_csv_memory": round(xlsx_r["peak_rss_mb"] / csv_r["peak_rss_mb"], 2),
+        }
+        save(result, args.out)
 
 
 if __name__ == "__main__":

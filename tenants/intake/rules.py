@@ -455,7 +455,8 @@ class RowRules:
 
     def _several_values(self, checked: pl.DataFrame) -> pl.DataFrame:
         """Rows with a cell holding several phones ("(11) 98765-4321 / (11) 3333-4444")
-        or e-mails ("a@x.com; b@y.com"), rare in a file, are read again value by value:
+        or an e-mail cell that is not one plain address ("a@x.com; b@y.com",
+        "Ana <a@x.com>"), rare in a file, are read again value by value:
         every valid one is kept (e-mails joined by commas, which an address cannot hold),
         and the cell is warned about when one of its values is not valid."""
         rows = checked.filter(pl.col("_several"))

@@ -150,7 +150,7 @@ def preview(portfolio: Portfolio, mapping: dict[str, Any] | None = None) -> dict
         except Exception as exc:
             raise NotFound("arquivo enviado") from exc
         path.write_bytes(head)
-        if reader.spreadsheet_kind(path) is not None:  # read whole, never in part
+        if reader.spreadsheet_kind(path) is not None:  # a zip's directory is at its end
             storage.download_file(portfolio.file_key, str(path))
         else:
             # Keep whole records only: the last line of the sample may be cut.

@@ -28,9 +28,9 @@ class FileError(Exception):
     """The file cannot be imported at all; the message says why (pt-BR)."""
 
 
-def sniff(path: Path, file_name: str = "", sheet: str | None = None) -> FileFormat:
+def sniff(path: Path, sheet: str | None = None) -> FileFormat:
     try:
-        return reader.sniff(path, file_name, sheet)
+        return reader.sniff(path, sheet)
     except reader.FileError as exc:
         raise FileError(str(exc)) from exc
 

@@ -233,7 +233,7 @@ def _import_file(settings: Any, scope: Scope, row: dict[str, Any], path: Path, d
                     phase="reading")
     mode = ImportMode(row["mode"])
     try:
-        fmt = parsing.sniff(path, row["file_name"], sheet=row["sheet"])
+        fmt = parsing.sniff(path, sheet=row["sheet"])
         mapping = parsing.match_headers(fmt.headers, row["mapping"], mode)
     except parsing.FileError as exc:
         return _fail(progress, str(exc))

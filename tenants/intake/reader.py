@@ -13,6 +13,8 @@ import codecs
 import csv
 import io
 import itertools
+import mmap
+import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -95,25 +97,49 @@ def _delimiter(text: str) -> str:
     return best
 
 
-# Spreadsheets calamine reads, by their first bytes: a zip (XLSX, XLSB, ODS) or an OLE2
-# compound file (XLS, Excel 97-2003, which older ERPs still export).
-SPREADSHEET_MAGIC = {b"PK\x03\x04": "xlsx", b"\xd0\xcf\x11\xe0": "xls"}
-SPREADSHEET_KINDS = ("xlsx", "xlsm", "xlsb", "xls", "ods")
+# Spreadsheets, by their first bytes: a zip (XLSX, XLSB, ODS) or an OLE2 compound file
+# (XLS, Excel 97-2003, which older ERPs still export; also Excel's password-protected files).
+ZIP, OLE2 = b"PK\x03\x04", b"\xd0\xcf\x11\xe0"
+ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")  # an OLE2 stream's name
 
 
-def spreadsheet_kind(path: Path, file_name: str = "") -> str | None:
-    """A spreadsheet's kind ("xlsx", "xls", "ods", ...) by its extension, else by its
-    first bytes; None for a text file."""
+def is_spreadsheet(path: Path) -> bool:
     with path.open("rb") as fh:
-        kind = SPREADSHEET_MAGIC.get(fh.read(4))
-    extension = file_name.lower().rpartition(".")[2]
-    return kind and (extension if extension in SPREADSHEET_KINDS else kind)
+        return fh.read(4) in (ZIP, OLE2)
 
 
-def sniff(path: Path, file_name: str = "", sheet: str | None = None) -> FileFormat:
+def spreadsheet_kind(path: Path) -> str | None:
+    """A spreadsheet's kind ("xlsx", "xlsb", "ods", "xls") by what the file holds, whatever
+    its name says; None for a text file."""
+    with path.open("rb") as fh:
+        magic = fh.read(4)
+        if magic == OLE2:
+            with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                if data.find(ENCRYPTED_PACKAGE) >= 0:
+                    raise FileError(sheets.PROTECTED)
+            return "xls"
+    if magic != ZIP:
+        return None
+    try:
+        with zipfile.ZipFile(path) as book:
+            names = set(book.namelist())
+            if "mimetype" in names and book.read("mimetype").startswith(
+                    b"application/vnd.oasis.opendocument.spreadsheet"):
+                return "ods"
+    except zipfile.BadZipFile as exc:
+        raise FileError(f"arquivo compactado danificado: {exc}") from exc
+    if "xl/workbook.bin" in names:
+        return "xlsb"
+    if "xl/workbook.xml" in names:
+        return "xlsx"
+    raise FileError("o arquivo .zip não é uma planilha: envie o CSV ou a planilha"
+                    " descompactados")
+
+
+def sniff(path: Path, sheet: str | None = None) -> FileFormat:
     if path.stat().st_size == 0:
         raise FileError("o arquivo está vazio")
-    kind = spreadsheet_kind(path, file_name)
+    kind = spreadsheet_kind(path)
     if kind is not None:
         return _sniff_sheet(path, kind, sheet)
     with path.open("rb") as fh:

@@ -150,14 +150,14 @@ def preview(portfolio: Portfolio, mapping: dict[str, Any] | None = None) -> dict
         except Exception as exc:
             raise NotFound("arquivo enviado") from exc
         path.write_bytes(head)
-        if reader.spreadsheet_kind(path) is not None:  # a zip's directory is at its end
+        if reader.is_spreadsheet(path):  # a zip's directory is at its end
             storage.download_file(portfolio.file_key, str(path))
         else:
             # Keep whole records only: the last line of the sample may be cut.
             path.write_bytes(head[: head.rfind(b"\n") + 1] or head)
         mode = parse_mode(portfolio.mode)
         try:
-            fmt = parsing.sniff(path, portfolio.file_name, sheet=portfolio.sheet)
+            fmt = parsing.sniff(path, sheet=portfolio.sheet)
         except parsing.FileError as exc:
             raise ValidationFailed({"file": str(exc)}) from exc
         chosen = mapping if mapping is not None else portfolio.mapping

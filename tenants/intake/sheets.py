@@ -2,9 +2,9 @@
 
 XLSX and XLSM, what creditors send, are streamed: python-calamine-plus decodes rows
 straight from the compressed sheet, so memory stays flat whatever the sheet's size
-(300,000 rows: 5 s and 14 MB, where loading the sheet took 7 s and 450 MB).
-XLS, XLSB and ODS are read whole, as calamine reads them (its streaming covers XLSX
-only); those formats come from older ERPs and are rarely large.
+(300,000 rows: 5 s and 14 MB, where loading the sheet took 7 s and 450 MB). ODS is
+streamed by `ods`. XLS and XLSB are read whole, as calamine reads them (its streaming
+covers XLSX only): an XLS holds at most 65,536 rows, and XLSB is rare.
 """
 
 from __future__ import annotations
@@ -18,11 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tenants.intake import ods
+
 STREAMED = ("xlsx", "xlsm")
 
 
 class SheetError(Exception):
     """The workbook or the sheet cannot be read (message for users, pt-BR)."""
+
+
+PROTECTED = ("a planilha está protegida por senha: abra-a, salve uma cópia sem senha e envie"
+             " essa cópia")
 
 
 @dataclass
@@ -36,16 +42,18 @@ class Sheet:
 
 
 def open_sheet(path: Path, kind: str, sheet: str | None) -> Sheet:
-    from python_calamine_plus import CalamineWorkbook
+    if kind == "ods":
+        return _open_ods(path, sheet)
+    from python_calamine_plus import CalamineWorkbook, PasswordError
 
     try:
         book = CalamineWorkbook.from_path(str(path))
+    except PasswordError as exc:
+        raise SheetError(PROTECTED) from exc
     except Exception as exc:
         raise SheetError(f"não foi possível abrir a planilha: {exc}") from exc
     names = list(book.sheet_names)
-    if sheet is not None and sheet not in names:
-        raise SheetError(f"a aba “{sheet}” não existe; abas: {', '.join(names)}")
-    name = sheet or names[0]
+    name = _chosen(names, sheet)
     try:
         if kind in STREAMED:
             stream = book.stream_sheet_by_name(name)
@@ -59,6 +67,26 @@ def open_sheet(path: Path, kind: str, sheet: str | None) -> Sheet:
     return Sheet(name, names, _read(ws.iter_rows(), first_column), first_row + ws.height)
 
 
+def _open_ods(path: Path, sheet: str | None) -> Sheet:
+    try:
+        if ods.encrypted(path):
+            raise SheetError(PROTECTED)
+        names = ods.sheet_names(path)
+        total = ods.estimated_rows(path)
+    except (OSError, KeyError, zipfile.BadZipFile) as exc:
+        raise SheetError(f"não foi possível abrir a planilha: {exc}") from exc
+    if not names:
+        raise SheetError("a planilha não tem abas")
+    name = _chosen(names, sheet)
+    return Sheet(name, names, _read(ods.rows(path, name), 0), total)
+
+
+def _chosen(names: list[str], sheet: str | None) -> str:
+    if sheet is not None and sheet not in names:
+        raise SheetError(f"a aba “{sheet}” não existe; abas: {', '.join(names)}")
+    return sheet or names[0]
+
+
 def _read(raw_rows: Iterator[list[Any]], first_column: int) -> Iterator[tuple[int, list[str]]]:
     pad = [""] * first_column
     number = 0
@@ -66,8 +94,8 @@ def _read(raw_rows: Iterator[list[Any]], first_column: int) -> Iterator[tuple[in
         for number, raw in enumerate(raw_rows, 1):
             yield number, pad + [_cell(v) for v in raw]
     except Exception as exc:  # a damaged file: say where reading stopped
-        raise SheetError(f"a planilha não pôde ser lida depois da linha {number}: {exc}"
-                         ) from exc
+        where = f" depois da linha {number}" if number else ""
+        raise SheetError(f"a planilha não pôde ser lida{where}: {exc}") from exc
 
 
 def _cell(value: Any) -> str:

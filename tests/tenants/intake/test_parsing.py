@@ -19,7 +19,7 @@ HEADER = "CPF/CNPJ;Nome do Cliente;Nº Contrato;Parcela;Vencimento;Valor Origina
 
 def parse(path: Path, mode: ImportMode = ImportMode.INCREMENTAL,
           layout: dict | None = None) -> tuple[parsing.FileFormat, Batch]:
-    fmt = parsing.sniff(path, path.name)
+    fmt = parsing.sniff(path)
     mapping = parsing.match_headers(fmt.headers, layout, mode)
     batches = list(parsing.read_batches(path, fmt, mapping, mode))
     merged = Batch(
@@ -209,13 +209,13 @@ def test_title_lines_above_the_header_are_passed_over(tmp_path: Path) -> None:
 
 def test_without_a_recognisable_header_the_first_line_is_named(tmp_path: Path) -> None:
     path = write(tmp_path, "Relatório de março\nCódigo;Cliente;Total\n1;Ana;10,00\n")
-    fmt = parsing.sniff(path, "c.csv")
+    fmt = parsing.sniff(path)
     assert fmt.header_row == 1 and fmt.headers == ["Relatório de março"]
 
 
 def test_missing_required_columns_name_headers_and_fields(tmp_path: Path) -> None:
     path = write(tmp_path, "Documento;Cliente;Valor\n52998224725;Ana;10,00\n")
-    fmt = parsing.sniff(path, "c.csv")
+    fmt = parsing.sniff(path)
     with pytest.raises(parsing.FileError) as error:
         parsing.match_headers(fmt.headers, None, ImportMode.INCREMENTAL)
     message = str(error.value)
@@ -386,7 +386,7 @@ def test_xlsx_with_typed_cells_and_named_sheet(tmp_path: Path) -> None:
     sheet.append([52998224725, "Caio", "C3", 1, 45000, 0.1 + 0.2])
     path = tmp_path / "carteira.xlsx"
     book.save(path)
-    fmt = parsing.sniff(path, "carteira.xlsx", sheet="Carteira")
+    fmt = parsing.sniff(path, sheet="Carteira")
     assert fmt.kind == "xlsx" and fmt.sheets == ["Resumo", "Carteira"]
     mapping = parsing.match_headers(fmt.headers, None, ImportMode.INCREMENTAL)
     batch = next(parsing.read_batches(path, fmt, mapping, ImportMode.INCREMENTAL))
@@ -409,7 +409,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 def test_an_excel_97_xls_file_is_read(tmp_path: Path) -> None:
     # Written by xlwt, as older ERPs write them: a title line, typed dates and numbers.
     path = FIXTURES / "carteira.xls"
-    fmt = parsing.sniff(path, "carteira.xls")
+    fmt = parsing.sniff(path)
     assert (fmt.kind, fmt.sheet, fmt.header_row) == ("xls", "Títulos", 3)
     _, batch = parse(path)
     rows = batch.accepted.select("row", "document", "name", "contract", "due_date", "amount")
@@ -466,4 +466,4 @@ def test_a_missing_sheet_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "x.xlsx"
     book.save(path)
     with pytest.raises(parsing.FileError, match="não existe"):
-        parsing.sniff(path, "x.xlsx", sheet="Carteira")
+        parsing.sniff(path, sheet="Carteira")

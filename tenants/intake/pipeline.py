@@ -149,16 +149,20 @@ def _grouped(batches: Iterator[parsing.Batch], writer: PortfolioWriter
     Parsing works on small batches to keep its intermediate columns small; the database
     gets fewer, larger statements.
     """
+    def prepared(group: list[parsing.Batch]) -> PreparedBatch:
+        return writer.prepare(pl.concat([b.accepted for b in group]),
+                              pl.concat([b.rejected_keys for b in group]))
+
     group: list[parsing.Batch] = []
     rows = 0
     for batch in batches:
         group.append(batch)
         rows += batch.accepted.height
         if rows >= WRITE_ROWS:
-            yield group, writer.prepare(pl.concat([b.accepted for b in group]))
+            yield group, prepared(group)
             group, rows = [], 0
     if group:
-        yield group, writer.prepare(pl.concat([b.accepted for b in group]))
+        yield group, prepared(group)
 
 
 def run_import(tenant_id: uuid.UUID, portfolio_id: uuid.UUID,
@@ -262,6 +266,17 @@ def _import_file(settings: Any, scope: Scope, row: dict[str, Any], path: Path, d
                                 rows_accepted=totals.accepted, rows_rejected=totals.rejected,
                                 rows_with_warnings=totals.warned)
             progress.update(force=True, phase="writing", bytes_read=size)
+            if mode is ImportMode.FULL and totals.accepted == 0:
+                # Nothing in the file stands for the portfolio: closing every open debt
+                # as absent from it would be a mistake in the file, not the creditor's wish.
+                # The counts and the error report stay, to show what went wrong.
+                progress.update(force=True, rows_total=totals.rows, rows_accepted=0,
+                                rows_rejected=totals.rejected,
+                                rows_with_warnings=totals.warned,
+                                **_upload_reports(row, reports))
+                raise parsing.FileError(
+                    "carteira completa sem nenhuma linha aceita: nenhum título foi encerrado."
+                    " Corrija o arquivo (veja o relatório de erros) e envie de novo")
             counts = writer.finish()
             progress.update(force=True, phase="reports")
             keys = _upload_reports(row, reports)

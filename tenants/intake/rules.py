@@ -52,6 +52,11 @@ class Batch:
     warnings: pl.DataFrame
     rows: int = 0
     bytes_read: int = 0
+    # The contract and installment of the rejected rows that still name one: a `full`
+    # import must not withdraw a debt whose row is in the file but was rejected (a typo in
+    # the CPF, a bad date): the file did not leave it out.
+    rejected_keys: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(
+        schema={"contract": pl.String, "installment": pl.Int32}))
 
     @property
     def warned_rows(self) -> int:
@@ -291,6 +296,9 @@ class RowRules:
             "row", *cells, pl.concat_str(reasons, separator="; ", ignore_nulls=True)
             .alias("motivo"))
         good = checked.filter(pl.col("_valid") & pl.col("_dup_of").is_null())
+        rejected_keys = checked.filter(
+            ~pl.col("_valid") & (pl.col("contract") != "") & pl.col("installment").is_not_null()
+        ).select("contract", "installment")
         warnings = pl.concat([
             good.filter(pl.col(f"_w{i}").is_not_null()).select(
                 pl.col("row").alias("linha"), pl.lit(headers[idx]).alias("coluna"),
@@ -299,7 +307,8 @@ class RowRules:
         ]).sort("linha", maintain_order=True) if plan.warns else pl.DataFrame(
             schema=WARNING_SCHEMA)
         return Batch(accepted=good.select(["row", *plan.out.keys()]), rejected=rejected,
-                     warnings=warnings, rows=frame.height, bytes_read=bytes_read)
+                     warnings=warnings, rows=frame.height, bytes_read=bytes_read,
+                     rejected_keys=rejected_keys)
 
     # -- placement files ----------------------------------------------------------------
 

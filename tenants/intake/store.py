@@ -59,6 +59,7 @@ PLACEMENT_TABLES = [
     "CREATE TEMP TABLE file_key (contract text NOT NULL, installment int NOT NULL)"
     " ON COMMIT DROP",
 ]
+FILE_KEY = {"contract": "text", "installment": "int4"}
 CLOSING = {"row": "int4", "contract": "text", "installment": "int4",
            "amount_paid": "numeric(14,2)", "paid_on": "date", "raw": "text"}
 CLOSE_TABLES = [temp_table("staging", CLOSING)]
@@ -119,6 +120,8 @@ class PreparedBatch:
 
     rows: int
     tables: list[tuple[str, dict[str, str], bytes]]
+    # A `full` import's rejected rows' keys, added to `file_key` (see Batch.rejected_keys).
+    kept_keys: bytes | None = None
 
 
 # Plans for the statements that find a batch's rows in the tenant tables (see _lookup).
@@ -164,7 +167,7 @@ class PortfolioWriter:
         if self.first:
             self.seen = BloomFilter()
 
-    def prepare(self, frame: pl.DataFrame) -> PreparedBatch:
+    def prepare(self, frame: pl.DataFrame, rejected_keys: pl.DataFrame) -> PreparedBatch:
         """A batch of accepted rows (canonical columns) as COPY data for the staging tables."""
         if self.closing:
             return PreparedBatch(frame.height, [
@@ -175,16 +178,20 @@ class PortfolioWriter:
         seen = (pl.lit(True) if self.seen is None
                 else self.seen.check_and_add(debtors.get_column("document")))
         debtors = debtors.with_columns(uuid7_block(debtors.height), seen=seen)
+        kept = (binary_copy_data(rejected_keys, FILE_KEY)
+                if self.mode is ImportMode.FULL and rejected_keys.height else None)
         return PreparedBatch(frame.height, [
             ("staging", STAGING, binary_copy_data(debts, STAGING)),
             ("incoming_debtor", INCOMING_DEBTOR, binary_copy_data(debtors, INCOMING_DEBTOR)),
             ("staging_contact", STAGING_CONTACT,
              binary_copy_data(contacts_of(frame), STAGING_CONTACT)),
-        ])
+        ], kept)
 
     def write(self, batch: PreparedBatch) -> list[tuple[int, str, str]]:
         """Merge one prepared batch into the tenant's tables; the rows the database
         refused (a settlement or recall of a debt that is not here): row, raw, reason."""
+        if batch.kept_keys is not None:
+            self._copy("file_key", FILE_KEY, batch.kept_keys)
         if batch.rows == 0:
             return []
         self._run(f"TRUNCATE {', '.join(t for t, _, _ in batch.tables)}"

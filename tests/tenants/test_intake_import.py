@@ -176,6 +176,39 @@ async def test_full_mode_withdraws_open_debts_absent_from_the_file(db, factory, 
     assert state[("B-1", 1)].closed_by_portfolio_id == uuid.UUID(result["portfolio_id"])
 
 
+async def test_full_mode_keeps_debts_whose_rows_were_rejected(db, factory, services, tmp_path):
+    tenant = await factory.tenant()
+    await run(tenant, csv_file(tmp_path, [
+        f"{CPFS[0]};Ana;A-1;1;10/01/2025;100,00;;", f"{CPFS[0]};Ana;A-1;2;10/02/2025;100,00;;",
+        f"{CPFS[1]};Bia;B-1;1;10/01/2025;100,00;;", f"{CPFS[2]};Caio;C-1;1;10/01/2025;9,00;;"],
+        "v1.csv"))
+    # A-2's row has a CPF typo, B-1's a bad date: both are in the file, only C-1 is not.
+    result = await run(tenant, csv_file(tmp_path, [
+        f"{CPFS[0]};Ana;A-1;1;10/01/2025;100,00;;", "52998224700;Ana;A-1;2;10/02/2025;100,00;;",
+        f"{CPFS[1]};Bia;B-1;1;2025-13-10;100,00;;"], "v2.csv"), mode="full")
+    assert (result["rows_accepted"], result["rows_rejected"], result["debts_closed"]) == (1, 2, 1)
+    state = await debts(db, tenant.id)
+    assert {k: d.status for k, d in state.items()} == {
+        ("A-1", 1): "open", ("A-1", 2): "open", ("B-1", 1): "open", ("C-1", 1): "withdrawn"}
+
+
+@pytest.mark.parametrize("rows", [[], [f"{CPFS[0]};Ana;A-1;1;31/02/2025;100,00;;",
+                                      "TOTAL;;;;;100,00;;"]],
+                         ids=["header only", "every row rejected"])
+async def test_a_full_file_with_no_accepted_row_closes_nothing(db, factory, services, tmp_path,
+                                                               rows):
+    tenant = await factory.tenant()
+    await run(tenant, csv_file(tmp_path, [f"{CPFS[0]};Ana;A-1;1;10/01/2025;100,00;;",
+                                          f"{CPFS[1]};Bia;B-1;1;10/01/2025;100,00;;"], "v1.csv"))
+    result = await run(tenant, csv_file(tmp_path, rows, "v2.csv"), mode="full")
+    assert result["status"] == "failed" and result["debts_closed"] == 0
+    assert "nenhuma linha aceita" in result["error"]
+    assert {d.status for d in (await debts(db, tenant.id)).values()} == {"open"}
+    if rows:  # what went wrong can still be read
+        assert result["rows_rejected"] == 2
+        assert "TOTAL" in await report(db, tenant.id, result["portfolio_id"], "errors")
+
+
 async def test_settlement_file_closes_debts_and_reports_unknown_ones(db, factory, services,
                                                                      tmp_path):
     tenant = await factory.tenant()

@@ -26,7 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import botocore.exceptions
 import polars as pl
+import psycopg
+import psycopg.errors
 
 from core.db import Scope, apply_scope_sync, connect_sync
 from core.ids import uuid7
@@ -47,6 +50,12 @@ PROGRESS_EVERY = 0.5  # seconds between progress writes
 # COPY data are alive at once: being written, queued, being prepared).
 WRITE_ROWS = 20_000
 KEYS_IN_MEMORY = 1_000_000  # contract keys held in memory before they go to the database
+
+
+# Failures that running the import again can get past: the database or S3 unreachable
+# or restarting, a lost connection, a full disk.
+TRANSIENT = (OSError, psycopg.OperationalError, psycopg.errors.TransactionRollback,
+             botocore.exceptions.ConnectionError)
 
 
 class PortfolioGone(LookupError):
@@ -206,8 +215,17 @@ def run_import(tenant_id: uuid.UUID, portfolio_id: uuid.UUID,
                                  " (envio interrompido ou arquivo removido); envie-o de novo")
             if local_file is None or digest is None:
                 digest = sha256_of(path)
-            return _import_file(settings, scope, row, path, digest, progress, progress_conn,
-                                Path(tmp), stored)
+            try:
+                return _import_file(settings, scope, row, path, digest, progress,
+                                    progress_conn, Path(tmp), stored)
+            except TRANSIENT:
+                raise  # left running: the retry, or `intake.resume`, reruns it
+            except Exception:
+                # A fault of this file or of the code: running it again would fail again,
+                # and a portfolio left running would turn away the same file sent again.
+                log.exception("portfolio %s: the import failed", portfolio_id)
+                return _fail(progress, "erro inesperado ao importar o arquivo; nada foi"
+                             " importado. O erro ficou registrado para a equipe técnica")
     finally:
         progress_conn.close()
 

@@ -270,6 +270,26 @@ async def test_a_crashed_import_reruns_to_the_same_final_state(db, factory, serv
     assert done.rows_accepted + done.rows_rejected == done.rows_total == 500
 
 
+async def test_an_import_that_fails_for_its_own_fault_is_not_left_running(
+        db, factory, services, tmp_path, monkeypatch):
+    """A fault of the file or the code would fail every retry: the import fails, says so,
+    and the same file can be sent again once it is fixed."""
+    from tenants.intake import rules
+
+    def broken(self, frame, bytes_read):
+        raise ValueError("a bug")
+
+    tenant = await factory.tenant()
+    path = csv_file(tmp_path, [f"{CPFS[0]};Ana;A-1;1;10/01/2025;100,00;;"])
+    monkeypatch.setattr(rules.RowRules, "apply", broken)
+    result = await run(tenant, path)
+    assert result["status"] == "failed" and "erro inesperado" in result["error"]
+    assert await count(db, tenant.id, Debt) == 0
+    monkeypatch.undo()
+    again = await run(tenant, path)
+    assert again["status"] == "done" and again["debts_created"] == 1
+
+
 async def test_an_import_whose_file_is_gone_from_storage_fails_saying_so(db, factory, services,
                                                                           tmp_path):
     """Retrying cannot bring a missing file back: the import fails once, with the reason,

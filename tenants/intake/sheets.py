@@ -114,7 +114,10 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         if value.is_integer() and abs(value) < 1e15:
             return str(int(value))
-        return repr(value)
+        text = repr(value)
+        # Three decimals ("18.525", a computed fee) would read as Brazilian thousands
+        # (18.525 = 18525) to the money rule: a fourth keeps it the number it is.
+        return text + "0" if "e" not in text and len(text) - text.index(".") == 4 else text
     return str(value).strip()
 
 

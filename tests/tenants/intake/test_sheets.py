@@ -242,3 +242,21 @@ def test_a_workbook_is_read_by_what_it_holds_whatever_its_name(tmp_path: Path) -
         book.writestr("carteira.csv", "CPF;Nome\n52998224725;Ana\n")
     with pytest.raises(parsing.FileError, match=r"\.zip não é uma planilha"):
         parsing.sniff(zipped)
+
+
+def test_typed_amounts_with_three_decimals_keep_their_size(tmp_path: Path) -> None:
+    """A computed amount (interest, a 2% fee) typed with three decimals is that number
+    rounded to cents, not the thousands a text "18.525" would be in Brazil."""
+    book = openpyxl.Workbook()
+    book.active.append(["CPF", "Nome", "Contrato", "Vencimento", "Valor"])
+    for i, amount in enumerate([18.525, 100.125, 2.675, 1234.5, 0.125, 1250.0], 1):
+        book.active.append(["52998224725", "Ana", f"C{i}", dt.date(2025, 1, 10), amount])
+        book.active.cell(i + 1, 5).number_format = '"R$" #,##0.00'
+    path = tmp_path / "carteira.xlsx"
+    book.save(path)
+    fmt = parsing.sniff(path)
+    mapping = parsing.match_headers(fmt.headers, None, ImportMode.INCREMENTAL)
+    batch = next(parsing.read_batches(path, fmt, mapping, ImportMode.INCREMENTAL))
+    assert batch.accepted.get_column("amount").to_list() == [
+        "18.53", "100.13", "2.68", "1234.50", "0.13", "1250.00"]
+    assert batch.warnings.is_empty()

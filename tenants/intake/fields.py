@@ -45,9 +45,15 @@ PLACEMENT_FIELDS = (
         "vencimento", "data de vencimento", "data vencimento", "dt vencimento", "dt venc",
         "venc", "data venc", "vencto", "data do vencimento")),
     Field("amount", "Valor", True, headers=(
-        "valor", "valor original", "saldo devedor", "valor da parcela", "valor parcela",
-        "valor do titulo", "valor titulo", "valor devido", "saldo", "vlr", "vlr original",
-        "valor em aberto", "valor nominal", "valor (r$)", "valor r$")),
+        "valor", "valor original", "valor da parcela", "valor parcela", "valor do titulo",
+        "valor titulo", "vlr", "vlr original", "valor nominal", "valor (r$)", "valor r$",
+        "valor do debito", "valor da divida", "valor principal", "valor face")),
+    # What is owed now (interest, fees, partial payments), when the file says it beside
+    # the original amount; alone, it is the amount (see match_headers).
+    Field("balance", "Saldo devedor", headers=(
+        "saldo devedor", "saldo", "saldo atual", "saldo atualizado", "saldo em aberto",
+        "valor em aberto", "valor devido", "valor atualizado", "valor corrigido",
+        "saldo devedor atualizado", "valor total devido")),
     Field("phone", "Telefones", multiple=True, headers=(
         "telefone", "telefone 1", "telefone 2", "telefone 3", "telefone 4", "telefone 5",
         "celular", "celular 1", "celular 2", "fone", "fone 1", "fone 2", "tel", "tel 1",
@@ -220,6 +226,8 @@ def match_headers(headers: list[str], layout: dict[str, Any] | None,
         else:
             mapping.extra.append(i)
     _pair_area_codes(mapping, area_codes)
+    if "amount" not in mapping.columns and "balance" in mapping.columns:
+        mapping.columns["amount"] = mapping.columns.pop("balance")
     if "address" not in mapping.columns:
         # A number or district with no street to go with is kept as it came.
         for part in ADDRESS_PARTS:

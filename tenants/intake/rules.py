@@ -354,8 +354,11 @@ class RowRules:
             })
         phones = m.get("phone", [])
         self.dates = {"_due": due}
+        balance = self._idx("balance")
         plans = [documents, _money_stages(f"c{amount}", "_cents"),
                  [{"_inst": _installment(f"c{inst}") if inst is not None else pl.lit(1)}]]
+        if balance is not None:
+            plans.append(_money_stages(f"c{balance}", "_bal"))
         plans += [_phone_stages(self._phone_number(pl.col(f"c{idx}"), idx), f"_p{idx}")
                   for idx in phones]
         blank = {i: pl.col(f"c{i}").str.strip_chars() == "" for i in range(self.width)}
@@ -379,6 +382,12 @@ class RowRules:
         if inst is not None:
             checks.append((inst, pl.when(pl.col("_inst").is_null() | (pl.col("_inst") < 1))
                            .then(pl.lit("parcela inválida (use um número, ex.: 1 ou 1/12)"))))
+        if balance is not None:  # empty: the amount is what is owed
+            checks.append((balance, pl.when(blank[balance]).then(None)
+                           .when(pl.col("_bal").is_null()).then(pl.lit("saldo devedor inválido"))
+                           .when(pl.col("_bal") <= 0).then(pl.lit(
+                               "o saldo devedor deve ser maior que zero (título pago? envie-o"
+                               " num arquivo de baixa)"))))
         # The phones' warnings come first, in column order (`_several_values` relies on
         # it); a cell with several numbers is judged there.
         several = [_several(idx) for idx in phones]
@@ -386,11 +395,15 @@ class RowRules:
             (idx, pl.when(~blank[idx] & pl.col(f"_p{idx}").is_null() & ~many)
              .then(pl.lit(_BAD_PHONE))) for idx, many in zip(phones, several, strict=True)]
         warns.append((amount, _digit_lost("_cents")))
+        if balance is not None:
+            warns.append((balance, _digit_lost("_bal")))
         out: dict[str, pl.Expr] = {
             "document": pl.col("document"), "document_kind": pl.col("document_kind"),
             "name": clean_name.str.slice(0, 200), "contract": contract_text,
             "installment": pl.col("_inst").cast(pl.Int32), "due_date": pl.col("_due"),
             "amount": cents_text(pl.col("_cents")),
+            "balance": cents_text(pl.col("_bal")) if balance is not None
+            else pl.lit(None, dtype=pl.String),
             # A PostgreSQL array literal, ready for COPY (E.164 needs no quoting).
             "phones": pl.concat_str(
                 [pl.lit("{"), pl.concat_str([pl.col(f"_p{i}") for i in phones],

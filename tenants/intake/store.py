@@ -33,7 +33,7 @@ log = logging.getLogger("regua.intake.store")
 # document of the batch; `src_debtor` adds the id the debtor has (or gets) in the tenant.
 STAGING = {"row": "int4", "debt_id": "uuid", "document": "text", "contract": "text",
            "installment": "int4", "due_date": "date", "amount": "numeric(14,2)",
-           "extra": "jsonb"}
+           "balance": "numeric(14,2)", "extra": "jsonb"}
 INCOMING_DEBTOR = {"document": "text", "id": "uuid", "document_kind": "text", "name": "text",
                    "birth_date": "date", "state": "text", "seen": "bool"}
 STAGING_CONTACT = {"id": "uuid", "document": "text", "kind": "text", "value": "text",
@@ -53,7 +53,7 @@ PLACEMENT_TABLES = [
     ) ON COMMIT DROP""",
     """CREATE TEMP TABLE changed_debt (
         debt_id uuid PRIMARY KEY, debtor_id uuid NOT NULL, amount numeric(14,2) NOT NULL,
-        due_date date NOT NULL, extra jsonb
+        balance numeric(14,2), due_date date NOT NULL, extra jsonb
     ) ON COMMIT DROP""",
     "CREATE TEMP TABLE updated_debtor (id uuid PRIMARY KEY) ON COMMIT DROP",
     "CREATE TEMP TABLE file_key (contract text NOT NULL, installment int NOT NULL)"
@@ -292,6 +292,8 @@ class PortfolioWriter:
             INSERT INTO matched (row, debt_id, old_status, changed)
             SELECT s.row, x.id, x.status,
                    x.original_amount <> s.amount OR x.due_date <> s.due_date
+                   OR (s.balance IS NOT NULL AND x.current_balance <> s.balance
+                       AND x.status = 'open')
                    OR x.debtor_id <> d.id OR x.extra IS DISTINCT FROM s.extra
                    OR x.status = ANY(%(replaceable)s)
             FROM staging s
@@ -303,16 +305,19 @@ class PortfolioWriter:
             # The new values of the changed debts first, among the batch's own tables (a
             # join the planner may hash), so the update below joins a few rows, not the batch.
             run("""
-                INSERT INTO changed_debt (debt_id, debtor_id, amount, due_date, extra)
-                SELECT m.debt_id, d.id, s.amount, s.due_date, s.extra
+                INSERT INTO changed_debt (debt_id, debtor_id, amount, balance, due_date, extra)
+                SELECT m.debt_id, d.id, s.amount, s.balance, s.due_date, s.extra
                 FROM matched m JOIN staging s ON s.row = m.row
                 JOIN src_debtor d ON d.document = s.document
                 WHERE m.changed
             """)
             c.debts_updated += self._lookup("""
                 UPDATE debt x SET original_amount = s.amount,
-                    current_balance = CASE WHEN x.status = ANY(%(replaceable)s) OR
-                        x.current_balance = x.original_amount THEN s.amount
+                    current_balance = CASE
+                        WHEN s.balance IS NOT NULL AND (x.status = 'open'
+                            OR x.status = ANY(%(replaceable)s)) THEN s.balance
+                        WHEN x.status = ANY(%(replaceable)s) OR
+                            x.current_balance = x.original_amount THEN s.amount
                         ELSE x.current_balance + (s.amount - x.original_amount) END,
                     due_date = s.due_date, debtor_id = s.debtor_id, extra = s.extra,
                     status = CASE WHEN x.status = ANY(%(replaceable)s) THEN 'open'
@@ -331,7 +336,7 @@ class PortfolioWriter:
         new_debts = "NOT EXISTS (SELECT 1 FROM matched m WHERE m.row = s.row)" if matched \
             else "true"
         c.amount_placed += self._scalar(f"""
-            SELECT coalesce(sum(s.amount), 0) FROM staging s
+            SELECT coalesce(sum(coalesce(s.balance, s.amount)), 0) FROM staging s
             WHERE {new_debts} OR EXISTS (SELECT 1 FROM matched m WHERE m.row = s.row
                                          AND m.old_status = ANY(%(replaceable)s))
         """)
@@ -340,7 +345,8 @@ class PortfolioWriter:
                               contract, installment, original_amount, current_balance,
                               due_date, status, placed_until, extra)
             SELECT %(t)s, s.debt_id, d.id, %(p)s, %(p)s, s.contract, s.installment,
-                   s.amount, s.amount, s.due_date, 'open', %(until)s, s.extra
+                   s.amount, coalesce(s.balance, s.amount), s.due_date, 'open', %(until)s,
+                   s.extra
             FROM staging s JOIN src_debtor d ON d.document = s.document
             WHERE {new_debts}
         """).rowcount

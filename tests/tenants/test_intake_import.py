@@ -161,6 +161,36 @@ async def test_a_changed_row_updates_its_debt_and_a_withdrawn_debt_placed_again_
     assert back.last_portfolio_id == moved.last_portfolio_id == uuid.UUID(result["portfolio_id"])
 
 
+async def test_the_balance_owed_is_kept_beside_the_original_amount(db, factory, services,
+                                                                   tmp_path):
+    tenant = await factory.tenant()
+    header = "CPF;Nome;Contrato;Parcela;Vencimento;Valor Original;Saldo Devedor"
+    result = await run(tenant, csv_file(tmp_path, [
+        f"{CPFS[0]};Ana;A-1;1;10/01/2025;1.234,56;1.500,00",
+        f"{CPFS[0]};Ana;A-1;2;10/02/2025;100,00;",  # no balance: the amount is owed
+        f"{CPFS[1]};Bia;B-1;1;10/01/2025;100,00;0,00"], header=header))
+    assert (result["rows_accepted"], result["rows_rejected"]) == (2, 1)
+    assert result["amount_placed"] == "1600.00"
+    state = await debts(db, tenant.id)
+    assert (state[("A-1", 1)].original_amount, state[("A-1", 1)].current_balance) == (
+        Decimal("1234.56"), Decimal("1500.00"))
+    assert state[("A-1", 2)].current_balance == Decimal("100.00")
+    errors_csv = await report(db, tenant.id, result["portfolio_id"], "errors")
+    assert "Saldo Devedor: o saldo devedor deve ser maior que zero" in errors_csv
+    # The creditor's next file says what is owed now.
+    again = await run(tenant, csv_file(tmp_path, [
+        f"{CPFS[0]};Ana;A-1;1;10/01/2025;1.234,56;1.610,25",
+        f"{CPFS[0]};Ana;A-1;2;10/02/2025;100,00;"], "v2.csv", header=header))
+    assert (again["debts_updated"], again["debts_unchanged"]) == (1, 1)
+    assert (await debts(db, tenant.id))[("A-1", 1)].current_balance == Decimal("1610.25")
+    # A file with the balance alone takes it as the amount.
+    alone = await run(tenant, csv_file(tmp_path, [f"{CPFS[2]};Caio;C-1;1;10/01/2025;80,00"],
+                                       "v3.csv", header="CPF;Nome;Contrato;Parcela;"
+                                       "Vencimento;Saldo Devedor"))
+    assert alone["debts_created"] == 1
+    assert (await debts(db, tenant.id))[("C-1", 1)].original_amount == Decimal("80.00")
+
+
 async def test_full_mode_withdraws_open_debts_absent_from_the_file(db, factory, services,
                                                                    tmp_path):
     tenant = await factory.tenant()

@@ -14,21 +14,30 @@ DDDS = frozenset({
 DDD_STRINGS = sorted(str(d) for d in DDDS)
 
 _NON_DIGITS = re.compile(r"\D")
+_SPREADSHEET_NUMBER = re.compile(r"\.0+$")
 
 
 def national_digits(raw: str) -> str:
-    """Digits without the country code or the long-distance trunk prefix 0."""
-    digits = _NON_DIGITS.sub("", raw)
+    """Digits without the country code or the long-distance prefix: the trunk 0 alone
+    ("011 ...") or with a carrier's code ("0 21 11 ...")."""
+    digits = _NON_DIGITS.sub("", _SPREADSHEET_NUMBER.sub("", raw.strip()))
     if digits.startswith("55") and len(digits) in (12, 13):
         digits = digits[2:]
     if digits.startswith("0") and len(digits) in (11, 12):
         digits = digits[1:]
+    elif digits.startswith("0") and len(digits) in (13, 14):
+        digits = digits[3:]
     return digits
 
 
 def normalize_phone(raw: str) -> str | None:
-    """'(11) 98765-4321' -> '+5511987654321'; None when it is not a Brazilian number."""
+    """'(11) 98765-4321' -> '+5511987654321'; None when it is not a Brazilian number.
+
+    A mobile written before 2016, when mobiles had 8 digits ("(11) 8765-4321"), gets the
+    9 Anatel put in front of every mobile number."""
     digits = national_digits(raw)
+    if len(digits) == 10 and digits[2] in "6789":
+        digits = digits[:2] + "9" + digits[2:]
     if len(digits) not in (10, 11) or int(digits[:2]) not in DDDS:
         return None
     if len(digits) == 11 and digits[2] != "9":

@@ -30,10 +30,12 @@ PLACEMENT_FIELDS = (
     Field("document", "CPF/CNPJ", True, headers=(
         "cpf", "cnpj", "cpf/cnpj", "cpf cnpj", "cpfcnpj", "cnpj/cpf", "documento", "doc",
         "cpf do cliente", "cpf/cnpj do cliente", "cpf/cnpj devedor", "cpf devedor",
-        "documento do cliente", "nr documento", "numero documento", "cpf_cnpj", "inscricao")),
+        "documento do cliente", "nr documento", "numero documento", "cpf_cnpj", "inscricao",
+        "numero cpf cnpj", "numero cpf", "numero cnpj", "cpf cnpj cliente", "cpf cnpj devedor")),
     Field("name", "Nome", True, headers=(
         "nome", "nome do cliente", "nome cliente", "cliente", "razao social", "nome/razao social",
-        "nome do devedor", "devedor", "nome completo", "sacado", "nome sacado")),
+        "nome do devedor", "devedor", "nome completo", "sacado", "nome sacado",
+        "razao social/nome", "nome ou razao social")),
     Field("contract", "Contrato", True, headers=(
         "contrato", "n contrato", "no contrato", "nº contrato", "numero do contrato",
         "numero contrato", "num contrato", "cod contrato", "codigo do contrato", "titulo",
@@ -43,7 +45,8 @@ PLACEMENT_FIELDS = (
         "parc")),
     Field("due_date", "Vencimento", True, headers=(
         "vencimento", "data de vencimento", "data vencimento", "dt vencimento", "dt venc",
-        "venc", "data venc", "vencto", "data do vencimento")),
+        "venc", "data venc", "vencto", "data do vencimento", "vencimento original",
+        "data de vencimento original", "vencimento da parcela", "data vencimento parcela")),
     Field("amount", "Valor", True, headers=(
         "valor", "valor original", "valor da parcela", "valor parcela", "valor do titulo",
         "valor titulo", "vlr", "vlr original", "valor nominal", "valor (r$)", "valor r$",
@@ -103,7 +106,7 @@ ABBREVIATIONS = {
     "cod": "codigo", "doc": "documento", "fone": "telefone", "tel": "telefone", "cel": "celular",
     "venc": "vencimento", "vencto": "vencimento", "vcto": "vencimento",
     "nasc": "nascimento", "end": "endereco", "parc": "parcela", "cli": "cliente",
-    "mun": "municipio", "compl": "complemento",
+    "mun": "municipio", "compl": "complemento", "nm": "nome",
 }
 ADDRESS_PARTS = ("address_number", "complement", "district")  # joined to the street
 CONNECTORS = frozenset({"do", "da", "de", "dos", "das"})

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from core.addresses import UF_CODES
+from core.addresses import UF_BY_NAME, UF_CODES
 from core.models import ImportMode
 from core.phones import DDD_STRINGS
 from tenants.intake.fields import ColumnMapping
@@ -33,6 +33,9 @@ _EMAIL_PART = r"[^\s,;/<>()\[\]]*@[^\s,;/<>()\[\]]*"
 # A name before an address in angle brackets, as mail programs export it ("Ana <a@x.com>").
 _DISPLAY_NAME = r"[^,;<>]*<"
 _EMAIL_SEPARATORS = r"[\s,;/<>()\[\]\"']"
+DATE_LIKE = r"^\d{1,2}/\d{1,2}/\d{2,4}$"
+INSTALLMENT_AS_DATE = ("parcela inválida: veio como data (o Excel converte “1/3” em 01/03);"
+                       " formate a coluna Parcela como texto e gere o arquivo de novo")
 _BAD_PHONE = "telefone inválido descartado (DDD ou número fora do padrão)"
 _BAD_EMAIL = "e-mail inválido descartado"
 _NOT_EMAIL = "texto que não é e-mail descartado (os e-mails válidos da célula foram guardados)"
@@ -86,16 +89,19 @@ def _mod11_ok(values: list[pl.Expr], w1: tuple[int, ...], w2: tuple[int, ...]) -
     return (dv1 == values[n - 2]) & (dv2 == values[n - 1])
 
 
-DATE_LAYOUTS = ("%d/%m/%Y", "%Y-%m-%d", "%d/%m/%y", "%d-%m-%Y", "%d.%m.%Y", "%Y/%m/%d")
+# The last two are the digits-only dates of bank and mainframe exports (20240305,
+# 05032024); neither reads the other's dates inside 1900-2100.
+DATE_LAYOUTS = ("%d/%m/%Y", "%Y-%m-%d", "%d/%m/%y", "%d-%m-%Y", "%d.%m.%Y", "%Y/%m/%d",
+                "%Y%m%d", "%d%m%Y")
 # A time after the date, as database and ERP exports write it ("10/01/2025 00:00:00",
 # "2025-01-10T00:00:00.000"): the date is what counts.
 TIME_OF_DAY = r"[ T]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?$"
 
 
 def parse_dates(values: pl.Series) -> pl.Series:
-    """dd/mm/yyyy, dd/mm/yy, yyyy-mm-dd, dd-mm-yyyy, dd.mm.yyyy, yyyy/mm/dd (each with or
-    without a time of day) and Excel day serials; null when nothing fits or the date is
-    outside 1900-2100.
+    """dd/mm/yyyy, dd/mm/yy, yyyy-mm-dd, dd-mm-yyyy, dd.mm.yyyy, yyyy/mm/dd, yyyymmdd,
+    ddmmyyyy (each with or without a time of day) and Excel day serials; null when nothing
+    fits or the date is outside 1900-2100.
 
     A file almost always uses one layout: each layout is tried only on the values the
     previous ones could not read, so the common case costs one parse. A wrong reading
@@ -169,18 +175,24 @@ def cents_text(cents: pl.Expr) -> pl.Expr:
 
 def _phone_stages(src: pl.Expr, out: str) -> list[dict[str, pl.Expr]]:
     """E.164 (+55...) or null in `out`; the rules of core.phones.normalize_phone."""
-    a, b, c = f"{out}_a", f"{out}_b", f"{out}_c"
+    a, b, c, d = f"{out}_a", f"{out}_b", f"{out}_c", f"{out}_d"
     return [
-        {a: src.str.replace_all(r"\D", "")},
+        {a: src.str.replace(r"\.0+$", "").str.replace_all(r"\D", "")},
         {b: pl.when(pl.col(a).str.starts_with("55") & pl.col(a).str.len_chars().is_in([12, 13]))
             .then(pl.col(a).str.slice(2)).otherwise(pl.col(a))},
         {c: pl.when(pl.col(b).str.starts_with("0") & pl.col(b).str.len_chars().is_in([11, 12]))
-            .then(pl.col(b).str.slice(1)).otherwise(pl.col(b))},
-        {out: pl.when(pl.col(c).str.slice(0, 2).is_in(DDD_STRINGS) & (
-            ((pl.col(c).str.len_chars() == 11) & (pl.col(c).str.slice(2, 1) == "9"))
-            | ((pl.col(c).str.len_chars() == 10)
-               & pl.col(c).str.slice(2, 1).is_in(["2", "3", "4", "5"]))))
-            .then(pl.lit("+55") + pl.col(c))},
+            .then(pl.col(b).str.slice(1))
+            .when(pl.col(b).str.starts_with("0") & pl.col(b).str.len_chars().is_in([13, 14]))
+            .then(pl.col(b).str.slice(3)).otherwise(pl.col(b))},
+        {d: pl.when((pl.col(c).str.len_chars() == 10)
+                    & pl.col(c).str.slice(2, 1).is_in(["6", "7", "8", "9"]))
+            .then(pl.concat_str([pl.col(c).str.slice(0, 2), pl.lit("9"), pl.col(c).str.slice(2)]))
+            .otherwise(pl.col(c))},
+        {out: pl.when(pl.col(d).str.slice(0, 2).is_in(DDD_STRINGS) & (
+            ((pl.col(d).str.len_chars() == 11) & (pl.col(d).str.slice(2, 1) == "9"))
+            | ((pl.col(d).str.len_chars() == 10)
+               & pl.col(d).str.slice(2, 1).is_in(["2", "3", "4", "5"]))))
+            .then(pl.lit("+55") + pl.col(d))},
     ]
 
 
@@ -205,9 +217,10 @@ def _with_area_code(number: pl.Expr, area_code: pl.Expr) -> pl.Expr:
 
 
 def _installment(src: str) -> pl.Expr:
-    raw = pl.col(src)
+    raw = pl.col(src).str.strip_chars()
     return pl.when(raw == "").then(1).otherwise(
-        raw.str.extract(r"(?i)^0*(\d{1,6})(?:\s*(?:/|de)\s*\d+)?$", 1)  # 1, 01/12, 1 de 12
+        # 1, 01/12, 1 de 12, and 1.0 from a spreadsheet's number
+        raw.str.extract(r"(?i)^0*(\d{1,6})(?:\.0+)?(?:\s*(?:/|de)\s*\d+)?$", 1)
         .cast(pl.Int32, strict=False))
 
 
@@ -381,7 +394,10 @@ class RowRules:
         ]
         if inst is not None:
             checks.append((inst, pl.when(pl.col("_inst").is_null() | (pl.col("_inst") < 1))
-                           .then(pl.lit("parcela inválida (use um número, ex.: 1 ou 1/12)"))))
+                           .then(pl.when(pl.col(f"c{inst}").str.contains(DATE_LIKE)).then(
+                               pl.lit(INSTALLMENT_AS_DATE))
+                               .otherwise(pl.lit("parcela inválida (use um número, ex.: 1 ou"
+                                                 " 1/12)")))))
         if balance is not None:  # empty: the amount is what is owed
             checks.append((balance, pl.when(blank[balance]).then(None)
                            .when(pl.col("_bal").is_null()).then(pl.lit("saldo devedor inválido"))
@@ -436,20 +452,25 @@ class RowRules:
             out["email"] = pl.lit(None, dtype=pl.String)
         if self._idx("zip") is not None:
             digits = col("zip").str.replace_all(r"\D", "")
-            optional("zip", pl.when(digits.str.len_chars() == 8).then(digits),
+            # 7 digits: a CEP from 0xxxx-xxx (São Paulo) that a spreadsheet took for a number.
+            optional("zip", pl.when(digits.str.len_chars() == 8).then(digits)
+                     .when(digits.str.len_chars() == 7).then("0" + digits),
                      "CEP inválido descartado (precisa de 8 dígitos)")
         else:
             out["zip"] = pl.lit(None, dtype=pl.String)
         if self._idx("state") is not None:
-            uf = col("state").str.to_uppercase()
-            optional("state", pl.when(uf.is_in(sorted(UF_CODES))).then(uf),
-                     "UF inválida descartada")
+            # "SP", "sp", "S.P." or the state's name ("São Paulo").
+            letters = (col("state").str.normalize("NFKD")
+                       .str.replace_all(r"\p{Mn}|[^A-Za-z]", "").str.to_uppercase())
+            uf = pl.when(letters.is_in(sorted(UF_CODES))).then(letters).otherwise(
+                letters.replace_strict(UF_BY_NAME, default=None, return_dtype=pl.String))
+            optional("state", uf, "UF inválida descartada")
         else:
             out["state"] = pl.lit(None, dtype=pl.String)
         if self._idx("birth_date") is not None:
             self.dates["_birth"] = self._idx("birth_date")
-            optional("birth_date", pl.col("_birth"), "data de nascimento inválida descartada",
-                     pl.Date)
+            optional("birth_date", pl.when(pl.col("_birth") <= dt.date.today())
+                     .then(pl.col("_birth")), "data de nascimento inválida descartada", pl.Date)
         else:
             out["birth_date"] = pl.lit(None, dtype=pl.Date)
         for fname in ("address", "city"):

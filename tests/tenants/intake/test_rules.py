@@ -1,0 +1,55 @@
+"""Row rules on values as creditors' systems and spreadsheets write them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from .test_parsing import HEADER, parse, rejected_reasons, write
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("20250110", dt.date(2025, 1, 10)), ("10012025", dt.date(2025, 1, 10)),
+    ("01122025", dt.date(2025, 12, 1)),
+])
+def test_digits_only_dates_of_bank_exports(tmp_path: Path, raw: str, expected: dt.date) -> None:
+    _, batch = parse(write(tmp_path, f"{HEADER}\n52998224725;Ana;C1;1;{raw};10,00\n"))
+    assert batch.accepted["due_date"].to_list() == [expected]
+
+
+def test_installments_as_spreadsheets_leave_them(tmp_path: Path) -> None:
+    rows = ["C1; 2 ", "C2;3/12 ", "C3;   ", "C4;1.0", "C5;01/03/2026"]
+    text = HEADER + "\n" + "".join(f"52998224725;Ana;{contract};10/01/2025;10,00\n"
+                                   for contract in rows)
+    _, batch = parse(write(tmp_path, text))
+    assert batch.accepted.select("contract", "installment").rows() == [
+        ("C1", 2), ("C2", 3), ("C3", 1), ("C4", 1)]
+    # "1/3" typed in Excel became a date: say so, not just "invalid".
+    assert "veio como data" in rejected_reasons(batch)[6]
+
+
+def test_contacts_as_old_records_hold_them(tmp_path: Path) -> None:
+    text = ("CPF;Nome;Contrato;Vencimento;Valor;Celular;Telefone;Fone 3;CEP;UF;Data de Nascimento\n"
+            "52998224725;Ana;C1;10/01/2025;10,00;(11) 8765-4321;11987654321.0;0 21 11 3333-4444;"
+            "1310100;São Paulo;01/01/1980\n"
+            "52998224725;Ana;C2;10/01/2025;10,00;;;;01.310-100;s.p.;01/01/2090\n")
+    _, batch = parse(write(tmp_path, text))
+    first, second = batch.accepted.rows(named=True)
+    # A mobile from before the ninth digit, a number a spreadsheet wrote as 11987654321.0
+    # and one dialled with a carrier's code.
+    assert first["phones"] == "{+5511987654321,+5511987654321,+551133334444}"
+    assert (first["zip"], first["state"]) == ("01310100", "SP")
+    assert (second["zip"], second["state"], second["birth_date"]) == ("01310100", "SP", None)
+    assert batch.warnings.select("linha", "coluna").rows() == [(3, "Data de Nascimento")]
+
+
+@pytest.mark.parametrize("header", [
+    "NR_CPF_CNPJ;NM_CLIENTE;NR_CONTRATO;Parcela;DT_VENCIMENTO;VL_ORIGINAL",
+    "CPF/CNPJ;Razão Social/Nome;Contrato;Parcela;Vencimento Original;Valor do Débito",
+])
+def test_more_header_names_of_creditor_systems(tmp_path: Path, header: str) -> None:
+    _, batch = parse(write(tmp_path, f"{header}\n52998224725;Ana;C1;1;10/01/2025;10,00\n"))
+    assert batch.accepted.select("document", "name", "contract", "amount").rows() == [
+        ("52998224725", "Ana", "C1", "10.00")]

@@ -22,7 +22,7 @@ class Field:
     name: str
     label: str  # shown to users (pt-BR)
     required: bool = False
-    multiple: bool = False  # several columns may feed it (phones)
+    multiple: bool = False  # several columns may feed it (phones, e-mails)
     headers: tuple[str, ...] = ()
 
 
@@ -32,6 +32,9 @@ PLACEMENT_FIELDS = (
         "cpf do cliente", "cpf/cnpj do cliente", "cpf/cnpj devedor", "cpf devedor",
         "documento do cliente", "nr documento", "numero documento", "cpf_cnpj", "inscricao",
         "numero cpf cnpj", "numero cpf", "numero cnpj", "cpf cnpj cliente", "cpf cnpj devedor")),
+    # Files that keep the CNPJ of companies apart from the CPF of people: a second
+    # document column (found as such by match_headers), read where the first is empty.
+    Field("document_2", "CPF/CNPJ (outra coluna)"),
     Field("name", "Nome", True, headers=(
         "nome", "nome do cliente", "nome cliente", "cliente", "razao social", "nome/razao social",
         "nome do devedor", "devedor", "nome completo", "sacado", "nome sacado",
@@ -62,7 +65,8 @@ PLACEMENT_FIELDS = (
         "celular", "celular 1", "celular 2", "fone", "fone 1", "fone 2", "tel", "tel 1",
         "tel 2", "telefone residencial", "telefone comercial", "telefone celular", "whatsapp",
         "ddd+telefone", "contato")),
-    Field("email", "E-mail", headers=("e-mail", "email", "e mail", "correio eletronico")),
+    Field("email", "E-mails", multiple=True, headers=(
+        "e-mail", "email", "e mail", "correio eletronico")),
     Field("address", "Endereço", headers=(
         "endereco", "logradouro", "endereco completo", "rua", "endereco residencial")),
     Field("address_number", "Número (endereço)", headers=(
@@ -76,16 +80,17 @@ PLACEMENT_FIELDS = (
         "data de nascimento", "nascimento", "dt nascimento", "data nascimento", "dt nasc")),
 )
 
+_BY_NAME = {f.name: f for f in PLACEMENT_FIELDS}
 CLOSING_FIELDS = (
-    Field("contract", "Contrato", True, headers=PLACEMENT_FIELDS[2].headers),
-    Field("installment", "Parcela", headers=PLACEMENT_FIELDS[3].headers),
+    Field("contract", "Contrato", True, headers=_BY_NAME["contract"].headers),
+    Field("installment", "Parcela", headers=_BY_NAME["installment"].headers),
     Field("amount_paid", "Valor pago", headers=(
         "valor pago", "valor do pagamento", "valor baixa", "valor da baixa", "vlr pago",
         "valor recebido", "valor")),
     Field("paid_on", "Data do pagamento", headers=(
         "data do pagamento", "data pagamento", "dt pagamento", "data da baixa", "data baixa",
         "pagamento", "data")),
-    Field("document", "CPF/CNPJ", headers=PLACEMENT_FIELDS[0].headers),
+    Field("document", "CPF/CNPJ", headers=_BY_NAME["document"].headers),
 )
 
 # Columns Régua adds to its own error report; ignored when a fixed report comes back.
@@ -140,6 +145,11 @@ def phone_column(found: list[str]) -> bool:
     return bool(found) and found[0] in PHONE_WORDS
 
 
+def email_column(found: list[str]) -> bool:
+    """Any "E-mail ..." column (by its `words`: "E-mail 2", "Email Comercial")."""
+    return "".join(found[:2]).startswith("email")
+
+
 _INDEX: dict[ImportMode, dict[str, str]] = {}
 
 
@@ -186,7 +196,7 @@ class ColumnMapping:
         out: dict[str, Any] = {}
         for name, cols in self.columns.items():
             hs = [self.headers[i] for i in cols]
-            out[name] = hs if name == "phone" else hs[0]
+            out[name] = hs if len(hs) > 1 or name == "phone" else hs[0]
         return out
 
 
@@ -222,7 +232,10 @@ def match_headers(headers: list[str], layout: dict[str, Any] | None,
         if "phone" in known and area_code_column(worded[i]):
             area_codes.append(i)
             continue
-        field = index.get(h) or ("phone" if phone_column(worded[i]) else None)
+        field = index.get(h) or ("phone" if phone_column(worded[i]) else
+                                 "email" if email_column(worded[i]) else None)
+        if field == "document" and "document" in mapping.columns:
+            field = "document_2"
         if field and field in known and (known[field].multiple
                                          or field not in mapping.columns):
             mapping.columns.setdefault(field, []).append(i)

@@ -13,7 +13,7 @@ only loops over the few rejected and warned rows to word their messages.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -216,6 +216,14 @@ def _with_area_code(number: pl.Expr, area_code: pl.Expr) -> pl.Expr:
         .then(ddd + digits).otherwise(number)
 
 
+def _joined(values: Sequence[pl.Expr]) -> pl.Expr:
+    """Several columns' values in one, comma-separated; null when none has one."""
+    if not values:
+        return pl.lit(None, dtype=pl.String)
+    joined = pl.concat_str(values, separator=",", ignore_nulls=True)
+    return pl.when(joined != "").then(joined)
+
+
 def _installment(src: str) -> pl.Expr:
     raw = pl.col(src).str.strip_chars()
     return pl.when(raw == "").then(1).otherwise(
@@ -255,7 +263,7 @@ class RowRules:
         self.width = len(mapping.headers)
         self.closing = mode in (ImportMode.SETTLEMENT, ImportMode.RECALL)
         self.keys = keys if keys is not None else MemoryKeys()
-        self.email_warning: int | None = None  # the e-mail column's place among warnings
+        self.email_warnings: list[int] = []  # each e-mail column's place among warnings
 
     def _idx(self, name: str) -> int | None:
         cols = self.mapping.columns.get(name)
@@ -328,13 +336,16 @@ class RowRules:
     def _placement_plan(self, frame: pl.DataFrame) -> Plan:
         m = self.mapping.columns
         doc, name = self._required("document"), self._required("name")
+        # CPF and CNPJ may come in columns of their own: the row's is the one filled.
+        document = pl.coalesce([pl.when(pl.col(f"c{i}").str.strip_chars() != "")
+                                .then(pl.col(f"c{i}"))
+                                for i in m["document"] + m.get("document_2", [])])
         contract, due = self._required("contract"), self._required("due_date")
         amount, inst = self._required("amount"), self._idx("installment")
-        has_letters = bool(frame.select(
-            pl.col(f"c{doc}").str.contains("[A-Za-z]").any()).item())
+        has_letters = bool(frame.select(document.str.contains("[A-Za-z]").any()).item())
 
         documents: list[dict[str, pl.Expr]] = [
-            {"_doc": pl.col(f"c{doc}").str.replace_all(r"[\s./\-]", "").str.to_uppercase()},
+            {"_doc": document.str.replace_all(r"[\s./\-]", "").str.to_uppercase()},
             {"_dlen": pl.col("_doc").str.len_chars(),
              "_dnum": pl.col("_doc").cast(pl.Int64, strict=False)},
             {"_cpfn": pl.when(pl.col("_dlen").is_between(9, 11)).then(pl.col("_dnum")),
@@ -378,7 +389,7 @@ class RowRules:
         clean_name = pl.col(f"c{name}").str.strip_chars().str.replace_all(r"\s+", " ")
         contract_text = pl.col(f"c{contract}").str.strip_chars()
         checks: list[tuple[int, pl.Expr]] = [
-            (doc, pl.when(blank[doc]).then(pl.lit("CPF/CNPJ vazio"))
+            (doc, pl.when(document.is_null()).then(pl.lit("CPF/CNPJ vazio"))
              .when(pl.col("document").is_null())
              .then(pl.lit("CPF/CNPJ inválido (dígitos verificadores não conferem)"))),
             (name, pl.when(blank[name]).then(pl.lit("nome vazio"))),
@@ -439,17 +450,19 @@ class RowRules:
         def col(fname: str) -> pl.Expr:
             return pl.col(f"c{self._idx(fname)}").str.strip_chars()
 
-        if self._idx("email") is not None:
+        emails = m.get("email", [])
+        self.email_warnings = []
+        addresses = []
+        for idx in emails:
             # A cell with more than one plain address is judged by `_several_values`.
-            email, idx = col("email").str.to_lowercase(), self._required("email")
+            email = pl.col(f"c{idx}").str.strip_chars().str.to_lowercase()
             plain = email.str.contains(_EMAIL)
-            out["email"] = pl.when(plain).then(email)
+            addresses.append(pl.when(plain).then(email))
             several.append(_several_emails(email, plain))
-            self.email_warning = len(warns)
+            self.email_warnings.append(len(warns))
             warns.append((idx, pl.when(~blank[idx] & ~plain & ~several[-1])
                           .then(pl.lit(_BAD_EMAIL))))
-        else:
-            out["email"] = pl.lit(None, dtype=pl.String)
+        out["email"] = _joined(addresses)
         if self._idx("zip") is not None:
             digits = col("zip").str.replace_all(r"\D", "")
             # 7 digits: a CEP from 0xxxx-xxx (São Paulo) that a spreadsheet took for a number.
@@ -505,10 +518,11 @@ class RowRules:
         rows = checked.filter(pl.col("_several"))
         if rows.is_empty():
             return checked
-        phones, email = self.mapping.columns.get("phone", []), self._idx("email")
+        phones, emails = self.mapping.columns.get("phone", []), self.mapping.columns.get(
+            "email", [])
         patch = self._phones_one_by_one(rows, phones)
-        if email is not None:
-            patch = patch.join(self._emails_one_by_one(rows, email), on="row", how="left")
+        if emails:
+            patch = patch.join(self._emails_one_by_one(rows, emails), on="row", how="left")
         return checked.update(patch, on="row", include_nulls=True)
 
     def _phones_one_by_one(self, rows: pl.DataFrame, phones: list[int]) -> pl.DataFrame:
@@ -538,19 +552,22 @@ class RowRules:
                 on="row", how="left")
         return patch
 
-    def _emails_one_by_one(self, rows: pl.DataFrame, idx: int) -> pl.DataFrame:
-        cell = pl.col(f"c{idx}").str.strip_chars().str.to_lowercase()
-        found = cell.str.extract_all(_EMAIL_PART)
-        valid = found.list.eval(pl.element().filter(pl.element().str.contains(_EMAIL)))
-        # What the cell holds besides its addresses and the names in front of them.
-        rest = (cell.str.replace_all(_DISPLAY_NAME, "").str.replace_all(_EMAIL_PART, "")
-                .str.replace_all(_EMAIL_SEPARATORS, ""))
-        kept = valid.list.len()
-        return rows.select("row", pl.when(kept > 0).then(valid.list.join(",")).alias("email"),
-                           pl.when(cell == "").then(None)
-                           .when((kept == 0) | (kept < found.list.len())).then(pl.lit(_BAD_EMAIL))
-                           .when(rest != "").then(pl.lit(_NOT_EMAIL))
-                           .alias(f"_w{self.email_warning}"))
+    def _emails_one_by_one(self, rows: pl.DataFrame, columns: list[int]) -> pl.DataFrame:
+        kept_by_column, warnings = [], []
+        for idx, warning in zip(columns, self.email_warnings, strict=True):
+            cell = pl.col(f"c{idx}").str.strip_chars().str.to_lowercase()
+            found = cell.str.extract_all(_EMAIL_PART)
+            valid = found.list.eval(pl.element().filter(pl.element().str.contains(_EMAIL)))
+            # What the cell holds besides its addresses and the names in front of them.
+            rest = (cell.str.replace_all(_DISPLAY_NAME, "").str.replace_all(_EMAIL_PART, "")
+                    .str.replace_all(_EMAIL_SEPARATORS, ""))
+            kept = valid.list.len()
+            kept_by_column.append(pl.when(kept > 0).then(valid.list.join(",")))
+            warnings.append(pl.when(cell == "").then(None)
+                            .when((kept == 0) | (kept < found.list.len()))
+                            .then(pl.lit(_BAD_EMAIL))
+                            .when(rest != "").then(pl.lit(_NOT_EMAIL)).alias(f"_w{warning}"))
+        return rows.select("row", _joined(kept_by_column).alias("email"), *warnings)
 
     def _street_line(self, street: pl.Expr, col: Callable[[str], pl.Expr]) -> pl.Expr:
         """The street with the number, complement and district of their own columns, as

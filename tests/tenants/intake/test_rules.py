@@ -53,3 +53,26 @@ def test_more_header_names_of_creditor_systems(tmp_path: Path, header: str) -> N
     _, batch = parse(write(tmp_path, f"{header}\n52998224725;Ana;C1;1;10/01/2025;10,00\n"))
     assert batch.accepted.select("document", "name", "contract", "amount").rows() == [
         ("52998224725", "Ana", "C1", "10.00")]
+
+
+def test_every_email_column_gives_its_addresses(tmp_path: Path) -> None:
+    text = ("CPF;Nome;Contrato;Vencimento;Valor;E-mail 1;E-mail 2;Email Comercial\n"
+            "52998224725;Ana;C1;10/01/2025;10,00;ana@x.com;;ANA@empresa.com.br\n"
+            "52998224725;Ana;C2;10/01/2025;10,00;ana@;a@y.com; b@y.com;\n"
+            "52998224725;Ana;C3;10/01/2025;10,00;;;\n")
+    _, batch = parse(write(tmp_path, text))
+    assert batch.accepted["email"].to_list() == [
+        "ana@x.com,ana@empresa.com.br", "a@y.com,b@y.com", None]
+    assert batch.warnings.select("linha", "coluna", "valor").rows() == [
+        (3, "E-mail 1", "ana@")]
+
+
+def test_cpf_and_cnpj_in_columns_of_their_own(tmp_path: Path) -> None:
+    text = ("CPF;CNPJ;Nome;Contrato;Vencimento;Valor\n"
+            "529.982.247-25;;Ana;C1;10/01/2025;10,00\n"
+            ";11.222.333/0001-81;Padaria Pão Bom Ltda;C2;10/01/2025;10,00\n"
+            ";;Sem Documento;C3;10/01/2025;10,00\n")
+    _, batch = parse(write(tmp_path, text))
+    assert batch.accepted.select("document", "document_kind").rows() == [
+        ("52998224725", "cpf"), ("11222333000181", "cnpj")]
+    assert rejected_reasons(batch) == {4: "CPF: CPF/CNPJ vazio"}

@@ -2,6 +2,7 @@
 
 from core.models.audit import AuditLog
 from core.models.collection import (
+    DEBT_STATUS_LABELS,
     ColumnLayout,
     ContactKind,
     ContactPoint,
@@ -17,6 +18,7 @@ from core.models.jobs import JobOnce
 from core.models.tenancy import ApiToken, LoginAttempt, Tenant, TenantStatus, User, UserTenant
 
 __all__ = [
+    "DEBT_STATUS_LABELS",
     "ApiToken",
     "AuditLog",
     "ColumnLayout",

@@ -58,6 +58,14 @@ class DebtStatus(StrEnum):
     DISPUTED = "disputed"
 
 
+DEBT_STATUS_LABELS = {
+    DebtStatus.OPEN: "em aberto", DebtStatus.IN_AGREEMENT: "em acordo", DebtStatus.PAID: "pago",
+    DebtStatus.SETTLED_BY_CREDITOR: "baixado pelo credor",
+    DebtStatus.WITHDRAWN: "retirado pelo credor", DebtStatus.RECALLED: "recolhido pelo credor",
+    DebtStatus.RETURNED: "devolvido ao credor", DebtStatus.PRESCRIBED: "prescrito",
+    DebtStatus.DISPUTED: "contestado",
+}
+
 # Statuses in which the agency still works a debt.
 WORKABLE = (DebtStatus.OPEN, DebtStatus.IN_AGREEMENT, DebtStatus.DISPUTED)
 

@@ -8,10 +8,13 @@ keeps the counts. (Readers in `reader`, field names in `fields`, rules in `rules
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import polars as pl
 
 from core.models import ImportMode
 from tenants.intake import fields, reader, rules
@@ -90,34 +93,34 @@ class Reports:
         handle.flush()
         return handle
 
-    def add(self, batch: Batch) -> None:
-        if batch.rejected.height:
+    def add(self, batches: list[Batch], late: list[tuple[int, str, str]]) -> None:
+        """Parsed batches' rejected rows and warnings, and the rows the database refused
+        after them (`late`: row, cells as JSON, reason): the error report in row order."""
+        rejected = pl.concat([b.rejected for b in batches] + [self._late(late)]).sort("row")
+        if rejected.height:
             if self._errors is None:
                 self._errors = self._open(
                     self.errors_path, [REPORT_COLUMNS[0], *self.headers, REPORT_COLUMNS[1]])
-            self._write(self._errors, batch.rejected)
-        if batch.warnings.height:
-            if self._warnings is None:
-                self._warnings = self._open(self.warnings_path, list(batch.warnings.columns))
-            self._write(self._warnings, batch.warnings)
+            self._write(self._errors, rejected)
+        for batch in batches:
+            if batch.warnings.height:
+                if self._warnings is None:
+                    self._warnings = self._open(self.warnings_path,
+                                                list(batch.warnings.columns))
+                self._write(self._warnings, batch.warnings)
+
+    def _late(self, rows: list[tuple[int, str, str]]) -> pl.DataFrame:
+        cells = [list(json.loads(raw).values()) if raw else [] for _, raw, _ in rows]
+        return pl.DataFrame({
+            "row": pl.Series([r for r, _, _ in rows], dtype=pl.Int64),
+            **{f"c{i}": pl.Series([c[i] if i < len(c) else "" for c in cells], dtype=pl.String)
+               for i in range(len(self.headers))},
+            "motivo": pl.Series([reason for _, _, reason in rows], dtype=pl.String)})
 
     @staticmethod
     def _write(handle: Any, frame: Any) -> None:
         handle.write(frame.write_csv(separator=";", include_header=False,
                                      quote_style="necessary"))
-
-    def reject_late(self, rows: list[tuple[int, str, str]]) -> None:
-        """Rows refused by the database stage (settlement of an unknown debt, ...)."""
-        if not rows:
-            return
-        if self._errors is None:
-            self._errors = self._open(
-                self.errors_path, [REPORT_COLUMNS[0], *self.headers, REPORT_COLUMNS[1]])
-        out = csv.writer(self._errors, delimiter=";")
-        for row, raw, reason in rows:
-            values = next(csv.reader([raw], delimiter=";")) if raw else []
-            values += [""] * (len(self.headers) - len(values))
-            out.writerow([row, *values[: len(self.headers)], reason])
 
     def close_errors(self) -> Path | None:
         if self._errors is None:

@@ -275,10 +275,9 @@ def _import_file(settings: Any, scope: Scope, row: dict[str, Any], path: Path, d
             batches = parsing.read_batches(path, fmt, mapping, mode, file_keys)
             for group, prepared in _threaded(_grouped(batches, writer)):
                 refused = writer.write(prepared)
+                reports.add(group, refused)
                 for batch in group:
-                    reports.add(batch)
                     totals.add(batch)
-                reports.reject_late(refused)
                 totals.move_to_rejected(len(refused))
                 progress.update(bytes_read=group[-1].bytes_read, rows_total=totals.rows,
                                 rows_accepted=totals.accepted, rows_rejected=totals.rejected,

@@ -224,9 +224,9 @@ def _joined(values: Sequence[pl.Expr]) -> pl.Expr:
     return pl.when(joined != "").then(joined)
 
 
-def _installment(src: str) -> pl.Expr:
+def _installment(src: str, empty: int | None = 1) -> pl.Expr:
     raw = pl.col(src).str.strip_chars()
-    return pl.when(raw == "").then(1).otherwise(
+    return pl.when(raw == "").then(empty).otherwise(
         # 1, 01/12, 1 de 12, and 1.0 from a spreadsheet's number
         raw.str.extract(r"(?i)^0*(\d{1,6})(?:\.0+)?(?:\s*(?:/|de)\s*\d+)?$", 1)
         .cast(pl.Int32, strict=False))
@@ -588,12 +588,15 @@ class RowRules:
         contract, inst = self._required("contract"), self._idx("installment")
         paid, paid_on = self._idx("amount_paid"), self._idx("paid_on")
         blank = {i: pl.col(f"c{i}").str.strip_chars() == "" for i in range(self.width)}
+        # No installment (no column, or an empty cell): every installment of the contract.
         plans: list[list[dict[str, pl.Expr]]] = [
-            [{"_inst": _installment(f"c{inst}") if inst is not None else pl.lit(1)}]]
+            [{"_inst": _installment(f"c{inst}", empty=None) if inst is not None
+              else pl.lit(None, dtype=pl.Int32)}]]
         checks: list[tuple[int, pl.Expr]] = [
             (contract, pl.when(blank[contract]).then(pl.lit("contrato vazio")))]
         if inst is not None:
-            checks.append((inst, pl.when(pl.col("_inst").is_null() | (pl.col("_inst") < 1))
+            checks.append((inst, pl.when(~blank[inst] & (pl.col("_inst").is_null()
+                                                         | (pl.col("_inst") < 1)))
                            .then(pl.lit("parcela inválida"))))
         out: dict[str, pl.Expr] = {
             "contract": pl.col(f"c{contract}").str.strip_chars(),
@@ -615,14 +618,17 @@ class RowRules:
             out["paid_on"] = pl.col("_paid_on")
         else:
             out["paid_on"] = pl.lit(None, dtype=pl.Date)
-        out["raw"] = pl.concat_str([pl.col(f"c{i}") for i in range(self.width)], separator=";")
+        # The row's cells, for the error report if the database finds nothing to close.
+        out["raw"] = pl.struct([pl.col(f"c{i}") for i in range(self.width)]).struct.json_encode()
         return Plan(_merge_stages(*plans), checks,
                     [] if paid is None else [(paid, _digit_lost("_paid"))], out)
 
     def _duplicates(self, checked: pl.DataFrame) -> pl.DataFrame:
         """`_dup_of`: for a valid row whose contract+installment an earlier valid row (in
         this batch or a previous one) already had, that earlier row's number."""
-        key = pl.concat_str([pl.col("contract"), pl.col("installment").cast(pl.String)],
+        # A closing row without an installment names the whole contract.
+        key = pl.concat_str([pl.col("contract"),
+                             pl.col("installment").cast(pl.String).fill_null("*")],
                             separator="\x1f")
         checked = checked.with_columns(_key=key)
         valid = checked.filter(pl.col("_valid")).select("row", "_key")

@@ -23,7 +23,7 @@ from typing import Any
 import polars as pl
 
 from core.ids import uuid7_block
-from core.models import DebtStatus, ImportMode
+from core.models import DEBT_STATUS_LABELS, DebtStatus, ImportMode
 from tenants.intake.bloom_filter import BloomFilter
 from tenants.intake.copy_data import binary_copy_data, copy_into, temp_table
 
@@ -366,29 +366,39 @@ class PortfolioWriter:
             """).rowcount
 
     def _close_listed(self) -> list[tuple[int, str, str]]:
-        """Settlement ("baixa") or recall: close each listed debt that is still worked."""
+        """Settlement ("baixa") or recall: close each listed debt that is still worked; a
+        row without an installment closes every installment of its contract."""
         settled = self.mode is ImportMode.SETTLEMENT
         p = {**self.params,
              "status": DebtStatus.SETTLED_BY_CREDITOR if settled else DebtStatus.RECALLED,
              "reason": "baixa do credor" if settled else "recolhida pelo credor"}
         c = self.counts
+        # The amount paid belongs to the installment a row names; for a whole contract
+        # it cannot be split among installments, so it stays in the file alone.
         c.debts_closed += self.conn.execute("""
             UPDATE debt x SET status = %(status)s, status_reason = %(reason)s,
                 closed_at = now(), closed_by_portfolio_id = %(p)s, last_portfolio_id = %(p)s,
-                amount_paid = s.amount_paid, paid_on = s.paid_on, updated_at = now()
+                amount_paid = CASE WHEN s.installment IS NULL THEN NULL ELSE s.amount_paid END,
+                paid_on = s.paid_on, updated_at = now()
             FROM staging s
             WHERE x.tenant_id = %(t)s AND x.contract = s.contract
-              AND x.installment = s.installment
+              AND (s.installment IS NULL OR x.installment = s.installment)
               AND x.status IN ('open', 'in_agreement', 'disputed')
         """, p).rowcount
         rows = self.conn.execute("""
-            SELECT s.row, s.raw,
-                   CASE WHEN x.id IS NULL THEN 'contrato/parcela não encontrado na carteira'
-                        ELSE 'título já encerrado (' || x.status || ')' END
+            SELECT s.row, s.raw, array_remove(array_agg(DISTINCT x.status), NULL)
             FROM staging s
             LEFT JOIN debt x ON x.tenant_id = %(t)s AND x.contract = s.contract
-                            AND x.installment = s.installment
-            WHERE x.id IS NULL OR x.closed_by_portfolio_id IS DISTINCT FROM %(p)s
+                            AND (s.installment IS NULL OR x.installment = s.installment)
+            GROUP BY s.row, s.raw
+            HAVING count(*) FILTER (WHERE x.closed_by_portfolio_id = %(p)s) = 0
             ORDER BY s.row
         """, p).fetchall()
-        return [(r[0], r[1] or "", r[2]) for r in rows]
+        return [(row, raw or "", _not_closed(statuses)) for row, raw, statuses in rows]
+
+
+def _not_closed(statuses: list[str]) -> str:
+    if not statuses:
+        return "contrato/parcela não encontrado na carteira"
+    labels = ", ".join(sorted(DEBT_STATUS_LABELS[DebtStatus(s)] for s in statuses))
+    return f"título já encerrado ({labels})"

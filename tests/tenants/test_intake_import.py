@@ -257,6 +257,36 @@ async def test_settlement_file_closes_debts_and_reports_unknown_ones(db, factory
     assert "Z-9" in errors_csv and "não encontrado" in errors_csv
 
 
+async def test_a_settlement_row_without_installment_settles_the_whole_contract(
+        db, factory, services, tmp_path):
+    tenant = await factory.tenant()
+    await run(tenant, csv_file(tmp_path, [
+        f"{CPFS[0]};Ana;000123;1;10/01/2025;100,00;;",
+        f"{CPFS[0]};Ana;000123;2;10/02/2025;100,00;;",
+        f"{CPFS[1]};Bia;B-1;1;10/01/2025;50,00;;", f"{CPFS[1]};Bia;B-1;2;10/02/2025;50,00;;"]))
+    await run(tenant, csv_file(tmp_path, ["B-1;2;50,00;05/01/2025"], "baixa1.csv",
+                               header="Contrato;Parcela;Valor Pago;Data da Baixa"),
+              mode="settlement")
+    baixa = csv_file(tmp_path, ["000123;10/05/2024;200,00", "123;10/05/2024;1,00",
+                                "B-1;10/05/2024;50,00", "B-1;10/05/2024;50,00"],
+                     "baixa2.csv", header="Contrato;Data da Baixa;Valor Pago")
+    result = await run(tenant, baixa, mode="settlement")
+    assert (result["rows_accepted"], result["rows_rejected"], result["debts_closed"]) == (2, 2, 3)
+    state = await debts(db, tenant.id)
+    assert {k: d.status for k, d in state.items()} == {
+        ("000123", 1): "settled_by_creditor", ("000123", 2): "settled_by_creditor",
+        ("B-1", 1): "settled_by_creditor", ("B-1", 2): "settled_by_creditor"}
+    # The contract's payment cannot be split among its installments.
+    assert state[("000123", 1)].amount_paid is None
+    assert state[("000123", 1)].paid_on == state[("000123", 2)].paid_on
+    errors = list(csv.reader(io.StringIO(
+        await report(db, tenant.id, result["portfolio_id"], "errors")), delimiter=";"))
+    assert [(r[0], r[-1]) for r in errors[1:]] == [
+        ("3", "contrato/parcela não encontrado na carteira"),
+        ("5", "Contrato: contrato e parcela repetidos no arquivo; vale a primeira ocorrência,"
+              " na linha 4")]
+
+
 async def test_missing_columns_fail_the_import_with_a_clear_message(db, factory, services,
                                                                     tmp_path):
     tenant = await factory.tenant()

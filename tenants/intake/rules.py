@@ -98,13 +98,28 @@ DATE_LAYOUTS = ("%d/%m/%Y", "%Y-%m-%d", "%d/%m/%y", "%d-%m-%Y", "%d.%m.%Y", "%Y/
 TIME_OF_DAY = r"[ T]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?$"
 
 
-def parse_dates(values: pl.Series) -> pl.Series:
+def month_first(values: pl.Series) -> bool | None:
+    """Whether a column's dates put the month first (03/25/2024, from a US-locale system):
+    True when some date's second number exceeds 12 and no date's first does; False for
+    the opposite, None while every date fits both readings."""
+    parts = values.str.extract_groups(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}\b")
+    first = parts.struct.field("1").cast(pl.Int32, strict=False)
+    second = parts.struct.field("2").cast(pl.Int32, strict=False)
+    if (first > 12).any():
+        return False
+    if (second > 12).any():
+        return True
+    return None
+
+
+def parse_dates(values: pl.Series, month_first: bool = False) -> pl.Series:
     """dd/mm/yyyy, dd/mm/yy, yyyy-mm-dd, dd-mm-yyyy, dd.mm.yyyy, yyyy/mm/dd, yyyymmdd,
     ddmmyyyy (each with or without a time of day) and Excel day serials; null when nothing
     fits or the date is outside 1900-2100.
 
     A file almost always uses one layout: each layout is tried only on the values the
-    previous ones could not read, so the common case costs one parse. A wrong reading
+    previous ones could not read, so the common case costs one parse. `month_first`
+    swaps day and month where the day comes first in Brazil. A wrong reading
     ('10/02/25' as year 25) falls outside 1900-2100 and the next layout takes over.
     """
     text = values.str.strip_chars()
@@ -113,7 +128,8 @@ def parse_dates(values: pl.Series) -> pl.Series:
     result = pl.Series(values.name, [None] * len(values), dtype=pl.Date)
     pending = (text != "").fill_null(False).arg_true()
     low, high = dt.date(1900, 1, 1), dt.date(2100, 12, 31)
-    for layout in DATE_LAYOUTS:
+    layouts = [_month_first(layout) for layout in DATE_LAYOUTS] if month_first else DATE_LAYOUTS
+    for layout in layouts:
         if pending.is_empty():
             return result
         subset = text.gather(pending)
@@ -131,6 +147,11 @@ def parse_dates(values: pl.Series) -> pl.Series:
             if len(days) else pl.Series([], dtype=pl.Date)
         result = result.scatter(pending.filter(ok), dates)
     return result
+
+
+def _month_first(layout: str) -> str:
+    return layout.replace("%d", "%_").replace("%m", "%d").replace("%_", "%m") \
+        if layout.startswith("%d") else layout
 
 
 def _money_stages(src: str, out: str) -> list[dict[str, pl.Expr]]:
@@ -264,6 +285,18 @@ class RowRules:
         self.closing = mode in (ImportMode.SETTLEMENT, ImportMode.RECALL)
         self.keys = keys if keys is not None else MemoryKeys()
         self.email_warnings: list[int] = []  # each e-mail column's place among warnings
+        # Per date column, once a batch shows it: whether the month comes first.
+        self.month_first: dict[int, bool] = {}
+
+    def _month_first(self, frame: pl.DataFrame, idx: int) -> bool:
+        """A file's dates are day first, as in Brazil, unless a column shows otherwise;
+        the first batch that shows it decides for the rest of the file."""
+        if idx not in self.month_first:
+            found = month_first(frame.get_column(f"c{idx}"))
+            if found is None:
+                return False
+            self.month_first[idx] = found
+        return self.month_first[idx]
 
     def _idx(self, name: str) -> int | None:
         cols = self.mapping.columns.get(name)
@@ -278,10 +311,10 @@ class RowRules:
 
     def apply(self, frame: pl.DataFrame, bytes_read: int) -> Batch:
         """`frame` has `row`, `c0..cN` (strings, '' for empty) and `_wide`."""
-        self.dates: dict[str, int | None] = {}
+        self.dates: dict[str, int] = {}
         plan = self._closing_plan() if self.closing else self._placement_plan(frame)
         frame = frame.with_columns(
-            parse_dates(frame.get_column(f"c{idx}")).alias(name)
+            parse_dates(frame.get_column(f"c{idx}"), self._month_first(frame, idx)).alias(name)
             for name, idx in self.dates.items())
         lazy = frame.lazy()
         for stage in plan.stages:
@@ -481,7 +514,7 @@ class RowRules:
         else:
             out["state"] = pl.lit(None, dtype=pl.String)
         if self._idx("birth_date") is not None:
-            self.dates["_birth"] = self._idx("birth_date")
+            self.dates["_birth"] = self._required("birth_date")
             optional("birth_date", pl.when(pl.col("_birth") <= dt.date.today())
                      .then(pl.col("_birth")), "data de nascimento inválida descartada", pl.Date)
         else:

@@ -76,3 +76,19 @@ def test_cpf_and_cnpj_in_columns_of_their_own(tmp_path: Path) -> None:
     assert batch.accepted.select("document", "document_kind").rows() == [
         ("52998224725", "cpf"), ("11222333000181", "cnpj")]
     assert rejected_reasons(batch) == {4: "CPF: CPF/CNPJ vazio"}
+
+
+def test_dates_from_a_us_locale_system_are_read_month_first(tmp_path: Path) -> None:
+    rows = ["C1;1;03/25/2024", "C2;1;04/05/2024", "C3;1;12/31/2024 00:00:00"]
+    text = HEADER + "\n" + "".join(f"52998224725;Ana;{r};10,00\n" for r in rows)
+    _, batch = parse(write(tmp_path, text))
+    assert batch.accepted["due_date"].to_list() == [
+        dt.date(2024, 3, 25), dt.date(2024, 4, 5), dt.date(2024, 12, 31)]
+
+
+def test_dates_that_fit_both_orders_are_read_day_first(tmp_path: Path) -> None:
+    rows = ["C1;1;04/05/2024", "C2;1;25/03/2024", "C3;1;03/25/2024"]
+    text = HEADER + "\n" + "".join(f"52998224725;Ana;{r};10,00\n" for r in rows)
+    _, batch = parse(write(tmp_path, text))
+    assert batch.accepted["due_date"].to_list() == [dt.date(2024, 5, 4), dt.date(2024, 3, 25)]
+    assert "data de vencimento inválida" in rejected_reasons(batch)[4]

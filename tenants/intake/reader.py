@@ -1,10 +1,11 @@
 """Read a creditor's file as records with the row numbers a spreadsheet shows.
 
-CSV is cut into record-aligned chunks (transcoded to UTF-8 when needed) and parsed by
-polars in parallel; polars keeps a blank line as an empty row and a quoted field with
-line breaks as one row, so counting rows gives the spreadsheet's numbering. A chunk with
-rows longer than the header falls back to Python's `csv` module so they can be
-reported. Spreadsheets are read by `sheets`. Validation happens elsewhere.
+CSV is cut into record-aligned chunks (transcoded to UTF-8 with LF line ends when
+needed) and parsed by polars in parallel; polars keeps a blank line as an empty row and
+a quoted field with line breaks as one row, so counting rows gives the spreadsheet's
+numbering. A chunk with rows longer than the header falls back to Python's `csv` module
+so they can be reported. Spreadsheets are read by `sheets`. Validation happens
+elsewhere.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import csv
 import io
 import itertools
 import mmap
+import re
 import zipfile
 from collections import Counter
 from collections.abc import Iterator
@@ -49,6 +51,7 @@ class FileFormat:
     # has read them already).
     head: list[list[str]] = field(default_factory=list)
     first_column: int = 0  # a sheet's columns left of the header's are passed over
+    newline: str = "\n"  # "\r" for a file saved with old-Mac line ends (a lone CR)
 
     @property
     def description(self) -> str:
@@ -63,6 +66,10 @@ def _encoding(sample: bytes) -> str:
         return "utf-8-sig"
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"  # Excel's "Unicode text" export (tab-separated)
+    if sample.isascii():
+        # No accent to tell UTF-8 from Windows-1252 by, though one may come past the
+        # sample: `_utf8` tells each chunk's encoding by its own bytes.
+        return "ascii"
     try:
         # A multi-byte character may be cut at the sample's end: decode incrementally.
         codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
@@ -148,6 +155,8 @@ def sniff(path: Path, sheet: str | None = None) -> FileFormat:
         raise FileError("arquivo binário não reconhecido: envie CSV, XLSX, XLS ou ODS")
     encoding = _encoding(sample)
     text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(sample)
+    newline = _newline(text)
+    text = _lf(text.encode("utf-8"), newline).decode("utf-8")  # as `_LfLines` gives chunks
     delimiter = _delimiter(text)
     records = csv.reader(io.StringIO(text), delimiter=delimiter)
     found = _header((n, [v.strip() for v in r]) for n, r in enumerate(records, 1))
@@ -157,7 +166,37 @@ def sniff(path: Path, sheet: str | None = None) -> FileFormat:
         text = text[: text.rfind("\n") + 1]
     head = _head(enumerate(csv.reader(io.StringIO(text), delimiter=delimiter), 1),
                  found[0], len(found[1]))
-    return FileFormat("csv", found[1], encoding, delimiter, header_row=found[0], head=head)
+    return FileFormat("csv", found[1], encoding, delimiter, header_row=found[0], head=head,
+                      newline=newline)
+
+
+QUOTE_OR_LINE_END = re.compile(r'"|\r\n?|\n')
+
+
+def _newline(text: str) -> str:
+    """How the file's lines end: "\\r" for a lone CR (old-Mac files), else "\\n" (LF or
+    CRLF). The first line's end tells, not a count: a lone CR further down may be a stray
+    character in a field of an LF file (and a line break inside quotes is a field's)."""
+    quoted = False
+    for match in QUOTE_OR_LINE_END.finditer(text):
+        if match.group() == '"':
+            quoted = not quoted
+        elif not quoted:
+            return "\r" if match.group() == "\r" else "\n"
+    return "\n"
+
+
+STRAY_CR = re.compile(rb"\r(?!\n)")
+
+
+def _lf(data: bytes, newline: str) -> bytes:
+    """Text (UTF-8 or a one-byte encoding) with lines ending in LF or CRLF, as polars and
+    the csv module read them. A lone CR ends a line in an old-Mac file and is a space
+    elsewhere (the csv module fails on one inside an unquoted field, where a spreadsheet
+    shows a blank)."""
+    if newline == "\r":
+        return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    return STRAY_CR.sub(b" ", data)
 
 
 # How far down a title block may push the header.
@@ -178,16 +217,22 @@ def _header(records: Iterator[tuple[int, list[str]]]) -> tuple[int, list[str]] |
 
     Exports often open with a title, a date or a filter line above the real header (a
     merged cell in the spreadsheet). Among the first non-blank rows, the header is the
-    first one naming at least two columns the import knows; failing that, the first
-    non-blank row, whose headers the missing-columns message then lists.
+    one naming the most columns the import knows, at least two (the first of equals: a
+    report may repeat its header); failing that, the first non-blank row, whose headers
+    the missing-columns message then lists. The most, not the first: a filter line such
+    as "Cliente:;Todos;;Vencimento:;01/01/2020 a 30/11/2026" names two columns as labels,
+    and the header names them all.
     """
     first: tuple[int, list[str]] | None = None
+    best: tuple[int, list[str]] | None = None
+    most = 1
     filled = ((n, v) for n, v in records if any(v))
     for (number, values), _ in zip(filled, range(HEADER_SEARCH_ROWS), strict=False):
         first = first or (number, values)
-        if known_headers(values) >= 2:
-            return number, values
-    return first
+        known = known_headers(values)
+        if known > most:
+            best, most = (number, values), known
+    return best or first
 
 
 # About 20,000 rows: large enough for polars to run in parallel, small enough that the
@@ -201,7 +246,7 @@ def _record_chunks(path: Path, fmt: FileFormat) -> Iterator[tuple[bytes, int]]:
     quotes inside quoted fields, so the parity tells whether we are inside one)."""
     header_end = None
     with path.open("rb") as file:
-        raw: Any = _Utf16AsUtf8(file) if fmt.encoding == "utf-16" else file
+        raw = _LfLines(_Utf16AsUtf8(file) if fmt.encoding == "utf-16" else file, fmt.newline)
         pending = b""
         while True:
             block = raw.read(CHUNK_BYTES)
@@ -268,8 +313,33 @@ class _Utf16AsUtf8:
         return int(self.file.tell())
 
 
+class _LfLines:
+    """A file read with its lines ending in LF or CRLF (`_lf`), so records split on b"\\n"
+    whatever the file's line ends; `tell` stays the position in the file, for the
+    progress bar."""
+
+    def __init__(self, file: Any, newline: str) -> None:
+        self.file, self.newline = file, newline
+        self.cr = b""  # a CR that ended a block: an LF may open the next one
+
+    def read(self, size: int) -> bytes:
+        while True:  # b"" only at the end, even when a block is a lone CR held back
+            block = self.file.read(size)
+            data, self.cr = self.cr + block, b""
+            if block and data.endswith(b"\r"):
+                data, self.cr = data[:-1], b"\r"
+            if data or not block:
+                return _lf(data, self.newline)
+
+    def tell(self) -> int:
+        return int(self.file.tell())
+
+
 def _utf8(data: bytes, encoding: str) -> bytes:
-    if encoding in ("utf-8", "utf-8-sig", "utf-16"):  # UTF-16 arrives as UTF-8
+    if encoding == "ascii":
+        # A UTF-8 file's chunk is valid UTF-8; a Windows-1252 one's accents are not.
+        encoding = _encoding(data)
+    if encoding in ("ascii", "utf-8", "utf-8-sig", "utf-16"):  # UTF-16 arrives as UTF-8
         return data
     return data.decode(encoding, errors="replace").encode("utf-8")
 

@@ -467,3 +467,82 @@ def test_a_missing_sheet_is_a_clear_error(tmp_path: Path) -> None:
     book.save(path)
     with pytest.raises(parsing.FileError, match="não existe"):
         parsing.sniff(path, sheet="Carteira")
+
+
+def test_old_mac_line_ends_are_read_with_spreadsheet_row_numbers(tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    # Lines ending in a lone CR, as old-Mac exports save them; a line break inside quotes
+    # stays in its field. Small chunks make records cross chunk boundaries.
+    monkeypatch.setattr(reader, "CHUNK_BYTES", 7)
+    text = ("Carteira de março\r"
+            f"{HEADER}\r"
+            '52998224725;"João\rConceição";C1;1;10/01/2025;10,00\r'
+            "\r"
+            "111.111.111-11;Bia;C2;1;10/01/2025;10,00\r"
+            "52998224725;Caio;C3;1;10/01/2025;7,00")
+    fmt, batch = parse(write(tmp_path, text, "cp1252"))
+    assert (fmt.header_row, fmt.headers[1]) == (2, "Nome do Cliente")
+    assert [r[:2] for r in fmt.head] == [["52998224725", "João\nConceição"],
+                                         ["111.111.111-11", "Bia"], ["52998224725", "Caio"]]
+    # One row for the quoted line break; row 4 is the blank line.
+    assert batch.accepted.select("row", "name").rows() == [(3, "João Conceição"),
+                                                           (6, "Caio")]
+    assert list(rejected_reasons(batch)) == [5]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_a_stray_carriage_return_in_a_field_is_read_as_a_space(tmp_path: Path, monkeypatch,
+                                                               newline: str) -> None:
+    # A CR without an LF inside an unquoted field (text pasted from another program):
+    # the row is imported, the CR read as a blank. One-byte blocks split each CRLF, which
+    # must still end its line.
+    monkeypatch.setattr(reader, "CHUNK_BYTES", 1)
+    lines = [f"{HEADER};Endereço",
+             "52998224725;Ana;C1;1;10/01/2025;10,00;RUA A 1\rAPTO 2",
+             "52998224725;Bia;C2;1;10/01/2025;10,00;RUA B 2"]
+    path = write(tmp_path, newline.join(lines) + newline)
+    fmt, batch = parse(path)
+    assert fmt.head[0][6] == "RUA A 1 APTO 2"
+    assert batch.accepted.select("row", "name", "address").rows() == [
+        (2, "Ana", "RUA A 1 APTO 2"), (3, "Bia", "RUA B 2")]
+    cells = pl.concat(frame for frame, _ in reader.iter_csv(path, fmt))["c6"].to_list()
+    assert cells == ["RUA A 1 APTO 2", "RUA B 2"]
+
+
+def test_a_title_block_of_labels_and_values_is_passed_over(tmp_path: Path) -> None:
+    # "Cliente:" and "Vencimento:" name two known columns as labels; the header below
+    # names more, and is the one chosen, in a CSV as in a spreadsheet.
+    title = [["Relatório:", "Títulos Vencidos"],
+             ["Credor:", "Banco Exemplo S.A.", "", "Data:", "01/12/2026"],
+             ["Cliente:", "Todos", "", "Vencimento:", "01/01/2020 a 30/11/2026"], []]
+    header = ["CPF/CNPJ", "Nome do Cliente", "Contrato", "Parcela", "Vencimento", "Valor"]
+    rows = [["52998224725", "Ana", "C1", "1", "10/01/2025", "10,00"]]
+    text = "".join(";".join(r) + "\n" for r in [*title, header, *rows])
+    fmt, batch = parse(write(tmp_path, text, "cp1252"))
+    assert (fmt.header_row, fmt.headers) == (5, header)
+    assert batch.accepted.select("row", "name").rows() == [(6, "Ana")]
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    for row in [*title, header, *rows]:
+        book.active.append(row or [None])
+    path = tmp_path / "titulos.xlsx"
+    book.save(path)
+    fmt, batch = parse(path)
+    assert (fmt.header_row, fmt.headers) == (5, header)
+    assert batch.accepted.select("row", "name").rows() == [(6, "Ana")]
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "utf-8"])
+def test_accents_past_a_plain_ascii_sample_keep_their_encoding(tmp_path: Path, monkeypatch,
+                                                               encoding: str) -> None:
+    # The sample the encoding is told by holds no accent: each chunk is read as UTF-8
+    # when it is valid UTF-8 and as Windows-1252 otherwise.
+    monkeypatch.setattr(reader, "SAMPLE_BYTES", 1024)
+    monkeypatch.setattr(reader, "CHUNK_BYTES", 1024)
+    plain = [f"52998224725;CLIENTE {i};C{i};1;10/01/2025;10,00" for i in range(100)]
+    text = "\n".join([HEADER.replace("º", "o"), *plain,
+                      "52998224725;JOÃO CONCEIÇÃO;LAST;1;10/01/2025;10,00"]) + "\n"
+    fmt, batch = parse(write(tmp_path, text, encoding))
+    assert fmt.encoding == "ascii"  # all the sample tells; the preview shows it
+    assert batch.accepted.height == 101
+    assert batch.accepted.select("row", "name").row(-1) == (102, "JOÃO CONCEIÇÃO")

@@ -88,17 +88,20 @@ def _delimiter(text: str) -> str:
     lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
     if not lines:
         raise FileError("o arquivo está vazio")
-    best, best_score = ";", -1.0
+    best, best_score = ";", (-1, -1.0)
     for delim in DELIMITERS:
+        rows = list(csv.reader(lines, delimiter=delim))
         # The usual width, not the first line's: a title line may come before the header.
-        counts = Counter(len(row) for row in csv.reader(lines, delimiter=delim))
-        width, times = counts.most_common(1)[0]
+        width, times = Counter(len(row) for row in rows).most_common(1)[0]
         if width < 2:
             continue
-        score = times / len(lines) * 100 + width
+        # The header's names decide first: ragged rows and decimal commas ("10,00" in
+        # every row) can make a wrong separator look the most regular in a short file.
+        known = max(known_headers(row) for row in rows[:HEADER_SEARCH_ROWS])
+        score = (known if known >= 2 else 0, times / len(lines) * 100 + width)
         if score > best_score:
             best, best_score = delim, score
-    if best_score < 0:
+    if best_score[1] < 0:
         raise FileError(
             "não foi possível identificar o separador de colunas (use ; , tabulação ou |)")
     return best
@@ -344,7 +347,8 @@ def _utf8(data: bytes, encoding: str) -> bytes:
     return data.decode(encoding, errors="replace").encode("utf-8")
 
 
-def _read_chunk(data: bytes, fmt: FileFormat, width: int) -> tuple[pl.DataFrame, list[int]]:
+def _read_chunk(data: bytes, fmt: FileFormat, width: int
+                ) -> tuple[pl.DataFrame, dict[int, str]]:
     """A chunk as string columns c0..cN, one row per record (blank lines included).
 
     polars parses in parallel; a chunk with a line longer than the header makes it
@@ -357,15 +361,15 @@ def _read_chunk(data: bytes, fmt: FileFormat, width: int) -> tuple[pl.DataFrame,
             infer_schema=False, quote_char='"', truncate_ragged_lines=False,
             raise_if_empty=False, schema={n: pl.String for n in names},
         )
-        return frame, []
+        return frame, {}
     except (pl.exceptions.ComputeError, pl.exceptions.SchemaError, pl.exceptions.ShapeError):
         records = list(csv.reader(io.StringIO(data.decode("utf-8", errors="replace")),
                                   delimiter=fmt.delimiter))
-        too_wide = []
+        too_wide = {}
         for i, record in enumerate(records):
             if len(record) > width:
                 if any(v.strip() for v in record[width:]):
-                    too_wide.append(i)
+                    too_wide[i] = _overflow(record[width:])
                 del record[width:]
             elif len(record) < width:
                 record.extend([""] * (width - len(record)))
@@ -382,10 +386,16 @@ def iter_csv(path: Path, fmt: FileFormat) -> Iterator[tuple[pl.DataFrame, int]]:
         frame, too_wide = _read_chunk(data, fmt, width)
         numbered = frame.with_columns(
             pl.int_range(next_row, next_row + frame.height, dtype=pl.Int64).alias("row"),
-            pl.int_range(frame.height).is_in(too_wide).alias("_wide"),
+            pl.Series("_wide", [too_wide.get(i) for i in range(frame.height)]
+                      if too_wide else [None] * frame.height, dtype=pl.String),
         )
         next_row += frame.height
         yield _drop_blank(numbered, width), bytes_read
+
+
+def _overflow(cells: list[str]) -> str:
+    """Cells beyond the header's, for the error report (which has no column for them)."""
+    return " | ".join(cells).strip(" |")
 
 
 def _drop_blank(frame: pl.DataFrame, width: int) -> pl.DataFrame:
@@ -440,13 +450,14 @@ def iter_sheet(path: Path, fmt: FileFormat, batch_rows: int = 20_000,
     first = fmt.first_column
     rows: list[int] = []
     records: list[list[str]] = []
-    too_wide: set[int] = set()
+    too_wide: dict[int, str] = {}
 
     def frame() -> pl.DataFrame:
         columns = list(zip(*records, strict=True))
         data = {f"c{i}": pl.Series(f"c{i}", columns[i], dtype=pl.String) for i in range(width)}
         return pl.DataFrame({"row": pl.Series("row", rows, dtype=pl.Int64), **data,
-                             "_wide": pl.Series("_wide", [r in too_wide for r in rows])})
+                             "_wide": pl.Series("_wide", [too_wide.get(r) for r in rows],
+                                                dtype=pl.String)})
 
     for number, cells in _checked(ws.rows):
         if number <= fmt.header_row:
@@ -456,7 +467,7 @@ def iter_sheet(path: Path, fmt: FileFormat, batch_rows: int = 20_000,
             continue
         if len(values) > width:
             if any(values[width:]):
-                too_wide.add(number)
+                too_wide[number] = _overflow(values[width:])
             del values[width:]
         values.extend([""] * (width - len(values)))
         rows.append(number)
@@ -471,7 +482,7 @@ def iter_sheet(path: Path, fmt: FileFormat, batch_rows: int = 20_000,
 
 def iter_records(path: Path, fmt: FileFormat) -> Iterator[tuple[pl.DataFrame, int]]:
     """Frames with `row` (as a spreadsheet numbers it), `c0..cN` strings and `_wide` (the
-    row had filled cells beyond the header), plus the bytes read so far."""
+    filled cells beyond the header's, or null), plus the bytes read so far."""
     if fmt.kind != "csv":
         return iter_sheet(path, fmt)
     return iter_csv(path, fmt)

@@ -326,7 +326,8 @@ class RowRules:
             _several=pl.any_horizontal(plan.several) if plan.several else pl.lit(False),
         )
         errors = [pl.col(f"_e{i}").is_not_null() for i in range(len(plan.checks))]
-        checked = lazy.with_columns(_valid=~pl.any_horizontal([*errors, pl.col("_wide")])
+        checked = lazy.with_columns(_valid=~pl.any_horizontal([*errors,
+                                                                pl.col("_wide").is_not_null()])
                                     ).collect()
         checked = self._several_values(checked)
         checked = self._duplicates(checked)
@@ -341,8 +342,9 @@ class RowRules:
         reasons = [pl.concat_str([pl.lit(f"{headers[idx]}: "), pl.col(f"_e{i}"),
                                   quoted(idx).fill_null("")])
                    for i, (idx, _) in enumerate(plan.checks)]
-        reasons.append(pl.when(pl.col("_wide")).then(pl.lit(
-            f"linha com mais colunas preenchidas que o cabeçalho ({self.width})")))
+        reasons.append(pl.when(pl.col("_wide").is_not_null()).then(pl.concat_str([pl.lit(
+            f"linha com mais colunas preenchidas que o cabeçalho ({self.width}); além dele: "),
+            pl.col("_wide")])))
         reasons.append(pl.when(pl.col("_valid")).then(pl.concat_str([
             pl.lit(f"{headers[contract]}: contrato e parcela repetidos no arquivo; vale a "
                    "primeira ocorrência, na linha "), pl.col("_dup_of").cast(pl.String)])))

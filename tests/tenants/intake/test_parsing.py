@@ -357,10 +357,14 @@ def test_a_settlement_file_with_contact_columns_is_read(tmp_path: Path) -> None:
     assert batch.accepted["contract"].to_list() == ["C1"]
 
 
-def test_rows_longer_than_the_header_are_reported(tmp_path: Path) -> None:
-    text = f"{HEADER}\n52998224725;Ana;C1;1;10/01/2025;10,00;sobra\n"
+def test_rows_longer_than_the_header_are_reported_with_the_cells_beyond_it(
+        tmp_path: Path) -> None:
+    text = (f"{HEADER}\n52998224725;Ana;C1;1;10/01/2025;10,00;sobra;;(11) 98765-4321\n"
+            "52998224725;Ana;C2;1;10/01/2025;10,00;;\n")  # empty cells beyond are fine
     _, batch = parse(write(tmp_path, text))
-    assert "mais colunas" in rejected_reasons(batch)[2]
+    assert rejected_reasons(batch) == {2: "linha com mais colunas preenchidas que o cabeçalho"
+                                          " (6); além dele: sobra |  | (11) 98765-4321"}
+    assert batch.accepted["contract"].to_list() == ["C2"]
 
 
 def test_chunk_boundaries_inside_quoted_fields(tmp_path: Path, monkeypatch) -> None:

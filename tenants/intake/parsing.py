@@ -81,6 +81,9 @@ class Reports:
 
     def __init__(self, folder: Path, headers: list[str]) -> None:
         self.headers = headers
+        # A fixed error report sent back has our columns already: write them once.
+        ours = {fields.fold(c) for c in REPORT_COLUMNS}
+        self.kept = [i for i, h in enumerate(headers) if fields.fold(h) not in ours]
         self.errors_path = folder / "errors.csv"
         self.warnings_path = folder / "warnings.csv"
         self._errors: Any = None
@@ -99,9 +102,10 @@ class Reports:
         rejected = pl.concat([b.rejected for b in batches] + [self._late(late)]).sort("row")
         if rejected.height:
             if self._errors is None:
-                self._errors = self._open(
-                    self.errors_path, [REPORT_COLUMNS[0], *self.headers, REPORT_COLUMNS[1]])
-            self._write(self._errors, rejected)
+                self._errors = self._open(self.errors_path, [
+                    REPORT_COLUMNS[0], *(self.headers[i] for i in self.kept), REPORT_COLUMNS[1]])
+            self._write(self._errors, rejected.select(
+                "row", *(f"c{i}" for i in self.kept), "motivo"))
         for batch in batches:
             if batch.warnings.height:
                 if self._warnings is None:

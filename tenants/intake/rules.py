@@ -100,16 +100,22 @@ TIME_OF_DAY = r"[ T]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?$
 
 def month_first(values: pl.Series) -> bool | None:
     """Whether a column's dates put the month first (03/25/2024, from a US-locale system):
-    True when some date's second number exceeds 12 and no date's first does; False for
-    the opposite, None while every date fits both readings."""
+    False as soon as a date's first number exceeds 12; True when none does and the second
+    exceeds 12 in many (in such a file, every date after the 12th: about 60%); None while
+    the dates fit both readings. A few such dates among day-first ones are typos, which a
+    Brazilian file must not be turned around by."""
     parts = values.str.extract_groups(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}\b")
     first = parts.struct.field("1").cast(pl.Int32, strict=False)
     second = parts.struct.field("2").cast(pl.Int32, strict=False)
     if (first > 12).any():
         return False
-    if (second > 12).any():
+    late = int((second > 12).sum())
+    if late >= MONTH_FIRST_MIN and late >= 0.2 * first.count():
         return True
     return None
+
+
+MONTH_FIRST_MIN = 5
 
 
 def parse_dates(values: pl.Series, month_first: bool = False) -> pl.Series:

@@ -95,14 +95,20 @@ async def test_error_report_has_original_columns_row_and_reason(db, factory, ser
 async def test_fixed_error_report_can_be_uploaded_again(db, factory, services, tmp_path):
     tenant = await factory.tenant()
     first = await run(tenant, csv_file(tmp_path, [
-        f"{CPFS[0]};Ana;A-1;1;10/01/2025;100,00;;", f"{CPFS[1]};Bia;B-1;1;10/13/2025;5,00;;"]))
+        f"{CPFS[0]};Ana;A-1;1;10/01/2025;100,00;;", f"{CPFS[1]};Bia;B-1;1;10/13/2025;5,00;;",
+        f"{CPFS[2]};Caio;C-1;1;10/01/2025;abc;;"]))
     fixed = (await report(db, tenant.id, first["portfolio_id"], "errors")).replace(
         "10/13/2025", "13/10/2025")
     path = tmp_path / "corrigido.csv"
     path.write_text(fixed, encoding="utf-8-sig")
     second = await run(tenant, path)
-    assert (second["rows_accepted"], second["rows_rejected"]) == (1, 0)
+    assert (second["rows_accepted"], second["rows_rejected"]) == (1, 1)
     assert (await debts(db, tenant.id))[("B-1", 1)].original_amount == 5
+    # The report of the report has its columns once, and the row where it is now.
+    again = list(csv.reader(io.StringIO(
+        await report(db, tenant.id, second["portfolio_id"], "errors")), delimiter=";"))
+    assert again[0] == ["linha_original", *HEADER.split(";"), "motivo_recusa"]
+    assert again[1][0] == "3" and again[1][-1] == "Valor: valor inválido ('abc')"
 
 
 async def test_same_file_twice_changes_nothing_and_names_the_first(db, factory, services,

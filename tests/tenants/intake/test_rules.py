@@ -79,16 +79,24 @@ def test_cpf_and_cnpj_in_columns_of_their_own(tmp_path: Path) -> None:
 
 
 def test_dates_from_a_us_locale_system_are_read_month_first(tmp_path: Path) -> None:
-    rows = ["C1;1;03/25/2024", "C2;1;04/05/2024", "C3;1;12/31/2024 00:00:00"]
-    text = HEADER + "\n" + "".join(f"52998224725;Ana;{r};10,00\n" for r in rows)
+    dates = ["04/05/2024"] + [f"03/{day}/2024" for day in range(13, 18)] + [
+        "12/31/2024 00:00:00"]
+    text = HEADER + "\n" + "".join(f"52998224725;Ana;C{i};1;{d};10,00\n"
+                                   for i, d in enumerate(dates))
     _, batch = parse(write(tmp_path, text))
     assert batch.accepted["due_date"].to_list() == [
-        dt.date(2024, 3, 25), dt.date(2024, 4, 5), dt.date(2024, 12, 31)]
+        dt.date(2024, 4, 5), *(dt.date(2024, 3, day) for day in range(13, 18)),
+        dt.date(2024, 12, 31)]
 
 
-def test_dates_that_fit_both_orders_are_read_day_first(tmp_path: Path) -> None:
-    rows = ["C1;1;04/05/2024", "C2;1;25/03/2024", "C3;1;03/25/2024"]
-    text = HEADER + "\n" + "".join(f"52998224725;Ana;{r};10,00\n" for r in rows)
+@pytest.mark.parametrize("dates", [
+    ["04/05/2024", "25/03/2024", "03/25/2024"],  # one day-first date decides
+    ["10/01/2025", "10/13/2025"],  # a typo among dates that fit both orders
+])
+def test_dates_that_fit_both_orders_are_read_day_first(tmp_path: Path, dates) -> None:
+    text = HEADER + "\n" + "".join(f"52998224725;Ana;C{i};1;{d};10,00\n"
+                                   for i, d in enumerate(dates))
     _, batch = parse(write(tmp_path, text))
-    assert batch.accepted["due_date"].to_list() == [dt.date(2024, 5, 4), dt.date(2024, 3, 25)]
-    assert "data de vencimento inválida" in rejected_reasons(batch)[4]
+    assert batch.accepted["due_date"][0] == dt.date(int(dates[0][6:]), int(dates[0][3:5]),
+                                                    int(dates[0][:2]))
+    assert "data de vencimento inválida" in rejected_reasons(batch)[len(dates) + 1]

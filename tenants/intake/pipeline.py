@@ -283,6 +283,8 @@ def _import_file(settings: Any, scope: Scope, row: dict[str, Any], path: Path, d
                                 rows_accepted=totals.accepted, rows_rejected=totals.rejected,
                                 rows_with_warnings=totals.warned)
             progress.update(force=True, phase="writing", bytes_read=size)
+            if totals.rows == 0:
+                raise parsing.FileError("o arquivo tem o cabeçalho, mas nenhuma linha de dados")
             if mode is ImportMode.FULL and totals.accepted == 0:
                 # Nothing in the file stands for the portfolio: closing every open debt
                 # as absent from it would be a mistake in the file, not the creditor's wish.

@@ -29,6 +29,7 @@ _EMAIL = (r"^[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
 # Cells often hold several phones or e-mails ("(11) 98765-4321 / (11) 3333-4444",
 # "a@x.com; b@y.com"): each is read on its own.
 _PHONE_PART = r"[\d(+][\dxX\s().\-]*\d"
+_EXTENSION = r"(?i)[\s,;/-]*(?:ramal|ram\.|r\.|ext\.?|extens[aã]o)\s*:?\s*\d+\s*$"
 _EMAIL_PART = r"[^\s,;/<>()\[\]]*@[^\s,;/<>()\[\]]*"
 # A name before an address in angle brackets, as mail programs export it ("Ana <a@x.com>").
 _DISPLAY_NAME = r"[^,;<>]*<"
@@ -116,6 +117,9 @@ def month_first(values: pl.Series) -> bool | None:
 
 
 MONTH_FIRST_MIN = 5
+# Systems fill a missing date with 01/01/1900 (or 1899-12-30, Excel's day 0): no debt
+# that old is collected.
+EARLIEST_DUE_DATE = dt.date(1950, 1, 1)
 
 
 def parse_dates(values: pl.Series, month_first: bool = False) -> pl.Series:
@@ -223,9 +227,15 @@ def _phone_stages(src: pl.Expr, out: str) -> list[dict[str, pl.Expr]]:
     ]
 
 
+def _phone_cell(idx: int) -> pl.Expr:
+    """A phone cell without the extension some carry ("(11) 3333-4444 ramal 22"), which
+    only a person dialling can use."""
+    return pl.col(f"c{idx}").str.replace(_EXTENSION, "")
+
+
 def _several(idx: int) -> pl.Expr:
-    """The phone cell holds several numbers (or a number and an extension)."""
-    return pl.col(f"c{idx}").str.count_matches(_PHONE_PART) > 1
+    """The phone cell holds several numbers."""
+    return _phone_cell(idx).str.count_matches(_PHONE_PART) > 1
 
 
 def _several_emails(email: pl.Expr, plain: pl.Expr) -> pl.Expr:
@@ -424,7 +434,7 @@ class RowRules:
                  [{"_inst": _installment(f"c{inst}") if inst is not None else pl.lit(1)}]]
         if balance is not None:
             plans.append(_money_stages(f"c{balance}", "_bal"))
-        plans += [_phone_stages(self._phone_number(pl.col(f"c{idx}"), idx), f"_p{idx}")
+        plans += [_phone_stages(self._phone_number(_phone_cell(idx), idx), f"_p{idx}")
                   for idx in phones]
         blank = {i: pl.col(f"c{i}").str.strip_chars() == "" for i in range(self.width)}
         clean_name = pl.col(f"c{name}").str.strip_chars().str.replace_all(r"\s+", " ")
@@ -439,7 +449,10 @@ class RowRules:
              .then(pl.lit("contrato com mais de 64 caracteres"))),
             (due, pl.when(blank[due]).then(pl.lit("vencimento vazio"))
              .when(pl.col("_due").is_null())
-             .then(pl.lit("data de vencimento inválida (use dd/mm/aaaa)"))),
+             .then(pl.lit("data de vencimento inválida (use dd/mm/aaaa)"))
+             .when(pl.col("_due") < EARLIEST_DUE_DATE)
+             .then(pl.lit("data de vencimento implausível (antes de 1950): parece a data"
+                          " padrão de um sistema, não a do título"))),
             (amount, pl.when(blank[amount]).then(pl.lit("valor vazio"))
              .when(pl.col("_cents").is_null()).then(pl.lit("valor inválido"))
              .when(pl.col("_cents") <= 0).then(pl.lit("o valor deve ser maior que zero"))),
@@ -573,7 +586,7 @@ class RowRules:
         lazy = pl.concat([rows.lazy().select(
             "row", pl.lit(k).alias("_k"),
             (pl.col(f"c{idx}").str.strip_chars() == "").alias("_blank"),
-            pl.col(f"c{idx}").str.extract_all(_PHONE_PART).alias("_part"),
+            _phone_cell(idx).str.extract_all(_PHONE_PART).alias("_part"),
             (pl.col(f"c{area_codes[idx]}") if idx in area_codes else pl.lit(None, pl.String))
             .alias("_ddd"))
             for k, idx in enumerate(phones)]).explode("_part", empty_as_null=True)

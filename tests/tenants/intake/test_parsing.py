@@ -285,9 +285,10 @@ def test_a_cell_with_several_phones_or_emails_keeps_each_valid_one(tmp_path: Pat
         "{+5511987654321,+551133334444,+5521987651111,+552133332222}",
         "{+5511987654321}", "{+5521987651111}"]
     assert batch.accepted["email"].to_list() == ["ana@x.com,ana@y.com", "ana@x.com", None]
-    # The number that could not be read is said, the others are kept.
+    # The number that could not be read is said, the others are kept (an extension is
+    # no number).
     assert batch.warnings.select("linha", "coluna").rows() == [
-        (3, "Telefones"), (3, "E-mail"), (4, "Telefones")]
+        (3, "E-mail"), (4, "Telefones")]
 
 
 def test_an_email_cell_with_a_name_or_a_note_keeps_the_address(tmp_path: Path) -> None:

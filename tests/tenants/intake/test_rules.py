@@ -19,6 +19,11 @@ def test_digits_only_dates_of_bank_exports(tmp_path: Path, raw: str, expected: d
     assert batch.accepted["due_date"].to_list() == [expected]
 
 
+def test_a_placeholder_due_date_is_rejected(tmp_path: Path) -> None:
+    _, batch = parse(write(tmp_path, f"{HEADER}\n52998224725;Ana;C1;1;01/01/1900;10,00\n"))
+    assert "data padrão de um sistema" in rejected_reasons(batch)[2]
+
+
 def test_installments_as_spreadsheets_leave_them(tmp_path: Path) -> None:
     rows = ["C1; 2 ", "C2;3/12 ", "C3;   ", "C4;1.0", "C5;01/03/2026"]
     text = HEADER + "\n" + "".join(f"52998224725;Ana;{contract};10/01/2025;10,00\n"
@@ -32,8 +37,8 @@ def test_installments_as_spreadsheets_leave_them(tmp_path: Path) -> None:
 
 def test_contacts_as_old_records_hold_them(tmp_path: Path) -> None:
     text = ("CPF;Nome;Contrato;Vencimento;Valor;Celular;Telefone;Fone 3;CEP;UF;Data de Nascimento\n"
-            "52998224725;Ana;C1;10/01/2025;10,00;(11) 8765-4321;11987654321.0;0 21 11 3333-4444;"
-            "1310100;São Paulo;01/01/1980\n"
+            "52998224725;Ana;C1;10/01/2025;10,00;(11) 8765-4321;11987654321.0;"
+            "0 21 11 3333-4444 ramal 22;1310100;São Paulo;01/01/1980\n"
             "52998224725;Ana;C2;10/01/2025;10,00;;;;01.310-100;s.p.;01/01/2090\n")
     _, batch = parse(write(tmp_path, text))
     first, second = batch.accepted.rows(named=True)

@@ -526,12 +526,15 @@ class RowRules:
         else:
             out["zip"] = pl.lit(None, dtype=pl.String)
         if self._idx("state") is not None:
-            # "SP", "sp", "S.P." or the state's name ("São Paulo").
-            letters = (col("state").str.normalize("NFKD")
-                       .str.replace_all(r"\p{Mn}|[^A-Za-z]", "").str.to_uppercase())
-            uf = pl.when(letters.is_in(sorted(UF_CODES))).then(letters).otherwise(
-                letters.replace_strict(UF_BY_NAME, default=None, return_dtype=pl.String))
-            optional("state", uf, "UF inválida descartada")
+            uf = col("state").str.to_uppercase()
+            codes = sorted(UF_CODES)
+            if frame.select((~uf.is_in(codes) & (uf != "")).any()).item():
+                # "S.P." or the state's name ("São Paulo"): rare, and folding accents
+                # costs a second of CPU per million rows, so only batches that need it.
+                letters = uf.str.normalize("NFKD").str.replace_all(r"\p{Mn}|[^A-Z]", "")
+                uf = pl.when(letters.is_in(codes)).then(letters).otherwise(
+                    letters.replace_strict(UF_BY_NAME, default=None, return_dtype=pl.String))
+            optional("state", pl.when(uf.is_in(codes)).then(uf), "UF inválida descartada")
         else:
             out["state"] = pl.lit(None, dtype=pl.String)
         if self._idx("birth_date") is not None:

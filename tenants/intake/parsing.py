@@ -99,7 +99,8 @@ class Reports:
     def add(self, batches: list[Batch], late: list[tuple[int, str, str]]) -> None:
         """Parsed batches' rejected rows and warnings, and the rows the database refused
         after them (`late`: row, cells as JSON, reason): the error report in row order."""
-        rejected = pl.concat([b.rejected for b in batches] + [self._late(late)]).sort("row")
+        rejected = pl.concat([b.rejected for b in batches]
+                             + [self._late(batches, late)]).sort("row")
         if rejected.height:
             if self._errors is None:
                 self._errors = self._open(self.errors_path, [
@@ -113,13 +114,18 @@ class Reports:
                                                 list(batch.warnings.columns))
                 self._write(self._warnings, batch.warnings)
 
-    def _late(self, rows: list[tuple[int, str, str]]) -> pl.DataFrame:
-        cells = [list(json.loads(raw).values()) if raw else [] for _, raw, _ in rows]
-        return pl.DataFrame({
-            "row": pl.Series([r for r, _, _ in rows], dtype=pl.Int64),
-            **{f"c{i}": pl.Series([c[i] if i < len(c) else "" for c in cells], dtype=pl.String)
-               for i in range(len(self.headers))},
-            "motivo": pl.Series([reason for _, _, reason in rows], dtype=pl.String)})
+    def _late(self, batches: list[Batch], rows: list[tuple[int, str, str]]) -> pl.DataFrame:
+        cells = [f"c{i}" for i in range(len(self.headers))]
+        refused = pl.DataFrame({"row": [r for r, _, _ in rows],
+                                "motivo": [reason for _, _, reason in rows]},
+                               schema={"row": pl.Int64, "motivo": pl.String})
+        if rows and not rows[0][1]:  # a placement: the accepted rows have the cells
+            accepted = pl.concat([b.accepted.select("row", *cells) for b in batches])
+            return refused.join(accepted, on="row", how="left").select("row", *cells, "motivo")
+        values = [list(json.loads(raw).values()) if raw else [] for _, raw, _ in rows]
+        return refused.with_columns(
+            pl.Series(c, [v[i] if i < len(v) else "" for v in values], dtype=pl.String)
+            for i, c in enumerate(cells)).select("row", *cells, "motivo")
 
     @staticmethod
     def _write(handle: Any, frame: Any) -> None:

@@ -378,7 +378,9 @@ class RowRules:
             for i, (idx, _) in enumerate(plan.warns)
         ]).sort("linha", maintain_order=True) if plan.warns else pl.DataFrame(
             schema=WARNING_SCHEMA)
-        return Batch(accepted=good.select(["row", *plan.out.keys()]), rejected=rejected,
+        # The accepted rows keep their cells for the error report, should the database
+        # refuse one (see store.PortfolioWriter.write).
+        return Batch(accepted=good.select(["row", *plan.out.keys(), *cells]), rejected=rejected,
                      warnings=warnings, rows=frame.height, bytes_read=bytes_read,
                      rejected_keys=rejected_keys)
 

@@ -64,6 +64,9 @@ CLOSING = {"row": "int4", "contract": "text", "installment": "int4",
            "amount_paid": "numeric(14,2)", "paid_on": "date", "raw": "text"}
 CLOSE_TABLES = [temp_table("staging", CLOSING)]
 
+HELD_BY_OTHERS = ("contrato e parcela já pertencem a outro devedor desta carteira (outro"
+                  " CPF/CNPJ): corrija o arquivo ou peça a transferência à assessoria")
+
 # Debts the creditor took back may be placed again by a later file.
 REPLACEABLE = (DebtStatus.WITHDRAWN, DebtStatus.RECALLED, DebtStatus.RETURNED)
 
@@ -189,7 +192,8 @@ class PortfolioWriter:
 
     def write(self, batch: PreparedBatch) -> list[tuple[int, str, str]]:
         """Merge one prepared batch into the tenant's tables; the rows the database
-        refused (a settlement or recall of a debt that is not here): row, raw, reason."""
+        refused (a debt another debtor holds; a settlement or recall of a debt that is
+        not here): row, raw cells as JSON (closing files), reason."""
         if batch.kept_keys is not None:
             self._copy("file_key", FILE_KEY, batch.kept_keys)
         if batch.rows == 0:
@@ -200,8 +204,7 @@ class PortfolioWriter:
             self._copy(table, columns, data)
         if self.closing:
             return self._close_listed()
-        self._place()
-        return []
+        return self._place()
 
     def finish(self) -> MergeCounts:
         """After the last batch: what only the whole file can tell."""
@@ -251,7 +254,7 @@ class PortfolioWriter:
         finally:
             self.conn.execute(LOOKUPS_DONE)
 
-    def _place(self) -> None:
+    def _place(self) -> list[tuple[int, str, str]]:
         c, run = self.counts, self._run
         self._lookup("""
             INSERT INTO src_debtor (document, id, existing, changed, document_kind, name,
@@ -265,6 +268,7 @@ class PortfolioWriter:
             LEFT JOIN LATERAL (SELECT id, name, birth_date, state FROM debtor d
                                WHERE s.seen AND d.document = s.document LIMIT 1) d ON true
         """)
+        refused = [] if self.first else self._held_by_others()
         if self._scalar("SELECT count(*) FROM src_debtor WHERE changed"):
             # Debtors placed before by another portfolio count as updated once per import.
             self._lookup("""
@@ -294,7 +298,7 @@ class PortfolioWriter:
                    x.original_amount <> s.amount OR x.due_date <> s.due_date
                    OR (s.balance IS NOT NULL AND x.current_balance <> s.balance
                        AND x.status = 'open')
-                   OR x.debtor_id <> d.id OR x.extra IS DISTINCT FROM s.extra
+                   OR x.extra IS DISTINCT FROM s.extra
                    OR x.status = ANY(%(replaceable)s)
             FROM staging s
             JOIN src_debtor d ON d.document = s.document
@@ -364,6 +368,30 @@ class PortfolioWriter:
                 WHERE {'' if existing else 'NOT '}d.existing
                 {conflict}
             """).rowcount
+        return refused
+
+    def _held_by_others(self) -> list[tuple[int, str, str]]:
+        """Rows whose contract and installment another debtor of the tenant holds, taken
+        out of the batch: a file must not move a debt to someone else unnoticed (a reused
+        contract number, one Excel rounded to 1,23457E+11, a CPF typo). A debt the
+        creditor took back may be placed again for anyone. The debtors and contacts only
+        those rows brought go with them."""
+        rows = self._lookup("""
+            DELETE FROM staging s USING (
+                SELECT s.row FROM staging s JOIN src_debtor d ON d.document = s.document
+                JOIN LATERAL (SELECT debtor_id, status FROM debt x
+                              WHERE x.contract = s.contract AND x.installment = s.installment
+                              LIMIT 1) x ON true
+                WHERE x.debtor_id <> d.id AND x.status <> ALL(%(replaceable)s)
+            ) other WHERE s.row = other.row
+            RETURNING s.row
+        """).fetchall()
+        if rows:
+            self._run("DELETE FROM src_debtor d WHERE NOT EXISTS"
+                      " (SELECT 1 FROM staging s WHERE s.document = d.document)")
+            self._run("DELETE FROM staging_contact c WHERE NOT EXISTS"
+                      " (SELECT 1 FROM src_debtor d WHERE d.document = c.document)")
+        return [(row, "", HELD_BY_OTHERS) for (row,) in sorted(rows)]
 
     def _close_listed(self) -> list[tuple[int, str, str]]:
         """Settlement ("baixa") or recall: close each listed debt that is still worked; a

@@ -167,6 +167,30 @@ async def test_a_changed_row_updates_its_debt_and_a_withdrawn_debt_placed_again_
     assert back.last_portfolio_id == moved.last_portfolio_id == uuid.UUID(result["portfolio_id"])
 
 
+async def test_a_debt_another_debtor_holds_is_not_moved_by_a_later_file(db, factory, services,
+                                                                        tmp_path):
+    tenant = await factory.tenant()
+    await run(tenant, csv_file(tmp_path, [f"{CPFS[0]};Ana;K-1;1;10/01/2025;100,00;;"], "v1.csv"))
+    result = await run(tenant, csv_file(tmp_path, [
+        f"{CPFS[1]};Bia;K-1;1;10/01/2025;999,00;(11) 98765-4321;",
+        f"{CPFS[2]};Caio;K-2;1;10/01/2025;50,00;;",
+        f"{CPFS[3]};Davi;K-2;2;10/02/2025;50,00;;"], "v2.csv"))
+    assert (result["rows_accepted"], result["rows_rejected"]) == (2, 1)
+    assert (result["debts_created"], result["debts_updated"]) == (2, 0)
+    state = await debts(db, tenant.id)
+    assert state[("K-1", 1)].original_amount == Decimal("100.00")
+    async with db.transaction(Scope.tenant(tenant.id)) as session:
+        ana = (await session.execute(select(Debtor).where(Debtor.document == CPFS[0]))).scalar_one()
+        names = set((await session.execute(select(Debtor.name))).scalars())
+    assert state[("K-1", 1)].debtor_id == ana.id
+    assert names == {"Ana", "Caio", "Davi"}  # nothing of Bia's refused row stays
+    assert await count(db, tenant.id, ContactPoint) == 0
+    errors = list(csv.reader(io.StringIO(
+        await report(db, tenant.id, result["portfolio_id"], "errors")), delimiter=";"))
+    assert errors[1][:7] == ["2", CPFS[1], "Bia", "K-1", "1", "10/01/2025", "999,00"]
+    assert "já pertencem a outro devedor" in errors[1][-1]
+
+
 async def test_the_balance_owed_is_kept_beside_the_original_amount(db, factory, services,
                                                                    tmp_path):
     tenant = await factory.tenant()

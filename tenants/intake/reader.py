@@ -136,8 +136,9 @@ def spreadsheet_kind(path: Path) -> str | None:
             if "mimetype" in names and book.read("mimetype").startswith(
                     b"application/vnd.oasis.opendocument.spreadsheet"):
                 return "ods"
-    except zipfile.BadZipFile as exc:
-        raise FileError(f"arquivo compactado danificado: {exc}") from exc
+    except zipfile.BadZipFile as exc:  # an XLSX or ODS cut short, or a damaged zip
+        raise FileError("o arquivo está danificado (incompleto ou corrompido): gere-o e"
+                        " envie-o de novo") from exc
     if "xl/workbook.bin" in names:
         return "xlsb"
     if "xl/workbook.xml" in names:

@@ -35,6 +35,11 @@ _EMAIL_PART = r"[^\s,;/<>()\[\]]*@[^\s,;/<>()\[\]]*"
 _DISPLAY_NAME = r"[^,;<>]*<"
 _EMAIL_SEPARATORS = r"[\s,;/<>()\[\]\"']"
 DATE_LIKE = r"^\d{1,2}/\d{1,2}/\d{2,4}$"
+# A long number Excel showed in scientific notation and saved that way ("1,23457E+11"):
+# its last digits are gone, and different contracts or CPFs would become the same.
+SCIENTIFIC = r"(?i)^\d+(?:[.,]\d+)?E\+?\d+$"
+ROUNDED_BY_EXCEL = ("o Excel arredondou o número (notação científica, como 1,23457E+11):"
+                    " formate a coluna como texto e gere o arquivo de novo")
 INSTALLMENT_AS_DATE = ("parcela inválida: veio como data (o Excel converte “1/3” em 01/03);"
                        " formate a coluna Parcela como texto e gere o arquivo de novo")
 _BAD_PHONE = "telefone inválido descartado (DDD ou número fora do padrão)"
@@ -398,7 +403,8 @@ class RowRules:
         has_letters = bool(frame.select(document.str.contains("[A-Za-z]").any()).item())
 
         documents: list[dict[str, pl.Expr]] = [
-            {"_doc": document.str.replace_all(r"[\s./\-]", "").str.to_uppercase()},
+            {"_doc": document.str.strip_chars().str.replace(r"^(\d+)\.0+$", "${1}")
+             .str.replace_all(r"[\s./\-]", "").str.to_uppercase()},
             {"_dlen": pl.col("_doc").str.len_chars(),
              "_dnum": pl.col("_doc").cast(pl.Int64, strict=False)},
             {"_cpfn": pl.when(pl.col("_dlen").is_between(9, 11)).then(pl.col("_dnum")),
@@ -443,10 +449,13 @@ class RowRules:
         contract_text = pl.col(f"c{contract}").str.strip_chars()
         checks: list[tuple[int, pl.Expr]] = [
             (doc, pl.when(document.is_null()).then(pl.lit("CPF/CNPJ vazio"))
+             .when(pl.col("document").is_null() & document.str.strip_chars().str.contains(
+                 SCIENTIFIC)).then(pl.lit(ROUNDED_BY_EXCEL))
              .when(pl.col("document").is_null())
              .then(pl.lit("CPF/CNPJ inválido (dígitos verificadores não conferem)"))),
             (name, pl.when(blank[name]).then(pl.lit("nome vazio"))),
             (contract, pl.when(blank[contract]).then(pl.lit("contrato vazio"))
+             .when(contract_text.str.contains(SCIENTIFIC)).then(pl.lit(ROUNDED_BY_EXCEL))
              .when(contract_text.str.len_chars() > 64)
              .then(pl.lit("contrato com mais de 64 caracteres"))),
             (due, pl.when(blank[due]).then(pl.lit("vencimento vazio"))
@@ -455,7 +464,7 @@ class RowRules:
              .when(pl.col("_due") < EARLIEST_DUE_DATE)
              .then(pl.lit("data de vencimento implausível (antes de 1950): parece a data"
                           " padrão de um sistema, não a do título"))),
-            (amount, pl.when(blank[amount]).then(pl.lit("valor vazio"))
+            (amount, pl.when(blank[amount] & pl.col("_cents").is_null()).then(pl.lit("valor vazio"))
              .when(pl.col("_cents").is_null()).then(pl.lit("valor inválido"))
              .when(pl.col("_cents") <= 0).then(pl.lit("o valor deve ser maior que zero"))),
         ]
@@ -478,6 +487,8 @@ class RowRules:
             (idx, pl.when(~blank[idx] & pl.col(f"_p{idx}").is_null() & ~many)
              .then(pl.lit(_BAD_PHONE))) for idx, many in zip(phones, several, strict=True)]
         warns.append((amount, _digit_lost("_cents")))
+        warns.append((name, pl.when(clean_name.str.len_chars() > 200).then(pl.lit(
+            "nome com mais de 200 caracteres: guardado até o 200º"))))
         if balance is not None:
             warns.append((balance, _digit_lost("_bal")))
         out: dict[str, pl.Expr] = {
@@ -523,7 +534,8 @@ class RowRules:
             digits = col("zip").str.replace_all(r"\D", "")
             # 7 digits: a CEP from 0xxxx-xxx (São Paulo) that a spreadsheet took for a number.
             optional("zip", pl.when(digits.str.len_chars() == 8).then(digits)
-                     .when(digits.str.len_chars() == 7).then("0" + digits),
+                     .when((digits.str.len_chars() == 7) & ~digits.str.starts_with("0"))
+                     .then("0" + digits),
                      "CEP inválido descartado (precisa de 8 dígitos)")
         else:
             out["zip"] = pl.lit(None, dtype=pl.String)
@@ -541,8 +553,14 @@ class RowRules:
             out["state"] = pl.lit(None, dtype=pl.String)
         if self._idx("birth_date") is not None:
             self.dates["_birth"] = self._required("birth_date")
-            optional("birth_date", pl.when(pl.col("_birth") <= dt.date.today())
-                     .then(pl.col("_birth")), "data de nascimento inválida descartada", pl.Date)
+            born, today = pl.col("_birth"), dt.date.today()
+            # "10/10/49" reads as 2049: a birth date with a two-digit year is the latest
+            # one not in the future.
+            two_digit_year = col("birth_date").str.contains(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2}\b")
+            born = pl.when((born > today) & two_digit_year).then(born.dt.offset_by("-100y")
+                                                                 ).otherwise(born)
+            optional("birth_date", pl.when(born <= today).then(born),
+                     "data de nascimento inválida descartada", pl.Date)
         else:
             out["birth_date"] = pl.lit(None, dtype=pl.Date)
         for fname in ("address", "city"):
@@ -561,7 +579,11 @@ class RowRules:
             ]).struct.json_encode()
         else:
             out["extra"] = pl.lit(None, dtype=pl.String)
-        return Plan(_merge_stages(*plans), checks, warns, out, several)
+        stages = _merge_stages(*plans)
+        if balance is not None:  # no amount but a balance: what is owed is the amount
+            stages.append({"_cents": pl.when(blank[amount]).then(pl.col("_bal"))
+                           .otherwise(pl.col("_cents"))})
+        return Plan(stages, checks, warns, out, several)
 
     def _phone_number(self, number: pl.Expr, idx: int) -> pl.Expr:
         """The phone cell, with the DDD from a column of its own when it has one."""
@@ -652,7 +674,9 @@ class RowRules:
             [{"_inst": _installment(f"c{inst}", empty=None) if inst is not None
               else pl.lit(None, dtype=pl.Int32)}]]
         checks: list[tuple[int, pl.Expr]] = [
-            (contract, pl.when(blank[contract]).then(pl.lit("contrato vazio")))]
+            (contract, pl.when(blank[contract]).then(pl.lit("contrato vazio"))
+             .when(pl.col(f"c{contract}").str.strip_chars().str.contains(SCIENTIFIC))
+             .then(pl.lit(ROUNDED_BY_EXCEL)))]
         if inst is not None:
             checks.append((inst, pl.when(~blank[inst] & (pl.col("_inst").is_null()
                                                          | (pl.col("_inst") < 1)))

@@ -105,3 +105,28 @@ def test_dates_that_fit_both_orders_are_read_day_first(tmp_path: Path, dates) ->
     assert batch.accepted["due_date"][0] == dt.date(int(dates[0][6:]), int(dates[0][3:5]),
                                                     int(dates[0][:2]))
     assert "data de vencimento inválida" in rejected_reasons(batch)[len(dates) + 1]
+
+
+def test_numbers_excel_rounded_into_scientific_notation_are_rejected_saying_so(
+        tmp_path: Path) -> None:
+    text = (f"{HEADER}\n52998224725;Ana;1,23457E+11;1;10/01/2025;10,00\n"
+            "5,29982E+10;Ana;C2;1;10/01/2025;10,00\n"
+            "52998224725.0;Ana;C3;1;10/01/2025;10,00\n")  # a CPF typed as a number
+    _, batch = parse(write(tmp_path, text))
+    reasons = rejected_reasons(batch)
+    assert "o Excel arredondou o número" in reasons[2] and reasons[2].startswith("Nº Contrato")
+    assert "o Excel arredondou o número" in reasons[3] and reasons[3].startswith("CPF/CNPJ")
+    assert batch.accepted.select("document", "contract").rows() == [("52998224725", "C3")]
+
+
+def test_two_digit_birth_years_a_zero_led_cep_and_a_balance_without_amount(
+        tmp_path: Path) -> None:
+    text = ("CPF;Nome;Contrato;Vencimento;Valor Original;Saldo Devedor;CEP;Data de Nascimento\n"
+            "52998224725;Ana;C1;10/01/2025;;80,00;0131010;10/10/49\n"
+            "52998224725;Ana;C2;10/01/2025;;;01310100;10/10/85\n")
+    _, batch = parse(write(tmp_path, text))
+    row = batch.accepted.row(0, named=True)
+    assert (row["amount"], row["balance"], row["zip"]) == ("80.00", "80.00", None)
+    assert row["birth_date"] == dt.date(1949, 10, 10)
+    assert batch.warnings.select("linha", "coluna").rows() == [(2, "CEP")]
+    assert rejected_reasons(batch) == {3: "Valor Original: valor vazio"}

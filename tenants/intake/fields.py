@@ -59,7 +59,7 @@ PLACEMENT_FIELDS = (
     Field("balance", "Saldo devedor", headers=(
         "saldo devedor", "saldo", "saldo atual", "saldo atualizado", "saldo em aberto",
         "valor em aberto", "valor devido", "valor atualizado", "valor corrigido",
-        "saldo devedor atualizado", "valor total devido")),
+        "saldo devedor atualizado", "valor total devido", "valor saldo")),
     Field("phone", "Telefones", multiple=True, headers=(
         "telefone", "telefone 1", "telefone 2", "telefone 3", "telefone 4", "telefone 5",
         "celular", "celular 1", "celular 2", "fone", "fone 1", "fone 2", "tel", "tel 1",
@@ -111,7 +111,8 @@ ABBREVIATIONS = {
     "cod": "codigo", "doc": "documento", "fone": "telefone", "tel": "telefone", "cel": "celular",
     "venc": "vencimento", "vencto": "vencimento", "vcto": "vencimento",
     "nasc": "nascimento", "end": "endereco", "parc": "parcela", "cli": "cliente",
-    "mun": "municipio", "compl": "complemento", "nm": "nome",
+    "mun": "municipio", "compl": "complemento", "nm": "nome", "desc": "descricao",
+    "ds": "descricao", "sg": "sigla",
 }
 ADDRESS_PARTS = ("address_number", "complement", "district")  # joined to the street
 CONNECTORS = frozenset({"do", "da", "de", "dos", "das"})
@@ -229,11 +230,12 @@ def match_headers(headers: list[str], layout: dict[str, Any] | None,
     for i, h in enumerate(folded):
         if i in taken or not h or h in ignored:
             continue
-        if "phone" in known and area_code_column(worded[i]):
+        found = worded[i]
+        if "phone" in known and (area_code_column(found) or (
+                found[0] == "numero" and area_code_column(found[1:]))):
             area_codes.append(i)
             continue
-        field = index.get(h) or ("phone" if phone_column(worded[i]) else
-                                 "email" if email_column(worded[i]) else None)
+        field = _field_of(found, index) or _typed_field_of(found, index)
         if field == "document" and "document" in mapping.columns:
             field = "document_2"
         if field and field in known and (known[field].multiple
@@ -254,6 +256,29 @@ def match_headers(headers: list[str], layout: dict[str, Any] | None,
     if mapping.missing and strict:
         raise MissingColumnsError(list(headers), mapping.missing)
     return mapping
+
+
+def _field_of(found: list[str], index: dict[str, str]) -> str | None:
+    return index.get("".join(found)) or ("phone" if phone_column(found) else
+                                         "email" if email_column(found) else None)
+
+
+# ERP column names lead with the kind of value ("NR_TELEFONE", "DS_EMAIL" for a
+# description, "SG_UF" for an acronym, "NM_CIDADE"): without it the rest is often a
+# known header, taken if the kind fits the field ("NR_CLIENTE", a number, is no name).
+TYPE_PREFIXES = {
+    "numero": {"phone", "zip", "document", "contract", "installment"},
+    "nome": {"name", "city", "district"},
+    "descricao": {"email", "address", "complement", "district", "city"},
+    "sigla": {"state"},
+}
+
+
+def _typed_field_of(found: list[str], index: dict[str, str]) -> str | None:
+    if len(found) < 2 or found[0] not in TYPE_PREFIXES:
+        return None
+    field = _field_of(found[1:], index)
+    return field if field in TYPE_PREFIXES[found[0]] else None
 
 
 def _pair_area_codes(mapping: ColumnMapping, area_codes: list[int]) -> None:

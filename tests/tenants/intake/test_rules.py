@@ -130,3 +130,17 @@ def test_two_digit_birth_years_a_zero_led_cep_and_a_balance_without_amount(
     assert row["birth_date"] == dt.date(1949, 10, 10)
     assert batch.warnings.select("linha", "coluna").rows() == [(2, "CEP")]
     assert rejected_reasons(batch) == {3: "Valor Original: valor vazio"}
+
+
+def test_erp_columns_named_by_the_kind_of_value_they_hold(tmp_path: Path) -> None:
+    text = ("NR_CPF_CNPJ;NM_CLIENTE;NR_CLIENTE;NR_CONTRATO;DT_VENCIMENTO;VL_ORIGINAL;VL_SALDO;"
+            "NR_DDD;NR_TELEFONE;DS_EMAIL;DS_ENDERECO;NM_CIDADE;SG_UF;NR_CEP\n"
+            "52998224725;Ana;778;C1;10/01/2025;10,00;12,00;11;98765-4321;ana@x.com;Rua A, 1;"
+            "São Paulo;SP;01310-100\n")
+    _, batch = parse(write(tmp_path, text))
+    row = batch.accepted.row(0, named=True)
+    assert (row["name"], row["balance"], row["phones"], row["email"]) == (
+        "Ana", "12.00", "{+5511987654321}", "ana@x.com")
+    assert (row["address"], row["city"], row["state"], row["zip"]) == (
+        "Rua A, 1", "São Paulo", "SP", "01310100")
+    assert row["extra"] == '{"NR_CLIENTE":"778"}'  # the client's number is no name

@@ -121,7 +121,7 @@ def month_first(values: pl.Series) -> bool | None:
     return None
 
 
-MONTH_FIRST_MIN = 5
+MONTH_FIRST_MIN = 5  # dates (or amounts, for decimal_point) that must show the odd layout
 # Systems fill a missing date with 01/01/1900 (or 1899-12-30, Excel's day 0): no debt
 # that old is collected.
 EARLIEST_DUE_DATE = dt.date(1950, 1, 1)
@@ -169,20 +169,37 @@ def _month_first(layout: str) -> str:
         if layout.startswith("%d") else layout
 
 
-def _money_stages(src: str, out: str) -> list[dict[str, pl.Expr]]:
+def decimal_point(values: pl.Series) -> bool | None:
+    """Whether a column's amounts use the decimal point: False as soon as one has a
+    decimal comma; True when none does and many have a point with one or two decimals
+    ("1234.56", which no thousands dot makes); None while the amounts read either way
+    ("1.500", "1.234"). A few such amounts among Brazilian ones are typos."""
+    text = values.str.replace_all(r"(?i)r\$|\s", "")
+    if text.str.contains(r"\d,\d{1,2}\)?$").any():
+        return False
+    points = int(text.str.contains(r"\d\.\d{1,2}\)?$").sum())
+    if points >= MONTH_FIRST_MIN and points >= 0.2 * int((text != "").sum()):
+        return True
+    return None
+
+
+def _money_stages(src: str, out: str, point: bool = False) -> list[dict[str, pl.Expr]]:
     """Money text ('1.234,56', 'R$ 1.234,56', '1234.56', '1,234.56', '1.234') to integer
-    cents in column `out`; half-up rounding for spreadsheet floats; sign kept."""
+    cents in column `out`; half-up rounding for spreadsheet floats; sign kept. With
+    `point` (a column that uses the decimal point) a dot is always the decimal one."""
     s, body, norm = f"{out}_s", f"{out}_b", f"{out}_n"
+    brazilian = (pl.col(body).str.contains(r"^[\d.]*,\d*$")
+                 & ~pl.col(body).str.contains(r"^\d{1,3}(,\d{3}){2,}$"))
+    thousands = pl.lit(False) if point else pl.col(body).str.contains(r"^\d{1,3}(\.\d{3})+$")
     return [
         {s: pl.col(src).str.replace_all(r"(?i)r\$|\s", "")},
         {f"{out}_neg": pl.col(s).str.starts_with("-")
             | (pl.col(s).str.starts_with("(") & pl.col(s).str.ends_with(")")),
          body: pl.col(s).str.replace_all(r"^[-+(]|\)$", "")},
-        {norm: pl.when(pl.col(body).str.contains(r"^[\d.]*,\d*$")
-                       & ~pl.col(body).str.contains(r"^\d{1,3}(,\d{3}){2,}$"))
+        {norm: pl.when(brazilian & ~pl.lit(point))
             .then(pl.col(body).str.replace_all(".", "", literal=True)
                   .str.replace(",", ".", literal=True))
-            .when(pl.col(body).str.contains(r"^\d{1,3}(\.\d{3})+$"))
+            .when(thousands)
             .then(pl.col(body).str.replace_all(".", "", literal=True))
             .otherwise(pl.col(body).str.replace_all(",", "", literal=True))},
         {f"{out}_g": pl.col(norm).str.extract_groups(r"^(\d{1,12})(?:\.(\d*))?$")},
@@ -199,9 +216,12 @@ def _digit_lost(out: str) -> pl.Expr:
     """Money like '1,234': a decimal comma to a Brazilian, a thousands separator to an
     English-locale spreadsheet. Read as the former (the file's convention) it is rounded
     to cents and loses a digit, so the row says how it was read."""
-    return pl.when(pl.col(f"{out}_b").str.contains(r"^\d{1,3},\d{3}$")).then(pl.lit(
+    body = pl.col(f"{out}_b")
+    return pl.when(body.str.contains(r"^\d{1,3},\d{3}$")).then(pl.lit(
         "valor com três casas após a vírgula: lido como decimal e arredondado para"
-        " centavos (1,234 = 1,23); se a vírgula separa milhares, escreva 1.234,00"))
+        " centavos (1,234 = 1,23); se a vírgula separa milhares, escreva 1.234,00")
+    ).when(body.str.contains(r",\d{3,}$")).then(pl.lit(
+        "valor com mais de duas casas decimais: arredondado para centavos"))
 
 
 def cents_text(cents: pl.Expr) -> pl.Expr:
@@ -308,6 +328,7 @@ class RowRules:
         self.email_warnings: list[int] = []  # each e-mail column's place among warnings
         # Per date column, once a batch shows it: whether the month comes first.
         self.month_first: dict[int, bool] = {}
+        self.decimal_point: dict[int, bool] = {}  # per amount column, the same way
 
     def _month_first(self, frame: pl.DataFrame, idx: int) -> bool:
         """A file's dates are day first, as in Brazil, unless a column shows otherwise;
@@ -318,6 +339,16 @@ class RowRules:
                 return False
             self.month_first[idx] = found
         return self.month_first[idx]
+
+    def _decimal_point(self, frame: pl.DataFrame, idx: int) -> bool:
+        """A file's amounts use the decimal comma, as in Brazil, unless a column shows
+        otherwise ("1234.56"); then "1.500" is one and a half, not a thousand and a half."""
+        if idx not in self.decimal_point:
+            found = decimal_point(frame.get_column(f"c{idx}"))
+            if found is None:
+                return False
+            self.decimal_point[idx] = found
+        return self.decimal_point[idx]
 
     def _idx(self, name: str) -> int | None:
         cols = self.mapping.columns.get(name)
@@ -438,10 +469,12 @@ class RowRules:
         phones = m.get("phone", [])
         self.dates = {"_due": due}
         balance = self._idx("balance")
-        plans = [documents, _money_stages(f"c{amount}", "_cents"),
+        plans = [documents,
+                 _money_stages(f"c{amount}", "_cents", self._decimal_point(frame, amount)),
                  [{"_inst": _installment(f"c{inst}") if inst is not None else pl.lit(1)}]]
         if balance is not None:
-            plans.append(_money_stages(f"c{balance}", "_bal"))
+            plans.append(_money_stages(f"c{balance}", "_bal",
+                                       self._decimal_point(frame, balance)))
         plans += [_phone_stages(self._phone_number(_phone_cell(idx), idx), f"_p{idx}")
                   for idx in phones]
         blank = {i: pl.col(f"c{i}").str.strip_chars() == "" for i in range(self.width)}

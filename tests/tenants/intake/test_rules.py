@@ -144,3 +144,22 @@ def test_erp_columns_named_by_the_kind_of_value_they_hold(tmp_path: Path) -> Non
     assert (row["address"], row["city"], row["state"], row["zip"]) == (
         "Rua A, 1", "São Paulo", "SP", "01310100")
     assert row["extra"] == '{"NR_CLIENTE":"778"}'  # the client's number is no name
+
+
+def test_amounts_of_a_file_that_uses_the_decimal_point(tmp_path: Path) -> None:
+    amounts = ["1234.56", "10.50", "99.90", "0.99", "1.500", "2,500.75", "7.10"]
+    text = HEADER + "\n" + "".join(f"52998224725;Ana;C{i};1;10/01/2025;{a}\n"
+                                   for i, a in enumerate(amounts))
+    _, batch = parse(write(tmp_path, text))
+    assert batch.accepted["amount"].to_list() == [
+        "1234.56", "10.50", "99.90", "0.99", "1.50", "2500.75", "7.10"]
+
+
+def test_a_brazilian_amount_with_three_decimals_says_it_was_rounded(tmp_path: Path) -> None:
+    amounts = ["1.234,567", "1.500", "10.5"]  # "10.5" alone does not turn the file around
+    text = HEADER + "\n" + "".join(f"52998224725;Ana;C{i};1;10/01/2025;{a}\n"
+                                   for i, a in enumerate(amounts))
+    _, batch = parse(write(tmp_path, text))
+    assert batch.accepted["amount"].to_list() == ["1234.57", "1500.00", "10.50"]
+    assert batch.warnings.select("linha", "aviso").rows() == [
+        (2, "valor com mais de duas casas decimais: arredondado para centavos")]

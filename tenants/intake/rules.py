@@ -143,7 +143,8 @@ def parse_dates(values: pl.Series, month_first: bool = False) -> pl.Series:
     result = pl.Series(values.name, [None] * len(values), dtype=pl.Date)
     pending = (text != "").fill_null(False).arg_true()
     low, high = dt.date(1900, 1, 1), dt.date(2100, 12, 31)
-    layouts = [_month_first(layout) for layout in DATE_LAYOUTS] if month_first else DATE_LAYOUTS
+    layouts = [_day_month_swapped(layout) for layout in DATE_LAYOUTS] if month_first \
+        else DATE_LAYOUTS
     for layout in layouts:
         if pending.is_empty():
             return result
@@ -164,7 +165,7 @@ def parse_dates(values: pl.Series, month_first: bool = False) -> pl.Series:
     return result
 
 
-def _month_first(layout: str) -> str:
+def _day_month_swapped(layout: str) -> str:
     return layout.replace("%d", "%_").replace("%m", "%d").replace("%_", "%m") \
         if layout.startswith("%d") else layout
 

@@ -384,14 +384,18 @@ class PortfolioWriter:
                               LIMIT 1) x ON true
                 WHERE x.debtor_id <> d.id AND x.status <> ALL(%(replaceable)s)
             ) other WHERE s.row = other.row
-            RETURNING s.row
+            RETURNING s.row, s.contract, s.installment
         """).fetchall()
+        if rows and self.mode is ImportMode.FULL:  # in the file, so not absent from it
+            self.conn.cursor().executemany(
+                "INSERT INTO file_key (contract, installment) VALUES (%s, %s)",
+                [(contract, installment) for _, contract, installment in rows])
         if rows:
             self._run("DELETE FROM src_debtor d WHERE NOT EXISTS"
                       " (SELECT 1 FROM staging s WHERE s.document = d.document)")
             self._run("DELETE FROM staging_contact c WHERE NOT EXISTS"
                       " (SELECT 1 FROM src_debtor d WHERE d.document = c.document)")
-        return [(row, "", HELD_BY_OTHERS) for (row,) in sorted(rows)]
+        return [(row, "", HELD_BY_OTHERS) for row, _, _ in sorted(rows)]
 
     def _close_listed(self) -> list[tuple[int, str, str]]:
         """Settlement ("baixa") or recall: close each listed debt that is still worked; a

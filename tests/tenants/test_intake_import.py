@@ -189,6 +189,12 @@ async def test_a_debt_another_debtor_holds_is_not_moved_by_a_later_file(db, fact
         await report(db, tenant.id, result["portfolio_id"], "errors")), delimiter=";"))
     assert errors[1][:7] == ["2", CPFS[1], "Bia", "K-1", "1", "10/01/2025", "999,00"]
     assert "já pertencem a outro devedor" in errors[1][-1]
+    # In a full file too the row is there: the debt is not withdrawn as absent.
+    full = await run(tenant, csv_file(tmp_path, [
+        f"{CPFS[1]};Bia;K-1;1;10/01/2025;999,00;;", f"{CPFS[2]};Caio;K-2;1;10/01/2025;50,00;;",
+        f"{CPFS[3]};Davi;K-2;2;10/02/2025;50,00;;"], "v3.csv"), mode="full")
+    assert (full["rows_rejected"], full["debts_closed"]) == (1, 0)
+    assert (await debts(db, tenant.id))[("K-1", 1)].status == "open"
 
 
 async def test_the_balance_owed_is_kept_beside_the_original_amount(db, factory, services,

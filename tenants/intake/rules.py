@@ -332,24 +332,25 @@ class RowRules:
         self.decimal_point: dict[int, bool] = {}  # per amount column, the same way
 
     def _month_first(self, frame: pl.DataFrame, idx: int) -> bool:
-        """A file's dates are day first, as in Brazil, unless a column shows otherwise;
-        the first batch that shows it decides for the rest of the file."""
-        if idx not in self.month_first:
-            found = month_first(frame.get_column(f"c{idx}"))
-            if found is None:
-                return False
-            self.month_first[idx] = found
-        return self.month_first[idx]
+        """A file's dates are day first, as in Brazil, unless a column shows otherwise."""
+        return self._column_shows(self.month_first, month_first, frame, idx)
 
     def _decimal_point(self, frame: pl.DataFrame, idx: int) -> bool:
         """A file's amounts use the decimal comma, as in Brazil, unless a column shows
         otherwise ("1234.56"); then "1.500" is one and a half, not a thousand and a half."""
-        if idx not in self.decimal_point:
-            found = decimal_point(frame.get_column(f"c{idx}"))
+        return self._column_shows(self.decimal_point, decimal_point, frame, idx)
+
+    @staticmethod
+    def _column_shows(known: dict[int, bool], detect: Callable[[pl.Series], bool | None],
+                      frame: pl.DataFrame, idx: int) -> bool:
+        """What `detect` tells of column `idx` (False until a batch shows it either way);
+        the first batch that shows it decides for the rest of the file."""
+        if idx not in known:
+            found = detect(frame.get_column(f"c{idx}"))
             if found is None:
                 return False
-            self.decimal_point[idx] = found
-        return self.decimal_point[idx]
+            known[idx] = found
+        return known[idx]
 
     def _idx(self, name: str) -> int | None:
         cols = self.mapping.columns.get(name)

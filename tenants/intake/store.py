@@ -147,7 +147,8 @@ class PortfolioWriter:
         self.mode = mode
         self.closing = mode in (ImportMode.SETTLEMENT, ImportMode.RECALL)
         self.params = {"t": tenant_id, "p": portfolio_id, "until": placed_until,
-                       "replaceable": [s.value for s in REPLACEABLE]}
+                       "replaceable": [s.value for s in REPLACEABLE],
+                       "full": mode is ImportMode.FULL}
         self.counts = MergeCounts()
         self.first = False  # the tenant's first portfolio (see begin)
         self.seen: BloomFilter | None = None
@@ -377,25 +378,26 @@ class PortfolioWriter:
         creditor took back may be placed again for anyone. The debtors and contacts only
         those rows brought go with them."""
         rows = self._lookup("""
-            DELETE FROM staging s USING (
-                SELECT s.row FROM staging s JOIN src_debtor d ON d.document = s.document
-                JOIN LATERAL (SELECT debtor_id, status FROM debt x
-                              WHERE x.contract = s.contract AND x.installment = s.installment
-                              LIMIT 1) x ON true
-                WHERE x.debtor_id <> d.id AND x.status <> ALL(%(replaceable)s)
-            ) other WHERE s.row = other.row
-            RETURNING s.row, s.contract, s.installment
+            WITH gone AS (
+                DELETE FROM staging s USING (
+                    SELECT s.row FROM staging s JOIN src_debtor d ON d.document = s.document
+                    JOIN LATERAL (SELECT debtor_id, status FROM debt x
+                                  WHERE x.contract = s.contract
+                                    AND x.installment = s.installment LIMIT 1) x ON true
+                    WHERE x.debtor_id <> d.id AND x.status <> ALL(%(replaceable)s)
+                ) other WHERE s.row = other.row
+                RETURNING s.row, s.contract, s.installment
+            ), present AS (  -- a full file has these rows: their debts are not absent
+                INSERT INTO file_key SELECT contract, installment FROM gone WHERE %(full)s
+            )
+            SELECT row FROM gone ORDER BY row
         """).fetchall()
-        if rows and self.mode is ImportMode.FULL:  # in the file, so not absent from it
-            self.conn.cursor().executemany(
-                "INSERT INTO file_key (contract, installment) VALUES (%s, %s)",
-                [(contract, installment) for _, contract, installment in rows])
         if rows:
             self._run("DELETE FROM src_debtor d WHERE NOT EXISTS"
                       " (SELECT 1 FROM staging s WHERE s.document = d.document)")
             self._run("DELETE FROM staging_contact c WHERE NOT EXISTS"
                       " (SELECT 1 FROM src_debtor d WHERE d.document = c.document)")
-        return [(row, "", HELD_BY_OTHERS) for row, _, _ in sorted(rows)]
+        return [(row, "", HELD_BY_OTHERS) for (row,) in rows]
 
     def _close_listed(self) -> list[tuple[int, str, str]]:
         """Settlement ("baixa") or recall: close each listed debt that is still worked; a

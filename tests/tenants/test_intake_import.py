@@ -468,7 +468,8 @@ async def test_the_same_debtors_and_contracts_in_two_tenants_are_matched_only_in
     updates only them."""
     alfa, beta = await factory.tenant("Alfa"), await factory.tenant("Beta")
     rows = [f"{CPFS[0]};Ana;A-1;1;10/01/2025;100,00;;", f"{CPFS[1]};Bia;B-1;1;10/01/2025;50,00;;"]
-    await run(alfa, csv_file(tmp_path, rows, "alfa.csv"))
+    await run(alfa, csv_file(tmp_path, [*rows, f"{CPFS[0]};Ana;Z-1;1;10/01/2025;7,00;;"],
+                             "alfa.csv"))
     first = await run(beta, csv_file(tmp_path, [r.replace("100,00", "101,00") for r in rows],
                                      "beta-v1.csv"))
     assert (first["debtors_created"], first["debts_created"], first["debts_updated"]) == (2, 2, 0)
@@ -478,6 +479,12 @@ async def test_the_same_debtors_and_contracts_in_two_tenants_are_matched_only_in
     assert (await debts(db, alfa.id))[("A-1", 1)].original_amount == Decimal("100.00")
     assert (await debts(db, beta.id))[("A-1", 1)].original_amount == Decimal("102.00")
     assert await count(db, alfa.id, Debtor) == await count(db, beta.id, Debtor) == 2
+    # A contract Alfa's Ana holds is Beta's to give to anyone: another tenant's debt is
+    # never "held by another debtor".
+    other = await run(beta, csv_file(tmp_path, [f"{CPFS[2]};Caio;Z-1;1;10/02/2025;9,00;;"],
+                                     "beta-v3.csv"))
+    assert (other["rows_rejected"], other["debts_created"]) == (0, 1)
+    assert (await debts(db, alfa.id))[("Z-1", 1)].original_amount == Decimal("7.00")
 
 
 async def test_upload_preview_start_and_progress_through_the_api(db, client, factory, worker,

@@ -7,7 +7,19 @@ from pathlib import Path
 
 import pytest
 
+from tenants.intake.rules import Batch
+
 from .test_parsing import HEADER, parse, rejected_reasons, write
+
+
+def ana_owes(tmp_path: Path, dates: list[str] | None = None,
+             amounts: list[str] | None = None) -> Batch:
+    """A file of Ana's debts C0, C1, ... with these due dates or amounts."""
+    dates = dates or ["10/01/2025"] * len(amounts or [])
+    amounts = amounts or ["10,00"] * len(dates)
+    text = HEADER + "\n" + "".join(f"52998224725;Ana;C{i};1;{d};{a}\n"
+                                   for i, (d, a) in enumerate(zip(dates, amounts, strict=True)))
+    return parse(write(tmp_path, text))[1]
 
 
 @pytest.mark.parametrize(("raw", "expected"), [
@@ -86,9 +98,7 @@ def test_cpf_and_cnpj_in_columns_of_their_own(tmp_path: Path) -> None:
 def test_dates_from_a_us_locale_system_are_read_month_first(tmp_path: Path) -> None:
     dates = ["04/05/2024"] + [f"03/{day}/2024" for day in range(13, 18)] + [
         "12/31/2024 00:00:00"]
-    text = HEADER + "\n" + "".join(f"52998224725;Ana;C{i};1;{d};10,00\n"
-                                   for i, d in enumerate(dates))
-    _, batch = parse(write(tmp_path, text))
+    batch = ana_owes(tmp_path, dates=dates)
     assert batch.accepted["due_date"].to_list() == [
         dt.date(2024, 4, 5), *(dt.date(2024, 3, day) for day in range(13, 18)),
         dt.date(2024, 12, 31)]
@@ -99,9 +109,7 @@ def test_dates_from_a_us_locale_system_are_read_month_first(tmp_path: Path) -> N
     ["10/01/2025", "10/13/2025"],  # a typo among dates that fit both orders
 ])
 def test_dates_that_fit_both_orders_are_read_day_first(tmp_path: Path, dates) -> None:
-    text = HEADER + "\n" + "".join(f"52998224725;Ana;C{i};1;{d};10,00\n"
-                                   for i, d in enumerate(dates))
-    _, batch = parse(write(tmp_path, text))
+    batch = ana_owes(tmp_path, dates=dates)
     assert batch.accepted["due_date"][0] == dt.date(int(dates[0][6:]), int(dates[0][3:5]),
                                                     int(dates[0][:2]))
     assert "data de vencimento inválida" in rejected_reasons(batch)[len(dates) + 1]
@@ -148,18 +156,14 @@ def test_erp_columns_named_by_the_kind_of_value_they_hold(tmp_path: Path) -> Non
 
 def test_amounts_of_a_file_that_uses_the_decimal_point(tmp_path: Path) -> None:
     amounts = ["1234.56", "10.50", "99.90", "0.99", "1.500", "2,500.75", "7.10"]
-    text = HEADER + "\n" + "".join(f"52998224725;Ana;C{i};1;10/01/2025;{a}\n"
-                                   for i, a in enumerate(amounts))
-    _, batch = parse(write(tmp_path, text))
+    batch = ana_owes(tmp_path, amounts=amounts)
     assert batch.accepted["amount"].to_list() == [
         "1234.56", "10.50", "99.90", "0.99", "1.50", "2500.75", "7.10"]
 
 
 def test_a_brazilian_amount_with_three_decimals_says_it_was_rounded(tmp_path: Path) -> None:
     amounts = ["1.234,567", "1.500", "10.5"]  # "10.5" alone does not turn the file around
-    text = HEADER + "\n" + "".join(f"52998224725;Ana;C{i};1;10/01/2025;{a}\n"
-                                   for i, a in enumerate(amounts))
-    _, batch = parse(write(tmp_path, text))
+    batch = ana_owes(tmp_path, amounts=amounts)
     assert batch.accepted["amount"].to_list() == ["1234.57", "1500.00", "10.50"]
     assert batch.warnings.select("linha", "aviso").rows() == [
         (2, "valor com mais de duas casas decimais: arredondado para centavos")]

@@ -18,6 +18,7 @@ from alembic.config import Config
 from sqlalchemy import create_engine, text
 
 from core.db import Database, sync_url
+from core.embedded.lease import Lease
 from core.embedded.postgres import EmbeddedPostgres
 from core.embedded.s3 import EmbeddedS3
 from core.settings import APP_DB_ROLE, MAINTENANCE_DB_ROLE, Settings, _state_secret, get_settings
@@ -29,12 +30,24 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class Services:
+    """The servers this process uses; embedded ones are shared by every process of the
+    state folder and stopped by the last of them to stop (see `core.embedded.lease`)."""
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.postgres: EmbeddedPostgres | None = None
         self.s3: EmbeddedS3 | None = None
+        self.lease = Lease(settings.state_dir.resolve())
 
     def start(self) -> Settings:
+        s = self.settings
+        if s.embedded_database or s.embedded_s3:
+            with self.lease.exclusive():
+                self.lease.join()
+                return self._start()
+        return self._start()
+
+    def _start(self) -> Settings:
         s = self.settings
         state = s.state_dir.resolve()
         resolved: dict[str, str] = {}
@@ -66,6 +79,19 @@ class Services:
         return self.settings
 
     def stop(self) -> None:
+        if self.postgres is None and self.s3 is None:
+            return
+        with self.lease.exclusive():
+            try:
+                if self.lease.last_out():
+                    self._stop_servers()
+                else:
+                    log.info("embedded servers left running for the other processes"
+                             " that use them")
+            finally:
+                self.lease.leave()
+
+    def _stop_servers(self) -> None:
         try:
             if self.s3 is not None:
                 self.s3.stop()

@@ -84,7 +84,6 @@ class EmbeddedPostgres:
 
     root: Path
     port: int | None = None
-    started_here: bool = False  # only a server this object started is stopped by it
 
     @property
     def pgdata(self) -> Path:
@@ -103,6 +102,8 @@ class EmbeddedPostgres:
 
     def _cmd(self, name: str, *args: str, timeout: float = 60) -> None:
         owner = _run_as()
+        # A session of its own: Ctrl-C in the terminal of the process that started the
+        # server must not stop it under the others that use it (see lease).
         subprocess.run(
             [str(POSTGRES_BIN_PATH / name), *args],
             check=True,
@@ -111,6 +112,7 @@ class EmbeddedPostgres:
             stderr=subprocess.PIPE,
             user=owner[0] if owner else None,
             group=owner[1] if owner else None,
+            start_new_session=True,
         )
 
     def _pid(self) -> int | None:
@@ -137,7 +139,7 @@ class EmbeddedPostgres:
         if self.port is None and self._port_file.exists():
             self.port = int(self._port_file.read_text())
         if self.running():
-            # Another Régua process (say `regua up`) owns it: use it, leave it running.
+            # Another Régua process (say `regua up`) started it: use it.
             log.info("embedded PostgreSQL already running on 127.0.0.1:%s", self.port)
             return self.url()
         if not (self.pgdata / "PG_VERSION").exists():
@@ -162,7 +164,6 @@ class EmbeddedPostgres:
         except subprocess.CalledProcessError as exc:
             tail = (self.root / "postgres.log").read_text()[-2000:]
             raise RuntimeError(f"embedded PostgreSQL did not start:\n{tail}") from exc
-        self.started_here = True
         log.info(
             "embedded PostgreSQL started on 127.0.0.1:%s in %.1fs (data: %s)",
             self.port, time.monotonic() - started, self.pgdata,
@@ -170,14 +171,15 @@ class EmbeddedPostgres:
         return self.url()
 
     def stop(self) -> None:
+        """Stop the server of this data folder, whichever process started it."""
         pid = self._pid()
-        if not self.started_here or pid is None:
+        if pid is None:
             return
         try:
             self._cmd("pg_ctl", "-D", str(self.pgdata), "-w", "-m", "fast", "stop", timeout=60)
         except subprocess.CalledProcessError:
-            # Ctrl-C reaches the server too (same process group): it may have finished
-            # shutting down between the check above and pg_ctl, which then fails.
+            # It may have finished shutting down on its own (a signal to its session)
+            # between the check above and pg_ctl, which then fails.
             if self.running():
                 raise
         # pg_ctl returns once the pid file is gone; the postmaster exits a moment later.

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import psutil
 
 from core.embedded.postgres import free_port
 
@@ -61,7 +62,7 @@ class EmbeddedS3:
         if self.port is None and port_file.exists():
             self.port = int(port_file.read_text())
             if _answers(self.endpoint):
-                # Another Régua process (say `regua up`) runs it: use it, leave it running.
+                # Another Régua process (say `regua up`) started it: use it.
                 log.info("embedded S3 already running on %s", self.endpoint)
                 return self.endpoint
         if self.port is None:
@@ -91,6 +92,7 @@ class EmbeddedS3:
             args, env=env, stdout=logfile, stderr=subprocess.STDOUT, cwd=data,
             start_new_session=True,
         )
+        self._pid_file.write_text(str(self.process.pid))
         started = time.monotonic()
         deadline = started + timeout
         while time.monotonic() < deadline:
@@ -109,13 +111,32 @@ class EmbeddedS3:
         )
         return self.endpoint
 
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
+    @property
+    def _pid_file(self) -> Path:
+        return self.root / "s3.pid"
+
+    def _server(self) -> psutil.Process | None:
+        """The running server of this state folder, whichever process started it."""
         try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
+            server = psutil.Process(int(self._pid_file.read_text()))
+            ours = f"-dir={self.root / 's3'}" in server.cmdline()  # not a reused pid
+            if ours and server.status() != psutil.STATUS_ZOMBIE:
+                return server
+        except (OSError, ValueError, psutil.Error):
+            pass
+        return None
+
+    def stop(self) -> None:
+        server = self._server()
+        if server is None:
+            return
+        server.terminate()
+        try:
+            server.wait(15)
+        except psutil.TimeoutExpired:
+            server.kill()
+            server.wait(5)
+        if self.process is not None:
+            self.process.wait()  # our own child: reap it
+        self._pid_file.unlink(missing_ok=True)
         log.info("embedded S3 stopped")

@@ -14,9 +14,7 @@ import httpx
 import psutil
 import pytest
 
-STRIP = ("REGUA_DATABASE_URL", "REGUA_DATABASE_APP_URL", "REGUA_S3_ENDPOINT_URL",
-         "REGUA_S3_ACCESS_KEY_ID", "REGUA_S3_SECRET_ACCESS_KEY", "REGUA_BROKER_URL",
-         "REGUA_S3_BUCKET", "REGUA_DATABASE_APP_PASSWORD", "REGUA_SECRET_KEY", "REGUA_ENV")
+from tests.processes import STRIP, servers_of
 
 
 def free_port() -> int:
@@ -61,15 +59,6 @@ def stop(process: subprocess.Popen[bytes], state: Path) -> None:
         for server in servers_of(state):  # do not leave the machine littered
             server.kill()
         pytest.fail("regua up did not stop within 60 s of Ctrl-C")
-
-
-def servers_of(state: Path) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        line = " ".join(proc.info["cmdline"] or [])
-        if str(state) in line:
-            found.append(proc)
-    return found
 
 
 @pytest.mark.timeout(600)

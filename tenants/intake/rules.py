@@ -402,12 +402,14 @@ class RowRules:
         reasons.append(pl.when(pl.col("_valid")).then(pl.concat_str([
             pl.lit(f"{headers[contract]}: contrato e parcela repetidos no arquivo; vale a "
                    "primeira ocorrência, na linha "), pl.col("_dup_of").cast(pl.String)])))
-        rejected = checked.filter(~pl.col("_valid") | pl.col("_dup_of").is_not_null()).select(
-            "row", *cells, pl.concat_str(reasons, separator="; ", ignore_nulls=True)
-            .alias("motivo"))
+        refused = checked.filter(~pl.col("_valid") | pl.col("_dup_of").is_not_null()
+                                 ).with_columns(_not_debt=self._not_a_debt())
+        rejected = refused.select("row", *cells, pl.coalesce(pl.col("_not_debt"), pl.concat_str(
+            reasons, separator="; ", ignore_nulls=True)).alias("motivo"))
         good = checked.filter(pl.col("_valid") & pl.col("_dup_of").is_null())
-        rejected_keys = checked.filter(
+        rejected_keys = refused.filter(
             ~pl.col("_valid") & (pl.col("contract") != "") & pl.col("installment").is_not_null()
+            & pl.col("_not_debt").is_null()
         ).select("contract", "installment")
         warnings = pl.concat([
             good.filter(pl.col(f"_w{i}").is_not_null()).select(
@@ -421,6 +423,26 @@ class RowRules:
         return Batch(accepted=good.select(["row", *plan.out.keys(), *cells]), rejected=rejected,
                      warnings=warnings, rows=frame.height, bytes_read=bytes_read,
                      rejected_keys=rejected_keys)
+
+    def _not_a_debt(self) -> pl.Expr:
+        """One plain reason for a line that is no debt at all, instead of every empty field.
+
+        Exports joined one after another repeat their header mid-file, and spreadsheets
+        end with a totals line. Both stay rejected rows (counted and in the error report),
+        so nothing is passed over unseen.
+        """
+        named = [(i, h.strip().casefold()) for i, h in enumerate(self.mapping.headers) if h]
+        cell = [pl.col(f"c{i}").str.strip_chars().str.to_lowercase() for i in range(self.width)]
+        header_again = pl.all_horizontal([cell[i] == h for i, h in named])
+        first = pl.coalesce([pl.when(c != "").then(c) for c in cell])
+        contract, due = cell[self._required("contract")], self._idx("due_date")
+        no_due = pl.lit(True) if due is None else cell[due] == ""
+        totals = (first.str.contains(r"^(sub)?tota(l|is)\b|^soma\b") & (contract == "") & no_due
+                  | contract.str.contains(r"^(sub)?tota(l|is)\b"))
+        return (pl.when(header_again)
+                .then(pl.lit("cabeçalho repetido no meio do arquivo (arquivos juntados?): não é"
+                             " um débito"))
+                .when(totals).then(pl.lit("linha de totais: não é um débito")))
 
     # -- placement files ----------------------------------------------------------------
 

@@ -188,12 +188,27 @@ def test_a_rejected_row_does_not_block_a_later_valid_one(tmp_path: Path) -> None
     assert list(rejected_reasons(batch)) == [2]
 
 
-def test_totals_line_is_a_rejected_row(tmp_path: Path) -> None:
-    text = f"{HEADER}\n52998224725;Ana;C1;1;10/01/2025;10,00\nTOTAL;;;;;10,00\n"
+def test_totals_lines_are_rejected_rows_named_as_such(tmp_path: Path) -> None:
+    text = (f"{HEADER}\n52998224725;Ana;C1;1;10/01/2025;10,00\n"
+            ";;Subtotal;;;10,00\n;Total Geral:;;;;10,00\n"
+            "52998224725;Total Comércio;;1;10/01/2025;10,00\n")
     _, batch = parse(write(tmp_path, text))
     assert batch.accepted.height == 1
-    reason = rejected_reasons(batch)[3]
-    assert "CPF/CNPJ" in reason and "nome vazio" in reason
+    reasons = rejected_reasons(batch)
+    assert reasons[3] == reasons[4] == "linha de totais: não é um débito"
+    # A debtor whose name starts with "Total" is a debt with a missing contract.
+    assert reasons[5] == "Nº Contrato: contrato vazio"
+
+
+def test_a_header_repeated_mid_file_is_a_rejected_row_named_as_such(tmp_path: Path) -> None:
+    # Two exports joined: the second one's header is a line of the file, not a debt.
+    text = (f"{HEADER}\n52998224725;Ana;C1;1;10/01/2025;10,00\n"
+            f"{HEADER.upper()}\n52998224725;Ana;C2;1;10/01/2025;10,00\n")
+    _, batch = parse(write(tmp_path, text))
+    assert batch.accepted["contract"].to_list() == ["C1", "C2"]
+    assert rejected_reasons(batch) == {
+        3: "cabeçalho repetido no meio do arquivo (arquivos juntados?): não é um débito"}
+    assert batch.rejected_keys.height == 0
 
 
 def test_title_lines_above_the_header_are_passed_over(tmp_path: Path) -> None:

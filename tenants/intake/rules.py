@@ -107,21 +107,24 @@ TIME_OF_DAY = r"[ T]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?$
 def month_first(values: pl.Series) -> bool | None:
     """Whether a column's dates put the month first (03/25/2024, from a US-locale system):
     False as soon as a date's first number exceeds 12; True when none does and the second
-    exceeds 12 in many (in such a file, every date after the 12th: about 60%); None while
-    the dates fit both readings. A few such dates among day-first ones are typos, which a
-    Brazilian file must not be turned around by."""
+    exceeds 12 in enough of them (see shows_layout; in such a file, every date after the
+    12th: about 60%); None while the dates fit both readings. A few such dates among
+    day-first ones are typos, which a Brazilian file must not be turned around by."""
     parts = values.str.extract_groups(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}\b")
     first = parts.struct.field("1").cast(pl.Int32, strict=False)
     second = parts.struct.field("2").cast(pl.Int32, strict=False)
     if (first > 12).any():
         return False
-    late = int((second > 12).sum())
-    if late >= MONTH_FIRST_MIN and late >= 0.2 * first.count():
-        return True
-    return None
+    return True if shows_layout(int((second > 12).sum()), first.count()) else None
 
 
-MONTH_FIRST_MIN = 5  # dates (or amounts, for decimal_point) that must show the odd layout
+def shows_layout(odd: int, total: int) -> bool:
+    """Whether `odd` of `total` values show a column's foreign layout (month first, decimal
+    point) beyond a typo: at least five and a fifth of them, or in a small file (a short
+    batch of a few debts) at least two and half of them."""
+    return (odd >= 5 and odd >= 0.2 * total) or (odd >= 2 and odd >= 0.5 * total)
+
+
 # Systems fill a missing date with 01/01/1900 (or 1899-12-30, Excel's day 0): no debt
 # that old is collected.
 EARLIEST_DUE_DATE = dt.date(1950, 1, 1)
@@ -179,9 +182,7 @@ def decimal_point(values: pl.Series) -> bool | None:
     if text.str.contains(r"\d,\d{1,2}\)?$").any():
         return False
     points = int(text.str.contains(r"\d\.\d{1,2}\)?$").sum())
-    if points >= MONTH_FIRST_MIN and points >= 0.2 * int((text != "").sum()):
-        return True
-    return None
+    return True if shows_layout(points, int((text != "").sum())) else None
 
 
 def _money_stages(src: str, out: str, point: bool = False) -> list[dict[str, pl.Expr]]:

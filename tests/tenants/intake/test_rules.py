@@ -104,9 +104,15 @@ def test_dates_from_a_us_locale_system_are_read_month_first(tmp_path: Path) -> N
         dt.date(2024, 12, 31)]
 
 
+def test_a_short_us_locale_file_is_read_month_first(tmp_path: Path) -> None:
+    batch = ana_owes(tmp_path, dates=["03/25/2024", "04/15/2024", "01/05/2024"])
+    assert batch.accepted["due_date"].to_list() == [
+        dt.date(2024, 3, 25), dt.date(2024, 4, 15), dt.date(2024, 1, 5)]
+
+
 @pytest.mark.parametrize("dates", [
     ["04/05/2024", "25/03/2024", "03/25/2024"],  # one day-first date decides
-    ["10/01/2025", "10/13/2025"],  # a typo among dates that fit both orders
+    ["10/01/2025", "10/02/2025", "10/13/2025"],  # a typo among dates that fit both orders
 ])
 def test_dates_that_fit_both_orders_are_read_day_first(tmp_path: Path, dates) -> None:
     batch = ana_owes(tmp_path, dates=dates)

@@ -438,7 +438,7 @@ class RowRules:
         first = pl.coalesce([pl.when(c != "").then(c) for c in cell])
         contract, due = cell[self._required("contract")], self._idx("due_date")
         no_due = pl.lit(True) if due is None else cell[due] == ""
-        totals = (first.str.contains(r"^(sub)?tota(l|is)\b|^soma\b") & (contract == "") & no_due
+        totals = ((first.str.contains(r"^(sub)?tota(l|is)\b|^soma\b") & (contract == "") & no_due)
                   | contract.str.contains(r"^(sub)?tota(l|is)\b"))
         return (pl.when(header_again)
                 .then(pl.lit("cabeçalho repetido no meio do arquivo (arquivos juntados?): não é"

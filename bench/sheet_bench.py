@@ -1,14 +1,14 @@
-"""Spreadsheet import benchmark: the same portfolio as CSV, XLSX and ODS, imported in
-the same run.
+"""Spreadsheet import benchmark: the same portfolio as CSV, XLSX, XLSB and ODS, imported
+in the same run.
 
     uv run python bench/sheet_bench.py --rows 300000
 
 The baseline is the CSV import of the same rows (the benchmark's generated export);
-the XLSX and the ODS hold them as a creditor's spreadsheet would (text cells; openpyxl
-writes the XLSX, the ODS is written here as LibreOffice lays one out). Each import runs
-in its own process into an empty tenant, so its time and peak memory are its own. The
-sheets should cost about what the CSV does in memory (all three stream), whatever their
-size; `--rows` at two sizes shows whether they do.
+the sheets hold them as a creditor's spreadsheet would (text cells; openpyxl writes the
+XLSX, the tests' writer the XLSB, the ODS is written here as LibreOffice lays one out).
+Each import runs in its own process into an empty tenant, so its time and peak memory
+are its own. The sheets should cost about what the CSV does in memory (all of them
+stream), whatever their size; `--rows` at two sizes shows whether they do.
 """
 
 from __future__ import annotations
@@ -38,6 +38,14 @@ def write_xlsx(source: Path, target: Path) -> None:
         for record in csv.reader(fh, delimiter=";"):
             sheet.append(record)
     book.save(target)
+
+
+def write_xlsb(source: Path, target: Path) -> None:
+    from tests.tenants.intake.xlsb_writer import write_xlsb as write
+
+    with source.open(encoding="cp1252", newline="") as fh:
+        write(target, {"Carteira": ([v or None for v in record]
+                                    for record in csv.reader(fh, delimiter=";"))})
 
 
 ODS_HEAD = (
@@ -84,8 +92,9 @@ def main() -> None:
     with scratch() as (folder, _):
         data = folder / "carteira.csv"
         write(data, args.rows)
-        files = {"csv": data, "xlsx": folder / "carteira.xlsx", "ods": folder / "carteira.ods"}
-        for kind, writer in (("xlsx", write_xlsx), ("ods", write_ods)):
+        writers = {"xlsx": write_xlsx, "xlsb": write_xlsb, "ods": write_ods}
+        files = {"csv": data} | {kind: folder / f"carteira.{kind}" for kind in writers}
+        for kind, writer in writers.items():
             started = time.perf_counter()
             writer(data, files[kind])
             print(f"{kind.upper()} written in {time.perf_counter() - started:.0f}s")
@@ -101,7 +110,7 @@ def main() -> None:
         csv_r = results["csv"]
         result: dict[str, object] = {"rows": args.rows, "csv_s": round(csv_r["seconds"], 2),
                                      "csv_peak_mb": round(csv_r["peak_rss_mb"])}
-        for kind in ("xlsx", "ods"):
+        for kind in writers:
             r = results[kind]
             assert (r["rows_accepted"], r["rows_rejected"]) == (
                 csv_r["rows_accepted"], csv_r["rows_rejected"]), f"the {kind} differs"

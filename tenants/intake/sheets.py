@@ -3,8 +3,8 @@
 XLSX and XLSM, what creditors send, are streamed: python-calamine-plus decodes rows
 straight from the compressed sheet, so memory stays flat whatever the sheet's size
 (300,000 rows: 5 s and 14 MB, where loading the sheet took 7 s and 450 MB). ODS is
-streamed by `ods`. XLS and XLSB are read whole, as calamine reads them (its streaming
-covers XLSX only): an XLS holds at most 65,536 rows, and XLSB is rare.
+streamed by `ods` and XLSB by `xlsb` (calamine's streaming covers XLSX only). XLS is
+read whole, as calamine reads it: it holds at most 65,536 rows.
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ from __future__ import annotations
 import datetime as dt
 import posixpath
 import re
+import struct
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tenants.intake import ods
+from tenants.intake import ods, xlsb
 
 STREAMED = ("xlsx", "xlsm")
 
@@ -44,6 +45,8 @@ class Sheet:
 def open_sheet(path: Path, kind: str, sheet: str | None) -> Sheet:
     if kind == "ods":
         return _open_ods(path, sheet)
+    if kind == "xlsb":
+        return _open_xlsb(path, sheet)
     from python_calamine_plus import CalamineWorkbook, PasswordError
 
     try:
@@ -79,6 +82,19 @@ def _open_ods(path: Path, sheet: str | None) -> Sheet:
         raise SheetError("a planilha não tem abas")
     name = _chosen(names, sheet)
     return Sheet(name, names, _read(ods.rows(path, name), 0), total)
+
+
+def _open_xlsb(path: Path, sheet: str | None) -> Sheet:
+    try:
+        book = xlsb.Book(path)
+        if not book.names:
+            raise SheetError("a planilha não tem abas")
+        name = _chosen(book.names, sheet)
+        total = book.estimated_rows(name)
+    except (OSError, KeyError, ValueError, IndexError, UnicodeDecodeError, struct.error,
+            zipfile.BadZipFile) as exc:
+        raise SheetError(f"não foi possível abrir a planilha: {exc}") from exc
+    return Sheet(name, book.names, _read(book.rows(name), 0), total)
 
 
 def _chosen(names: list[str], sheet: str | None) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import subprocess
 import sys
 import time
 import zipfile
@@ -85,18 +86,27 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=300_000)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "sheets.json")
+    parser.add_argument("--write", nargs=3, metavar=("KIND", "SOURCE", "TARGET"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
+    writers = {"xlsx": write_xlsx, "xlsb": write_xlsb, "ods": write_ods}
+    if args.write:
+        kind, source, target = args.write
+        writers[kind](Path(source), Path(target))
+        return
 
     from tenants.intake.sample import write
 
     with scratch() as (folder, _):
         data = folder / "carteira.csv"
         write(data, args.rows)
-        writers = {"xlsx": write_xlsx, "xlsb": write_xlsb, "ods": write_ods}
         files = {"csv": data} | {kind: folder / f"carteira.{kind}" for kind in writers}
-        for kind, writer in writers.items():
+        for kind in writers:
             started = time.perf_counter()
-            writer(data, files[kind])
+            # In a process of its own: a writer's memory would otherwise stay with this
+            # process, and each import's child starts as a copy of it (its peak with it).
+            subprocess.run([sys.executable, __file__, "--write", kind, str(data),
+                            str(files[kind])], check=True)
             print(f"{kind.upper()} written in {time.perf_counter() - started:.0f}s")
         print(f"{args.rows:,} rows: " + ", ".join(
             f"{kind.upper()} {path.stat().st_size / 1e6:.0f} MB" for kind, path in files.items()))

@@ -91,7 +91,7 @@ def _open_xlsb(path: Path, sheet: str | None) -> Sheet:
             raise SheetError("a planilha não tem abas")
         name = _chosen(book.names, sheet)
         total = book.estimated_rows(name)
-    except (OSError, KeyError, ValueError, IndexError, UnicodeDecodeError, struct.error,
+    except (OSError, KeyError, ValueError, IndexError, struct.error,
             zipfile.BadZipFile) as exc:
         raise SheetError(f"não foi possível abrir a planilha: {exc}") from exc
     return Sheet(name, book.names, _read(book.rows(name), 0), total)

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     s3_secret_access_key: SecretStr | None = None
 
     secret_key: SecretStr | None = None
+    # Keys the agency-wide contact counts (HMAC of the CPF/CNPJ). Every process of one
+    # deployment must share it, or caps are counted apart.
+    contact_key_secret: SecretStr | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     public_url: str | None = None
@@ -122,6 +125,11 @@ class Settings(BaseSettings):
         if self.secret_key is not None:
             return self.secret_key.get_secret_value()
         return _state_secret(self.state_dir, "secret_key")
+
+    def resolved_contact_key(self) -> str:
+        if self.contact_key_secret is not None:
+            return self.contact_key_secret.get_secret_value()
+        return _state_secret(self.state_dir, "contact_key")
 
     def resolved_app_password(self) -> str:
         if self.database_app_password is not None:

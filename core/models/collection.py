@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, TenantOwned, created_at_column
+from core.zones import DEFAULT_ZONE
 
 MONEY = Numeric(14, 2)
 
@@ -47,6 +48,10 @@ class PortfolioStatus(StrEnum):
 
 
 class DebtStatus(StrEnum):
+    """A debt's lifecycle only. Reasons to stop collecting an open debt are holds
+    (`core.models.holds`), and prescription is computed from the due date
+    (`core.collection.workable`): neither is a status."""
+
     OPEN = "open"
     IN_AGREEMENT = "in_agreement"
     PAID = "paid"
@@ -54,20 +59,17 @@ class DebtStatus(StrEnum):
     WITHDRAWN = "withdrawn"
     RECALLED = "recalled"
     RETURNED = "returned"
-    PRESCRIBED = "prescribed"
-    DISPUTED = "disputed"
 
 
 DEBT_STATUS_LABELS = {
     DebtStatus.OPEN: "em aberto", DebtStatus.IN_AGREEMENT: "em acordo", DebtStatus.PAID: "pago",
     DebtStatus.SETTLED_BY_CREDITOR: "baixado pelo credor",
     DebtStatus.WITHDRAWN: "retirado pelo credor", DebtStatus.RECALLED: "recolhido pelo credor",
-    DebtStatus.RETURNED: "devolvido ao credor", DebtStatus.PRESCRIBED: "prescrito",
-    DebtStatus.DISPUTED: "contestado",
+    DebtStatus.RETURNED: "devolvido ao credor",
 }
 
-# Statuses in which the agency still works a debt.
-WORKABLE = (DebtStatus.OPEN, DebtStatus.IN_AGREEMENT, DebtStatus.DISPUTED)
+# Statuses in which the debt is still placed with the agency (a creditor may close it).
+PLACED = (DebtStatus.OPEN, DebtStatus.IN_AGREEMENT)
 
 
 class ContactKind(StrEnum):
@@ -77,11 +79,41 @@ class ContactKind(StrEnum):
 
 
 class ContactQuality(StrEnum):
-    UNVERIFIED = "unverified"
-    VERIFIED = "verified"
-    WRONG_NUMBER = "wrong_number"
-    BOUNCED = "bounced"
-    OPTED_OUT = "opted_out"
+    """How good a contact point is, from the outcomes of the attempts made on it."""
+
+    UNVERIFIED = "unverified"  # never reached yet
+    GOOD = "good"  # the debtor answered, read or replied
+    WRONG_PARTY = "wrong_party"  # someone else answered: not the debtor's
+    INVALID = "invalid"  # the number does not exist, the address is unknown
+    BOUNCED = "bounced"  # the e-mail or message could not be delivered
+
+
+CONTACT_QUALITY_LABELS = {
+    ContactQuality.UNVERIFIED: "não verificado", ContactQuality.GOOD: "bom",
+    ContactQuality.WRONG_PARTY: "não é do devedor", ContactQuality.INVALID: "inválido",
+    ContactQuality.BOUNCED: "devolvido",
+}
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+    WHATSAPP = "whatsapp"
+    LETTER = "letter"
+    CALL = "call"
+
+
+CHANNEL_LABELS = {
+    Channel.EMAIL: "e-mail", Channel.SMS: "SMS", Channel.WHATSAPP: "WhatsApp",
+    Channel.LETTER: "carta", Channel.CALL: "ligação",
+}
+
+# One phone serves calls, SMS and WhatsApp; an opt-out is per channel.
+CHANNELS_BY_KIND = {
+    ContactKind.PHONE: (Channel.CALL, Channel.SMS, Channel.WHATSAPP),
+    ContactKind.EMAIL: (Channel.EMAIL,),
+    ContactKind.ADDRESS: (Channel.LETTER,),
+}
 
 
 def _in(values: type[StrEnum]) -> str:
@@ -172,6 +204,9 @@ class Debtor(TenantOwned, Base):
     name: Mapped[str] = mapped_column(String(200))
     birth_date: Mapped[dt.date | None] = mapped_column(Date)
     state: Mapped[str | None] = mapped_column(String(2))
+    # From the state, else the first phone's DDD (core.zones); contact windows use it.
+    timezone: Mapped[str] = mapped_column(String(40), server_default=DEFAULT_ZONE)
+    deceased_on: Mapped[dt.date | None] = mapped_column(Date)
     first_portfolio_id: Mapped[uuid.UUID | None]
     created_at: Mapped[dt.datetime] = created_at_column()
     updated_at: Mapped[dt.datetime] = created_at_column()
@@ -192,8 +227,9 @@ class ContactPoint(TenantOwned, Base):
     value: Mapped[str] = mapped_column(String(500))
     details: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     source: Mapped[str] = mapped_column(String(64))
-    is_valid: Mapped[bool] = mapped_column(server_default="true")
     quality: Mapped[str] = mapped_column(String(16), server_default=ContactQuality.UNVERIFIED)
+    last_outcome: Mapped[str | None] = mapped_column(String(24))
+    last_outcome_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = created_at_column()
     updated_at: Mapped[dt.datetime] = created_at_column()
 
@@ -201,6 +237,29 @@ class ContactPoint(TenantOwned, Base):
         UniqueConstraint("tenant_id", "debtor_id", "kind", "value"),
         CheckConstraint(f"kind IN {_in(ContactKind)}", name="kind"),
         CheckConstraint(f"quality IN {_in(ContactQuality)}", name="quality"),
+    )
+
+
+class ContactOptOut(TenantOwned, Base):
+    """The debtor asked not to be contacted on one channel of one contact point.
+
+    Honoured from `opted_out_at` until revoked; an opt-out from SMS leaves calls alone."""
+
+    __tablename__ = "contact_opt_out"
+
+    contact_point_id: Mapped[uuid.UUID]
+    channel: Mapped[str] = mapped_column(String(16))
+    opted_out_at: Mapped[dt.datetime] = created_at_column()
+    source: Mapped[str] = mapped_column(String(32))  # debtor, creditor, agent, provider
+    note: Mapped[str | None] = mapped_column(String(500))
+    set_by: Mapped[uuid.UUID | None]
+    revoked_at: Mapped[dt.datetime | None]
+    revoked_by: Mapped[uuid.UUID | None]
+
+    __table_args__ = (
+        CheckConstraint(f"channel IN {_in(Channel)}", name="channel"),
+        Index("uq_contact_opt_out_active", "tenant_id", "contact_point_id", "channel",
+              unique=True, postgresql_where="revoked_at IS NULL"),
     )
 
 
@@ -217,14 +276,14 @@ class Debt(TenantOwned, Base):
     contract: Mapped[str] = mapped_column(String(64))
     installment: Mapped[int]
     original_amount: Mapped[Decimal] = mapped_column(MONEY)
+    # The sum of the debt's ledger entries, kept beside them by every statement that
+    # writes one (core.collection.ledger), so lists and imports need no aggregate.
     current_balance: Mapped[Decimal] = mapped_column(MONEY)
     due_date: Mapped[dt.date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(24), server_default=DebtStatus.OPEN)
     status_reason: Mapped[str | None]
     closed_at: Mapped[dt.datetime | None]
     closed_by_portfolio_id: Mapped[uuid.UUID | None]
-    amount_paid: Mapped[Decimal | None] = mapped_column(MONEY)
-    paid_on: Mapped[dt.date | None] = mapped_column(Date)
     placed_until: Mapped[dt.date | None] = mapped_column(Date)
     extra: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_at: Mapped[dt.datetime] = created_at_column()

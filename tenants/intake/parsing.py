@@ -21,7 +21,7 @@ from tenants.intake import fields, reader, rules
 from tenants.intake.fields import REPORT_COLUMNS, ColumnMapping, MissingColumnsError
 from tenants.intake.file_keys import FileKeys
 from tenants.intake.reader import FileFormat
-from tenants.intake.rules import Batch
+from tenants.intake.rules import WARNING_SCHEMA, Batch
 
 __all__ = ["Batch", "FileError", "FileFormat", "Reports", "Totals", "match_headers",
            "read_batches", "sniff"]
@@ -74,6 +74,16 @@ class Totals:
         self.accepted -= count
         self.rejected += count
 
+    def add_late_warnings(self, batches: list[Batch],
+                          late: list[tuple[int, str, str, str]]) -> None:
+        """Rows the database warned about; a row the file's rules warned about already
+        counts once."""
+        if not late:
+            return
+        warned = set().union(*(set(b.warnings.get_column("linha")) for b in batches
+                               if b.warnings.height))
+        self.warned += len({row for row, *_ in late} - warned)
+
 
 class Reports:
     """The error report (row, original columns, reason: fix it and upload it again) and
@@ -96,9 +106,11 @@ class Reports:
         handle.flush()
         return handle
 
-    def add(self, batches: list[Batch], late: list[tuple[int, str, str]]) -> None:
-        """Parsed batches' rejected rows and warnings, and the rows the database refused
-        after them (`late`: row, cells as JSON, reason): the error report in row order."""
+    def add(self, batches: list[Batch], late: list[tuple[int, str, str]],
+            late_warnings: list[tuple[int, str, str, str]] | None = None) -> None:
+        """Parsed batches' rejected rows and warnings, the rows the database refused
+        after them (`late`: row, cells as JSON, reason): the error report in row order,
+        and the warnings the database found (`late_warnings`: row, column, value, text)."""
         rejected = pl.concat([b.rejected for b in batches]
                              + [self._late(batches, late)]).sort("row")
         if rejected.height:
@@ -107,12 +119,13 @@ class Reports:
                     REPORT_COLUMNS[0], *(self.headers[i] for i in self.kept), REPORT_COLUMNS[1]])
             self._write(self._errors, rejected.select(
                 "row", *(f"c{i}" for i in self.kept), "motivo"))
-        for batch in batches:
-            if batch.warnings.height:
-                if self._warnings is None:
-                    self._warnings = self._open(self.warnings_path,
-                                                list(batch.warnings.columns))
-                self._write(self._warnings, batch.warnings)
+        warned = [b.warnings for b in batches if b.warnings.height]
+        if late_warnings:
+            warned.append(pl.DataFrame(late_warnings, schema=WARNING_SCHEMA, orient="row"))
+        for warnings in warned:
+            if self._warnings is None:
+                self._warnings = self._open(self.warnings_path, list(warnings.columns))
+            self._write(self._warnings, warnings)
 
     def _late(self, batches: list[Batch], rows: list[tuple[int, str, str]]) -> pl.DataFrame:
         cells = [f"c{i}" for i in range(len(self.headers))]

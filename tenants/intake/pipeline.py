@@ -275,10 +275,12 @@ def _import_file(settings: Any, scope: Scope, row: dict[str, Any], path: Path, d
             batches = parsing.read_batches(path, fmt, mapping, mode, file_keys)
             for group, prepared in _threaded(_grouped(batches, writer)):
                 refused = writer.write(prepared)
-                reports.add(group, refused)
+                late_warnings = writer.take_warnings()
+                reports.add(group, refused, late_warnings)
                 for batch in group:
                     totals.add(batch)
                 totals.move_to_rejected(len(refused))
+                totals.add_late_warnings(group, late_warnings)
                 progress.update(bytes_read=group[-1].bytes_read, rows_total=totals.rows,
                                 rows_accepted=totals.accepted, rows_rejected=totals.rejected,
                                 rows_with_warnings=totals.warned)

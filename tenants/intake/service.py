@@ -15,10 +15,17 @@ from core import audit
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.ids import uuid7
 from core.jobs import enqueue_after_commit
-from core.models import ColumnLayout, Debt, DebtStatus, ImportMode, Portfolio, PortfolioStatus
+from core.models import (
+    PLACED,
+    ColumnLayout,
+    Debt,
+    DebtStatus,
+    ImportMode,
+    Portfolio,
+    PortfolioStatus,
+)
 from core.runtime import get_storage
 
-WORKABLE = (DebtStatus.OPEN.value, DebtStatus.IN_AGREEMENT.value, DebtStatus.DISPUTED.value)
 DEFAULT_PLACEMENT_DAYS = 180
 
 
@@ -244,7 +251,7 @@ async def recall_debts(session: AsyncSession, actor: audit.Actor, tenant_id: uui
             select(Debt).where(Debt.tenant_id == tenant_id, Debt.contract == contract,
                                Debt.installment == installment).with_for_update()
         )).scalar_one_or_none()
-        if debt is None or debt.status not in WORKABLE:
+        if debt is None or debt.status not in PLACED:
             missing.append({"contract": contract, "installment": installment,
                             "reason": "não encontrado" if debt is None
                             else f"já encerrado ({debt.status})"})

@@ -22,6 +22,7 @@ from typing import Any
 
 import polars as pl
 
+from core.collection.ledger import placement_entries_sql
 from core.ids import uuid7_block
 from core.models import DEBT_STATUS_LABELS, DebtStatus, ImportMode
 from tenants.intake.bloom_filter import BloomFilter
@@ -31,7 +32,8 @@ log = logging.getLogger("regua.intake.store")
 
 # Staging tables, filled by COPY batch after batch. `incoming_debtor` holds one row per
 # document of the batch; `src_debtor` adds the id the debtor has (or gets) in the tenant.
-STAGING = {"row": "int4", "debt_id": "uuid", "document": "text", "contract": "text",
+STAGING = {"row": "int4", "debt_id": "uuid", "entry_id": "uuid", "entry2_id": "uuid",
+           "document": "text", "contract": "text",
            "installment": "int4", "due_date": "date", "amount": "numeric(14,2)",
            "balance": "numeric(14,2)", "extra": "jsonb"}
 INCOMING_DEBTOR = {"document": "text", "id": "uuid", "document_kind": "text", "name": "text",
@@ -53,7 +55,8 @@ PLACEMENT_TABLES = [
     ) ON COMMIT DROP""",
     """CREATE TEMP TABLE changed_debt (
         debt_id uuid PRIMARY KEY, debtor_id uuid NOT NULL, amount numeric(14,2) NOT NULL,
-        balance numeric(14,2), due_date date NOT NULL, extra jsonb
+        new_balance numeric(14,2) NOT NULL, delta numeric(14,2) NOT NULL,
+        due_date date NOT NULL, extra jsonb
     ) ON COMMIT DROP""",
     "CREATE TEMP TABLE updated_debtor (id uuid PRIMARY KEY) ON COMMIT DROP",
     "CREATE TEMP TABLE file_key (contract text NOT NULL, installment int NOT NULL)"
@@ -62,7 +65,15 @@ PLACEMENT_TABLES = [
 FILE_KEY = {"contract": "text", "installment": "int4"}
 CLOSING = {"row": "int4", "contract": "text", "installment": "int4",
            "amount_paid": "numeric(14,2)", "paid_on": "date", "raw": "text"}
-CLOSE_TABLES = [temp_table("staging", CLOSING)]
+CLOSE_TABLES = [
+    temp_table("staging", CLOSING),
+    """CREATE TEMP TABLE closed_debt (
+        id uuid PRIMARY KEY, debtor_id uuid NOT NULL, paid_on date
+    ) ON COMMIT DROP""",
+]
+
+IN_AGREEMENT_WARNING = ("título em acordo: as mudanças do arquivo (valor, saldo, vencimento)"
+                        " não foram aplicadas; fale com a assessoria")
 
 HELD_BY_OTHERS = ("contrato e parcela já pertencem a outro devedor desta carteira (outro"
                   " CPF/CNPJ): corrija o arquivo ou peça a transferência à assessoria")
@@ -152,6 +163,8 @@ class PortfolioWriter:
         self.counts = MergeCounts()
         self.first = False  # the tenant's first portfolio (see begin)
         self.seen: BloomFilter | None = None
+        # Rows the database found to deserve a warning (linha, coluna, valor, aviso).
+        self.late_warnings: list[tuple[int, str, str, str]] = []
 
     def begin(self) -> None:
         # One import per tenant at a time: concurrent merges would race on new debtors.
@@ -176,7 +189,11 @@ class PortfolioWriter:
         if self.closing:
             return PreparedBatch(frame.height, [
                 ("staging", CLOSING, binary_copy_data(frame, CLOSING))])
-        debts = frame.with_columns(uuid7_block(frame.height, "debt_id"))
+        # Each new debt's ledger entries take ids made here too (at most two per debt).
+        entry_ids = uuid7_block(2 * frame.height, "entry")
+        debts = frame.with_columns(uuid7_block(frame.height, "debt_id"),
+                                   entry_id=entry_ids.gather_every(2),
+                                   entry2_id=entry_ids.gather_every(2, offset=1))
         # The batch's last row for a debtor wins (and a later batch over an earlier one).
         debtors = frame.unique("document", keep="last", maintain_order=True)
         seen = (pl.lit(True) if self.seen is None
@@ -206,6 +223,11 @@ class PortfolioWriter:
         if self.closing:
             return self._close_listed()
         return self._place()
+
+    def take_warnings(self) -> list[tuple[int, str, str, str]]:
+        """The late warnings since the last call."""
+        taken, self.late_warnings = self.late_warnings, []
+        return taken
 
     def finish(self) -> MergeCounts:
         """After the last batch: what only the whole file can tell."""
@@ -276,7 +298,9 @@ class PortfolioWriter:
                 WITH changed AS (
                     UPDATE debtor d SET name = s.name,
                         birth_date = coalesce(s.birth_date, d.birth_date),
-                        state = coalesce(s.state, d.state), updated_at = now()
+                        state = coalesce(s.state, d.state),
+                        timezone = coalesce(regua_uf_zone(s.state), d.timezone),
+                        updated_at = now()
                     FROM src_debtor s
                     WHERE d.id = ANY(ARRAY(SELECT id FROM src_debtor WHERE changed))
                       AND s.id = d.id
@@ -287,8 +311,9 @@ class PortfolioWriter:
             """)
         c.debtors_created += run("""
             INSERT INTO debtor (tenant_id, id, document, document_kind, name, birth_date, state,
-                                first_portfolio_id)
-            SELECT %(t)s, id, document, document_kind, name, birth_date, state, %(p)s
+                                timezone, first_portfolio_id)
+            SELECT %(t)s, id, document, document_kind, name, birth_date, state,
+                   coalesce(regua_uf_zone(state), 'America/Sao_Paulo'), %(p)s
             FROM src_debtor WHERE NOT existing
         """).rowcount
         # The rules reject a contract and installment repeated in the file, so each
@@ -307,23 +332,36 @@ class PortfolioWriter:
                           AND x.installment = s.installment LIMIT 1) x ON true
         """).rowcount
         if matched:
+            self._keep_agreements()
             # The new values of the changed debts first, among the batch's own tables (a
-            # join the planner may hash), so the update below joins a few rows, not the batch.
-            run("""
-                INSERT INTO changed_debt (debt_id, debtor_id, amount, balance, due_date, extra)
-                SELECT m.debt_id, d.id, s.amount, s.balance, s.due_date, s.extra
+            # join the planner may hash), so the update below joins a few rows, not the
+            # batch. The balance moves by a creditor update entry in the ledger.
+            self._lookup("""
+                INSERT INTO changed_debt (debt_id, debtor_id, amount, new_balance, delta,
+                                          due_date, extra)
+                SELECT m.debt_id, d.id, s.amount, b.balance, b.balance - x.current_balance,
+                       s.due_date, s.extra
                 FROM matched m JOIN staging s ON s.row = m.row
                 JOIN src_debtor d ON d.document = s.document
-                WHERE m.changed
-            """)
-            c.debts_updated += self._lookup("""
-                UPDATE debt x SET original_amount = s.amount,
-                    current_balance = CASE
+                JOIN LATERAL (SELECT * FROM debt x WHERE x.id = m.debt_id LIMIT 1) x ON true
+                CROSS JOIN LATERAL (SELECT CASE
                         WHEN s.balance IS NOT NULL AND (x.status = 'open'
                             OR x.status = ANY(%(replaceable)s)) THEN s.balance
                         WHEN x.status = ANY(%(replaceable)s) OR
                             x.current_balance = x.original_amount THEN s.amount
-                        ELSE x.current_balance + (s.amount - x.original_amount) END,
+                        ELSE x.current_balance + (s.amount - x.original_amount) END
+                    AS balance) b
+                WHERE m.changed
+            """)
+            run("""
+                INSERT INTO ledger_entry (tenant_id, id, debt_id, posted_on, bucket, kind,
+                                          amount, source, source_id)
+                SELECT %(t)s, regua_uuid7(), debt_id, current_date, 'principal',
+                       'creditor_update', delta, 'portfolio', %(p)s
+                FROM changed_debt WHERE delta <> 0
+            """)
+            c.debts_updated += self._lookup("""
+                UPDATE debt x SET original_amount = s.amount, current_balance = s.new_balance,
                     due_date = s.due_date, debtor_id = s.debtor_id, extra = s.extra,
                     status = CASE WHEN x.status = ANY(%(replaceable)s) THEN 'open'
                         ELSE x.status END,
@@ -355,6 +393,16 @@ class PortfolioWriter:
             FROM staging s JOIN src_debtor d ON d.document = s.document
             WHERE {new_debts}
         """).rowcount
+        run(f"""
+            INSERT INTO ledger_entry (tenant_id, id, debt_id, posted_on, bucket, kind, amount,
+                                      source, source_id)
+            SELECT %(t)s, CASE e.n WHEN 1 THEN s.entry_id ELSE s.entry2_id END, s.debt_id,
+                   current_date, e.bucket, e.kind, e.amount, 'portfolio', %(p)s
+            FROM staging s JOIN src_debtor d ON d.document = s.document
+            CROSS JOIN LATERAL ({placement_entries_sql("s.amount", "s.balance")}
+            ) e(n, bucket, kind, amount)
+            WHERE ({new_debts}) AND e.amount <> 0
+        """)
         if self.mode is ImportMode.FULL:
             run("INSERT INTO file_key SELECT contract, installment FROM staging")
         # A debtor new in this batch has no contact points yet: plain inserts. One seen
@@ -369,7 +417,33 @@ class PortfolioWriter:
                 WHERE {'' if existing else 'NOT '}d.existing
                 {conflict}
             """).rowcount
+        # A new debtor without a state takes the zone of its first phone's area code.
+        self._lookup("""
+            UPDATE debtor d SET timezone = z.zone
+            FROM (SELECT DISTINCT ON (s.id) s.id, regua_phone_zone(c.value) AS zone
+                  FROM src_debtor s JOIN staging_contact c ON c.document = s.document
+                  WHERE NOT s.existing AND s.state IS NULL AND c.kind = 'phone'
+                    AND regua_phone_zone(c.value) IS NOT NULL
+                  ORDER BY s.id, c.id) z
+            WHERE d.id = ANY(ARRAY(SELECT id FROM src_debtor
+                                   WHERE NOT existing AND state IS NULL))
+              AND d.id = z.id
+        """)
         return refused
+
+    def _keep_agreements(self) -> None:
+        """A debt in an agreement is not rewritten by a file: the agreement fixed what
+        is owed. Its changed rows count as unchanged and are reported as warnings."""
+        held = self._run("""
+            WITH held AS (
+                UPDATE matched SET changed = false
+                WHERE changed AND old_status = 'in_agreement' RETURNING row
+            )
+            SELECT s.row, s.contract || '/' || s.installment
+            FROM held h JOIN staging s ON s.row = h.row ORDER BY s.row
+        """).fetchall()
+        self.late_warnings += [(row, "contrato/parcela", key, IN_AGREEMENT_WARNING)
+                               for row, key in held]
 
     def _held_by_others(self) -> list[tuple[int, str, str]]:
         """Rows whose contract and installment another debtor of the tenant holds, taken
@@ -407,18 +481,49 @@ class PortfolioWriter:
              "status": DebtStatus.SETTLED_BY_CREDITOR if settled else DebtStatus.RECALLED,
              "reason": "baixa do credor" if settled else "recolhida pelo credor"}
         c = self.counts
-        # The amount paid belongs to the installment a row names; for a whole contract
-        # it cannot be split among installments, so it stays in the file alone.
+        self.conn.execute("TRUNCATE closed_debt")
         c.debts_closed += self.conn.execute("""
-            UPDATE debt x SET status = %(status)s, status_reason = %(reason)s,
-                closed_at = now(), closed_by_portfolio_id = %(p)s, last_portfolio_id = %(p)s,
-                amount_paid = CASE WHEN s.installment IS NULL THEN NULL ELSE s.amount_paid END,
-                paid_on = s.paid_on, updated_at = now()
-            FROM staging s
-            WHERE x.tenant_id = %(t)s AND x.contract = s.contract
-              AND (s.installment IS NULL OR x.installment = s.installment)
-              AND x.status IN ('open', 'in_agreement', 'disputed')
+            WITH closed AS (
+                UPDATE debt x SET status = %(status)s, status_reason = %(reason)s,
+                    closed_at = now(), closed_by_portfolio_id = %(p)s,
+                    last_portfolio_id = %(p)s, updated_at = now()
+                FROM staging s
+                WHERE x.tenant_id = %(t)s AND x.contract = s.contract
+                  AND (s.installment IS NULL OR x.installment = s.installment)
+                  AND x.status IN ('open', 'in_agreement')
+                RETURNING x.id, x.debtor_id, s.paid_on
+            )
+            INSERT INTO closed_debt SELECT DISTINCT ON (id) id, debtor_id, paid_on FROM closed
         """, p).rowcount
+        if settled:
+            # What the creditor was paid directly: a payment row per installment (a
+            # whole contract's amount cannot be split among installments, so it stays in
+            # the file alone), and the balance written off bucket by bucket.
+            self.conn.execute("""
+                INSERT INTO payment (tenant_id, id, debt_id, debtor_id, amount, paid_on,
+                                     source, reference, portfolio_id)
+                SELECT %(t)s, regua_uuid7(), k.id, k.debtor_id, s.amount_paid, s.paid_on,
+                       'creditor', 'baixa', %(p)s
+                FROM closed_debt k JOIN debt x ON x.tenant_id = %(t)s AND x.id = k.id
+                JOIN staging s ON s.contract = x.contract AND s.installment = x.installment
+                WHERE s.amount_paid > 0
+            """, p)
+            self.conn.execute("""
+                INSERT INTO ledger_entry (tenant_id, id, debt_id, posted_on, bucket, kind,
+                                          amount, source, source_id)
+                SELECT %(t)s, regua_uuid7(), b.debt_id, b.posted_on, b.bucket, 'write_off',
+                       -b.total, 'portfolio', %(p)s
+                FROM (SELECT e.debt_id, e.bucket, coalesce(k.paid_on, current_date) posted_on,
+                             sum(e.amount) total
+                      FROM closed_debt k JOIN ledger_entry e
+                        ON e.tenant_id = %(t)s AND e.debt_id = k.id
+                      GROUP BY e.debt_id, e.bucket, k.paid_on) b
+                WHERE b.total <> 0
+            """, p)
+            self.conn.execute("""
+                UPDATE debt x SET current_balance = 0 FROM closed_debt k
+                WHERE x.tenant_id = %(t)s AND x.id = k.id
+            """, p)
         rows = self.conn.execute("""
             SELECT s.row, s.raw, array_remove(array_agg(DISTINCT x.status), NULL)
             FROM staging s

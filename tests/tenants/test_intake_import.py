@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import datetime as dt
 import io
 import uuid
 from decimal import Decimal
@@ -14,7 +15,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from core.db import Scope
-from core.models import ContactPoint, Debt, Debtor, Portfolio
+from core.models import ContactPoint, Debt, Debtor, LedgerEntry, Payment, Portfolio
 from portal.operator import import_portfolio
 from tenants.intake import pipeline, service
 from tenants.intake.sample import write as write_sample
@@ -50,6 +51,27 @@ async def debts(db, tenant_id: uuid.UUID) -> dict[tuple[str, int], Debt]:
     async with db.transaction(Scope.tenant(tenant_id)) as session:
         rows = (await session.execute(select(Debt))).scalars()
         return {(d.contract, d.installment): d for d in rows}
+
+
+async def payments(db, tenant_id: uuid.UUID) -> dict[tuple[str, int], list[tuple]]:
+    async with db.transaction(Scope.tenant(tenant_id)) as session:
+        rows = await session.execute(
+            select(Debt.contract, Debt.installment, Payment.amount, Payment.paid_on,
+                   Payment.source).join(Payment, Payment.debt_id == Debt.id))
+        out: dict[tuple[str, int], list[tuple]] = {}
+        for contract, installment, amount, paid_on, source in rows:
+            out.setdefault((contract, installment), []).append((amount, paid_on, source))
+        return out
+
+
+async def ledger_sums(db, tenant_id: uuid.UUID) -> dict[tuple[str, int], Decimal]:
+    """Each debt's balance as its ledger entries add up."""
+    async with db.transaction(Scope.tenant(tenant_id)) as session:
+        rows = await session.execute(
+            select(Debt.contract, Debt.installment, func.coalesce(func.sum(LedgerEntry.amount), 0))
+            .outerjoin(LedgerEntry, LedgerEntry.debt_id == Debt.id)
+            .group_by(Debt.contract, Debt.installment))
+        return {(c, i): total for c, i, total in rows}
 
 
 async def test_import_counts_debtors_debts_and_contacts(db, factory, services, tmp_path):
@@ -287,7 +309,12 @@ async def test_settlement_file_closes_debts_and_reports_unknown_ones(db, factory
     assert (result["rows_accepted"], result["rows_rejected"], result["debts_closed"]) == (1, 1, 1)
     state = await debts(db, tenant.id)
     assert state[("A-1", 1)].status == "settled_by_creditor"
-    assert state[("A-1", 1)].amount_paid == 100
+    # Paid to the creditor directly: a payment of its own, and nothing left to collect.
+    paid = await payments(db, tenant.id)
+    assert paid == {("A-1", 1): [(Decimal("100.00"), dt.date(2025, 1, 5), "creditor")]}
+    assert state[("A-1", 1)].current_balance == 0
+    assert await ledger_sums(db, tenant.id) == {
+        key: d.current_balance for key, d in state.items()}
     assert state[("B-1", 1)].status == "open"
     errors_csv = await report(db, tenant.id, result["portfolio_id"], "errors")
     assert "Z-9" in errors_csv and "não encontrado" in errors_csv
@@ -313,8 +340,7 @@ async def test_a_settlement_row_without_installment_settles_the_whole_contract(
         ("000123", 1): "settled_by_creditor", ("000123", 2): "settled_by_creditor",
         ("B-1", 1): "settled_by_creditor", ("B-1", 2): "settled_by_creditor"}
     # The contract's payment cannot be split among its installments.
-    assert state[("000123", 1)].amount_paid is None
-    assert state[("000123", 1)].paid_on == state[("000123", 2)].paid_on
+    assert set(await payments(db, tenant.id)) == {("B-1", 2)}
     errors = list(csv.reader(io.StringIO(
         await report(db, tenant.id, result["portfolio_id"], "errors")), delimiter=";"))
     assert [(r[0], r[-1]) for r in errors[1:]] == [

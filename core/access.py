@@ -1,0 +1,80 @@
+"""Access helpers: the one way a request, job or command reaches a tenant's resource.
+
+`access_<thing>(session, principal, id)` checks existence and permission together and
+answers "não encontrado" for both, so nobody learns that another tenant's resource
+exists. It returns a typed id (`NewType`) that the services taking that resource
+require: an id that did not pass through a helper does not type-check. Row-level
+security stays underneath as the last wall.
+
+`transaction(principal)` is the one way to get a tenant-scoped session for a principal:
+a request's user, `Principal.system(scope)` in a job or a command.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, NewType
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.auth.principal import Principal
+from core.errors import NotFound
+from core.models import ContactPoint, Debt, Debtor, Hold, Tenant
+from core.runtime import get_db
+
+TenantId = NewType("TenantId", uuid.UUID)
+DebtorId = NewType("DebtorId", uuid.UUID)
+DebtId = NewType("DebtId", uuid.UUID)
+ContactPointId = NewType("ContactPointId", uuid.UUID)
+HoldId = NewType("HoldId", uuid.UUID)
+
+
+@asynccontextmanager
+async def transaction(principal: Principal) -> AsyncIterator[AsyncSession]:
+    """One transaction seeing exactly what `principal` may see; commits on success."""
+    async with get_db().transaction(principal.scope) as session:
+        session.info["principal"] = principal
+        yield session
+
+
+async def _tenant_of(session: AsyncSession, model: Any, row_id: uuid.UUID,
+                     principal: Principal, what: str) -> uuid.UUID:
+    tenant_id = (await session.execute(
+        select(model.tenant_id).where(model.id == row_id).limit(1)
+    )).scalar_one_or_none()
+    if tenant_id is None or not principal.may_work(tenant_id):
+        raise NotFound(what)
+    return tenant_id  # type: ignore[no-any-return]
+
+
+async def access_tenant(session: AsyncSession, principal: Principal,
+                        tenant_id: uuid.UUID) -> TenantId:
+    await _tenant_of(session, Tenant, tenant_id, principal, "credor")
+    return TenantId(tenant_id)
+
+
+async def access_debtor(session: AsyncSession, principal: Principal,
+                        debtor_id: uuid.UUID) -> DebtorId:
+    await _tenant_of(session, Debtor, debtor_id, principal, "devedor")
+    return DebtorId(debtor_id)
+
+
+async def access_debt(session: AsyncSession, principal: Principal,
+                      debt_id: uuid.UUID) -> DebtId:
+    await _tenant_of(session, Debt, debt_id, principal, "título")
+    return DebtId(debt_id)
+
+
+async def access_contact_point(session: AsyncSession, principal: Principal,
+                               contact_point_id: uuid.UUID) -> ContactPointId:
+    await _tenant_of(session, ContactPoint, contact_point_id, principal, "contato")
+    return ContactPointId(contact_point_id)
+
+
+async def access_hold(session: AsyncSession, principal: Principal,
+                      hold_id: uuid.UUID) -> HoldId:
+    await _tenant_of(session, Hold, hold_id, principal, "bloqueio")
+    return HoldId(hold_id)

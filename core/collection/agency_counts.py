@@ -1,0 +1,47 @@
+"""Contact attempts per debtor, channel and local day, counted across every creditor.
+
+The key is an HMAC-SHA256 of the normalised CPF/CNPJ with the deployment's secret
+(`REGUA_CONTACT_KEY_SECRET`), and the table is reached only through two SECURITY
+DEFINER functions that add to a count and read counts back (migration 0004): agency
+caps hold across creditors while no tenant's rows cross the wall.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.models import Channel
+from core.settings import get_settings
+
+
+@dataclass(frozen=True)
+class DayCount:
+    attempts: int = 0
+    answered: int = 0
+
+
+def debtor_key(document: str) -> bytes:
+    secret = get_settings().resolved_contact_key().encode()
+    return hmac.new(secret, document.encode(), hashlib.sha256).digest()
+
+
+async def tally(session: AsyncSession, document: str, channel: Channel, day: dt.date, *,
+                attempts: int = 1, answered: int = 0) -> None:
+    await session.execute(
+        text("SELECT regua_contact_tally(:k, :ch, :d, :a, :n)"),
+        {"k": debtor_key(document), "ch": channel.value, "d": day, "a": attempts,
+         "n": answered})
+
+
+async def counts(session: AsyncSession, document: str, day: dt.date) -> dict[Channel, DayCount]:
+    """Today's attempts and answered contacts with this debtor, by channel, agency-wide."""
+    rows = await session.execute(
+        text("SELECT channel, attempts, answered FROM regua_contact_counts(:k, :d)"),
+        {"k": debtor_key(document), "d": day})
+    return {Channel(ch): DayCount(a, n) for ch, a, n in rows}

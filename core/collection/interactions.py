@@ -1,0 +1,76 @@
+"""Contact attempts: every attempt on every channel is one `interaction` row.
+
+Recording one also grades the contact point it used, honours an opt-out the debtor
+expressed in it, and adds to the agency-wide counts the caps read."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.collection import agency_counts
+from core.collection.contacts import QUALITY_BY_OUTCOME
+from core.ids import uuid7
+from core.models import (
+    CauseKind,
+    Channel,
+    ContactOptOut,
+    ContactPoint,
+    Debtor,
+    Direction,
+    Interaction,
+    Outcome,
+)
+
+ANSWERED = (Outcome.ANSWERED, Outcome.READ, Outcome.REPLIED)
+
+
+async def record(session: AsyncSession, *, debtor_id: uuid.UUID, channel: Channel,
+                 outcome: Outcome, cause_kind: CauseKind, user_id: uuid.UUID | None = None,
+                 process: str | None = None, debt_id: uuid.UUID | None = None,
+                 contact_point_id: uuid.UUID | None = None, cause_id: uuid.UUID | None = None,
+                 direction: Direction = Direction.OUTBOUND,
+                 started_at: dt.datetime | None = None, answered_at: dt.datetime | None = None,
+                 ended_at: dt.datetime | None = None,
+                 details: dict[str, Any] | None = None) -> Interaction:
+    """Record one attempt, made by a user (`user_id`) or a process (`process`).
+
+    The caller has reached `debtor_id` through an access helper or picked it in a
+    scoped query; row-level security keeps the insert inside the scope either way."""
+    if user_id is None and process is None:
+        raise ValueError("an interaction is made by a user or a process")
+    debtor = (await session.execute(select(Debtor).where(Debtor.id == debtor_id))).scalar_one()
+    now = dt.datetime.now(dt.UTC)
+    row = Interaction(
+        tenant_id=debtor.tenant_id, id=uuid7(), debtor_id=debtor.id, debt_id=debt_id,
+        channel=channel, direction=direction, contact_point_id=contact_point_id,
+        outcome=outcome, started_at=started_at or now, answered_at=answered_at,
+        ended_at=ended_at, user_id=user_id, process=process, cause_kind=cause_kind,
+        cause_id=cause_id, details=details)
+    session.add(row)
+    if contact_point_id is not None:
+        point = (await session.execute(select(ContactPoint).where(
+            ContactPoint.id == contact_point_id).with_for_update())).scalar_one()
+        point.last_outcome, point.last_outcome_at = outcome, row.started_at
+        if outcome in QUALITY_BY_OUTCOME:
+            point.quality = QUALITY_BY_OUTCOME[outcome]
+        if outcome is Outcome.OPTED_OUT:
+            already = (await session.execute(select(ContactOptOut.id).where(
+                ContactOptOut.contact_point_id == point.id, ContactOptOut.channel == channel,
+                ContactOptOut.revoked_at.is_(None)))).first()
+            if already is None:
+                session.add(ContactOptOut(
+                    tenant_id=point.tenant_id, id=uuid7(), contact_point_id=point.id,
+                    channel=channel, opted_out_at=row.started_at, source="debtor",
+                    note="pedido durante o contato", set_by=user_id))
+    if direction is Direction.OUTBOUND and outcome is not Outcome.BLOCKED:
+        local_day = row.started_at.astimezone(ZoneInfo(debtor.timezone)).date()
+        await agency_counts.tally(session, debtor.document, channel, local_day,
+                                  answered=1 if outcome in ANSWERED else 0)
+    await session.flush()
+    return row

@@ -167,6 +167,75 @@ async def test_incremental_reimport_reports_exactly_the_changed_amounts(db, fact
     assert second["debtors_updated"] == 0
 
 
+async def test_a_reimport_never_rewrites_a_debt_in_agreement_and_warns_instead(
+        db, factory, services, tmp_path):
+    tenant = await factory.tenant()
+    await run(tenant, csv_file(tmp_path, [
+        f"{CPFS[0]};Ana;A-1;1;10/01/2025;100,00;;", f"{CPFS[1]};Bia;B-1;1;10/01/2025;100,00;;"],
+        "v1.csv"))
+    async with db.transaction(Scope.tenant(tenant.id)) as session:
+        await session.execute(text(
+            "UPDATE debt SET status = 'in_agreement' WHERE contract = 'A-1'"))
+    result = await run(tenant, csv_file(tmp_path, [
+        f"{CPFS[0]};Ana;A-1;1;10/03/2025;150,00;;", f"{CPFS[1]};Bia;B-1;1;10/01/2025;130,00;;"],
+        "v2.csv"))
+    assert (result["debts_updated"], result["debts_unchanged"]) == (1, 1)
+    assert result["rows_with_warnings"] == 1
+    state = await debts(db, tenant.id)
+    agreed, updated = state[("A-1", 1)], state[("B-1", 1)]
+    assert (agreed.original_amount, agreed.current_balance, agreed.due_date) == (
+        Decimal("100.00"), Decimal("100.00"), dt.date(2025, 1, 10))
+    assert (updated.original_amount, updated.current_balance) == (Decimal("130.00"),) * 2
+    warnings = list(csv.reader(io.StringIO(
+        await report(db, tenant.id, result["portfolio_id"], "warnings")), delimiter=";"))
+    assert warnings[1][:3] == ["2", "contrato/parcela", "A-1/1"]
+    assert "título em acordo" in warnings[1][3]
+    # The change is an entry of its own: placement 100, then the creditor's +30.
+    assert await ledger_sums(db, tenant.id) == {("A-1", 1): Decimal("100.00"),
+                                                ("B-1", 1): Decimal("130.00")}
+    async with db.transaction(Scope.tenant(tenant.id)) as session:
+        kinds = (await session.execute(
+            select(LedgerEntry.kind, LedgerEntry.amount).join(
+                Debt, Debt.id == LedgerEntry.debt_id).where(Debt.contract == "B-1")
+            .order_by(LedgerEntry.created_at, LedgerEntry.kind))).all()
+    assert sorted(kinds) == [("creditor_update", Decimal("30.00")),
+                             ("placement", Decimal("100.00"))]
+
+
+async def test_a_placed_balance_is_principal_plus_the_creditors_charges(db, factory, services,
+                                                                        tmp_path):
+    tenant = await factory.tenant()
+    await run(tenant, csv_file(tmp_path, [f"{CPFS[0]};Ana;A-1;1;10/01/2025;100,00;160,00",
+                                          f"{CPFS[1]};Bia;B-1;1;10/01/2025;100,00;80,00"],
+                               header="CPF;Nome;Contrato;Parcela;Vencimento;Valor Original;"
+                                      "Saldo Devedor"))
+    async with db.transaction(Scope.tenant(tenant.id)) as session:
+        rows = (await session.execute(
+            select(Debt.contract, LedgerEntry.bucket, LedgerEntry.kind, LedgerEntry.amount)
+            .join(Debt, Debt.id == LedgerEntry.debt_id))).all()
+    assert sorted(rows) == [
+        ("A-1", "interest", "placement", Decimal("60.00")),
+        ("A-1", "principal", "placement", Decimal("100.00")),
+        ("B-1", "principal", "creditor_update", Decimal("-20.00")),
+        ("B-1", "principal", "placement", Decimal("100.00"))]
+    assert await ledger_sums(db, tenant.id) == {
+        k: d.current_balance for k, d in (await debts(db, tenant.id)).items()}
+
+
+async def test_debtors_take_the_zone_of_their_state_else_of_their_phone(db, factory, services,
+                                                                        tmp_path):
+    tenant = await factory.tenant()
+    await run(tenant, csv_file(tmp_path, [
+        f"{CPFS[0]};Ana;A-1;1;10/01/2025;100,00;(11) 98765-4321;AM",
+        f"{CPFS[1]};Bia;B-1;1;10/01/2025;100,00;(68) 99876-5432;",
+        f"{CPFS[2]};Caio;C-1;1;10/01/2025;100,00;;"],
+        header="CPF;Nome;Contrato;Parcela;Vencimento;Valor;Telefone;UF"))
+    async with db.transaction(Scope.tenant(tenant.id)) as session:
+        zones = dict((await session.execute(select(Debtor.name, Debtor.timezone))).all())
+    assert zones == {"Ana": "America/Manaus", "Bia": "America/Rio_Branco",
+                     "Caio": "America/Sao_Paulo"}
+
+
 async def test_a_changed_row_updates_its_debt_and_a_withdrawn_debt_placed_again_reopens(
         db, factory, services, tmp_path):
     tenant = await factory.tenant()

@@ -19,6 +19,9 @@ from core.ids import uuid7
 
 
 class AuditLog(Base):
+    """Citus: distributed by `tenant_id`, each chain on one node; entries with no tenant
+    (agency actions) form the agency's own chain, which stays on the coordinator."""
+
     __tablename__ = "audit_log"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)

@@ -11,6 +11,8 @@ from core.db import Base, created_at_column
 
 
 class JobOnce(Base):
+    """Agency-wide. Citus: distributed by `key`."""
+
     __tablename__ = "job_once"
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)

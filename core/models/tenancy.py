@@ -20,7 +20,9 @@ class TenantStatus(StrEnum):
 
 
 class Tenant(Base):
-    """A creditor company served by the agency. Under RLS: visible when in scope."""
+    """A creditor company served by the agency. Under RLS: visible when in scope.
+
+    Citus: a reference table (small, read by every node's joins)."""
 
     __tablename__ = "tenant"
 
@@ -43,7 +45,9 @@ class Tenant(Base):
 
 
 class User(Base):
-    """A person who logs in: agency staff (no tenant) or a creditor's staff (one tenant)."""
+    """A person who logs in: agency staff (no tenant) or a creditor's staff (one tenant).
+
+    Agency-wide. Citus: a reference table (agency staff have no tenant to distribute by)."""
 
     __tablename__ = "user"
 
@@ -68,7 +72,9 @@ class User(Base):
 
 
 class UserTenant(Base):
-    """Which tenants an agency user (supervisor, agent, legal) may work."""
+    """Which tenants an agency user (supervisor, agent, legal) may work.
+
+    Citus: a reference table, beside `user`."""
 
     __tablename__ = "user_tenant"
 
@@ -78,7 +84,9 @@ class UserTenant(Base):
 
 
 class ApiToken(Base):
-    """A bearer token or a browser session; only the SHA-256 of the secret is stored."""
+    """A bearer token or a browser session; only the SHA-256 of the secret is stored.
+
+    Agency-wide. Citus: distributed by `token_hash` (looked up by it alone)."""
 
     __tablename__ = "api_token"
 
@@ -95,7 +103,9 @@ class ApiToken(Base):
 
 
 class LoginAttempt(Base):
-    """Failed logins, counted per e-mail and per address for rate limiting."""
+    """Failed logins, counted per e-mail and per address for rate limiting.
+
+    Agency-wide. Citus: a local table on the coordinator (short-lived, read at login)."""
 
     __tablename__ = "login_attempt"
 

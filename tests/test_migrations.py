@@ -10,7 +10,6 @@ from sqlalchemy import create_engine
 import core.models  # noqa: F401 - every model on the metadata
 from core.db import Base, sync_url
 
-
 # Tables only the database uses: the audit trigger's chain heads (first migration).
 DATABASE_ONLY = {"audit_chain_head"}
 

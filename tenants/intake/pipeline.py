@@ -37,9 +37,9 @@ from core.models import ImportMode, PortfolioStatus
 from core.runtime import get_storage
 from core.settings import get_settings
 from core.storage import MissingObject
-from tenants.intake import parsing
-from tenants.intake.file_keys import SpillingKeys
-from tenants.intake.store import MergeCounts, PortfolioWriter, PreparedBatch
+from tenants.intake.formats import parsing
+from tenants.intake.load.file_keys import SpillingKeys
+from tenants.intake.load.store import MergeCounts, PortfolioWriter, PreparedBatch
 
 log = logging.getLogger("regua.intake")
 T = TypeVar("T")

@@ -138,7 +138,8 @@ def preview(portfolio: Portfolio, mapping: dict[str, Any] | None = None) -> dict
     import tempfile
     from pathlib import Path
 
-    from tenants.intake import fields, parsing, reader
+    from tenants.intake.formats import parsing, reader
+    from tenants.intake.rules import columns
 
     storage = get_storage()
     with tempfile.TemporaryDirectory(prefix="regua-preview-") as tmp:
@@ -161,7 +162,7 @@ def preview(portfolio: Portfolio, mapping: dict[str, Any] | None = None) -> dict
         except parsing.FileError as exc:
             raise ValidationFailed({"file": str(exc)}) from exc
         chosen = mapping if mapping is not None else portfolio.mapping
-        matched = fields.match_headers(fmt.headers, chosen, mode, strict=False)
+        matched = columns.match_headers(fmt.headers, chosen, mode, strict=False)
     return {
         "format": {"kind": fmt.kind, "encoding": fmt.encoding, "delimiter": fmt.delimiter,
                    "sheet": fmt.sheet, "sheets": fmt.sheets, "description": fmt.description,
@@ -172,7 +173,7 @@ def preview(portfolio: Portfolio, mapping: dict[str, Any] | None = None) -> dict
         # A phone column (header) and the column with its DDD, joined by the import.
         "area_codes": {fmt.headers[p]: fmt.headers[d] for p, d in matched.area_codes.items()},
         "fields": [{"name": f.name, "label": f.label, "required": f.required,
-                    "multiple": f.multiple} for f in fields.fields_for(mode)],
+                    "multiple": f.multiple} for f in columns.fields_for(mode)],
         "rows": fmt.head,
     }
 
@@ -210,7 +211,7 @@ async def list_layouts(session: AsyncSession, tenant_id: uuid.UUID) -> list[Colu
 async def save_layout(session: AsyncSession, actor: audit.Actor, tenant_id: uuid.UUID,
                       name: str, mapping: dict[str, Any], *, mode: str | None = None,
                       sheet: str | None = None) -> ColumnLayout:
-    from tenants.intake.fields import validate_mapping
+    from tenants.intake.rules.columns import validate_mapping
 
     if not name.strip():
         raise ValidationFailed({"name": "informe um nome para o layout"})

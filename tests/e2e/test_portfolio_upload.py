@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import expect
 
-from tenants.intake.sample import write as write_sample
+from tenants.intake.formats.sample import write as write_sample
 from tests.e2e.conftest import login, shot
 
 pytestmark = pytest.mark.e2e

@@ -17,7 +17,7 @@ from core.db import Scope
 from core.models import ContactPoint, Debt, Debtor, Portfolio
 from portal.operator import import_portfolio
 from tenants.intake import pipeline, service
-from tenants.intake.sample import write as write_sample
+from tenants.intake.formats.sample import write as write_sample
 
 HEADER = "CPF/CNPJ;Nome;Contrato;Parcela;Vencimento;Valor;Telefone;E-mail"
 CPFS = ["52998224725", "01234567890", "00191000191", "11144477735"]
@@ -337,7 +337,7 @@ async def test_a_crashed_import_reruns_to_the_same_final_state(db, factory, serv
     tenant = await factory.tenant()
     path = tmp_path / "grande.csv"
     write_sample(path, 500, seed=3)
-    from tenants.intake import store
+    from tenants.intake.load import store
 
     real_finish = store.PortfolioWriter.finish
 
@@ -370,14 +370,14 @@ async def test_an_import_that_fails_for_its_own_fault_is_not_left_running(
         db, factory, services, tmp_path, monkeypatch):
     """A fault of the file or the code would fail every retry: the import fails, says so,
     and the same file can be sent again once it is fixed."""
-    from tenants.intake import rules
+    from tenants.intake.rules import rows
 
     def broken(self, frame, bytes_read):
         raise ValueError("a bug")
 
     tenant = await factory.tenant()
     path = csv_file(tmp_path, [f"{CPFS[0]};Ana;A-1;1;10/01/2025;100,00;;"])
-    monkeypatch.setattr(rules.RowRules, "apply", broken)
+    monkeypatch.setattr(rows.RowRules, "apply", broken)
     result = await run(tenant, path)
     assert result["status"] == "failed" and "erro inesperado" in result["error"]
     assert await count(db, tenant.id, Debt) == 0
@@ -638,8 +638,9 @@ async def test_many_small_batches_reach_the_same_state_as_one(db, factory, servi
     write_sample(path, 1200, seed=11)
     whole = await factory.tenant()
     one = await run(whole, path)
-    from tenants.intake import reader, store
-    from tenants.intake.bloom_filter import BloomFilter
+    from tenants.intake.formats import reader
+    from tenants.intake.load import store
+    from tenants.intake.load.bloom_filter import BloomFilter
 
     monkeypatch.setattr(reader, "CHUNK_BYTES", 4096)  # about 20 rows a parse batch
     monkeypatch.setattr(pipeline, "WRITE_ROWS", 50)  # a few parse batches a write
@@ -684,7 +685,7 @@ async def test_a_repeat_far_from_its_first_row_is_rejected_naming_it(
         db, factory, services, tmp_path, monkeypatch, keys_in_memory):
     """The file's keys are remembered across batches: in memory, and past the limit in a
     database session of the import's own."""
-    from tenants.intake import reader
+    from tenants.intake.formats import reader
 
     monkeypatch.setattr(reader, "CHUNK_BYTES", 1024)
     monkeypatch.setattr(pipeline, "KEYS_IN_MEMORY", keys_in_memory)

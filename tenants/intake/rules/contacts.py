@@ -7,8 +7,6 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from core.phones import DDD_STRINGS
-
 EMAIL = (r"^[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
           r"(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$")
 # Cells often hold several phones or e-mails ("(11) 98765-4321 / (11) 3333-4444",
@@ -22,29 +20,6 @@ EMAIL_SEPARATORS = r"[\s,;/<>()\[\]\"']"
 BAD_PHONE = "telefone inválido descartado (DDD ou número fora do padrão)"
 BAD_EMAIL = "e-mail inválido descartado"
 NOT_EMAIL = "texto que não é e-mail descartado (os e-mails válidos da célula foram guardados)"
-
-
-def phone_stages(src: pl.Expr, out: str) -> list[dict[str, pl.Expr]]:
-    """E.164 (+55...) or null in `out`; the rules of core.phones.normalize_phone."""
-    a, b, c, d = f"{out}_a", f"{out}_b", f"{out}_c", f"{out}_d"
-    return [
-        {a: src.str.replace(r"\.0+$", "").str.replace_all(r"\D", "")},
-        {b: pl.when(pl.col(a).str.starts_with("55") & pl.col(a).str.len_chars().is_in([12, 13]))
-            .then(pl.col(a).str.slice(2)).otherwise(pl.col(a))},
-        {c: pl.when(pl.col(b).str.starts_with("0") & pl.col(b).str.len_chars().is_in([11, 12]))
-            .then(pl.col(b).str.slice(1))
-            .when(pl.col(b).str.starts_with("0") & pl.col(b).str.len_chars().is_in([13, 14]))
-            .then(pl.col(b).str.slice(3)).otherwise(pl.col(b))},
-        {d: pl.when((pl.col(c).str.len_chars() == 10)
-                    & pl.col(c).str.slice(2, 1).is_in(["6", "7", "8", "9"]))
-            .then(pl.concat_str([pl.col(c).str.slice(0, 2), pl.lit("9"), pl.col(c).str.slice(2)]))
-            .otherwise(pl.col(c))},
-        {out: pl.when(pl.col(d).str.slice(0, 2).is_in(DDD_STRINGS) & (
-            ((pl.col(d).str.len_chars() == 11) & (pl.col(d).str.slice(2, 1) == "9"))
-            | ((pl.col(d).str.len_chars() == 10)
-               & pl.col(d).str.slice(2, 1).is_in(["2", "3", "4", "5"]))))
-            .then(pl.lit("+55") + pl.col(d))},
-    ]
 
 
 def phone_cell(idx: int) -> pl.Expr:

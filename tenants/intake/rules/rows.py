@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from core.addresses import UF_BY_NAME, UF_CODES
+from core.documents import document_stages
 from core.models import ImportMode
+from core.phones import phone_stages
 from tenants.intake.load.file_keys import FileKeys, MemoryKeys
 from tenants.intake.rules.columns import ColumnMapping
 from tenants.intake.rules.contacts import (
@@ -33,12 +35,10 @@ from tenants.intake.rules.contacts import (
     PHONE_PART,
     joined,
     phone_cell,
-    phone_stages,
     several_emails,
     several_phones,
     with_area_code,
 )
-from tenants.intake.rules.documents import document_stages
 from tenants.intake.rules.values import (
     DATE_LIKE,
     EARLIEST_DUE_DATE,

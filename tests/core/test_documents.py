@@ -48,8 +48,8 @@ def _spoiled(rng: random.Random, document: str) -> str:
 def _written(rng: random.Random, document: str) -> str:
     """As a spreadsheet may hold it: punctuated, lower case, or missing a leading zero."""
     kind = "cpf" if len(document) == 11 else "cnpj"
-    lost_zero = (document[1:] if document.isdigit() and document[:2] in {f"0{d}" for d in "123456789"}
-                 else document)
+    one_zero = document.isdigit() and document[0] == "0" and document[1] != "0"
+    lost_zero = document[1:] if one_zero else document
     return rng.choice([document, format_document(kind, document), document.lower(),
                        lost_zero, f" {document} "])
 

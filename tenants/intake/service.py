@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
-import unicodedata
 import uuid
 from typing import Any
 
@@ -17,19 +15,10 @@ from core.ids import uuid7
 from core.jobs import enqueue_after_commit
 from core.models import ColumnLayout, Debt, DebtStatus, ImportMode, Portfolio, PortfolioStatus
 from core.runtime import get_storage
+from core.storage_keys import acknowledgement_key, upload_key
 
 WORKABLE = (DebtStatus.OPEN.value, DebtStatus.IN_AGREEMENT.value, DebtStatus.DISPUTED.value)
 DEFAULT_PLACEMENT_DAYS = 180
-
-
-def _safe_name(name: str) -> str:
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", ascii_name).strip("._")
-    return cleaned[-120:] or "carteira"
-
-
-def file_key(tenant_id: uuid.UUID, portfolio_id: uuid.UUID, file_name: str) -> str:
-    return f"tenants/{tenant_id}/portfolios/{portfolio_id}/{_safe_name(file_name)}"
 
 
 def parse_mode(value: str | None) -> ImportMode:
@@ -57,7 +46,7 @@ async def create_upload(
     portfolio_id = uuid7()
     portfolio = Portfolio(
         tenant_id=tenant_id, id=portfolio_id, file_name=file_name.strip()[:255],
-        file_key=file_key(tenant_id, portfolio_id, file_name), mode=parsed_mode,
+        file_key=upload_key(tenant_id, portfolio_id, file_name), mode=parsed_mode,
         status=PortfolioStatus.UPLOADING, layout_name=layout_name, mapping=mapping, sheet=sheet,
         placement_days=placement_days or DEFAULT_PLACEMENT_DAYS, uploaded_by=actor.id,
     )
@@ -119,8 +108,6 @@ REPORT_LABELS = {"errors": "erros", "warnings": "avisos", "return": "devolucao",
 
 
 def read_report(portfolio: Portfolio, kind: str) -> bytes:
-    from tenants.intake.pipeline import acknowledgement_key
-
     key = {"errors": portfolio.error_report_key, "warnings": portfolio.warning_report_key,
            "return": portfolio.return_report_key,
            "acknowledgement": acknowledgement_key(portfolio.tenant_id, portfolio.id)

@@ -86,7 +86,7 @@ async def test_error_report_has_original_columns_row_and_reason(db, factory, ser
     result = await run(tenant, path)
     errors_csv = await report(db, tenant.id, result["portfolio_id"], "errors")
     lines = list(csv.reader(io.StringIO(errors_csv), delimiter=";"))
-    assert lines[0] == ["linha_original", *HEADER.split(";"), "motivo_recusa"]
+    assert lines[0] == ["Linha original", *HEADER.split(";"), "Motivo da recusa"]
     assert lines[1][:4] == ["3", "123", "Curto", "B-1"]
     reason = lines[1][-1]
     assert "CPF/CNPJ" in reason and "Vencimento" in reason and "Valor" in reason
@@ -107,7 +107,7 @@ async def test_fixed_error_report_can_be_uploaded_again(db, factory, services, t
     # The report of the report has its columns once, and the row where it is now.
     again = list(csv.reader(io.StringIO(
         await report(db, tenant.id, second["portfolio_id"], "errors")), delimiter=";"))
-    assert again[0] == ["linha_original", *HEADER.split(";"), "motivo_recusa"]
+    assert again[0] == ["Linha original", *HEADER.split(";"), "Motivo da recusa"]
     assert again[1][0] == "3" and again[1][-1] == "Valor: valor inválido ('abc')"
 
 
@@ -518,7 +518,10 @@ async def test_upload_preview_start_and_progress_through_the_api(db, client, fac
     assert status["rows_accepted"] + status["rows_rejected"] == 300
     report = await client.get(f"/api/v1/portfolios/{body['id']}/reports/errors",
                               headers=headers)
-    assert report.status_code == 200 and "motivo_recusa" in report.text
+    assert report.status_code == 200 and "Motivo da recusa" in report.text
+    # One charset, and CRLF line ends only (Excel's), header and rows alike.
+    assert report.headers["content-type"] == "text/csv; charset=utf-8"
+    assert report.content.count(b"\n") == report.content.count(b"\r\n") > 1
     # The same tenant cannot start it twice.
     again = await client.post(f"/api/v1/portfolios/{body['id']}/start", headers=headers)
     assert again.status_code == 409
@@ -561,6 +564,9 @@ async def test_placement_term_end_returns_debts_with_a_return_file(db, factory, 
     assert state[("B-1", 1)].status == "open"
     returned = await report(db, tenant.id, result["portfolio_id"], "return")
     assert "A-1" in returned and "B-1" not in returned
+    header, row = returned.lstrip("\ufeff").splitlines()[:2]
+    assert header == "Contrato;Parcela;CPF/CNPJ;Nome;Vencimento;Valor original;Saldo;Carteira"
+    assert ";10/01/2025;100,00;100,00;" in row
 
 
 async def test_layouts_are_saved_per_tenant_and_invisible_to_others(client, factory,
@@ -609,7 +615,7 @@ async def test_xlsx_sheet_imports_and_warnings_are_downloadable(db, factory, ser
     assert state[("X-1", 1)].original_amount == Decimal("150.50")
     assert state[("X-2", 1)].due_date == dt.date(2025, 4, 1)
     warnings = await report(db, tenant.id, result["portfolio_id"], "warnings")
-    assert warnings.splitlines()[0] == "linha;coluna;valor;aviso"
+    assert warnings.splitlines()[0] == "Linha;Coluna;Valor;Aviso"
     assert "2;E-mail;ana@;e-mail inválido descartado" in warnings
 
 

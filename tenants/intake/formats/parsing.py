@@ -22,7 +22,12 @@ from tenants.intake.formats import reader
 from tenants.intake.formats.reader import FileFormat
 from tenants.intake.load.file_keys import FileKeys
 from tenants.intake.rules import columns, rows
-from tenants.intake.rules.columns import REPORT_COLUMNS, ColumnMapping, MissingColumnsError
+from tenants.intake.rules.columns import (
+    OWN_COLUMNS,
+    REPORT_COLUMNS,
+    ColumnMapping,
+    MissingColumnsError,
+)
 from tenants.intake.rules.rows import Batch
 
 __all__ = ["Batch", "FileError", "FileFormat", "Reports", "Totals", "match_headers",
@@ -77,14 +82,18 @@ class Totals:
         self.rejected += count
 
 
+WARNING_HEADER = ("Linha", "Coluna", "Valor", "Aviso")
+
+
 class Reports:
     """The error report (row, original columns, reason: fix it and upload it again) and
-    the warning report, as UTF-8 CSV with BOM and `;`, which Excel in Brazil opens."""
+    the warning report, as UTF-8 CSV with BOM, `;` and CRLF line ends, which Excel in
+    Brazil opens."""
 
     def __init__(self, folder: Path, headers: list[str]) -> None:
         self.headers = headers
         # A fixed error report sent back has our columns already: write them once.
-        ours = {columns.fold(c) for c in REPORT_COLUMNS}
+        ours = {columns.fold(c) for c in OWN_COLUMNS}
         self.kept = [i for i, h in enumerate(headers) if columns.fold(h) not in ours]
         self.errors_path = folder / "errors.csv"
         self.warnings_path = folder / "warnings.csv"
@@ -112,8 +121,7 @@ class Reports:
         for batch in batches:
             if batch.warnings.height:
                 if self._warnings is None:
-                    self._warnings = self._open(self.warnings_path,
-                                                list(batch.warnings.columns))
+                    self._warnings = self._open(self.warnings_path, list(WARNING_HEADER))
                 self._write(self._warnings, batch.warnings)
 
     def _late(self, batches: list[Batch], rows: list[tuple[int, str, str]]) -> pl.DataFrame:
@@ -132,7 +140,7 @@ class Reports:
     @staticmethod
     def _write(handle: Any, frame: Any) -> None:
         handle.write(frame.write_csv(separator=";", include_header=False,
-                                     quote_style="necessary"))
+                                     quote_style="necessary", line_terminator="\r\n"))
 
     def close_errors(self) -> Path | None:
         if self._errors is None:

@@ -185,7 +185,7 @@ def parse_in_child(path: Path) -> dict[str, float]:
         "import json, resource, time\n"
         "from pathlib import Path\n"
         "from core.models import ImportMode\n"
-        "from tenants.intake import parsing\n"
+        "from tenants.intake.formats import parsing\n"
         f"path = Path({str(path)!r})\n"
         "t = time.perf_counter()\n"
         "fmt = parsing.sniff(path)\n"
@@ -352,7 +352,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "import.json")
     args = parser.parse_args()
 
-    from tenants.intake.sample import write
+    from tenants.intake.formats.sample import write
 
     with scratch() as (folder, env):
         url = env.url

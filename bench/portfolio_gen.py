@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tenants.intake.sample import write
+from tenants.intake.formats.sample import write
 
 
 def main() -> None:

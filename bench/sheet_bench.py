@@ -95,7 +95,7 @@ def main() -> None:
         writers[kind](Path(source), Path(target))
         return
 
-    from tenants.intake.sample import write
+    from tenants.intake.formats.sample import write
 
     with scratch() as (folder, _):
         data = folder / "carteira.csv"

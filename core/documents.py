@@ -2,12 +2,18 @@
 
 Rules from DOMAIN.md: modulo-11 check digits; from July 2026 a CNPJ's first twelve
 characters may be 0-9A-Z, each worth its ASCII code minus 48, check digits stay numeric.
+
+Two forms of the same rules: one document at a time (`normalize_document`), and a whole
+column at once as polars expressions (`document_stages`, for imports of millions of
+rows); tests/core/test_documents.py checks that they agree.
 """
 
 from __future__ import annotations
 
 import re
 from enum import StrEnum
+
+import polars as pl
 
 _CPF_WEIGHTS_1 = tuple(range(10, 1, -1))
 _CPF_WEIGHTS_2 = tuple(range(11, 1, -1))
@@ -84,3 +90,70 @@ def format_document(kind: DocumentKind | str, value: str) -> str:
     if kind == DocumentKind.CPF:
         return f"{value[:3]}.{value[3:6]}.{value[6:9]}-{value[9:]}"
     return f"{value[:2]}.{value[2:5]}.{value[5:8]}/{value[8:12]}-{value[12:]}"
+
+
+# ---- the vectorised form ---------------------------------------------------------------
+
+_REPEATED_CPF = [int(str(d) * 11) for d in range(10)]
+_REPEATED_CNPJ = [int(str(d) * 14) for d in range(10)]
+
+
+def _check_digit(total: pl.Expr) -> pl.Expr:
+    r = total % 11
+    return pl.when(r < 2).then(0).otherwise(11 - r)
+
+
+def _digits_of(number: pl.Expr, width: int) -> list[pl.Expr]:
+    """The decimal digits of an integer column, most significant first, zero-padded."""
+    return [(number // (10 ** (width - 1 - i))) % 10 for i in range(width)]
+
+
+def _mod11_ok(values: list[pl.Expr], w1: tuple[int, ...], w2: tuple[int, ...]) -> pl.Expr:
+    n = len(values)
+    dv1 = _check_digit(pl.sum_horizontal([v * w for v, w in zip(values[: n - 2], w1,
+                                                                 strict=True)]))
+    dv2 = _check_digit(pl.sum_horizontal([v * w for v, w in zip(values[: n - 1], w2,
+                                                                 strict=True)]))
+    return (dv1 == values[n - 2]) & (dv2 == values[n - 1])
+
+
+def document_stages(document: pl.Expr, has_letters: bool) -> list[dict[str, pl.Expr]]:
+    """`normalize_document` over a column, as stages of `with_columns` (each reads what the
+    previous wrote): they write `document` (the normalized form) and `document_kind`
+    ('cpf' or 'cnpj'), both null when the document is not valid. A spreadsheet's number
+    ("12345678909.0") loses its ".0" first. `has_letters`: some values hold letters, so
+    the alphanumeric CNPJ is checked too (a cost only such batches pay)."""
+    documents: list[dict[str, pl.Expr]] = [
+        {"_doc": document.str.strip_chars().str.replace(r"^(\d+)\.0+$", "${1}")
+         .str.replace_all(r"[\s./\-]", "").str.to_uppercase()},
+        {"_dlen": pl.col("_doc").str.len_chars(),
+         "_dnum": pl.col("_doc").cast(pl.Int64, strict=False)},
+        {"_cpfn": pl.when(pl.col("_dlen").is_between(9, 11)).then(pl.col("_dnum")),
+         "_cnpjn": pl.when(pl.col("_dlen").is_between(12, 14)).then(pl.col("_dnum"))},
+        {"_cpf_ok": _mod11_ok(_digits_of(pl.col("_cpfn"), 11), _CPF_WEIGHTS_1, _CPF_WEIGHTS_2)
+            & ~pl.col("_cpfn").is_in(_REPEATED_CPF),
+         "_cnpj_ok": _mod11_ok(_digits_of(pl.col("_cnpjn"), 14), _CNPJ_WEIGHTS_1,
+                               _CNPJ_WEIGHTS_2)
+            & ~pl.col("_cnpjn").is_in(_REPEATED_CNPJ)},
+        {"document": pl.when(pl.col("_cpf_ok")).then(
+            pl.col("_cpfn").cast(pl.String).str.zfill(11))
+            .when(pl.col("_cnpj_ok")).then(pl.col("_cnpjn").cast(pl.String).str.zfill(14)),
+         "document_kind": pl.when(pl.col("_cpf_ok")).then(pl.lit(DocumentKind.CPF.value))
+            .when(pl.col("_cnpj_ok")).then(pl.lit(DocumentKind.CNPJ.value))},
+    ]
+    if has_letters:
+        # Each character counts as its ASCII code minus 48; base 36 gives 0-9 and
+        # A=10..Z=35, so letters add 7.
+        chars = [pl.col("_doc").str.slice(i, 1).str.to_integer(base=36, strict=False)
+                 for i in range(14)]
+        values = [pl.when(c >= 10).then(c + 7).otherwise(c) for c in chars]
+        alnum = (pl.col("_doc").str.contains(f"^{_CNPJ_SHAPE.pattern}$")
+                 & pl.col("_dnum").is_null())
+        documents[3]["_alnum_ok"] = alnum & _mod11_ok(values, _CNPJ_WEIGHTS_1, _CNPJ_WEIGHTS_2)
+        documents.append({
+            "document": pl.when(pl.col("_alnum_ok")).then(pl.col("_doc"))
+            .otherwise(pl.col("document")),
+            "document_kind": pl.when(pl.col("_alnum_ok")).then(pl.lit(DocumentKind.CNPJ.value))
+            .otherwise(pl.col("document_kind")),
+        })
+    return documents

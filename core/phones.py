@@ -1,8 +1,14 @@
-"""Brazilian phone numbers in E.164 (+55, a valid DDD; mobiles have 9 digits starting 9)."""
+"""Brazilian phone numbers in E.164 (+55, a valid DDD; mobiles have 9 digits starting 9).
+
+Two forms of the same rules: one number at a time (`normalize_phone`), and a whole
+column at once as polars expressions (`phone_stages`, for imports); a test checks that
+they agree."""
 
 from __future__ import annotations
 
 import re
+
+import polars as pl
 
 # Area codes (DDD) in service, by Anatel's national numbering plan.
 DDDS = frozenset({
@@ -49,3 +55,27 @@ def normalize_phone(raw: str) -> str | None:
 
 def is_mobile(e164: str) -> bool:
     return len(e164) == 14 and e164[5] == "9"
+
+
+def phone_stages(src: pl.Expr, out: str) -> list[dict[str, pl.Expr]]:
+    """`normalize_phone` over a column, as stages of `with_columns`: E.164 (+55...) or null
+    in column `out`."""
+    a, b, c, d = f"{out}_a", f"{out}_b", f"{out}_c", f"{out}_d"
+    return [
+        {a: src.str.strip_chars().str.replace(r"\.0+$", "").str.replace_all(r"\D", "")},
+        {b: pl.when(pl.col(a).str.starts_with("55") & pl.col(a).str.len_chars().is_in([12, 13]))
+            .then(pl.col(a).str.slice(2)).otherwise(pl.col(a))},
+        {c: pl.when(pl.col(b).str.starts_with("0") & pl.col(b).str.len_chars().is_in([11, 12]))
+            .then(pl.col(b).str.slice(1))
+            .when(pl.col(b).str.starts_with("0") & pl.col(b).str.len_chars().is_in([13, 14]))
+            .then(pl.col(b).str.slice(3)).otherwise(pl.col(b))},
+        {d: pl.when((pl.col(c).str.len_chars() == 10)
+                    & pl.col(c).str.slice(2, 1).is_in(["6", "7", "8", "9"]))
+            .then(pl.concat_str([pl.col(c).str.slice(0, 2), pl.lit("9"), pl.col(c).str.slice(2)]))
+            .otherwise(pl.col(c))},
+        {out: pl.when(pl.col(d).str.slice(0, 2).is_in(DDD_STRINGS) & (
+            ((pl.col(d).str.len_chars() == 11) & (pl.col(d).str.slice(2, 1) == "9"))
+            | ((pl.col(d).str.len_chars() == 10)
+               & pl.col(d).str.slice(2, 1).is_in(["2", "3", "4", "5"]))))
+            .then(pl.lit("+55") + pl.col(d))},
+    ]

@@ -392,9 +392,25 @@ def portfolio_import(tenant_slug: str, file: str, layout: str | None, mode: str,
     if as_json:
         click.echo(json.dumps(result))
     else:
-        for key, value in result.items():
-            click.echo(f"{key:20} {value}")
+        click.echo(_portfolio_lines(result))
     sys.exit(0 if result["status"] in ("done", "duplicate") else 1)
+
+
+def _portfolio_lines(result: dict[str, Any]) -> str:
+    """An import's answer in Portuguese: what happened, then its counters."""
+    from tenants.intake import counters
+
+    status = {"done": "concluída", "duplicate": "arquivo já importado: nada mudou",
+              "failed": "recusada", "queued": "na fila", "running": "em andamento"}
+    lines = [("Carteira", result["portfolio_id"]), ("Arquivo", result["file_name"]),
+             ("Situação", status.get(result["status"], result["status"]))]
+    if result["error"]:
+        lines.append(("Motivo", result["error"]))
+    if result["duplicate_of"]:
+        lines.append(("Importado antes em", result["duplicate_of"]))
+    lines += counters.shown(result)
+    width = max(len(label) for label, _ in lines)
+    return "\n".join(f"{label.ljust(width)}  {value}" for label, value in lines)
 
 
 @portfolio.command("errors")

@@ -84,7 +84,7 @@ async def _demo_portfolio(slug: str, seed: int) -> None:
 
     from core.models import Portfolio
     from portal.operator import import_portfolio
-    from tenants.intake.sample import write
+    from tenants.intake.formats.sample import write
 
     db = get_db()
     try:

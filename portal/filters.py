@@ -3,33 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
-from typing import Any
 from zoneinfo import ZoneInfo
 
+from core import formatting
 from core.documents import DocumentKind, format_document
+from core.formatting import brl, date_br, int_br
 
 DISPLAY_ZONE = ZoneInfo("America/Sao_Paulo")
 
 
-def int_br(value: Any) -> str:
-    return f"{int(value or 0):,}".replace(",", ".")
-
-
-def brl(value: Any) -> str:
-    amount = Decimal(value or 0).quantize(Decimal("0.01"))
-    whole, cents = f"{amount:,.2f}".split(".")
-    return f"R$ {whole.replace(',', '.')},{cents}"
-
-
 def datetime_br(value: dt.datetime | None) -> str:
-    if value is None:
-        return ""
-    return value.astimezone(DISPLAY_ZONE).strftime("%d/%m/%Y %H:%M")
-
-
-def date_br(value: dt.date | None) -> str:
-    return value.strftime("%d/%m/%Y") if value else ""
+    return formatting.datetime_br(value, DISPLAY_ZONE)
 
 
 def cnpj(value: str) -> str:

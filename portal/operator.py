@@ -150,15 +150,11 @@ async def import_portfolio(tenant_slug: str, path: str, layout: str | None, mode
 
 
 def portfolio_summary(p: Any) -> dict[str, Any]:
+    from tenants.intake import counters
+
     return {
         "portfolio_id": str(p.id), "tenant_id": str(p.tenant_id), "file_name": p.file_name,
-        "mode": p.mode, "status": p.status, "error": p.error,
-        "rows_total": p.rows_total, "rows_accepted": p.rows_accepted,
-        "rows_rejected": p.rows_rejected, "rows_with_warnings": p.rows_with_warnings,
-        "debtors_created": p.debtors_created, "debtors_updated": p.debtors_updated,
-        "debts_created": p.debts_created, "debts_updated": p.debts_updated,
-        "debts_unchanged": p.debts_unchanged, "debts_closed": p.debts_closed,
-        "amount_placed": str(p.amount_placed),
+        "mode": p.mode, "status": p.status, "error": p.error, **counters.counters_of(p),
         "duplicate_of": str(p.duplicate_of) if p.duplicate_of else None,
         "has_error_report": p.error_report_key is not None,
         "has_warning_report": p.warning_report_key is not None,

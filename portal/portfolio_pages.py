@@ -15,7 +15,7 @@ from core.models import Portfolio
 from core.runtime import get_db
 from portal.pages import page
 from tenants import onboarding
-from tenants.intake import service
+from tenants.intake import counters, service
 
 MODE_LABELS = {"incremental": "Incremental", "full": "Completa", "settlement": "Baixa",
                "recall": "Recolhimento"}
@@ -38,7 +38,7 @@ async def portfolios_page(request: Request[Principal, str, Any]) -> Template:
     return page(
         request, "portfolios.html", tenants=tenants, portfolios=portfolios,
         tenant_names={t.id: t.trade_name for t in tenants}, duplicates=duplicates,
-        mode_labels=MODE_LABELS, status_labels=STATUS_LABELS,
+        mode_labels=MODE_LABELS, status_labels=STATUS_LABELS, counter_labels=counters.labels(),
         can_import=request.user.role is not Role.CREDITOR_VIEWER,
     )
 

@@ -254,16 +254,14 @@
     } else {
       title.textContent = "Importação concluída";
     }
-    const stats = [
-      ["Linhas", p.rows_total], ["Aceitas", p.rows_accepted], ["Recusadas", p.rows_rejected],
-      ["Com avisos", p.rows_with_warnings], ["Devedores novos", p.debtors_created],
-      ["Devedores atualizados", p.debtors_updated], ["Títulos novos", p.debts_created],
-      ["Títulos atualizados", p.debts_updated], ["Títulos sem alteração", p.debts_unchanged],
-      ["Títulos encerrados", p.debts_closed],
-    ];
-    $("stats").innerHTML = stats.map(([k, v]) =>
-      `<div class="stat${k === "Recusadas" && v ? " bad" : ""}"><span>${k}</span><strong>${fmt.format(v)}</strong></div>`).join("")
-      + `<div class="stat wide"><span>Valor colocado</span><strong>${brl.format(Number(p.amount_placed))}</strong></div>`;
+    // The counters and their labels come from the server (tenants/intake/counters.py).
+    const counters = JSON.parse($("stats").dataset.counters);
+    $("stats").innerHTML = counters.map((c) => {
+      const v = p[c.name];
+      const cls = c.money ? " wide" : c.name === "rows_rejected" && v ? " bad" : "";
+      const shown = c.money ? brl.format(Number(v)) : fmt.format(v);
+      return `<div class="stat${cls}"><span>${c.label}</span><strong>${shown}</strong></div>`;
+    }).join("");
     const links = [];
     if (p.status === "done") links.push(`<a class="button" href="/api/v1/portfolios/${p.id}/reports/acknowledgement">Baixar recibo da colocação</a>`);
     if (p.has_error_report) links.push(`<a class="button" href="/api/v1/portfolios/${p.id}/reports/errors">Baixar relatório de erros (${lines(p.rows_rejected)})</a>`);

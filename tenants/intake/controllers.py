@@ -21,7 +21,8 @@ from core.auth.web import requires
 from core.errors import NotFound, ValidationFailed
 from core.models import Portfolio
 from core.runtime import get_db
-from tenants.intake import service
+from core.storage_keys import safe_file_name
+from tenants.intake import counters, service
 
 Req = Request[Principal, str, Any]
 
@@ -104,12 +105,7 @@ def portfolio_out(p: Portfolio, upload_url: str | None = None) -> PortfolioOut:
     return PortfolioOut(
         id=p.id, tenant_id=p.tenant_id, file_name=p.file_name, mode=p.mode, status=p.status,
         phase=p.phase, error=p.error, duplicate_of=p.duplicate_of, bytes_total=p.bytes_total,
-        bytes_read=p.bytes_read, rows_total=p.rows_total, rows_accepted=p.rows_accepted,
-        rows_rejected=p.rows_rejected, rows_with_warnings=p.rows_with_warnings,
-        debtors_created=p.debtors_created, debtors_updated=p.debtors_updated,
-        debts_created=p.debts_created, debts_updated=p.debts_updated,
-        debts_unchanged=p.debts_unchanged, debts_closed=p.debts_closed,
-        amount_placed=str(p.amount_placed), placed_until=p.placed_until,
+        bytes_read=p.bytes_read, **counters.counters_of(p), placed_until=p.placed_until,
         has_error_report=p.error_report_key is not None,
         has_warning_report=p.warning_report_key is not None,
         created_at=p.created_at, started_at=p.started_at, finished_at=p.finished_at,
@@ -193,8 +189,9 @@ class PortfolioController(Controller):
         body = service.read_report(portfolio, kind)
         stem = portfolio.file_name.rsplit(".", 1)[0]
         label = service.REPORT_LABELS[kind]
-        return Response(body, media_type="text/csv; charset=utf-8", headers={
-            "Content-Disposition": f'attachment; filename="{service._safe_name(stem)}-{label}.csv"'
+        # Litestar adds the charset to a text type itself.
+        return Response(body, media_type="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="{safe_file_name(stem)}-{label}.csv"'
         })
 
 

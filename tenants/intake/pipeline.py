@@ -31,15 +31,18 @@ import polars as pl
 import psycopg
 import psycopg.errors
 
+from core import storage_keys
 from core.db import Scope, apply_scope_sync, connect_sync
+from core.formatting import date_br, datetime_br, decimal_br
 from core.ids import uuid7
 from core.models import ImportMode, PortfolioStatus
 from core.runtime import get_storage
 from core.settings import get_settings
 from core.storage import MissingObject
-from tenants.intake import parsing
-from tenants.intake.file_keys import SpillingKeys
-from tenants.intake.store import MergeCounts, PortfolioWriter, PreparedBatch
+from tenants.intake import counters
+from tenants.intake.formats import parsing
+from tenants.intake.load.file_keys import SpillingKeys
+from tenants.intake.load.store import MergeCounts, PortfolioWriter, PreparedBatch
 
 log = logging.getLogger("regua.intake")
 T = TypeVar("T")
@@ -325,11 +328,12 @@ def _import_file(settings: Any, scope: Scope, row: dict[str, Any], path: Path, d
 def _upload_reports(row: dict[str, Any], reports: parsing.Reports) -> dict[str, str | None]:
     storage = get_storage()
     keys: dict[str, str | None] = {"error_report_key": None, "warning_report_key": None}
-    base = f"tenants/{row['tenant_id']}/portfolios/{row['id']}"
-    for name, path in (("error_report_key", reports.close_errors()),
-                       ("warning_report_key", reports.close_warnings())):
+    for name, path, key in (
+            ("error_report_key", reports.close_errors(),
+             storage_keys.error_report_key(row["tenant_id"], row["id"])),
+            ("warning_report_key", reports.close_warnings(),
+             storage_keys.warning_report_key(row["tenant_id"], row["id"]))):
         if path is not None:
-            key = f"{base}/{'errors' if name.startswith('error') else 'warnings'}.csv"
             storage.upload_file(key, str(path))
             keys[name] = key
     return keys
@@ -338,27 +342,19 @@ def _upload_reports(row: dict[str, Any], reports: parsing.Reports) -> dict[str, 
 def _upload_acknowledgement(row: dict[str, Any], totals: parsing.Totals, counts: MergeCounts,
                             placed_until: dt.date, digest: str) -> None:
     """The creditor's receipt for the placement: what came in and what it changed."""
-    amount = f"{counts.amount_placed:,.2f}".replace(",", "X").replace(".", ",").replace("X", ".")
-    lines = [
+    values = counters.summed(totals, counts)
+    lines: list[tuple[str, Any]] = [
         ("Arquivo", row["file_name"]), ("SHA-256", digest), ("Tipo", row["mode"]),
-        ("Importado em (UTC)", dt.datetime.now(dt.UTC).strftime("%d/%m/%Y %H:%M")),
-        ("Linhas lidas", totals.rows), ("Linhas aceitas", totals.accepted),
-        ("Linhas recusadas", totals.rejected), ("Linhas com avisos", totals.warned),
-        ("Devedores novos", counts.debtors_created),
-        ("Devedores atualizados", counts.debtors_updated),
-        ("Títulos novos", counts.debts_created), ("Títulos atualizados", counts.debts_updated),
-        ("Títulos sem alteração", counts.debts_unchanged),
-        ("Títulos encerrados", counts.debts_closed), ("Valor colocado (R$)", amount),
-        ("Colocação válida até", placed_until.strftime("%d/%m/%Y")),
+        ("Importado em (UTC)", datetime_br(dt.datetime.now(dt.UTC), dt.UTC)),
+        # Numbers as a spreadsheet cell reads them: no thousands dot in counts.
+        *((f"{c.label} (R$)", decimal_br(values[c.name])) if c.money
+          else (c.label, values[c.name]) for c in counters.COUNTERS),
+        ("Colocação válida até", date_br(placed_until)),
     ]
     buffer = io.StringIO()
-    csv.writer(buffer, delimiter=";").writerows([("item", "valor"), *lines])
-    get_storage().put(acknowledgement_key(row["tenant_id"], row["id"]),
+    csv.writer(buffer, delimiter=";").writerows([("Item", "Valor"), *lines])
+    get_storage().put(storage_keys.acknowledgement_key(row["tenant_id"], row["id"]),
                       ("\ufeff" + buffer.getvalue()).encode("utf-8"), "text/csv")
-
-
-def acknowledgement_key(tenant_id: uuid.UUID, portfolio_id: uuid.UUID) -> str:
-    return f"tenants/{tenant_id}/portfolios/{portfolio_id}/acknowledgement.csv"
 
 
 def _finish(conn: Any, row: dict[str, Any], totals: parsing.Totals, counts: MergeCounts,
@@ -366,12 +362,8 @@ def _finish(conn: Any, row: dict[str, Any], totals: parsing.Totals, counts: Merg
             size: int) -> None:
     values = {
         "status": PortfolioStatus.DONE, "phase": "done", "file_sha256": digest,
-        "bytes_read": size, "rows_total": totals.rows, "rows_accepted": totals.accepted,
-        "rows_rejected": totals.rejected, "rows_with_warnings": totals.warned,
-        "debtors_created": counts.debtors_created, "debtors_updated": counts.debtors_updated,
-        "debts_created": counts.debts_created, "debts_updated": counts.debts_updated,
-        "debts_unchanged": counts.debts_unchanged, "debts_closed": counts.debts_closed,
-        "amount_placed": counts.amount_placed, "placed_until": placed_until, **keys,
+        "bytes_read": size, **counters.summed(totals, counts), "placed_until": placed_until,
+        **keys,
     }
     assignments = ", ".join(f"{k} = %({k})s" for k in values)
     conn.execute(

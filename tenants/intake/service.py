@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
-import unicodedata
 import uuid
 from typing import Any
 
@@ -25,18 +23,9 @@ from core.models import (
     PortfolioStatus,
 )
 from core.runtime import get_storage
+from core.storage_keys import acknowledgement_key, upload_key
 
 DEFAULT_PLACEMENT_DAYS = 180
-
-
-def _safe_name(name: str) -> str:
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", ascii_name).strip("._")
-    return cleaned[-120:] or "carteira"
-
-
-def file_key(tenant_id: uuid.UUID, portfolio_id: uuid.UUID, file_name: str) -> str:
-    return f"tenants/{tenant_id}/portfolios/{portfolio_id}/{_safe_name(file_name)}"
 
 
 def parse_mode(value: str | None) -> ImportMode:
@@ -64,7 +53,7 @@ async def create_upload(
     portfolio_id = uuid7()
     portfolio = Portfolio(
         tenant_id=tenant_id, id=portfolio_id, file_name=file_name.strip()[:255],
-        file_key=file_key(tenant_id, portfolio_id, file_name), mode=parsed_mode,
+        file_key=upload_key(tenant_id, portfolio_id, file_name), mode=parsed_mode,
         status=PortfolioStatus.UPLOADING, layout_name=layout_name, mapping=mapping, sheet=sheet,
         placement_days=placement_days or DEFAULT_PLACEMENT_DAYS, uploaded_by=actor.id,
     )
@@ -126,8 +115,6 @@ REPORT_LABELS = {"errors": "erros", "warnings": "avisos", "return": "devolucao",
 
 
 def read_report(portfolio: Portfolio, kind: str) -> bytes:
-    from tenants.intake.pipeline import acknowledgement_key
-
     key = {"errors": portfolio.error_report_key, "warnings": portfolio.warning_report_key,
            "return": portfolio.return_report_key,
            "acknowledgement": acknowledgement_key(portfolio.tenant_id, portfolio.id)
@@ -145,7 +132,8 @@ def preview(portfolio: Portfolio, mapping: dict[str, Any] | None = None) -> dict
     import tempfile
     from pathlib import Path
 
-    from tenants.intake import fields, parsing, reader
+    from tenants.intake.formats import parsing, reader
+    from tenants.intake.rules import columns
 
     storage = get_storage()
     with tempfile.TemporaryDirectory(prefix="regua-preview-") as tmp:
@@ -168,7 +156,7 @@ def preview(portfolio: Portfolio, mapping: dict[str, Any] | None = None) -> dict
         except parsing.FileError as exc:
             raise ValidationFailed({"file": str(exc)}) from exc
         chosen = mapping if mapping is not None else portfolio.mapping
-        matched = fields.match_headers(fmt.headers, chosen, mode, strict=False)
+        matched = columns.match_headers(fmt.headers, chosen, mode, strict=False)
     return {
         "format": {"kind": fmt.kind, "encoding": fmt.encoding, "delimiter": fmt.delimiter,
                    "sheet": fmt.sheet, "sheets": fmt.sheets, "description": fmt.description,
@@ -179,7 +167,7 @@ def preview(portfolio: Portfolio, mapping: dict[str, Any] | None = None) -> dict
         # A phone column (header) and the column with its DDD, joined by the import.
         "area_codes": {fmt.headers[p]: fmt.headers[d] for p, d in matched.area_codes.items()},
         "fields": [{"name": f.name, "label": f.label, "required": f.required,
-                    "multiple": f.multiple} for f in fields.fields_for(mode)],
+                    "multiple": f.multiple} for f in columns.fields_for(mode)],
         "rows": fmt.head,
     }
 
@@ -217,7 +205,7 @@ async def list_layouts(session: AsyncSession, tenant_id: uuid.UUID) -> list[Colu
 async def save_layout(session: AsyncSession, actor: audit.Actor, tenant_id: uuid.UUID,
                       name: str, mapping: dict[str, Any], *, mode: str | None = None,
                       sheet: str | None = None) -> ColumnLayout:
-    from tenants.intake.fields import validate_mapping
+    from tenants.intake.rules.columns import validate_mapping
 
     if not name.strip():
         raise ValidationFailed({"name": "informe um nome para o layout"})

@@ -14,9 +14,11 @@ from typing import Any
 from sqlalchemy import text
 
 from core.db import Scope, owner_engine
+from core.formatting import date_br, decimal_br
 from core.jobs import actor
 from core.runtime import get_db, get_storage
 from core.settings import MAINTENANCE_DB_ROLE, get_settings
+from core.storage_keys import return_report_key
 from tenants.intake import pipeline, service
 
 log = logging.getLogger("regua.intake")
@@ -55,8 +57,8 @@ async def _tenants() -> list[uuid.UUID]:
     return await all_tenant_ids()
 
 
-RETURN_HEADER = ["contrato", "parcela", "cpf_cnpj", "nome", "vencimento", "valor_original",
-                 "saldo", "carteira"]
+RETURN_HEADER = ["Contrato", "Parcela", "CPF/CNPJ", "Nome", "Vencimento", "Valor original",
+                 "Saldo", "Carteira"]
 
 
 @actor("intake.return_expired", max_retries=3)
@@ -78,15 +80,15 @@ async def return_expired() -> None:
             by_portfolio: dict[uuid.UUID, list[list[str]]] = {}
             for r in rows:
                 by_portfolio.setdefault(r[0], []).append(
-                    [r[1], str(r[2]), r[3], r[4], r[5].strftime("%d/%m/%Y"),
-                     f"{r[6]:.2f}".replace(".", ","), f"{r[7]:.2f}".replace(".", ","),
+                    [r[1], str(r[2]), r[3], r[4], date_br(r[5]),
+                     decimal_br(r[6], thousands=False), decimal_br(r[7], thousands=False),
                      str(r[0])])
             for portfolio_id, lines in by_portfolio.items():
                 buffer = io.StringIO()
-                out = csv.writer(buffer, delimiter=";")
+                out = csv.writer(buffer, delimiter=";")  # CRLF line ends, as Excel writes
                 out.writerow(RETURN_HEADER)
                 out.writerows(lines)
-                key = f"tenants/{tenant_id}/portfolios/{portfolio_id}/return-{today}.csv"
+                key = return_report_key(tenant_id, portfolio_id, today)
                 get_storage().put(key, ("\ufeff" + buffer.getvalue()).encode("utf-8"),
                                   "text/csv")
                 await session.execute(text(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import expect
 
-from tenants.intake.sample import write as write_sample
+from tenants.intake.formats.sample import write as write_sample
 from tests.e2e.conftest import login, shot
 
 pytestmark = pytest.mark.e2e
@@ -45,7 +45,7 @@ async def test_upload_map_import_and_see_the_counts(page, live_server, factory, 
     stats = await page.locator("#stats").inner_text()
     assert "2.000" in stats  # rows read, formatted for Brazil
     assert "1.940" in stats  # accepted
-    assert "Recusadas" in stats
+    assert "Linhas recusadas" in stats
     link = page.locator("#report-links a", has_text="relatório de erros")
     assert await link.count() == 1
     async with page.expect_download() as download:
@@ -55,7 +55,7 @@ async def test_upload_map_import_and_see_the_counts(page, live_server, factory, 
     await expect(history).to_contain_text("Concluída")
     report = await (await download.value).path()
     text = report.read_text(encoding="utf-8-sig")
-    assert text.startswith("linha_original;") and "motivo_recusa" in text
+    assert text.startswith("Linha original;") and "Motivo da recusa" in text
     await page.reload()
     history = page.locator("table.portfolios tbody tr").first
     assert "carteira-marco.csv" in await history.inner_text()

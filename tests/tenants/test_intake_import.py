@@ -18,7 +18,7 @@ from core.db import Scope
 from core.models import ContactPoint, Debt, Debtor, LedgerEntry, Payment, Portfolio
 from portal.operator import import_portfolio
 from tenants.intake import pipeline, service
-from tenants.intake.sample import write as write_sample
+from tenants.intake.formats.sample import write as write_sample
 
 HEADER = "CPF/CNPJ;Nome;Contrato;Parcela;Vencimento;Valor;Telefone;E-mail"
 CPFS = ["52998224725", "01234567890", "00191000191", "11144477735"]
@@ -108,7 +108,7 @@ async def test_error_report_has_original_columns_row_and_reason(db, factory, ser
     result = await run(tenant, path)
     errors_csv = await report(db, tenant.id, result["portfolio_id"], "errors")
     lines = list(csv.reader(io.StringIO(errors_csv), delimiter=";"))
-    assert lines[0] == ["linha_original", *HEADER.split(";"), "motivo_recusa"]
+    assert lines[0] == ["Linha original", *HEADER.split(";"), "Motivo da recusa"]
     assert lines[1][:4] == ["3", "123", "Curto", "B-1"]
     reason = lines[1][-1]
     assert "CPF/CNPJ" in reason and "Vencimento" in reason and "Valor" in reason
@@ -129,7 +129,7 @@ async def test_fixed_error_report_can_be_uploaded_again(db, factory, services, t
     # The report of the report has its columns once, and the row where it is now.
     again = list(csv.reader(io.StringIO(
         await report(db, tenant.id, second["portfolio_id"], "errors")), delimiter=";"))
-    assert again[0] == ["linha_original", *HEADER.split(";"), "motivo_recusa"]
+    assert again[0] == ["Linha original", *HEADER.split(";"), "Motivo da recusa"]
     assert again[1][0] == "3" and again[1][-1] == "Valor: valor inválido ('abc')"
 
 
@@ -432,7 +432,7 @@ async def test_a_crashed_import_reruns_to_the_same_final_state(db, factory, serv
     tenant = await factory.tenant()
     path = tmp_path / "grande.csv"
     write_sample(path, 500, seed=3)
-    from tenants.intake import store
+    from tenants.intake.load import store
 
     real_finish = store.PortfolioWriter.finish
 
@@ -465,14 +465,14 @@ async def test_an_import_that_fails_for_its_own_fault_is_not_left_running(
         db, factory, services, tmp_path, monkeypatch):
     """A fault of the file or the code would fail every retry: the import fails, says so,
     and the same file can be sent again once it is fixed."""
-    from tenants.intake import rules
+    from tenants.intake.rules import rows
 
     def broken(self, frame, bytes_read):
         raise ValueError("a bug")
 
     tenant = await factory.tenant()
     path = csv_file(tmp_path, [f"{CPFS[0]};Ana;A-1;1;10/01/2025;100,00;;"])
-    monkeypatch.setattr(rules.RowRules, "apply", broken)
+    monkeypatch.setattr(rows.RowRules, "apply", broken)
     result = await run(tenant, path)
     assert result["status"] == "failed" and "erro inesperado" in result["error"]
     assert await count(db, tenant.id, Debt) == 0
@@ -613,7 +613,10 @@ async def test_upload_preview_start_and_progress_through_the_api(db, client, fac
     assert status["rows_accepted"] + status["rows_rejected"] == 300
     report = await client.get(f"/api/v1/portfolios/{body['id']}/reports/errors",
                               headers=headers)
-    assert report.status_code == 200 and "motivo_recusa" in report.text
+    assert report.status_code == 200 and "Motivo da recusa" in report.text
+    # One charset, and CRLF line ends only (Excel's), header and rows alike.
+    assert report.headers["content-type"] == "text/csv; charset=utf-8"
+    assert report.content.count(b"\n") == report.content.count(b"\r\n") > 1
     # The same tenant cannot start it twice.
     again = await client.post(f"/api/v1/portfolios/{body['id']}/start", headers=headers)
     assert again.status_code == 409
@@ -656,6 +659,9 @@ async def test_placement_term_end_returns_debts_with_a_return_file(db, factory, 
     assert state[("B-1", 1)].status == "open"
     returned = await report(db, tenant.id, result["portfolio_id"], "return")
     assert "A-1" in returned and "B-1" not in returned
+    header, row = returned.lstrip("\ufeff").splitlines()[:2]
+    assert header == "Contrato;Parcela;CPF/CNPJ;Nome;Vencimento;Valor original;Saldo;Carteira"
+    assert ";10/01/2025;100,00;100,00;" in row
 
 
 async def test_layouts_are_saved_per_tenant_and_invisible_to_others(client, factory,
@@ -704,7 +710,7 @@ async def test_xlsx_sheet_imports_and_warnings_are_downloadable(db, factory, ser
     assert state[("X-1", 1)].original_amount == Decimal("150.50")
     assert state[("X-2", 1)].due_date == dt.date(2025, 4, 1)
     warnings = await report(db, tenant.id, result["portfolio_id"], "warnings")
-    assert warnings.splitlines()[0] == "linha;coluna;valor;aviso"
+    assert warnings.splitlines()[0] == "Linha;Coluna;Valor;Aviso"
     assert "2;E-mail;ana@;e-mail inválido descartado" in warnings
 
 
@@ -733,8 +739,9 @@ async def test_many_small_batches_reach_the_same_state_as_one(db, factory, servi
     write_sample(path, 1200, seed=11)
     whole = await factory.tenant()
     one = await run(whole, path)
-    from tenants.intake import reader, store
-    from tenants.intake.bloom_filter import BloomFilter
+    from tenants.intake.formats import reader
+    from tenants.intake.load import store
+    from tenants.intake.load.bloom_filter import BloomFilter
 
     monkeypatch.setattr(reader, "CHUNK_BYTES", 4096)  # about 20 rows a parse batch
     monkeypatch.setattr(pipeline, "WRITE_ROWS", 50)  # a few parse batches a write
@@ -779,7 +786,7 @@ async def test_a_repeat_far_from_its_first_row_is_rejected_naming_it(
         db, factory, services, tmp_path, monkeypatch, keys_in_memory):
     """The file's keys are remembered across batches: in memory, and past the limit in a
     database session of the import's own."""
-    from tenants.intake import reader
+    from tenants.intake.formats import reader
 
     monkeypatch.setattr(reader, "CHUNK_BYTES", 1024)
     monkeypatch.setattr(pipeline, "KEYS_IN_MEMORY", keys_in_memory)

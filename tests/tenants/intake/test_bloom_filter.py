@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from tenants.intake.bloom_filter import BloomFilter
+from tenants.intake.load.bloom_filter import BloomFilter
 
 
 def test_a_document_added_in_an_earlier_batch_is_always_reported_seen() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tenants.intake.store import contacts_of
+from tenants.intake.load.store import contacts_of
 
 from .test_parsing import parse, write
 

@@ -11,7 +11,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from core.settings import get_settings
-from tenants.intake.copy_data import binary_copy_data, copy_into, temp_table
+from tenants.intake.load.copy_data import binary_copy_data, copy_into, temp_table
 
 COLUMNS = {"n": "int4", "big": "int8", "id": "uuid", "name": "text", "due": "date",
            "amount": "numeric(14,2)", "extra": "jsonb", "seen": "bool"}

@@ -10,9 +10,10 @@ import polars as pl
 import pytest
 
 from core.models import ImportMode
-from tenants.intake import file_keys, parsing, reader
-from tenants.intake.bloom_filter import BloomFilter
-from tenants.intake.rules import Batch
+from tenants.intake.formats import parsing, reader
+from tenants.intake.load import file_keys
+from tenants.intake.load.bloom_filter import BloomFilter
+from tenants.intake.rules.rows import Batch
 
 HEADER = "CPF/CNPJ;Nome do Cliente;Nº Contrato;Parcela;Vencimento;Valor Original"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tenants.intake.rules import Batch
+from tenants.intake.rules.rows import Batch
 
 from .test_parsing import HEADER, parse, rejected_reasons, write
 

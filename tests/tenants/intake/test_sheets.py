@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from core.models import ImportMode
-from tenants.intake import parsing, reader, sheets
+from tenants.intake.formats import parsing, reader, sheets
 
 openpyxl = pytest.importorskip("openpyxl")
 FIXTURES = Path(__file__).parent / "fixtures"

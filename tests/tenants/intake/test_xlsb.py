@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.models import ImportMode
-from tenants.intake import parsing, reader, sheets, xlsb
+from tenants.intake.formats import parsing, reader, sheets, xlsb
 
 from .xlsb_writer import write_xlsb
 

@@ -13,42 +13,46 @@ only loops over the few rejected and warned rows to word their messages.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import polars as pl
 
 from core.addresses import UF_BY_NAME, UF_CODES
+from core.documents import document_stages
 from core.models import ImportMode
-from core.phones import DDD_STRINGS
-from tenants.intake.fields import ColumnMapping
-from tenants.intake.file_keys import FileKeys, MemoryKeys
-
-_EMAIL = (r"^[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
-          r"(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$")
-# Cells often hold several phones or e-mails ("(11) 98765-4321 / (11) 3333-4444",
-# "a@x.com; b@y.com"): each is read on its own.
-_PHONE_PART = r"[\d(+][\dxX\s().\-]*\d"
-_EXTENSION = r"(?i)[\s,;/-]*(?:ramal|ram\.|r\.|ext\.?|extens[aã]o)\s*:?\s*\d+\s*$"
-_EMAIL_PART = r"[^\s,;/<>()\[\]]*@[^\s,;/<>()\[\]]*"
-# A name before an address in angle brackets, as mail programs export it ("Ana <a@x.com>").
-_DISPLAY_NAME = r"[^,;<>]*<"
-_EMAIL_SEPARATORS = r"[\s,;/<>()\[\]\"']"
-DATE_LIKE = r"^\d{1,2}/\d{1,2}/\d{2,4}$"
-# A long number Excel showed in scientific notation and saved that way ("1,23457E+11"):
-# its last digits are gone, and different contracts or CPFs would become the same.
-SCIENTIFIC = r"(?i)^\d+(?:[.,]\d+)?E\+?\d+$"
-ROUNDED_BY_EXCEL = ("o Excel arredondou o número (notação científica, como 1,23457E+11):"
-                    " formate a coluna como texto e gere o arquivo de novo")
-INSTALLMENT_AS_DATE = ("parcela inválida: veio como data (o Excel converte “1/3” em 01/03);"
-                       " formate a coluna Parcela como texto e gere o arquivo de novo")
-_BAD_PHONE = "telefone inválido descartado (DDD ou número fora do padrão)"
-_BAD_EMAIL = "e-mail inválido descartado"
-_NOT_EMAIL = "texto que não é e-mail descartado (os e-mails válidos da célula foram guardados)"
-_REPEATED_CPF = [int(str(d) * 11) for d in range(10)]
-_REPEATED_CNPJ = [int(str(d) * 14) for d in range(10)]
-_CNPJ_W1 = (5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2)
-_CNPJ_W2 = (6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2)
+from core.phones import phone_stages
+from tenants.intake.load.file_keys import FileKeys, MemoryKeys
+from tenants.intake.rules.columns import ColumnMapping
+from tenants.intake.rules.contacts import (
+    BAD_EMAIL,
+    BAD_PHONE,
+    DISPLAY_NAME,
+    EMAIL,
+    EMAIL_PART,
+    EMAIL_SEPARATORS,
+    NOT_EMAIL,
+    PHONE_PART,
+    joined,
+    phone_cell,
+    several_emails,
+    several_phones,
+    with_area_code,
+)
+from tenants.intake.rules.values import (
+    DATE_LIKE,
+    EARLIEST_DUE_DATE,
+    INSTALLMENT_AS_DATE,
+    ROUNDED_BY_EXCEL,
+    SCIENTIFIC,
+    cents_text,
+    decimal_point,
+    digit_lost,
+    installment,
+    money_stages,
+    month_first,
+    parse_dates,
+)
 
 
 @dataclass
@@ -74,226 +78,6 @@ class Batch:
 
 WARNING_SCHEMA = {"linha": pl.Int64, "coluna": pl.String, "valor": pl.String,
                   "aviso": pl.String}
-
-
-def _check_digit(total: pl.Expr) -> pl.Expr:
-    r = total % 11
-    return pl.when(r < 2).then(0).otherwise(11 - r)
-
-
-def _digits_of(number: pl.Expr, width: int) -> list[pl.Expr]:
-    """The decimal digits of an integer column, most significant first, zero-padded."""
-    return [(number // (10 ** (width - 1 - i))) % 10 for i in range(width)]
-
-
-def _mod11_ok(values: list[pl.Expr], w1: tuple[int, ...], w2: tuple[int, ...]) -> pl.Expr:
-    n = len(values)
-    dv1 = _check_digit(pl.sum_horizontal([v * w for v, w in zip(values[: n - 2], w1,
-                                                                 strict=True)]))
-    dv2 = _check_digit(pl.sum_horizontal([v * w for v, w in zip(values[: n - 1], w2,
-                                                                 strict=True)]))
-    return (dv1 == values[n - 2]) & (dv2 == values[n - 1])
-
-
-# The last two are the digits-only dates of bank and mainframe exports (20240305,
-# 05032024); neither reads the other's dates inside 1900-2100.
-DATE_LAYOUTS = ("%d/%m/%Y", "%Y-%m-%d", "%d/%m/%y", "%d-%m-%Y", "%d.%m.%Y", "%Y/%m/%d",
-                "%Y%m%d", "%d%m%Y")
-# A time after the date, as database and ERP exports write it ("10/01/2025 00:00:00",
-# "2025-01-10T00:00:00.000"): the date is what counts.
-TIME_OF_DAY = r"[ T]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?$"
-
-
-def month_first(values: pl.Series) -> bool | None:
-    """Whether a column's dates put the month first (03/25/2024, from a US-locale system):
-    False as soon as a date's first number exceeds 12; True when none does and the second
-    exceeds 12 in enough of them (see shows_layout; in such a file, every date after the
-    12th: about 60%); None while the dates fit both readings. A few such dates among
-    day-first ones are typos, which a Brazilian file must not be turned around by."""
-    parts = values.str.extract_groups(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}\b")
-    first = parts.struct.field("1").cast(pl.Int32, strict=False)
-    second = parts.struct.field("2").cast(pl.Int32, strict=False)
-    if (first > 12).any():
-        return False
-    return True if shows_layout(int((second > 12).sum()), first.count()) else None
-
-
-def shows_layout(odd: int, total: int) -> bool:
-    """Whether `odd` of `total` values show a column's foreign layout (month first, decimal
-    point) beyond a typo: at least five and a fifth of them, or in a small file (a short
-    batch of a few debts) at least two and half of them."""
-    return (odd >= 5 and odd >= 0.2 * total) or (odd >= 2 and odd >= 0.5 * total)
-
-
-# Systems fill a missing date with 01/01/1900 (or 1899-12-30, Excel's day 0): no debt
-# that old is collected.
-EARLIEST_DUE_DATE = dt.date(1950, 1, 1)
-
-
-def parse_dates(values: pl.Series, month_first: bool = False) -> pl.Series:
-    """dd/mm/yyyy, dd/mm/yy, yyyy-mm-dd, dd-mm-yyyy, dd.mm.yyyy, yyyy/mm/dd, yyyymmdd,
-    ddmmyyyy (each with or without a time of day) and Excel day serials; null when nothing
-    fits or the date is outside 1900-2100.
-
-    A file almost always uses one layout: each layout is tried only on the values the
-    previous ones could not read, so the common case costs one parse. `month_first`
-    swaps day and month where the day comes first in Brazil. A wrong reading
-    ('10/02/25' as year 25) falls outside 1900-2100 and the next layout takes over.
-    """
-    text = values.str.strip_chars()
-    if text.str.contains(":", literal=True).any():
-        text = text.str.replace(TIME_OF_DAY, "")
-    result = pl.Series(values.name, [None] * len(values), dtype=pl.Date)
-    pending = (text != "").fill_null(False).arg_true()
-    low, high = dt.date(1900, 1, 1), dt.date(2100, 12, 31)
-    layouts = [_day_month_swapped(layout) for layout in DATE_LAYOUTS] if month_first \
-        else DATE_LAYOUTS
-    for layout in layouts:
-        if pending.is_empty():
-            return result
-        subset = text.gather(pending)
-        parsed = subset.str.strptime(pl.Date, layout, strict=False, exact=True)
-        ok = parsed.is_between(low, high).fill_null(False)
-        result = result.scatter(pending.filter(ok), parsed.filter(ok))
-        pending = pending.filter(~ok)
-    if not pending.is_empty():
-        serial = text.gather(pending).str.extract(r"^(\d{5})(?:\.0+)?$", 1).cast(
-            pl.Int64, strict=False)
-        ok = serial.is_not_null()
-        days = serial.filter(ok).cast(pl.Int64)
-        dates = (pl.Series([dt.date(1899, 12, 30)] * len(days), dtype=pl.Date)
-                 + pl.Series(days).cast(pl.Duration("ms")) * 86_400_000).cast(pl.Date) \
-            if len(days) else pl.Series([], dtype=pl.Date)
-        result = result.scatter(pending.filter(ok), dates)
-    return result
-
-
-def _day_month_swapped(layout: str) -> str:
-    return layout.replace("%d", "%_").replace("%m", "%d").replace("%_", "%m") \
-        if layout.startswith("%d") else layout
-
-
-def decimal_point(values: pl.Series) -> bool | None:
-    """Whether a column's amounts use the decimal point: False as soon as one has a
-    decimal comma; True when none does and many have a point with one or two decimals
-    ("1234.56", which no thousands dot makes); None while the amounts read either way
-    ("1.500", "1.234"). A few such amounts among Brazilian ones are typos."""
-    text = values.str.replace_all(r"(?i)r\$|\s", "")
-    if text.str.contains(r"\d,\d{1,2}\)?$").any():
-        return False
-    points = int(text.str.contains(r"\d\.\d{1,2}\)?$").sum())
-    return True if shows_layout(points, int((text != "").sum())) else None
-
-
-def _money_stages(src: str, out: str, point: bool = False) -> list[dict[str, pl.Expr]]:
-    """Money text ('1.234,56', 'R$ 1.234,56', '1234.56', '1,234.56', '1.234') to integer
-    cents in column `out`; half-up rounding for spreadsheet floats; sign kept. With
-    `point` (a column that uses the decimal point) a dot is always the decimal one."""
-    s, body, norm = f"{out}_s", f"{out}_b", f"{out}_n"
-    brazilian = (pl.col(body).str.contains(r"^[\d.]*,\d*$")
-                 & ~pl.col(body).str.contains(r"^\d{1,3}(,\d{3}){2,}$"))
-    thousands = pl.lit(False) if point else pl.col(body).str.contains(r"^\d{1,3}(\.\d{3})+$")
-    return [
-        {s: pl.col(src).str.replace_all(r"(?i)r\$|\s", "")},
-        {f"{out}_neg": pl.col(s).str.starts_with("-")
-            | (pl.col(s).str.starts_with("(") & pl.col(s).str.ends_with(")")),
-         body: pl.col(s).str.replace_all(r"^[-+(]|\)$", "")},
-        {norm: pl.when(brazilian & ~pl.lit(point))
-            .then(pl.col(body).str.replace_all(".", "", literal=True)
-                  .str.replace(",", ".", literal=True))
-            .when(thousands)
-            .then(pl.col(body).str.replace_all(".", "", literal=True))
-            .otherwise(pl.col(body).str.replace_all(",", "", literal=True))},
-        {f"{out}_g": pl.col(norm).str.extract_groups(r"^(\d{1,12})(?:\.(\d*))?$")},
-        {f"{out}_f": pl.col(f"{out}_g").struct.field("2").fill_null("").str.pad_end(3, "0"),
-         f"{out}_w": pl.col(f"{out}_g").struct.field("1").cast(pl.Int64, strict=False)},
-        {out: (pl.col(f"{out}_w") * 100
-               + pl.col(f"{out}_f").str.slice(0, 2).cast(pl.Int64, strict=False)
-               + (pl.col(f"{out}_f").str.slice(2, 1).cast(pl.Int64, strict=False) >= 5)
-               .cast(pl.Int64)) * pl.when(pl.col(f"{out}_neg")).then(-1).otherwise(1)},
-    ]
-
-
-def _digit_lost(out: str) -> pl.Expr:
-    """Money like '1,234': a decimal comma to a Brazilian, a thousands separator to an
-    English-locale spreadsheet. Read as the former (the file's convention) it is rounded
-    to cents and loses a digit, so the row says how it was read."""
-    body = pl.col(f"{out}_b")
-    return pl.when(body.str.contains(r"^\d{1,3},\d{3}$")).then(pl.lit(
-        "valor com três casas após a vírgula: lido como decimal e arredondado para"
-        " centavos (1,234 = 1,23); se a vírgula separa milhares, escreva 1.234,00")
-    ).when(body.str.contains(r",\d{3,}$")).then(pl.lit(
-        "valor com mais de duas casas decimais: arredondado para centavos"))
-
-
-def cents_text(cents: pl.Expr) -> pl.Expr:
-    return pl.concat_str([(cents // 100).cast(pl.String), pl.lit("."),
-                          (cents % 100).cast(pl.String).str.zfill(2)])
-
-
-def _phone_stages(src: pl.Expr, out: str) -> list[dict[str, pl.Expr]]:
-    """E.164 (+55...) or null in `out`; the rules of core.phones.normalize_phone."""
-    a, b, c, d = f"{out}_a", f"{out}_b", f"{out}_c", f"{out}_d"
-    return [
-        {a: src.str.replace(r"\.0+$", "").str.replace_all(r"\D", "")},
-        {b: pl.when(pl.col(a).str.starts_with("55") & pl.col(a).str.len_chars().is_in([12, 13]))
-            .then(pl.col(a).str.slice(2)).otherwise(pl.col(a))},
-        {c: pl.when(pl.col(b).str.starts_with("0") & pl.col(b).str.len_chars().is_in([11, 12]))
-            .then(pl.col(b).str.slice(1))
-            .when(pl.col(b).str.starts_with("0") & pl.col(b).str.len_chars().is_in([13, 14]))
-            .then(pl.col(b).str.slice(3)).otherwise(pl.col(b))},
-        {d: pl.when((pl.col(c).str.len_chars() == 10)
-                    & pl.col(c).str.slice(2, 1).is_in(["6", "7", "8", "9"]))
-            .then(pl.concat_str([pl.col(c).str.slice(0, 2), pl.lit("9"), pl.col(c).str.slice(2)]))
-            .otherwise(pl.col(c))},
-        {out: pl.when(pl.col(d).str.slice(0, 2).is_in(DDD_STRINGS) & (
-            ((pl.col(d).str.len_chars() == 11) & (pl.col(d).str.slice(2, 1) == "9"))
-            | ((pl.col(d).str.len_chars() == 10)
-               & pl.col(d).str.slice(2, 1).is_in(["2", "3", "4", "5"]))))
-            .then(pl.lit("+55") + pl.col(d))},
-    ]
-
-
-def _phone_cell(idx: int) -> pl.Expr:
-    """A phone cell without the extension some carry ("(11) 3333-4444 ramal 22"), which
-    only a person dialling can use."""
-    return pl.col(f"c{idx}").str.replace(_EXTENSION, "")
-
-
-def _several(idx: int) -> pl.Expr:
-    """The phone cell holds several numbers."""
-    return _phone_cell(idx).str.count_matches(_PHONE_PART) > 1
-
-
-def _several_emails(email: pl.Expr, plain: pl.Expr) -> pl.Expr:
-    """The e-mail cell holds an address but is not just one: several addresses, or one
-    with a name or a note ("Ana <ana@x.com>", "ana@x.com (pessoal)")."""
-    return email.str.contains("@", literal=True) & ~plain
-
-
-def _with_area_code(number: pl.Expr, area_code: pl.Expr) -> pl.Expr:
-    """A phone whose DDD is in a column of its own: the DDD goes in front when the number
-    lacks one (8 or 9 digits) and the DDD cell holds two digits ("11", "011")."""
-    digits = number.str.replace_all(r"\D", "")
-    ddd = area_code.str.replace_all(r"\D", "").str.strip_chars_start("0")
-    return pl.when((ddd.str.len_chars() == 2) & digits.str.len_chars().is_in([8, 9])) \
-        .then(ddd + digits).otherwise(number)
-
-
-def _joined(values: Sequence[pl.Expr]) -> pl.Expr:
-    """Several columns' values in one, comma-separated; null when none has one."""
-    if not values:
-        return pl.lit(None, dtype=pl.String)
-    joined = pl.concat_str(values, separator=",", ignore_nulls=True)
-    return pl.when(joined != "").then(joined)
-
-
-def _installment(src: str, empty: int | None = 1) -> pl.Expr:
-    raw = pl.col(src).str.strip_chars()
-    return pl.when(raw == "").then(empty).otherwise(
-        # 1, 01/12, 1 de 12, and 1.0 from a spreadsheet's number
-        raw.str.extract(r"(?i)^0*(\d{1,6})(?:\.0+)?(?:\s*(?:/|de)\s*\d+)?$", 1)
-        .cast(pl.Int32, strict=False))
 
 
 def _merge_stages(*plans: list[dict[str, pl.Expr]]) -> list[dict[str, pl.Expr]]:
@@ -458,49 +242,17 @@ class RowRules:
         amount, inst = self._required("amount"), self._idx("installment")
         has_letters = bool(frame.select(document.str.contains("[A-Za-z]").any()).item())
 
-        documents: list[dict[str, pl.Expr]] = [
-            {"_doc": document.str.strip_chars().str.replace(r"^(\d+)\.0+$", "${1}")
-             .str.replace_all(r"[\s./\-]", "").str.to_uppercase()},
-            {"_dlen": pl.col("_doc").str.len_chars(),
-             "_dnum": pl.col("_doc").cast(pl.Int64, strict=False)},
-            {"_cpfn": pl.when(pl.col("_dlen").is_between(9, 11)).then(pl.col("_dnum")),
-             "_cnpjn": pl.when(pl.col("_dlen").is_between(12, 14)).then(pl.col("_dnum"))},
-            {"_cpf_ok": _mod11_ok(_digits_of(pl.col("_cpfn"), 11), tuple(range(10, 1, -1)),
-                                  tuple(range(11, 1, -1)))
-                & ~pl.col("_cpfn").is_in(_REPEATED_CPF),
-             "_cnpj_ok": _mod11_ok(_digits_of(pl.col("_cnpjn"), 14), _CNPJ_W1, _CNPJ_W2)
-                & ~pl.col("_cnpjn").is_in(_REPEATED_CNPJ)},
-            {"document": pl.when(pl.col("_cpf_ok")).then(
-                pl.col("_cpfn").cast(pl.String).str.zfill(11))
-                .when(pl.col("_cnpj_ok")).then(pl.col("_cnpjn").cast(pl.String).str.zfill(14)),
-             "document_kind": pl.when(pl.col("_cpf_ok")).then(pl.lit("cpf"))
-                .when(pl.col("_cnpj_ok")).then(pl.lit("cnpj"))},
-        ]
-        if has_letters:
-            # Alphanumeric CNPJ (IN RFB 2.229/2024): each character counts as its ASCII
-            # code minus 48; base 36 gives 0-9 and A=10..Z=35, so letters add 7.
-            chars = [pl.col("_doc").str.slice(i, 1).str.to_integer(base=36, strict=False)
-                     for i in range(14)]
-            values = [pl.when(c >= 10).then(c + 7).otherwise(c) for c in chars]
-            alnum = (pl.col("_doc").str.contains(r"^[0-9A-Z]{12}[0-9]{2}$")
-                     & pl.col("_dnum").is_null())
-            documents[3]["_alnum_ok"] = alnum & _mod11_ok(values, _CNPJ_W1, _CNPJ_W2)
-            documents.append({
-                "document": pl.when(pl.col("_alnum_ok")).then(pl.col("_doc"))
-                .otherwise(pl.col("document")),
-                "document_kind": pl.when(pl.col("_alnum_ok")).then(pl.lit("cnpj"))
-                .otherwise(pl.col("document_kind")),
-            })
+        documents = document_stages(document, has_letters)
         phones = m.get("phone", [])
         self.dates = {"_due": due}
         balance = self._idx("balance")
         plans = [documents,
-                 _money_stages(f"c{amount}", "_cents", self._decimal_point(frame, amount)),
-                 [{"_inst": _installment(f"c{inst}") if inst is not None else pl.lit(1)}]]
+                 money_stages(f"c{amount}", "_cents", self._decimal_point(frame, amount)),
+                 [{"_inst": installment(f"c{inst}") if inst is not None else pl.lit(1)}]]
         if balance is not None:
-            plans.append(_money_stages(f"c{balance}", "_bal",
+            plans.append(money_stages(f"c{balance}", "_bal",
                                        self._decimal_point(frame, balance)))
-        plans += [_phone_stages(self._phone_number(_phone_cell(idx), idx), f"_p{idx}")
+        plans += [phone_stages(self._phone_number(phone_cell(idx), idx), f"_p{idx}")
                   for idx in phones]
         blank = {i: pl.col(f"c{i}").str.strip_chars() == "" for i in range(self.width)}
         clean_name = pl.col(f"c{name}").str.strip_chars().str.replace_all(r"\s+", " ")
@@ -540,15 +292,15 @@ class RowRules:
                                " num arquivo de baixa)"))))
         # The phones' warnings come first, in column order (`_several_values` relies on
         # it); a cell with several numbers is judged there.
-        several = [_several(idx) for idx in phones]
+        several = [several_phones(idx) for idx in phones]
         warns: list[tuple[int, pl.Expr]] = [
             (idx, pl.when(~blank[idx] & pl.col(f"_p{idx}").is_null() & ~many)
-             .then(pl.lit(_BAD_PHONE))) for idx, many in zip(phones, several, strict=True)]
-        warns.append((amount, _digit_lost("_cents")))
+             .then(pl.lit(BAD_PHONE))) for idx, many in zip(phones, several, strict=True)]
+        warns.append((amount, digit_lost("_cents")))
         warns.append((name, pl.when(clean_name.str.len_chars() > 200).then(pl.lit(
             "nome com mais de 200 caracteres: guardado até o 200º"))))
         if balance is not None:
-            warns.append((balance, _digit_lost("_bal")))
+            warns.append((balance, digit_lost("_bal")))
         out: dict[str, pl.Expr] = {
             "document": pl.col("document"), "document_kind": pl.col("document_kind"),
             "name": clean_name.str.slice(0, 200), "contract": contract_text,
@@ -581,13 +333,13 @@ class RowRules:
         for idx in emails:
             # A cell with more than one plain address is judged by `_several_values`.
             email = pl.col(f"c{idx}").str.strip_chars().str.to_lowercase()
-            plain = email.str.contains(_EMAIL)
+            plain = email.str.contains(EMAIL)
             addresses.append(pl.when(plain).then(email))
-            several.append(_several_emails(email, plain))
+            several.append(several_emails(email, plain))
             self.email_warnings.append(len(warns))
             warns.append((idx, pl.when(~blank[idx] & ~plain & ~several[-1])
-                          .then(pl.lit(_BAD_EMAIL))))
-        out["email"] = _joined(addresses)
+                          .then(pl.lit(BAD_EMAIL))))
+        out["email"] = joined(addresses)
         if self._idx("zip") is not None:
             digits = col("zip").str.replace_all(r"\D", "")
             # 7 digits: a CEP from 0xxxx-xxx (São Paulo) that a spreadsheet took for a number.
@@ -646,7 +398,7 @@ class RowRules:
     def _phone_number(self, number: pl.Expr, idx: int) -> pl.Expr:
         """The phone cell, with the DDD from a column of its own when it has one."""
         area_code = self.mapping.area_codes.get(idx)
-        return number if area_code is None else _with_area_code(number, pl.col(f"c{area_code}"))
+        return number if area_code is None else with_area_code(number, pl.col(f"c{area_code}"))
 
     def _several_values(self, checked: pl.DataFrame) -> pl.DataFrame:
         """Rows with a cell holding several phones ("(11) 98765-4321 / (11) 3333-4444")
@@ -671,11 +423,11 @@ class RowRules:
         lazy = pl.concat([rows.lazy().select(
             "row", pl.lit(k).alias("_k"),
             (pl.col(f"c{idx}").str.strip_chars() == "").alias("_blank"),
-            _phone_cell(idx).str.extract_all(_PHONE_PART).alias("_part"),
+            phone_cell(idx).str.extract_all(PHONE_PART).alias("_part"),
             (pl.col(f"c{area_codes[idx]}") if idx in area_codes else pl.lit(None, pl.String))
             .alias("_ddd"))
             for k, idx in enumerate(phones)]).explode("_part", empty_as_null=True)
-        for stage in _phone_stages(_with_area_code(pl.col("_part"), pl.col("_ddd")), "_e"):
+        for stage in phone_stages(with_area_code(pl.col("_part"), pl.col("_ddd")), "_e"):
             lazy = lazy.with_columns(**stage)
         numbers = lazy.collect()
         patch = numbers.group_by("row", maintain_order=True).agg(
@@ -687,7 +439,7 @@ class RowRules:
                 | pl.col("_part").is_null().all())).alias("_bad"))
         for k in range(len(phones)):
             patch = patch.join(bad.filter(pl.col("_k") == k).select(
-                "row", pl.when(pl.col("_bad")).then(pl.lit(_BAD_PHONE)).alias(f"_w{k}")),
+                "row", pl.when(pl.col("_bad")).then(pl.lit(BAD_PHONE)).alias(f"_w{k}")),
                 on="row", how="left")
         return patch
 
@@ -695,18 +447,18 @@ class RowRules:
         kept_by_column, warnings = [], []
         for idx, warning in zip(columns, self.email_warnings, strict=True):
             cell = pl.col(f"c{idx}").str.strip_chars().str.to_lowercase()
-            found = cell.str.extract_all(_EMAIL_PART)
-            valid = found.list.eval(pl.element().filter(pl.element().str.contains(_EMAIL)))
+            found = cell.str.extract_all(EMAIL_PART)
+            valid = found.list.eval(pl.element().filter(pl.element().str.contains(EMAIL)))
             # What the cell holds besides its addresses and the names in front of them.
-            rest = (cell.str.replace_all(_DISPLAY_NAME, "").str.replace_all(_EMAIL_PART, "")
-                    .str.replace_all(_EMAIL_SEPARATORS, ""))
+            rest = (cell.str.replace_all(DISPLAY_NAME, "").str.replace_all(EMAIL_PART, "")
+                    .str.replace_all(EMAIL_SEPARATORS, ""))
             kept = valid.list.len()
             kept_by_column.append(pl.when(kept > 0).then(valid.list.join(",")))
             warnings.append(pl.when(cell == "").then(None)
                             .when((kept == 0) | (kept < found.list.len()))
-                            .then(pl.lit(_BAD_EMAIL))
-                            .when(rest != "").then(pl.lit(_NOT_EMAIL)).alias(f"_w{warning}"))
-        return rows.select("row", _joined(kept_by_column).alias("email"), *warnings)
+                            .then(pl.lit(BAD_EMAIL))
+                            .when(rest != "").then(pl.lit(NOT_EMAIL)).alias(f"_w{warning}"))
+        return rows.select("row", joined(kept_by_column).alias("email"), *warnings)
 
     def _street_line(self, street: pl.Expr, col: Callable[[str], pl.Expr]) -> pl.Expr:
         """The street with the number, complement and district of their own columns, as
@@ -729,7 +481,7 @@ class RowRules:
         blank = {i: pl.col(f"c{i}").str.strip_chars() == "" for i in range(self.width)}
         # No installment (no column, or an empty cell): every installment of the contract.
         plans: list[list[dict[str, pl.Expr]]] = [
-            [{"_inst": _installment(f"c{inst}", empty=None) if inst is not None
+            [{"_inst": installment(f"c{inst}", empty=None) if inst is not None
               else pl.lit(None, dtype=pl.Int32)}]]
         checks: list[tuple[int, pl.Expr]] = [
             (contract, pl.when(blank[contract]).then(pl.lit("contrato vazio"))
@@ -744,7 +496,7 @@ class RowRules:
             "installment": pl.col("_inst").cast(pl.Int32),
         }
         if paid is not None:
-            plans.append(_money_stages(f"c{paid}", "_paid"))
+            plans.append(money_stages(f"c{paid}", "_paid"))
             checks.append((paid, pl.when(~blank[paid] & (pl.col("_paid").is_null()
                                                           | (pl.col("_paid") < 0)))
                            .then(pl.lit("valor pago inválido"))))
@@ -762,7 +514,7 @@ class RowRules:
         # The row's cells, for the error report if the database finds nothing to close.
         out["raw"] = pl.struct([pl.col(f"c{i}") for i in range(self.width)]).struct.json_encode()
         return Plan(_merge_stages(*plans), checks,
-                    [] if paid is None else [(paid, _digit_lost("_paid"))], out)
+                    [] if paid is None else [(paid, digit_lost("_paid"))], out)
 
     def _duplicates(self, checked: pl.DataFrame) -> pl.DataFrame:
         """`_dup_of`: for a valid row whose contract+installment an earlier valid row (in

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tenants.intake import ods, xlsb
+from tenants.intake.formats import ods, xlsb
 
 STREAMED = ("xlsx", "xlsm")
 

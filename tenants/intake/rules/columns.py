@@ -93,8 +93,10 @@ CLOSING_FIELDS = (
     Field("document", "CPF/CNPJ", headers=_BY_NAME["document"].headers),
 )
 
-# Columns Régua adds to its own error report; ignored when a fixed report comes back.
-REPORT_COLUMNS = ("linha_original", "motivo_recusa")
+# Columns Régua adds to its own error report (first and last); ignored when a fixed
+# report comes back, and so are the names reports had before (snake_case).
+REPORT_COLUMNS = ("Linha original", "Motivo da recusa")
+OWN_COLUMNS = (*REPORT_COLUMNS, "linha_original", "motivo_recusa")
 
 
 def fields_for(mode: ImportMode) -> tuple[Field, ...]:
@@ -225,7 +227,7 @@ def match_headers(headers: list[str], layout: dict[str, Any] | None,
                     taken.add(i)
                     break
     index = _index(mode)
-    ignored = {fold(c) for c in REPORT_COLUMNS}
+    ignored = {fold(c) for c in OWN_COLUMNS}
     area_codes = []
     for i, h in enumerate(folded):
         if i in taken or not h or h in ignored:

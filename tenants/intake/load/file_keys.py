@@ -15,8 +15,8 @@ from typing import Any, Protocol
 
 import polars as pl
 
-from tenants.intake.bloom_filter import BloomFilter
-from tenants.intake.copy_data import binary_copy_data, copy_into
+from tenants.intake.load.bloom_filter import BloomFilter
+from tenants.intake.load.copy_data import binary_copy_data, copy_into
 
 FIRST_ROWS = {"_key": pl.String, "first_row": pl.Int64}
 KEY_COLUMNS = {"key": "text", "first_row": "int4"}

@@ -2,7 +2,8 @@
 
 `sniff` reads the file's shape, `match_headers` maps its columns, `read_batches`
 yields validated batches, `Reports` writes the error and warning CSVs, and `Totals`
-keeps the counts. (Readers in `reader`, field names in `fields`, rules in `rules`.)
+keeps the counts. (Readers in `reader`, field names in `rules.columns`, row rules in
+`rules.rows`.)
 """
 
 from __future__ import annotations
@@ -17,11 +18,17 @@ from typing import Any
 import polars as pl
 
 from core.models import ImportMode
-from tenants.intake import fields, reader, rules
-from tenants.intake.fields import REPORT_COLUMNS, ColumnMapping, MissingColumnsError
-from tenants.intake.file_keys import FileKeys
-from tenants.intake.reader import FileFormat
-from tenants.intake.rules import WARNING_SCHEMA, Batch
+from tenants.intake.formats import reader
+from tenants.intake.formats.reader import FileFormat
+from tenants.intake.load.file_keys import FileKeys
+from tenants.intake.rules import columns, rows
+from tenants.intake.rules.columns import (
+    OWN_COLUMNS,
+    REPORT_COLUMNS,
+    ColumnMapping,
+    MissingColumnsError,
+)
+from tenants.intake.rules.rows import WARNING_SCHEMA, Batch
 
 __all__ = ["Batch", "FileError", "FileFormat", "Reports", "Totals", "match_headers",
            "read_batches", "sniff"]
@@ -41,14 +48,14 @@ def sniff(path: Path, sheet: str | None = None) -> FileFormat:
 def match_headers(headers: list[str], layout: dict[str, Any] | None,
                   mode: ImportMode) -> ColumnMapping:
     try:
-        return fields.match_headers(headers, layout, mode)
+        return columns.match_headers(headers, layout, mode)
     except MissingColumnsError as exc:
         raise FileError(str(exc)) from exc
 
 
 def read_batches(path: Path, fmt: FileFormat, mapping: ColumnMapping,
                  mode: ImportMode, keys: FileKeys | None = None) -> Iterator[Batch]:
-    row_rules = rules.RowRules(mapping, mode, keys)
+    row_rules = rows.RowRules(mapping, mode, keys)
     try:
         for frame, bytes_read in reader.iter_records(path, fmt):
             yield row_rules.apply(frame, bytes_read)
@@ -85,15 +92,19 @@ class Totals:
         self.warned += len({row for row, *_ in late} - warned)
 
 
+WARNING_HEADER = ("Linha", "Coluna", "Valor", "Aviso")
+
+
 class Reports:
     """The error report (row, original columns, reason: fix it and upload it again) and
-    the warning report, as UTF-8 CSV with BOM and `;`, which Excel in Brazil opens."""
+    the warning report, as UTF-8 CSV with BOM, `;` and CRLF line ends, which Excel in
+    Brazil opens."""
 
     def __init__(self, folder: Path, headers: list[str]) -> None:
         self.headers = headers
         # A fixed error report sent back has our columns already: write them once.
-        ours = {fields.fold(c) for c in REPORT_COLUMNS}
-        self.kept = [i for i, h in enumerate(headers) if fields.fold(h) not in ours]
+        ours = {columns.fold(c) for c in OWN_COLUMNS}
+        self.kept = [i for i, h in enumerate(headers) if columns.fold(h) not in ours]
         self.errors_path = folder / "errors.csv"
         self.warnings_path = folder / "warnings.csv"
         self._errors: Any = None
@@ -124,7 +135,7 @@ class Reports:
             warned.append(pl.DataFrame(late_warnings, schema=WARNING_SCHEMA, orient="row"))
         for warnings in warned:
             if self._warnings is None:
-                self._warnings = self._open(self.warnings_path, list(warnings.columns))
+                self._warnings = self._open(self.warnings_path, list(WARNING_HEADER))
             self._write(self._warnings, warnings)
 
     def _late(self, batches: list[Batch], rows: list[tuple[int, str, str]]) -> pl.DataFrame:
@@ -143,7 +154,7 @@ class Reports:
     @staticmethod
     def _write(handle: Any, frame: Any) -> None:
         handle.write(frame.write_csv(separator=";", include_header=False,
-                                     quote_style="necessary"))
+                                     quote_style="necessary", line_terminator="\r\n"))
 
     def close_errors(self) -> Path | None:
         if self._errors is None:

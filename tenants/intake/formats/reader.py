@@ -25,8 +25,8 @@ from typing import Any
 
 import polars as pl
 
-from tenants.intake import sheets
-from tenants.intake.fields import known_headers
+from tenants.intake.formats import sheets
+from tenants.intake.rules.columns import known_headers
 
 SAMPLE_BYTES = 256 * 1024
 DELIMITERS = (";", ",", "\t", "|")

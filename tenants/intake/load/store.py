@@ -25,8 +25,8 @@ import polars as pl
 from core.collection.ledger import placement_entries_sql
 from core.ids import uuid7_block
 from core.models import DEBT_STATUS_LABELS, DebtStatus, ImportMode
-from tenants.intake.bloom_filter import BloomFilter
-from tenants.intake.copy_data import binary_copy_data, copy_into, temp_table
+from tenants.intake.load.bloom_filter import BloomFilter
+from tenants.intake.load.copy_data import binary_copy_data, copy_into, temp_table
 
 log = logging.getLogger("regua.intake.store")
 

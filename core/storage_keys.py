@@ -1,0 +1,48 @@
+"""Where each object lives in the bucket: every S3 key is built here.
+
+    tenants/<tenant>/portfolios/<portfolio>/<file name>            the uploaded file
+    tenants/<tenant>/portfolios/<portfolio>/errors.csv             rejected rows
+    tenants/<tenant>/portfolios/<portfolio>/warnings.csv           warnings
+    tenants/<tenant>/portfolios/<portfolio>/acknowledgement.csv    the placement receipt
+    tenants/<tenant>/portfolios/<portfolio>/return-<date>.csv      debts returned that day
+
+A tenant's objects share one prefix, so they can be listed, exported or removed together.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+import uuid
+
+
+def safe_file_name(name: str) -> str:
+    """A file name reduced to ASCII letters, digits and `._-` (keys and downloads)."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", ascii_name).strip("._")
+    return cleaned[-120:] or "carteira"
+
+
+def portfolio_prefix(tenant_id: uuid.UUID, portfolio_id: uuid.UUID) -> str:
+    return f"tenants/{tenant_id}/portfolios/{portfolio_id}"
+
+
+def upload_key(tenant_id: uuid.UUID, portfolio_id: uuid.UUID, file_name: str) -> str:
+    return f"{portfolio_prefix(tenant_id, portfolio_id)}/{safe_file_name(file_name)}"
+
+
+def error_report_key(tenant_id: uuid.UUID, portfolio_id: uuid.UUID) -> str:
+    return f"{portfolio_prefix(tenant_id, portfolio_id)}/errors.csv"
+
+
+def warning_report_key(tenant_id: uuid.UUID, portfolio_id: uuid.UUID) -> str:
+    return f"{portfolio_prefix(tenant_id, portfolio_id)}/warnings.csv"
+
+
+def acknowledgement_key(tenant_id: uuid.UUID, portfolio_id: uuid.UUID) -> str:
+    return f"{portfolio_prefix(tenant_id, portfolio_id)}/acknowledgement.csv"
+
+
+def return_report_key(tenant_id: uuid.UUID, portfolio_id: uuid.UUID, day: dt.date) -> str:
+    return f"{portfolio_prefix(tenant_id, portfolio_id)}/return-{day.isoformat()}.csv"

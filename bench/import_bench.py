@@ -248,7 +248,7 @@ async def orm_row_by_row(tenant_id: uuid.UUID, path: Path, sample: int) -> float
     from core.db import Scope
     from core.documents import normalize_document
     from core.ids import uuid7
-    from core.models import ContactPoint, Debt, Debtor, Portfolio
+    from core.models import ContactPoint, Debt, Debtor, LedgerEntry, Portfolio
     from core.phones import normalize_phone
     from core.runtime import get_db
 
@@ -282,10 +282,15 @@ async def orm_row_by_row(tenant_id: uuid.UUID, path: Path, sample: int) -> float
                 Debt.installment == int(row[3])))).scalar_one_or_none()
             if exists is not None:
                 continue
-            session.add(Debt(tenant_id=tenant_id, id=uuid7(), debtor_id=debtor.id,
+            debt_id = uuid7()
+            session.add(Debt(tenant_id=tenant_id, id=debt_id, debtor_id=debtor.id,
                              portfolio_id=portfolio_id, last_portfolio_id=portfolio_id,
                              contract=row[2], installment=int(row[3]), original_amount=amount,
                              current_balance=amount, due_date=due))
+            session.add(LedgerEntry(tenant_id=tenant_id, id=uuid7(), debt_id=debt_id,
+                                    posted_on=dt.date.today(), bucket="principal",
+                                    kind="placement", amount=amount, source="portfolio",
+                                    source_id=portfolio_id))
             phone = normalize_phone(row[6])
             if phone is not None:
                 known = (await session.execute(select(ContactPoint.id).where(

@@ -28,6 +28,13 @@ def datetime_br(value: dt.datetime | None) -> str:
     return value.astimezone(DISPLAY_ZONE).strftime("%d/%m/%Y %H:%M")
 
 
+def datetime_in(value: dt.datetime | None, zone: str) -> str:
+    """A moment as the viewer reads it, in `zone` (label it on the page)."""
+    if value is None:
+        return ""
+    return value.astimezone(ZoneInfo(zone)).strftime("%d/%m/%Y %H:%M")
+
+
 def date_br(value: dt.date | None) -> str:
     return value.strftime("%d/%m/%Y") if value else ""
 
@@ -37,4 +44,5 @@ def cnpj(value: str) -> str:
 
 
 FILTERS = {"int_br": int_br, "brl": brl, "datetime_br": datetime_br, "date_br": date_br,
+           "datetime_in": datetime_in,
            "cnpj": cnpj}

@@ -209,7 +209,7 @@ async def _emails(session: AsyncSession, ids: set[uuid.UUID | None]) -> dict[uui
     if not wanted:
         return {}
     rows = await session.execute(select(User.id, User.email).where(User.id.in_(wanted)))
-    return dict(rows.tuples().all())
+    return {user_id: email for user_id, email in rows}
 
 
 async def _timeline(session: AsyncSession, debtor: Debtor, debts: list[Debt],

@@ -99,8 +99,8 @@ async def _hits(session: AsyncSession, principal: Principal,
             .where(Debt.debtor_id.in_(ids), Debt.status.in_(PLACED))
             .group_by(Debt.debtor_id)))}
     tenant_ids = {d.tenant_id for d in debtors.values()}
-    names = dict((await session.execute(
-        select(Tenant.id, Tenant.trade_name).where(Tenant.id.in_(tenant_ids)))).tuples().all())
+    names = {tenant_id: name for tenant_id, name in await session.execute(
+        select(Tenant.id, Tenant.trade_name).where(Tenant.id.in_(tenant_ids)))}
     mask = Masker(principal.role)
     hits = []
     for debtor_id, key in keyed:

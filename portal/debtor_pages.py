@@ -64,8 +64,10 @@ async def search_page(request: Req, q: FromQuery[str] = "",
 def _file_page(request: Req, debtor: DebtorFile, status_code: int = 200,
                form: str | None = None, values: dict[str, str] | None = None,
                errors: dict[str, str] | None = None) -> Template:
+    # Columns only for the buckets some debt has: most files hold principal alone.
+    buckets = [b for b in Bucket if any(d.buckets[b.value] for d in debtor.debts)]
     return page(request, "debtor.html", status_code=status_code, f=debtor,
-                show_tenant=request.user.role.is_agency, buckets=list(Bucket),
+                show_tenant=request.user.role.is_agency, buckets=buckets or [Bucket.PRINCIPAL],
                 bucket_labels=BUCKET_LABELS, hold_kinds=[(k, HOLD_LABELS[k]) for k in HoldKind],
                 qualities=QUALITY_CHOICES, opt_out_sources=OPT_OUT_SOURCES,
                 done=DONE.get(request.query_params.get("feito", "")),
@@ -98,13 +100,13 @@ async def _act(request: Req, debtor_id: uuid.UUID, form: str, values: dict[str, 
 
 
 @post("/devedores/{debtor_id:uuid}/anotacoes", guards=[ACTORS])
-async def add_note(request: Req, debtor_id: FromPath[uuid.UUID], data: Form) -> Any:
+async def add_note(request: Req, debtor_id: FromPath[uuid.UUID], data: Form) -> Template | Redirect:
     return await _act(request, debtor_id, "note", data, "nota", actions.add_note,
                       data.get("body"), anchor="#historico")
 
 
 @post("/devedores/{debtor_id:uuid}/bloqueios", guards=[ACTORS])
-async def set_hold(request: Req, debtor_id: FromPath[uuid.UUID], data: Form) -> Any:
+async def set_hold(request: Req, debtor_id: FromPath[uuid.UUID], data: Form) -> Template | Redirect:
     raw = data.get("debt_id") or ""
     try:
         debt_id = uuid.UUID(raw) if raw else None
@@ -116,14 +118,14 @@ async def set_hold(request: Req, debtor_id: FromPath[uuid.UUID], data: Form) -> 
 
 @post("/devedores/{debtor_id:uuid}/bloqueios/{hold_id:uuid}/encerrar", guards=[ACTORS])
 async def end_hold(request: Req, debtor_id: FromPath[uuid.UUID], hold_id: FromPath[uuid.UUID],
-                   data: Form) -> Any:
+                   data: Form) -> Template | Redirect:
     return await _act(request, debtor_id, f"end-{hold_id}", data, "desbloqueio",
                       actions.end_hold, hold_id, data.get("reason"), anchor="#bloqueios")
 
 
 @post("/devedores/{debtor_id:uuid}/contatos/{contact_id:uuid}/qualidade", guards=[ACTORS])
 async def set_quality(request: Req, debtor_id: FromPath[uuid.UUID],
-                      contact_id: FromPath[uuid.UUID], data: Form) -> Any:
+                      contact_id: FromPath[uuid.UUID], data: Form) -> Template | Redirect:
     return await _act(request, debtor_id, f"contact-{contact_id}", data, "qualidade",
                       actions.set_quality, contact_id, data.get("quality"),
                       anchor="#contatos")
@@ -131,7 +133,7 @@ async def set_quality(request: Req, debtor_id: FromPath[uuid.UUID],
 
 @post("/devedores/{debtor_id:uuid}/contatos/{contact_id:uuid}/bloquear", guards=[ACTORS])
 async def opt_out(request: Req, debtor_id: FromPath[uuid.UUID],
-                  contact_id: FromPath[uuid.UUID], data: Form) -> Any:
+                  contact_id: FromPath[uuid.UUID], data: Form) -> Template | Redirect:
     return await _act(request, debtor_id, f"contact-{contact_id}", data, "optout",
                       actions.opt_out, contact_id, data.get("channel"),
                       data.get("source") or "debtor", data.get("note"), anchor="#contatos")
@@ -139,7 +141,7 @@ async def opt_out(request: Req, debtor_id: FromPath[uuid.UUID],
 
 @post("/devedores/{debtor_id:uuid}/contatos/{contact_id:uuid}/liberar", guards=[ACTORS])
 async def revoke_opt_out(request: Req, debtor_id: FromPath[uuid.UUID],
-                         contact_id: FromPath[uuid.UUID], data: Form) -> Any:
+                         contact_id: FromPath[uuid.UUID], data: Form) -> Template | Redirect:
     return await _act(request, debtor_id, f"contact-{contact_id}", data, "optin",
                       actions.revoke_opt_out, contact_id, data.get("channel"),
                       anchor="#contatos")

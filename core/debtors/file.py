@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -112,6 +113,7 @@ async def build_file(session: AsyncSession, principal: Principal, debtor_id: Deb
     labels = {d.id: f"{d.contract} / {d.installment}" for d in debts}
     holds = await hold_service.debtor_holds(session, debtor_id)
     balances = await ledger.balances(session, [d.id for d in debts])
+    author = await _author(session, principal)
 
     debt_rows = []
     for debt in debts:
@@ -136,7 +138,9 @@ async def build_file(session: AsyncSession, principal: Principal, debtor_id: Deb
                      else "todos os títulos"),
         kind=h.kind, kind_label=HOLD_LABELS[HoldKind(h.kind)], reason=h.reason,
         starts_at=h.starts_at, ends_at=h.ends_at, active=is_active(h, at),
-        set_by=h.set_by_email, ended_by=h.ended_by_email, end_reason=h.end_reason)
+        set_by=author(h.set_by_email),
+        ended_by=author(h.ended_by_email) if h.ended_by_email else None,
+        end_reason=h.end_reason)
         for h in holds]
 
     contacts = list((await session.execute(
@@ -168,7 +172,8 @@ async def build_file(session: AsyncSession, principal: Principal, debtor_id: Deb
                                 if c.last_outcome else None),
             last_outcome_at=c.last_outcome_at, source=c.source, channels=states))
 
-    timeline = await _timeline(session, debtor, debts, labels, hold_rows, opt_outs, shown)
+    timeline = await _timeline(session, debtor, debts, labels, hold_rows, opt_outs, shown,
+                               author)
     return DebtorFile(
         debtor=Identification(
             id=debtor.id, tenant_id=debtor.tenant_id, tenant_name=tenant_name,
@@ -202,6 +207,16 @@ def _summary(debts: list[DebtOut]) -> Summary:
         workable=bool(workable), headline=headline, reasons=reasons)
 
 
+async def _author(session: AsyncSession, principal: Principal) -> Callable[[str], str]:
+    """How a person who acted on the file is named: by e-mail to agency staff; to a
+    creditor's staff, their own colleagues by e-mail and agency staff as a team."""
+    if principal.role.is_agency:
+        return lambda email: email
+    own = set((await session.execute(select(User.email).where(
+        User.tenant_id == principal.tenant_id))).scalars())
+    return lambda email: email if email in own or not email else AGENCY_STAFF
+
+
 async def _emails(session: AsyncSession, ids: set[uuid.UUID | None]) -> dict[uuid.UUID, str]:
     """Users' e-mails; agency users stay hidden from a creditor's staff (row-level
     security on users), who read "equipe da assessoria" instead."""
@@ -215,7 +230,8 @@ async def _emails(session: AsyncSession, ids: set[uuid.UUID | None]) -> dict[uui
 async def _timeline(session: AsyncSession, debtor: Debtor, debts: list[Debt],
                     labels: dict[uuid.UUID, str], holds: list[HoldOut],
                     opt_outs: list[ContactOptOut],
-                    shown: dict[uuid.UUID, str]) -> list[TimelineEvent]:
+                    shown: dict[uuid.UUID, str],
+                    author: Callable[[str], str]) -> list[TimelineEvent]:
     events: list[TimelineEvent] = []
 
     interactions = list((await session.execute(
@@ -226,7 +242,7 @@ async def _timeline(session: AsyncSession, debtor: Debtor, debts: list[Debt],
 
     def by(user_id: uuid.UUID | None, process: str | None = None) -> str:
         if user_id is not None:
-            return emails.get(user_id, AGENCY_STAFF)
+            return author(emails.get(user_id, AGENCY_STAFF))
         return PROCESS_LABELS.get(process or "", process or "Régua")
 
     for i in interactions:
@@ -242,7 +258,7 @@ async def _timeline(session: AsyncSession, debtor: Debtor, debts: list[Debt],
 
     for note in await debtor_notes(session, DebtorId(debtor.id), TIMELINE_MAX):
         events.append(TimelineEvent(at=note.created_at, kind="note", title="Anotação",
-                                    detail=note.body, by=note.author_email))
+                                    detail=note.body, by=author(note.author_email)))
 
     for h in holds:
         events.append(TimelineEvent(

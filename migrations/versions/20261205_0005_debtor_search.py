@@ -34,14 +34,16 @@ CREATE EXTENSION IF NOT EXISTS pg_trgm;
 CREATE EXTENSION IF NOT EXISTS unaccent;
 
 -- unaccent() is only STABLE (its dictionary could change); naming the dictionary makes
--- the result fixed, so the fold may be indexed.
+-- the result fixed, so the fold may be indexed. Names are schema-qualified: from
+-- PostgreSQL 17, ANALYZE, VACUUM and REINDEX evaluate index expressions with the search
+-- path `pg_catalog, pg_temp`.
 CREATE FUNCTION regua_fold(t text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS $$
     SELECT lower(public.unaccent('public.unaccent'::regdictionary, t))
 $$;
 CREATE FUNCTION regua_debtor_search_text(name text, document text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT regua_fold(coalesce(name, '')) || ' ' || lower(coalesce(document, ''))
+    SELECT public.regua_fold(coalesce(name, '')) || ' ' || lower(coalesce(document, ''))
 $$;
 
 CREATE INDEX ix_debtor_search ON debtor

@@ -248,8 +248,8 @@ async def _timeline(session: AsyncSession, debtor: Debtor, debts: list[Debt],
     for i in interactions:
         inbound = i.direction == Direction.INBOUND
         channel = CHANNEL_LABELS[Channel(i.channel)]
-        title = f"{channel} {'recebido' if inbound else 'feito'}: " \
-                f"{OUTCOME_LABELS[Outcome(i.outcome)]}"
+        title = (f"{channel[:1].upper()}{channel[1:]}{' do devedor' if inbound else ''}: "
+                 f"{OUTCOME_LABELS[Outcome(i.outcome)]}")
         parts = [shown.get(i.contact_point_id, "") if i.contact_point_id else "",
                  f"título {labels[i.debt_id]}" if i.debt_id in labels else ""]
         events.append(TimelineEvent(at=i.started_at, kind="interaction", title=title,

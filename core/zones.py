@@ -58,3 +58,20 @@ def zone_sql_case(uf_expr: str) -> str:
 def ddd_uf_sql_case(ddd_expr: str) -> str:
     whens = " ".join(f"WHEN '{ddd}' THEN '{uf}'" for ddd, uf in sorted(UF_BY_DDD.items()))
     return f"CASE {ddd_expr} {whens} END"
+
+
+# How people name each zone: by its main city ("horário de Brasília").
+ZONE_CITY = {
+    "America/Sao_Paulo": "Brasília", "America/Fortaleza": "Fortaleza",
+    "America/Recife": "Recife", "America/Bahia": "Salvador", "America/Maceio": "Maceió",
+    "America/Belem": "Belém", "America/Araguaina": "Araguaína", "America/Manaus": "Manaus",
+    "America/Cuiaba": "Cuiabá", "America/Campo_Grande": "Campo Grande",
+    "America/Porto_Velho": "Porto Velho", "America/Boa_Vista": "Boa Vista",
+    "America/Rio_Branco": "Rio Branco", "America/Noronha": "Fernando de Noronha",
+}
+
+
+def zone_label(zone: str) -> str:
+    """'America/Manaus' -> 'horário de Manaus', the label beside a time shown in it."""
+    city = ZONE_CITY.get(zone) or zone.rsplit("/", 1)[-1].replace("_", " ")
+    return f"horário de {city}"

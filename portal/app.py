@@ -19,10 +19,11 @@ from litestar.template.config import TemplateConfig
 
 from core.auth.controllers import AuthController, RateLimited, rate_limited_response
 from core.auth.web import PUBLIC_PATHS, AuthMiddleware
+from core.debtors.controllers import DebtorController
 from core.errors import DomainError
 from core.runtime import get_db
 from core.system import AuditController, health, ready
-from portal import pages, portfolio_pages
+from portal import debtor_pages, pages, portfolio_pages
 from portal.filters import FILTERS
 from tenants.controllers import TenantController, UserController
 from tenants.intake.controllers import LayoutController, PortfolioController, RecallController
@@ -79,8 +80,8 @@ def create_app() -> Litestar:
         route_handlers=[
             health, ready,
             AuthController, TenantController, UserController, AuditController,
-            PortfolioController, LayoutController, RecallController,
-            *pages.handlers, *portfolio_pages.handlers,
+            PortfolioController, LayoutController, RecallController, DebtorController,
+            *pages.handlers, *portfolio_pages.handlers, *debtor_pages.handlers,
             create_static_files_router(path="/static", directories=[HERE / "static"]),
         ],
         middleware=[DefineMiddleware(AuthMiddleware, exclude=PUBLIC_PATHS)],

@@ -16,9 +16,14 @@ def datetime_br(value: dt.datetime | None) -> str:
     return formatting.datetime_br(value, DISPLAY_ZONE)
 
 
+def datetime_in(value: dt.datetime | None, zone: str) -> str:
+    """A moment as the viewer reads it, in `zone` (label it on the page)."""
+    return formatting.datetime_br(value, ZoneInfo(zone))
+
+
 def cnpj(value: str) -> str:
     return format_document(DocumentKind.CNPJ, value) if value and len(value) == 14 else value
 
 
-FILTERS = {"int_br": int_br, "brl": brl, "datetime_br": datetime_br, "date_br": date_br,
-           "cnpj": cnpj}
+FILTERS = {"int_br": int_br, "brl": brl, "datetime_br": datetime_br, "datetime_in": datetime_in,
+           "date_br": date_br, "cnpj": cnpj}

@@ -32,6 +32,7 @@ Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED
 
 NAV = [
     ("/inicio", "Início", None),
+    ("/devedores", "Devedores", None),
     ("/admin/credores", "Credores", {Role.ADMIN}),
     ("/carteiras", "Carteiras", {Role.ADMIN, Role.SUPERVISOR, Role.CREDITOR_ADMIN,
                                  Role.CREDITOR_VIEWER}),

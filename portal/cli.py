@@ -486,6 +486,26 @@ def compliance_check(state: str | None, channel: str, at_text: str, tenant_slug:
             click.echo(f"próximo horário permitido: {when} ({result.zone})")
 
 
+@compliance.command("policy")
+@click.option("--tenant", "tenant_slug", required=True, help="The creditor's slug.")
+@click.argument("file", type=click.File("r", encoding="utf-8"), required=False)
+@click.option("--clear", is_flag=True, help="Remove the tenant's own windows.")
+def compliance_policy(tenant_slug: str, file: Any, clear: bool) -> None:
+    """Set a tenant's own contact windows from a JSON FILE ('-': standard input); they
+    only narrow the state rules. Prints the stored policy as one JSON object."""
+    from core.compliance import policy
+
+    if clear == (file is not None):
+        raise click.UsageError("give a JSON FILE or --clear")
+    try:
+        raw = None if clear else json.load(file)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"JSON inválido: {exc.msg} (linha {exc.lineno})",
+                                 param_hint="FILE") from None
+    stored = _operate("compliance policy", lambda: policy.set_for_tenant(tenant_slug, raw))
+    click.echo(json.dumps(stored, ensure_ascii=False))
+
+
 def main() -> None:
     cli(prog_name="regua")
 

@@ -24,8 +24,8 @@ from core import audit
 from core.access import TenantId
 from core.auth.principal import Principal
 from core.auth.roles import Role
-from core.compliance.windows import OPEN_WEEK, Span, Week, hours, narrow
-from core.errors import Forbidden, ValidationFailed
+from core.compliance.windows import DEFAULT_WINDOWS, OPEN_WEEK, Span, Week, describe, hours, narrow
+from core.errors import Forbidden, NotFound, ValidationFailed
 from core.models import Channel, Tenant
 
 DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -109,3 +109,33 @@ async def set_policy(session: AsyncSession, principal: Principal, tenant_id: Ten
                        tenant_id=tenant.id, entity="tenant", entity_id=tenant.id,
                        before={"contact_policy": before}, after={"contact_policy": raw})
     return raw
+
+
+def described(raw: dict[str, Any] | None) -> dict[str, str]:
+    """Each channel's window for this tenant in a state of the default rules (the SP
+    window), in Portuguese: what the tenant's narrowing leaves."""
+    own = parse(raw)
+    out = {}
+    for channel in Channel:
+        window = narrow(DEFAULT_WINDOWS.get(channel), own.get(channel))
+        out[channel.value] = describe(window) if window else "sem restrição de horário"
+    return out
+
+
+async def set_for_tenant(slug: str, raw: dict[str, Any] | None) -> dict[str, Any]:
+    """The operator's `regua compliance policy`: replace a tenant's policy by its slug."""
+    from core.maintenance import operator_scope
+    from core.runtime import get_db
+
+    db = get_db()
+    try:
+        scope = await operator_scope()
+        async with db.transaction(scope) as session:
+            tenant_id = (await session.execute(
+                select(Tenant.id).where(Tenant.slug == slug))).scalar_one_or_none()
+            if tenant_id is None:
+                raise NotFound("credor")
+            stored = await set_policy(session, Principal.system(scope), TenantId(tenant_id), raw)
+            return {"tenant": slug, "contact_policy": stored, "windows": described(stored)}
+    finally:
+        await db.dispose()

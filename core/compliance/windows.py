@@ -108,7 +108,9 @@ def describe(window: Week) -> str:
             last += 1
         if span is not None:
             days = SHORT_NAMES[day] if last == day else f"{SHORT_NAMES[day]} a {SHORT_NAMES[last]}"
-            parts.append(f"{days} {_clock(span[0])}–{_clock(span[1])}")
+            hours_ = ("o dia todo" if span == WHOLE_DAY
+                      else f"{_clock(span[0])}–{_clock(span[1])}")
+            parts.append(f"{days} {hours_}")
         day = last + 1
     return ", ".join(parts) or "nenhum horário"
 

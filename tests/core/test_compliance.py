@@ -20,6 +20,7 @@ from core.compliance.holidays import holiday
 from core.compliance.windows import describe, law_window
 from core.errors import Forbidden, NotFound, ValidationFailed
 from core.models import CauseKind, Channel, HoldKind, Interaction, Outcome
+from core.settings import SettingsError, load_settings
 from tests.core.test_collection_model import creditor, place
 
 UTC = dt.UTC
@@ -215,6 +216,20 @@ def test_caps_by_day_and_week_and_the_moment_they_lift():
     friday = {(dt.date(2026, 12, 11), SMS): DayCount(attempts=1)}
     assert at(SMS, local(SP, 2026, 12, 11, 21, 0), counts=friday).next_allowed_at \
         == local(SP, 2026, 12, 12, 8, 0)
+
+
+def test_the_agency_sets_its_caps_over_the_defaults(monkeypatch):
+    monkeypatch.setenv("REGUA_CONTACT_CAPS", '{"call": {"attempts_day": 2}}')
+    caps = load_settings().contact_caps
+    assert caps["call"] == {"attempts_day": 2, "answered_day": 1, "attempts_week": 10,
+                            "answered_week": 3}
+    assert caps["sms"] == {"attempts_day": 1, "attempts_week": 3}
+    for bad in ('{"fax": {"attempts_day": 1}}', '{"call": {"attempts_day": -1}}',
+                '{"call": {"per_hour": 1}}'):
+        monkeypatch.setenv("REGUA_CONTACT_CAPS", bad)
+        with pytest.raises(SettingsError) as error:
+            load_settings()
+        assert "REGUA_CONTACT_CAPS" in str(error.value.code)
 
 
 # ---- every rule, from the database ---------------------------------------------------------------

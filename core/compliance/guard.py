@@ -193,8 +193,10 @@ async def check(session: AsyncSession, debtor_id: DebtorId, channel: Channel,
     at = _aware(at) if at is not None else dt.datetime.now(dt.UTC)
     debtor = (await session.execute(select(Debtor).where(Debtor.id == debtor_id))).scalar_one()
     stopped = await _debts_blocker(session, debtor, debt_id, at)
-    if stopped is not None and stopped.next_allowed_at is None:
-        return stopped
+    refused = await _contact_blocker(session, debtor_id, channel, contact_point_id)
+    if stopped is not None and (stopped.next_allowed_at is None or refused is not None):
+        # After the hold, an opt-out would still refuse: no moment to promise.
+        return Verdict(False, stopped.code, stopped.reason)
     tenant_windows = await policy.windows_of(session, TenantId(debtor.tenant_id))
     local_day = at.astimezone(ZoneInfo(debtor.timezone)).date()
     counts = await caps.load_counts(session, debtor.document, local_day)
@@ -203,7 +205,6 @@ async def check(session: AsyncSession, debtor_id: DebtorId, channel: Channel,
         return Verdict(False, stopped.code, stopped.reason, next_allowed(
             channel, stopped.next_allowed_at, state=debtor.state, zone=debtor.timezone,
             tenant_windows=tenant_windows, counts=counts))
-    refused = await _contact_blocker(session, debtor_id, channel, contact_point_id)
     if refused is not None:
         return refused
     return check_calendar(channel, at, state=debtor.state, zone=debtor.timezone,
@@ -272,6 +273,7 @@ async def _answer_from_database(channel: Channel, at: dt.datetime, state: str | 
     db = get_db()
     try:
         scope: Scope = await operator_scope()
+        tenant_id: uuid.UUID | None = None
         if tenant_slug is not None:
             async with db.transaction(scope) as session:
                 tenant_id = (await session.execute(
@@ -282,10 +284,10 @@ async def _answer_from_database(channel: Channel, at: dt.datetime, state: str | 
         principal = Principal.system(scope)
         async with db.transaction(scope) as session:
             if debtor_id is None:
-                assert tenant_slug is not None
+                assert tenant_id is not None
                 if state is None:
                     raise ValidationFailed({"state": "informe a UF do devedor (--state)"})
-                windows = await policy.windows_of(session, TenantId(next(iter(scope.tenant_ids))))
+                windows = await policy.windows_of(session, TenantId(tenant_id))
                 zone = debtor_zone(state)
                 return Answer(check_calendar(channel, at, state=state, zone=zone,
                                              tenant_windows=windows), zone)

@@ -19,6 +19,20 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 APP_DB_ROLE = "regua_app"
 MAINTENANCE_DB_ROLE = "regua_maint"
 
+CapChannel = Literal["email", "sms", "whatsapp", "letter", "call"]
+CapKind = Literal["attempts_day", "attempts_week", "answered_day", "answered_week"]
+
+# The agency's caps per debtor and channel, across every creditor (DOMAIN.md: at most 1
+# answered call and 3 call attempts a day, 1 message per channel a day). The weekly
+# figures are Régua's defaults; weeks run Monday to Sunday in the debtor's zone.
+DEFAULT_CONTACT_CAPS: dict[CapChannel, dict[CapKind, int]] = {
+    "call": {"attempts_day": 3, "answered_day": 1, "attempts_week": 10, "answered_week": 3},
+    "sms": {"attempts_day": 1, "attempts_week": 3},
+    "whatsapp": {"attempts_day": 1, "attempts_week": 3},
+    "email": {"attempts_day": 1, "attempts_week": 3},
+    "letter": {"attempts_day": 1, "attempts_week": 2},
+}
+
 
 class SettingsError(SystemExit):
     """Raised (as a clean exit) when the environment holds an invalid value."""
@@ -63,6 +77,9 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1, le=1000)
     login_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
     default_timezone: str = "America/Sao_Paulo"
+    # JSON, e.g. {"call": {"attempts_day": 2}}: merged over DEFAULT_CONTACT_CAPS.
+    contact_caps: dict[CapChannel, dict[CapKind, int]] = Field(
+        default_factory=lambda: {ch: dict(caps) for ch, caps in DEFAULT_CONTACT_CAPS.items()})
 
     sip_registrar: str | None = None
     sip_username: str | None = None
@@ -107,6 +124,18 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    @field_validator("contact_caps")
+    @classmethod
+    def _caps(cls, value: dict[CapChannel, dict[CapKind, int]]
+              ) -> dict[CapChannel, dict[CapKind, int]]:
+        merged = {ch: dict(caps) for ch, caps in DEFAULT_CONTACT_CAPS.items()}
+        for channel, caps in value.items():
+            for kind, limit in caps.items():
+                if limit < 0:
+                    raise ValueError(f"{channel}.{kind} must be 0 or more")
+                merged[channel][kind] = limit
+        return merged
 
     @property
     def embedded_database(self) -> bool:

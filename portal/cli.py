@@ -425,6 +425,87 @@ def portfolio_errors(portfolio_id: str, warnings: bool) -> None:
     sys.stdout.write(body.decode("utf-8-sig"))
 
 
+@cli.group()
+def compliance() -> None:
+    """The compliance guard: may a debtor be contacted on a channel at a moment."""
+
+
+def _moment(value: str) -> Any:
+    """An ISO 8601 moment; one without an offset is UTC."""
+    import datetime as dt
+
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("data e hora inválida; use ISO 8601, "
+                                 "ex.: 2026-12-07T10:00:00-03:00", param_hint="--at") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+@compliance.command("check")
+@click.option("--state", default=None, help="The debtor's UF (a debtor's own state wins).")
+@click.option("--channel", required=True,
+              type=click.Choice(["call", "sms", "whatsapp", "email", "letter"]))
+@click.option("--at", "at_text", required=True, help="ISO 8601; without an offset, UTC.")
+@click.option("--tenant", "tenant_slug", default=None, help="Apply this tenant's windows too.")
+@click.option("--debtor", "debtor_id", type=click.UUID, default=None,
+              help="Check every rule for this debtor.")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as one JSON object.")
+def compliance_check(state: str | None, channel: str, at_text: str, tenant_slug: str | None,
+                     debtor_id: Any, as_json: bool) -> None:
+    """With only a state: windows and holidays. With a debtor: every rule."""
+    from core.compliance import guard
+    from core.errors import DomainError
+    from core.formatting import datetime_br
+
+    at = _moment(at_text)
+
+    def ask() -> Coroutine[Any, Any, guard.Answer]:
+        return guard.answer(channel, at, state=state, tenant_slug=tenant_slug,
+                            debtor_id=debtor_id)
+
+    if tenant_slug is None and debtor_id is None:  # the calendar alone needs no database
+        try:
+            result = _run_async(ask())
+        except DomainError as exc:
+            click.echo(f"regua compliance check: {exc}", err=True)
+            sys.exit(1)
+    else:
+        result = _operate("compliance check", ask)
+    verdict = result.verdict
+    if as_json:
+        click.echo(json.dumps(verdict.as_json(result.zone), ensure_ascii=False))
+    elif verdict.allowed:
+        click.echo("permitido")
+    else:
+        from zoneinfo import ZoneInfo
+
+        click.echo(f"bloqueado: {verdict.reason}")
+        if verdict.next_allowed_at is not None:
+            when = datetime_br(verdict.next_allowed_at, ZoneInfo(result.zone))
+            click.echo(f"próximo horário permitido: {when} ({result.zone})")
+
+
+@compliance.command("policy")
+@click.option("--tenant", "tenant_slug", required=True, help="The creditor's slug.")
+@click.argument("file", type=click.File("r", encoding="utf-8"), required=False)
+@click.option("--clear", is_flag=True, help="Remove the tenant's own windows.")
+def compliance_policy(tenant_slug: str, file: Any, clear: bool) -> None:
+    """Set a tenant's own contact windows from a JSON FILE ('-': standard input); they
+    only narrow the state rules. Prints the stored policy as one JSON object."""
+    from core.compliance import policy
+
+    if clear == (file is not None):
+        raise click.UsageError("give a JSON FILE or --clear")
+    try:
+        raw = None if clear else json.load(file)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"JSON inválido: {exc.msg} (linha {exc.lineno})",
+                                 param_hint="FILE") from None
+    stored = _operate("compliance policy", lambda: policy.set_for_tenant(tenant_slug, raw))
+    click.echo(json.dumps(stored, ensure_ascii=False))
+
+
 def main() -> None:
     cli(prog_name="regua")
 

@@ -1,9 +1,9 @@
 """Contact attempts per debtor, channel and local day, counted across every creditor.
 
 The key is an HMAC-SHA256 of the normalised CPF/CNPJ with the deployment's secret
-(`REGUA_CONTACT_KEY_SECRET`), and the table is reached only through two SECURITY
-DEFINER functions that add to a count and read counts back (migration 0004): agency
-caps hold across creditors while no tenant's rows cross the wall.
+(`REGUA_CONTACT_KEY_SECRET`), and the table is reached only through SECURITY DEFINER
+functions that add to a count and read counts back (migration 0004; 0008 reads a range
+of days): agency caps hold across creditors while no tenant's rows cross the wall.
 """
 
 from __future__ import annotations
@@ -45,3 +45,14 @@ async def counts(session: AsyncSession, document: str, day: dt.date) -> dict[Cha
         text("SELECT channel, attempts, answered FROM regua_contact_counts(:k, :d)"),
         {"k": debtor_key(document), "d": day})
     return {Channel(ch): DayCount(a, n) for ch, a, n in rows}
+
+
+async def daily_counts(session: AsyncSession, document: str, first: dt.date,
+                       last: dt.date) -> dict[tuple[dt.date, Channel], DayCount]:
+    """Attempts and answered contacts with this debtor per local day and channel, from
+    `first` to `last` (both included), agency-wide: for weekly caps."""
+    rows = await session.execute(
+        text("SELECT day, channel, attempts, answered"
+             " FROM regua_contact_counts_between(:k, :a, :b)"),
+        {"k": debtor_key(document), "a": first, "b": last})
+    return {(day, Channel(ch)): DayCount(a, n) for day, ch, a, n in rows}

@@ -235,6 +235,7 @@ class ContactPoint(TenantOwned, Base):
 
     __table_args__ = (
         UniqueConstraint("tenant_id", "debtor_id", "kind", "value"),
+        Index("ix_contact_point_value", "tenant_id", "value"),  # the debtor search
         CheckConstraint(f"kind IN {_in(ContactKind)}", name="kind"),
         CheckConstraint(f"quality IN {_in(ContactQuality)}", name="quality"),
     )

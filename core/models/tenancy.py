@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, func
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.auth.roles import Role
@@ -35,6 +37,8 @@ class Tenant(Base):
     state: Mapped[str] = mapped_column(String(2))
     address: Mapped[str | None] = mapped_column(String(300))
     status: Mapped[TenantStatus] = mapped_column(String(16), default=TenantStatus.ACTIVE)
+    # The tenant's own contact windows, narrower than the law's (core.compliance.policy).
+    contact_policy: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_at: Mapped[dt.datetime] = created_at_column()
     deactivated_at: Mapped[dt.datetime | None]
 

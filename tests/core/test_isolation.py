@@ -44,6 +44,10 @@ async def test_every_route_with_an_id_answers_404_across_tenants(client, factory
     alfa, beta = await factory.tenant("Alfa"), await factory.tenant("Beta")
     await _fill(factory, client, alfa)
     ids_b = await _fill(factory, client, beta)
+    # Page forms are CSRF-protected: send the token as a browser would, so the answer is
+    # the page's own.
+    await client.get("/")
+    headers = {**alfa.admin.headers, "x-csrftoken": client.cookies.get("regua_csrf", "")}
     checked = 0
     for route in create_app().routes:
         params = re.findall(r"{(\w+):(\w+)}", route.path)
@@ -57,8 +61,7 @@ async def test_every_route_with_an_id_answers_404_across_tenants(client, factory
             admitted = set().union(*(getattr(g, "admitted_roles", set())
                                      for g in handler.guards or []))
             for method in sorted(handler.http_methods - {"OPTIONS", "HEAD"}):
-                answer = await client.request(method, path, headers=alfa.admin.headers,
-                                              json={})
+                answer = await client.request(method, path, headers=headers, json={})
                 # A route alfa's role may not use answers 403 before looking anything up;
                 # every other route must not reveal that beta's resource exists.
                 expected = 404 if "creditor_admin" in admitted else 403

@@ -45,7 +45,16 @@ def _is_api(request: Request[Any, Any, Any]) -> bool:
     return request.url.path.startswith("/api/")
 
 
+def error_page(request: Request[Any, Any, Any], status: int, message: str) -> Template:
+    return Template("error.html", context={**pages.base_context(request), "status": status,
+                                           "message": message}, status_code=status)
+
+
 def domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    if not _is_api(request):
+        # Pages answer their forms' errors themselves; what reaches here is a page's 404/403.
+        message = exc.detail if isinstance(exc.detail, str) else "; ".join(exc.detail.values())
+        return error_page(request, exc.status_code, message)
     body: dict[str, Any] = {"status_code": exc.status_code}
     if isinstance(exc.detail, dict):
         body["detail"] = "dados inválidos" if exc.status_code == 422 else "conflito"
@@ -154,12 +163,7 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
     if not _is_api(request) and exc.status_code in (403, 404, 405):
         if exc.status_code == 404 and detail == STATUS_MESSAGES[404]:
             detail = f"O endereço {request.url.path} não existe."
-        return Template(
-            "error.html",
-            context={**pages.base_context(request), "status": exc.status_code,
-                     "message": detail},
-            status_code=exc.status_code,
-        )
+        return error_page(request, exc.status_code, detail)
     return Response(
         {"status_code": exc.status_code, "detail": detail}, status_code=exc.status_code,
         headers=getattr(exc, "headers", None),
@@ -185,9 +189,7 @@ async def identify_for_error_page(exc: Exception, scope: Any) -> None:
 def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     if not _is_api(request):
-        return Template("error.html", context={**pages.base_context(request), "status": 500,
-                                               "message": "erro interno; tente novamente"},
-                        status_code=500)
+        return error_page(request, 500, "erro interno; tente novamente")
     return Response({"status_code": 500, "detail": "erro interno"}, status_code=500)
 
 

@@ -171,10 +171,12 @@ async def create_tenant_form(request: Req, data: Form) -> Template | Redirect:
 
 
 @post("/admin/credores/{tenant_id:uuid}/desativar", guards=[requires(Role.ADMIN)])
-async def deactivate_tenant_form(request: Req, tenant_id: FromPath[uuid.UUID]) -> Redirect:
+async def deactivate_tenant_form(request: Req, tenant_id: FromPath[uuid.UUID],
+                                 data: Form) -> Redirect:
     async with get_db().transaction(request.user.scope) as session:
         await onboarding.deactivate_tenant(session, request.user, tenant_id)
-    return Redirect("/admin/credores")
+    # Back to the page the button was on: the list, or the tenant's own page.
+    return Redirect(_safe_next(data.get("next") or "/admin/credores"))
 
 
 def _form_errors(exc: DomainError) -> dict[str, str]:

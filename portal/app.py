@@ -92,6 +92,8 @@ def _portuguese_detail(exc: HTTPException) -> str:
     detail = str(exc.detail or "")
     if detail.startswith(("JSON is malformed", "Input data was truncated")):
         return MALFORMED_BODY
+    if detail.startswith("Validation failed"):
+        return "dados inválidos"
     if "CSRF" in detail and "token CSRF" not in detail:
         return "token CSRF ausente ou inválido; recarregue a página e tente de novo"
     try:
@@ -160,7 +162,7 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
     if not _is_api(request) and isinstance(exc, NotAuthorizedException):
         return Redirect(f"/?next={request.url.path}")
     detail = _portuguese_detail(exc)
-    if not _is_api(request) and exc.status_code in (403, 404, 405):
+    if not _is_api(request) and exc.status_code in (400, 403, 404, 405):
         if exc.status_code == 404 and detail == STATUS_MESSAGES[404]:
             detail = f"O endereço {request.url.path} não existe."
         return error_page(request, exc.status_code, detail)

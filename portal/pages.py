@@ -315,10 +315,7 @@ async def _user_page(request: Req, user_id: uuid.UUID, form: dict[str, Any],
                      errors: dict[str, str], status_code: int = 200,
                      notice: str | None = None) -> Template:
     async with get_db().transaction(request.user.scope) as session:
-        person = await users.get_user(session, request.user, user_id)
-        if not users.assignable_roles(request.user, person):
-            # A creditor admin does not manage the agency's users.
-            raise NotFound("usuário")
+        person = await users.get_managed_user(session, request.user, user_id)
         worked = await users.work_tenants(session, person.id)
         tenants = await onboarding.list_tenants(session)
     values = {"email": person.email, "full_name": person.full_name, "role": person.role,

@@ -187,8 +187,9 @@ def _check_manager(principal: Principal) -> None:
         raise Forbidden("seu perfil não gerencia usuários")
 
 
-async def _managed_user(session: AsyncSession, principal: Principal,
-                        user_id: uuid.UUID) -> User:
+async def get_managed_user(session: AsyncSession, principal: Principal,
+                           user_id: uuid.UUID) -> User:
+    """A user `principal` may change; 403 for a role that manages nobody, else 404."""
     _check_manager(principal)
     user = await get_user(session, principal, user_id)
     if principal.role is Role.CREDITOR_ADMIN and user.role not in CREDITOR_ROLES:
@@ -199,7 +200,7 @@ async def _managed_user(session: AsyncSession, principal: Principal,
 async def update_user(session: AsyncSession, principal: Principal, user_id: uuid.UUID,
                       changes: UserChanges) -> User:
     """Change a user's e-mail, name, role or worked tenants; audited with before/after."""
-    user = await _managed_user(session, principal, user_id)
+    user = await get_managed_user(session, principal, user_id)
     old_tenants = await work_tenants(session, user.id)
     before = user_summary(user, old_tenants)
     errors: dict[str, str] = {}
@@ -253,7 +254,7 @@ async def _end_sessions(session: AsyncSession, user_id: uuid.UUID) -> None:
 async def deactivate_user(session: AsyncSession, principal: Principal,
                           user_id: uuid.UUID) -> User:
     """The user can no longer log in, and every open session ends now."""
-    user = await _managed_user(session, principal, user_id)
+    user = await get_managed_user(session, principal, user_id)
     if user.id == principal.user_id:
         raise ValidationFailed("você não pode desativar o próprio usuário")
     before = user_summary(user)
@@ -266,7 +267,7 @@ async def deactivate_user(session: AsyncSession, principal: Principal,
 
 async def reactivate_user(session: AsyncSession, principal: Principal,
                           user_id: uuid.UUID) -> User:
-    user = await _managed_user(session, principal, user_id)
+    user = await get_managed_user(session, principal, user_id)
     if user.is_active:
         return user
     before = user_summary(user)
@@ -279,7 +280,7 @@ async def reactivate_user(session: AsyncSession, principal: Principal,
 async def reset_password(session: AsyncSession, principal: Principal, user_id: uuid.UUID,
                          password: str) -> User:
     """Set a new password chosen by a manager; every session of the user ends."""
-    user = await _managed_user(session, principal, user_id)
+    user = await get_managed_user(session, principal, user_id)
     weak = check_password_policy(password)
     if weak:
         raise ValidationFailed({"password": weak})

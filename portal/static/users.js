@@ -8,6 +8,8 @@ document.querySelectorAll("form").forEach((form) => {
     form.querySelectorAll("[data-roles]").forEach((el) => {
       const roles = el.dataset.roles.split(" ");
       el.hidden = role.value !== "" && !roles.includes(role.value);
+      // A hidden field is not sent, so it cannot hold back the form with an error no one sees.
+      el.querySelectorAll("input, select").forEach((input) => { input.disabled = el.hidden; });
     });
   };
   role.addEventListener("change", update);

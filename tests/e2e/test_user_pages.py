@@ -177,3 +177,25 @@ async def test_unknown_page_keeps_the_layout(page, live_server, factory):
     assert await page.locator(".topbar").count() == 1
     assert "não existe" in await page.locator("main").inner_text()
     await shot(page, "not-found")
+
+
+async def test_admin_changes_the_tenants_an_agent_works(page, live_server, factory):
+    alfa, beta = await factory.tenant("Épsilon"), await factory.tenant("Zeta")
+    admin = await factory.user("admin")
+    agent = await factory.user("agent", tenant_ids=[alfa.id])
+    await login(page, live_server, admin.email, admin.password)
+    await page.wait_for_url("**/inicio")
+    await page.goto(f"{live_server}/usuarios/{agent.user_id}")
+    await page.uncheck(f"input[name=tenant_ids][value='{alfa.id}']")
+    await page.check(f"input[name=tenant_ids][value='{beta.id}']")
+    await page.click("button:has-text('Salvar alterações')")
+    await page.wait_for_selector("text=Alterações salvas.")
+    assert await page.is_checked(f"input[name=tenant_ids][value='{beta.id}']")
+    assert not await page.is_checked(f"input[name=tenant_ids][value='{alfa.id}']")
+    # As an admin, the user works every tenant: the list is hidden and not sent.
+    await page.select_option("select[name=role]", "admin")
+    assert await page.locator("fieldset.checks").is_hidden()
+    await page.click("button:has-text('Salvar alterações')")
+    await page.wait_for_selector("text=Alterações salvas.")
+    assert await page.input_value("select[name=role]") == "admin"
+    await shot(page, "user-edit-agency")

@@ -119,10 +119,10 @@ def _field_message(message: str) -> str:
         return f"valor não aceito: {value}"
     if message.startswith("Object contains unknown field"):
         return "campo desconhecido"
-    if "datetime" in message or "date" in message:
-        return "data inválida (use o formato ISO 8601)"
     if message.startswith("Missing required"):
         return "parâmetro obrigatório"
+    if "datetime" in message or "date" in message:
+        return "data inválida (use o formato ISO 8601)"
     return "valor inválido"
 
 

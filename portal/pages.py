@@ -210,8 +210,13 @@ def tenant_edit(request: Req, tenant: Any, form: dict[str, str], errors: dict[st
     values = {"legal_name": tenant.legal_name, "trade_name": tenant.trade_name,
               "address": tenant.address or "", "state": tenant.state,
               "timezone": tenant.timezone, **form}
+    zones = BRAZIL_ZONES
+    if tenant.timezone not in dict(zones):
+        # A zone set through the API that the list lacks stays selectable, so saving the
+        # page does not change it unasked.
+        zones = [*zones, (tenant.timezone, tenant.timezone)]
     return page(request, "tenant_edit.html", status_code=status_code, tenant=tenant,
-                form=values, errors=errors, ufs_options=UF_OPTIONS, zones=BRAZIL_ZONES,
+                form=values, errors=errors, ufs_options=UF_OPTIONS, zones=zones,
                 notice=notice)
 
 

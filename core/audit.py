@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from core.models import AuditLog
@@ -28,6 +28,44 @@ class Actor:
 
 
 SYSTEM = Actor(id=None, email="system")
+
+# What people read on the audit page for each action code (codes stay in English in the
+# log itself). A code missing here is shown by `action_label`'s fallback.
+ACTION_LABELS = {
+    "auth.login": "Entrou no sistema",
+    "auth.login_failed": "Tentativa de login recusada",
+    "tenant.created": "Credor cadastrado",
+    "tenant.updated": "Dados do credor alterados",
+    "tenant.deactivated": "Credor desativado",
+    "tenant.reactivated": "Credor reativado",
+    "user.created": "Usuário criado",
+    "user.updated": "Usuário alterado",
+    "user.deactivated": "Usuário desativado",
+    "user.reactivated": "Usuário reativado",
+    "user.password_reset": "Senha do usuário redefinida",
+    "portfolio.upload_created": "Envio de carteira iniciado",
+    "portfolio.import_started": "Importação de carteira iniciada",
+    "portfolio.imported": "Carteira importada",
+    "layout.saved": "Layout de colunas salvo",
+    "debt.recalled": "Dívidas recolhidas pelo credor",
+}
+
+ENTITY_LABELS = {
+    "auth": "Acesso", "tenant": "Credor", "user": "Usuário", "portfolio": "Carteira",
+    "layout": "Layout", "debt": "Dívida", "debtor": "Devedor", "agreement": "Acordo",
+}
+
+
+def action_label(code: str) -> str:
+    """The Portuguese label of an action code; an unlisted code still reads sensibly."""
+    if code in ACTION_LABELS:
+        return ACTION_LABELS[code]
+    entity, _, verb = code.partition(".")
+    return f"{ENTITY_LABELS.get(entity, entity)}: {verb.replace('_', ' ') or 'ação'}"
+
+
+def entity_label(entity: str | None) -> str:
+    return ENTITY_LABELS.get(entity or "", entity or "")
 
 
 def _jsonable(value: Any) -> Any:
@@ -66,6 +104,12 @@ async def record(
         )
     )
     await session.flush()
+
+
+async def recent_entries(session: AsyncSession, limit: int = 200) -> list[AuditLog]:
+    """The newest entries the session's scope may read (at most 1000)."""
+    stmt = select(AuditLog).order_by(AuditLog.created_at.desc()).limit(max(1, min(limit, 1000)))
+    return list((await session.execute(stmt)).scalars())
 
 
 @dataclass(frozen=True)

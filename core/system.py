@@ -10,14 +10,14 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.params import FromQuery
-from sqlalchemy import select, text
+from sqlalchemy import text
 
+from core import audit
 from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.auth.web import requires
 from core.db import NO_SCOPE
 from core.jobs import ping_broker
-from core.models import AuditLog
 from core.runtime import get_db, get_storage
 
 
@@ -72,15 +72,16 @@ class AuditEntry(msgspec.Struct):
 
 
 class AuditController(Controller):
+    """The hash-chained audit log, newest first (the caller's tenants only)."""
+
     path = "/api/v1/audit"
     tags = ["audit"]
 
     @get("/", guards=[requires(Role.ADMIN, Role.CREDITOR_ADMIN)])
     async def list_entries(self, request: Request[Principal, str, Any],
                            limit: FromQuery[int] = 100) -> list[AuditEntry]:
+        """The latest entries (at most 1000): who, which tenant, what, before and after."""
         async with get_db().transaction(request.user.scope) as session:
-            rows = (await session.execute(
-                select(AuditLog).order_by(AuditLog.created_at.desc()).limit(min(limit, 1000))
-            )).scalars()
+            rows = await audit.recent_entries(session, limit)
             return [AuditEntry(r.id, r.seq, r.tenant_id, r.actor_email, r.action, r.entity,
                                r.entity_id, r.before, r.after, r.created_at) for r in rows]

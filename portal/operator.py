@@ -54,7 +54,7 @@ async def create_user(email: str, role: str, tenant_slugs: str | None, name: str
             home = None
             if not parsed.is_agency:
                 if len(tenant_ids) != 1:
-                    raise NotFound("tenant (use --tenant SLUG)")
+                    raise NotFound("credor (informe --tenant SLUG)")
                 home, tenant_ids = tenant_ids[0], []
             created = await users.add_user(
                 session, CLI_ACTOR,

@@ -1,4 +1,4 @@
-"""HTML pages: login, home, and the agency admin's tenant screens.
+"""HTML pages: login, home, the tenant and user screens, the audit log.
 
 Pages call the domain services; no business rule lives here.
 """
@@ -15,20 +15,25 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
+from core import audit
 from core.addresses import UF_CODES
 from core.auth import service
 from core.auth.controllers import RateLimited, login
 from core.auth.principal import Principal
 from core.auth.roles import ROLE_LABELS, Role
 from core.auth.web import SESSION_COOKIE, requires
-from core.errors import DomainError
+from core.errors import DomainError, NotFound, ValidationFailed
 from core.runtime import get_db
 from core.settings import get_settings
+from core.zones import zone_label
 from tenants import onboarding, users
 from tenants.intake.service import open_debt_figures
 
 Req = Request[Principal, str, Any]
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+# A form with checkboxes: a name sent more than once arrives as a list.
+MultiForm = Annotated[dict[str, str | list[str]],
+                      Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 NAV = [
     ("/inicio", "Início", None),
@@ -48,8 +53,17 @@ def base_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
         principal = None
     nav = [(href, label) for href, label, roles in NAV
            if principal and (roles is None or principal.role in roles)]
+    zone = request.state.get("zone") or get_settings().default_timezone
     return {"user": principal, "nav": nav, "path": request.url.path,
-            "role_labels": ROLE_LABELS}
+            "role_labels": ROLE_LABELS, "zone": zone, "zone_label": zone_label(zone)}
+
+
+async def load_viewer_zone(request: Req) -> None:
+    """Before a page: the zone its times are shown in (the viewer's tenant's)."""
+    principal = request.scope.get("user")
+    if isinstance(principal, Principal):
+        async with get_db().transaction(principal.scope) as session:
+            request.state["zone"] = await onboarding.viewer_timezone(session, principal)
 
 
 def page(request: Req, name: str, status_code: int = 200, **context: Any) -> Template:
@@ -116,10 +130,13 @@ BRAZIL_ZONES = [
 ]
 
 
+UF_OPTIONS = [(uf, uf) for uf in sorted(UF_CODES)]
+
+
 def tenants_form(request: Req, tenants: list[Any], form: dict[str, str],
                  errors: dict[str, str], status_code: int = 200) -> Template:
     return page(request, "tenants.html", status_code=status_code, tenants=tenants, form=form,
-                errors=errors, ufs=sorted(UF_CODES), zones=BRAZIL_ZONES,
+                errors=errors, ufs_options=UF_OPTIONS, zones=BRAZIL_ZONES,
                 default_zone=get_settings().default_timezone)
 
 
@@ -155,33 +172,238 @@ async def create_tenant_form(request: Req, data: Form) -> Template | Redirect:
 
 
 @post("/admin/credores/{tenant_id:uuid}/desativar", guards=[requires(Role.ADMIN)])
-async def deactivate_tenant_form(request: Req, tenant_id: FromPath[uuid.UUID]) -> Redirect:
+async def deactivate_tenant_form(request: Req, tenant_id: FromPath[uuid.UUID],
+                                 data: Form) -> Redirect:
     async with get_db().transaction(request.user.scope) as session:
         await onboarding.deactivate_tenant(session, request.user, tenant_id)
-    return Redirect("/admin/credores")
+    # Back to the page the button was on: the list, or the tenant's own page.
+    return Redirect(_safe_next(data.get("next") or "/admin/credores"))
 
 
-@get("/usuarios", guards=[requires(Role.ADMIN, Role.CREDITOR_ADMIN)])
-async def users_page(request: Req) -> Template:
+def _form_errors(exc: DomainError) -> dict[str, str]:
+    return exc.detail if isinstance(exc.detail, dict) else {"_": exc.detail}
+
+
+NOTICES = {
+    "criado": "Usuário criado.", "salvo": "Alterações salvas.",
+    "desativado": "Usuário desativado: as sessões dele foram encerradas.",
+    "reativado": "Usuário reativado: ele pode entrar de novo.",
+    "senha": "Senha redefinida: todas as sessões do usuário foram encerradas.",
+    "credor-salvo": "Dados do credor salvos.",
+    "credor-reativado": "Credor reativado: os usuários ativos dele podem entrar de novo.",
+}
+
+
+def _notice(code: str | None) -> str | None:
+    return NOTICES.get(code or "")
+
+
+@get("/admin/credores/{tenant_id:uuid}", guards=[requires(Role.ADMIN)])
+async def tenant_page(request: Req, tenant_id: FromPath[uuid.UUID],
+                      ok: FromQuery[str | None] = None) -> Template:
+    async with get_db().transaction(request.user.scope) as session:
+        tenant = await onboarding.get_tenant(session, tenant_id)
+    return tenant_edit(request, tenant, {}, {}, notice=_notice(ok))
+
+
+def tenant_edit(request: Req, tenant: Any, form: dict[str, str], errors: dict[str, str],
+                status_code: int = 200, notice: str | None = None) -> Template:
+    values = {"legal_name": tenant.legal_name, "trade_name": tenant.trade_name,
+              "address": tenant.address or "", "state": tenant.state,
+              "timezone": tenant.timezone, **form}
+    zones = BRAZIL_ZONES
+    if tenant.timezone not in dict(zones):
+        # A zone set through the API that the list lacks stays selectable, so saving the
+        # page does not change it unasked.
+        zones = [*zones, (tenant.timezone, tenant.timezone)]
+    return page(request, "tenant_edit.html", status_code=status_code, tenant=tenant,
+                form=values, errors=errors, ufs_options=UF_OPTIONS, zones=zones,
+                notice=notice)
+
+
+@post("/admin/credores/{tenant_id:uuid}", guards=[requires(Role.ADMIN)])
+async def update_tenant_form(request: Req, tenant_id: FromPath[uuid.UUID],
+                             data: Form) -> Template | Redirect:
+    # A field left blank is absent from the form data: blank means "clear" here.
+    changes = onboarding.TenantChanges(
+        legal_name=data.get("legal_name", ""), trade_name=data.get("trade_name", ""),
+        address=data.get("address", ""), state=data.get("state", ""),
+        timezone=data.get("timezone", ""))
+    try:
+        async with get_db().transaction(request.user.scope) as session:
+            await onboarding.update_tenant(session, request.user, tenant_id, changes)
+    except DomainError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        async with get_db().transaction(request.user.scope) as session:
+            tenant = await onboarding.get_tenant(session, tenant_id)
+        return tenant_edit(request, tenant, data, _form_errors(exc), exc.status_code)
+    return Redirect(f"/admin/credores/{tenant_id}?ok=credor-salvo")
+
+
+@post("/admin/credores/{tenant_id:uuid}/reativar", guards=[requires(Role.ADMIN)])
+async def reactivate_tenant_form(request: Req, tenant_id: FromPath[uuid.UUID]) -> Redirect:
+    async with get_db().transaction(request.user.scope) as session:
+        await onboarding.reactivate_tenant(session, request.user, tenant_id)
+    return Redirect(f"/admin/credores/{tenant_id}?ok=credor-reativado")
+
+
+MANAGERS = (Role.ADMIN, Role.CREDITOR_ADMIN)
+
+
+def _list(data: dict[str, str | list[str]], key: str) -> list[str]:
+    value = data.get(key, [])
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _text(data: dict[str, str | list[str]], key: str) -> str:
+    values = _list(data, key)
+    return values[-1] if values else ""
+
+
+def _tenant_ids(data: dict[str, str | list[str]]) -> list[uuid.UUID]:
+    try:
+        return [uuid.UUID(v) for v in _list(data, "tenant_ids") if v]
+    except ValueError:
+        raise NotFound("credor") from None
+
+
+def _tenant_id(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        raise NotFound("credor") from None
+
+
+def _role(value: str) -> Role | None:
+    return Role(value) if value in Role.__members__.values() else None
+
+
+async def _users_page(request: Req, form: dict[str, Any], errors: dict[str, str],
+                      status_code: int = 200, notice: str | None = None) -> Template:
     async with get_db().transaction(request.user.scope) as session:
         people = await users.list_users(session, request.user)
         tenants = {t.id: t for t in await onboarding.list_tenants(session)}
-    return page(request, "users.html", people=people, tenants=tenants)
+    return page(request, "users.html", status_code=status_code, people=people,
+                tenants=tenants, roles=users.assignable_roles(request.user),
+                workers=sorted(users.TENANT_WORKERS), form=form, errors=errors, notice=notice)
+
+
+@get("/usuarios", guards=[requires(*MANAGERS)])
+async def users_page(request: Req, ok: FromQuery[str | None] = None) -> Template:
+    return await _users_page(request, {}, {}, notice=_notice(ok))
+
+
+@post("/usuarios", guards=[requires(*MANAGERS)])
+async def create_user_form(request: Req, data: MultiForm) -> Template | Redirect:
+    form: dict[str, Any] = {key: _text(data, key)
+                            for key in ("email", "full_name", "role", "tenant_id")}
+    form["tenant_ids"] = _list(data, "tenant_ids")
+    role = _role(form["role"])
+    try:
+        if role is None:
+            raise ValidationFailed({"role": "escolha o perfil"})
+        async with get_db().transaction(request.user.scope) as session:
+            created = await users.create_user(
+                session, request.user,
+                users.NewUser(email=form["email"], password=_text(data, "password"),
+                              full_name=form["full_name"], tenant_ids=_tenant_ids(data)),
+                tenant_id=_tenant_id(form["tenant_id"]), role=role,
+            )
+    except DomainError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        return await _users_page(request, form, _form_errors(exc), exc.status_code)
+    return Redirect(f"/usuarios/{created.id}?ok=criado")
+
+
+async def _user_page(request: Req, user_id: uuid.UUID, form: dict[str, Any],
+                     errors: dict[str, str], status_code: int = 200,
+                     notice: str | None = None) -> Template:
+    async with get_db().transaction(request.user.scope) as session:
+        person = await users.get_managed_user(session, request.user, user_id)
+        worked = await users.work_tenants(session, person.id)
+        tenants = await onboarding.list_tenants(session)
+    values = {"email": person.email, "full_name": person.full_name, "role": person.role,
+              "tenant_ids": [str(t) for t in worked], **form}
+    return page(request, "user_edit.html", status_code=status_code, person=person,
+                tenants=tenants, tenant_names={t.id: t.trade_name for t in tenants},
+                roles=users.assignable_roles(request.user, person),
+                workers=sorted(users.TENANT_WORKERS), form=values, errors=errors,
+                notice=notice, is_self=person.id == request.user.user_id)
+
+
+@get("/usuarios/{user_id:uuid}", guards=[requires(*MANAGERS)])
+async def user_page(request: Req, user_id: FromPath[uuid.UUID],
+                    ok: FromQuery[str | None] = None) -> Template:
+    return await _user_page(request, user_id, {}, {}, notice=_notice(ok))
+
+
+@post("/usuarios/{user_id:uuid}", guards=[requires(*MANAGERS)])
+async def update_user_form(request: Req, user_id: FromPath[uuid.UUID],
+                           data: MultiForm) -> Template | Redirect:
+    form: dict[str, Any] = {key: _text(data, key) for key in ("email", "full_name", "role")}
+    form["tenant_ids"] = _list(data, "tenant_ids")
+    try:
+        async with get_db().transaction(request.user.scope) as session:
+            await users.update_user(
+                session, request.user, user_id,
+                users.UserChanges(
+                    email=form["email"], full_name=form["full_name"],
+                    role=_role(form["role"]),
+                    # The checkboxes are on the form only for users who work tenants.
+                    tenant_ids=_tenant_ids(data) if "tenants_shown" in data else None),
+            )
+    except DomainError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        return await _user_page(request, user_id, form, _form_errors(exc), exc.status_code)
+    return Redirect(f"/usuarios/{user_id}?ok=salvo")
+
+
+@post("/usuarios/{user_id:uuid}/senha", guards=[requires(*MANAGERS)])
+async def reset_password_form(request: Req, user_id: FromPath[uuid.UUID],
+                              data: Form) -> Template | Redirect:
+    try:
+        async with get_db().transaction(request.user.scope) as session:
+            await users.reset_password(session, request.user, user_id,
+                                       data.get("password", ""))
+    except DomainError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        return await _user_page(request, user_id, {}, _form_errors(exc), exc.status_code)
+    return Redirect(f"/usuarios/{user_id}?ok=senha")
+
+
+@post("/usuarios/{user_id:uuid}/desativar", guards=[requires(*MANAGERS)])
+async def deactivate_user_form(request: Req, user_id: FromPath[uuid.UUID]) -> Template | Redirect:
+    try:
+        async with get_db().transaction(request.user.scope) as session:
+            await users.deactivate_user(session, request.user, user_id)
+    except DomainError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        return await _user_page(request, user_id, {}, _form_errors(exc), exc.status_code)
+    return Redirect(f"/usuarios/{user_id}?ok=desativado")
+
+
+@post("/usuarios/{user_id:uuid}/reativar", guards=[requires(*MANAGERS)])
+async def reactivate_user_form(request: Req, user_id: FromPath[uuid.UUID]) -> Redirect:
+    async with get_db().transaction(request.user.scope) as session:
+        await users.reactivate_user(session, request.user, user_id)
+    return Redirect(f"/usuarios/{user_id}?ok=reativado")
 
 
 @get("/auditoria", guards=[requires(Role.ADMIN, Role.CREDITOR_ADMIN)])
 async def audit_page(request: Req) -> Template:
-    from sqlalchemy import select
-
-    from core.models import AuditLog
-
     async with get_db().transaction(request.user.scope) as session:
-        entries = list((await session.execute(
-            select(AuditLog).order_by(AuditLog.created_at.desc()).limit(200)
-        )).scalars())
+        entries = await audit.recent_entries(session, 200)
         tenants = {t.id: t for t in await onboarding.list_tenants(session)}
-    return page(request, "audit.html", entries=entries, tenants=tenants)
+    return page(request, "audit.html", entries=entries, tenants=tenants,
+                action_label=audit.action_label, entity_label=audit.entity_label)
 
 
 handlers = [index, login_form, logout, home, tenants_page, create_tenant_form,
-            deactivate_tenant_form, users_page, audit_page]
+            deactivate_tenant_form, tenant_page, update_tenant_form, reactivate_tenant_form,
+            users_page, create_user_form, user_page, update_user_form, reset_password_form,
+            deactivate_user_form, reactivate_user_form, audit_page]

@@ -1,4 +1,4 @@
-"""Creditor onboarding: create, list and deactivate tenants, with their first admin."""
+"""Creditor onboarding: create, edit, list, deactivate and reactivate tenants."""
 
 from __future__ import annotations
 
@@ -18,10 +18,15 @@ from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.db import include_in_scope
 from core.documents import normalize_cnpj
-from core.errors import Conflict, NotFound, ValidationFailed
+from core.errors import Conflict, NotFound, ValidationFailed, too_long
 from core.ids import uuid7
 from core.models import ApiToken, Tenant, TenantStatus, User
-from tenants.users import NewUser, add_user
+from core.settings import get_settings
+from tenants.users import NewUser, add_user, email_taken, validate_new_user
+
+# The first admin's fields as the tenant form and TenantCreate name them.
+ADMIN_FIELDS = {"email": "admin_email", "password": "admin_password",
+                "full_name": "admin_name"}
 
 
 @dataclass(frozen=True)
@@ -41,28 +46,53 @@ def slugify(name: str) -> str:
     return slug[:50] or "credor"
 
 
-def _validate(data: NewTenant) -> tuple[str, str]:
+@dataclass(frozen=True)
+class TenantChanges:
+    """What an edit may change (the CNPJ and the identifier stay); None keeps a field."""
+
+    legal_name: str | None = None
+    trade_name: str | None = None
+    address: str | None = None
+    state: str | None = None
+    timezone: str | None = None
+
+
+def _check_text(errors: dict[str, str], legal_name: str | None, trade_name: str | None,
+                address: str | None) -> None:
+    if legal_name is not None and not legal_name.strip():
+        errors["legal_name"] = "informe a razão social"
+    errors.update(too_long(Tenant, {"legal_name": legal_name and legal_name.strip(),
+                                    "trade_name": trade_name and trade_name.strip(),
+                                    "address": address and address.strip()}))
+
+
+def _check_state(errors: dict[str, str], value: str) -> str:
+    state = value.strip().upper()
+    if state not in UF_CODES:
+        errors["state"] = f"UF inválida: {value[:40]!r}"
+    return state
+
+
+def _check_timezone(errors: dict[str, str], value: str) -> None:
+    try:
+        ZoneInfo(value)
+        if not value.startswith(("America/", "Brazil/")):
+            errors["timezone"] = f"fuso horário fora do Brasil: {value!r}"
+    except (ZoneInfoNotFoundError, ValueError):
+        errors["timezone"] = f"fuso horário desconhecido: {value[:64]!r}"
+
+
+def _validate(data: NewTenant) -> tuple[dict[str, str], str | None, str]:
     errors: dict[str, str] = {}
     cnpj = normalize_cnpj(data.cnpj)
     if cnpj is None:
-        errors["cnpj"] = f"CNPJ inválido: {data.cnpj!r}"
-    if not data.legal_name.strip():
-        errors["legal_name"] = "informe a razão social"
-    state = data.state.strip().upper()
-    if state not in UF_CODES:
-        errors["state"] = f"UF inválida: {data.state!r}"
-    try:
-        ZoneInfo(data.timezone)
-        if not data.timezone.startswith(("America/", "Brazil/")):
-            errors["timezone"] = f"fuso horário fora do Brasil: {data.timezone!r}"
-    except (ZoneInfoNotFoundError, ValueError):
-        errors["timezone"] = f"fuso horário desconhecido: {data.timezone!r}"
+        errors["cnpj"] = f"CNPJ inválido: {data.cnpj[:40]!r}"
+    _check_text(errors, data.legal_name, data.trade_name, data.address)
+    state = _check_state(errors, data.state)
+    _check_timezone(errors, data.timezone)
     if data.slug is not None and not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}", data.slug):
-        errors["slug"] = "use letras minúsculas, números e hífens"
-    if errors:
-        raise ValidationFailed(errors)
-    assert cnpj is not None
-    return cnpj, state
+        errors["slug"] = "use letras minúsculas, números e hífens (até 63)"
+    return errors, cnpj, state
 
 
 async def _unique_slug(session: AsyncSession, base: str) -> str:
@@ -81,17 +111,31 @@ async def create_tenant(
     data: NewTenant,
     first_admin: NewUser | None = None,
 ) -> tuple[Tenant, User | None]:
-    """Create a creditor tenant (and its first creditor admin) in the caller's transaction."""
-    cnpj, state = _validate(data)
+    """Create a creditor tenant (and its first creditor admin) in the caller's transaction.
+
+    Errors name the fields as `TenantCreate` and the tenant form do: the first admin's
+    are `admin_email`, `admin_password` and `admin_name`.
+    """
+    errors, cnpj, state = _validate(data)
+    if first_admin is not None:
+        admin_errors = validate_new_user(first_admin)
+        errors.update({ADMIN_FIELDS.get(k, k): v for k, v in admin_errors.items()})
+    if errors:
+        raise ValidationFailed(errors)
+    assert cnpj is not None
     who = actor.actor if isinstance(actor, Principal) else actor
-    taken = (await session.execute(text("SELECT regua_cnpj_taken(:c)"), {"c": cnpj})).scalar()
-    if taken:
-        raise Conflict({"cnpj": "já existe um credor com este CNPJ"})
+    conflicts: dict[str, str] = {}
+    if (await session.execute(text("SELECT regua_cnpj_taken(:c)"), {"c": cnpj})).scalar():
+        conflicts["cnpj"] = "já existe um credor com este CNPJ"
     slug = data.slug or await _unique_slug(session, slugify(data.trade_name or data.legal_name))
     if data.slug and (
         await session.execute(text("SELECT regua_slug_taken(:s)"), {"s": slug})
     ).scalar():
-        raise Conflict({"slug": "identificador já usado"})
+        conflicts["slug"] = "identificador já usado"
+    if first_admin is not None and await email_taken(session, first_admin.email):
+        conflicts["admin_email"] = "já existe um usuário com este e-mail"
+    if conflicts:
+        raise Conflict(conflicts)
     tenant = Tenant(
         id=uuid7(),
         slug=slug,
@@ -100,7 +144,7 @@ async def create_tenant(
         cnpj=cnpj,
         timezone=data.timezone,
         state=state,
-        address=data.address,
+        address=data.address.strip() if data.address else None,
         status=TenantStatus.ACTIVE,
     )
     # The new tenant joins this transaction's scope before it is written, so the row
@@ -121,7 +165,7 @@ def tenant_summary(tenant: Tenant) -> dict[str, object]:
     return {
         "slug": tenant.slug, "legal_name": tenant.legal_name, "trade_name": tenant.trade_name,
         "cnpj": tenant.cnpj, "state": tenant.state, "timezone": tenant.timezone,
-        "status": tenant.status,
+        "address": tenant.address, "status": tenant.status,
     }
 
 
@@ -133,14 +177,14 @@ async def list_tenants(session: AsyncSession) -> list[Tenant]:
 async def get_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant:
     tenant = await session.get(Tenant, tenant_id)
     if tenant is None:
-        raise NotFound("tenant")
+        raise NotFound("credor")
     return tenant
 
 
 async def get_tenant_by_slug(session: AsyncSession, slug: str) -> Tenant:
     tenant = (await session.execute(select(Tenant).where(Tenant.slug == slug))).scalar_one_or_none()
     if tenant is None:
-        raise NotFound("tenant")
+        raise NotFound("credor")
     return tenant
 
 
@@ -160,3 +204,58 @@ async def deactivate_tenant(session: AsyncSession, actor: Principal,
                        entity="tenant", entity_id=tenant.id, before=before,
                        after=tenant_summary(tenant))
     return tenant
+
+
+async def update_tenant(session: AsyncSession, actor: Principal, tenant_id: uuid.UUID,
+                        changes: TenantChanges) -> Tenant:
+    """Edit a tenant's names, address, state or time zone; audited with before/after."""
+    tenant = await get_tenant(session, tenant_id)
+    errors: dict[str, str] = {}
+    _check_text(errors, changes.legal_name, changes.trade_name, changes.address)
+    state = _check_state(errors, changes.state) if changes.state is not None else tenant.state
+    if changes.timezone is not None:
+        _check_timezone(errors, changes.timezone)
+    if errors:
+        raise ValidationFailed(errors)
+    before = tenant_summary(tenant)
+    if changes.legal_name is not None:
+        tenant.legal_name = changes.legal_name.strip()
+    if changes.trade_name is not None:
+        # An emptied trade name falls back to the legal name, as at creation.
+        tenant.trade_name = changes.trade_name.strip() or tenant.legal_name
+    if changes.address is not None:
+        tenant.address = changes.address.strip() or None
+    tenant.state = state
+    if changes.timezone is not None:
+        tenant.timezone = changes.timezone
+    after = tenant_summary(tenant)
+    if after != before:
+        await session.flush()
+        await audit.record(session, actor.actor, "tenant.updated", tenant_id=tenant.id,
+                           entity="tenant", entity_id=tenant.id, before=before, after=after)
+    return tenant
+
+
+async def reactivate_tenant(session: AsyncSession, actor: Principal,
+                            tenant_id: uuid.UUID) -> Tenant:
+    """Its users (those still active) may log in again."""
+    tenant = await get_tenant(session, tenant_id)
+    if tenant.status == TenantStatus.ACTIVE:
+        return tenant
+    before = tenant_summary(tenant)
+    tenant.status = TenantStatus.ACTIVE
+    tenant.deactivated_at = None
+    await session.flush()
+    await audit.record(session, actor.actor, "tenant.reactivated", tenant_id=tenant.id,
+                       entity="tenant", entity_id=tenant.id, before=before,
+                       after=tenant_summary(tenant))
+    return tenant
+
+
+async def viewer_timezone(session: AsyncSession, principal: Principal) -> str:
+    """The zone a person reads times in: its tenant's, or the agency's for agency staff."""
+    if principal.tenant_id is not None:
+        tenant = await session.get(Tenant, principal.tenant_id)
+        if tenant is not None:
+            return tenant.timezone
+    return get_settings().default_timezone

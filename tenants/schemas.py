@@ -23,6 +23,16 @@ class TenantCreate(msgspec.Struct, kw_only=True):
     admin_name: str = ""
 
 
+class TenantUpdate(msgspec.Struct, kw_only=True):
+    """Fields left out stay as they are; the CNPJ and the slug cannot change."""
+
+    legal_name: str | None = None
+    trade_name: str | None = None
+    address: str | None = None  # "" clears it
+    state: str | None = None
+    timezone: str | None = None
+
+
 class TenantOut(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     slug: str
@@ -33,6 +43,7 @@ class TenantOut(msgspec.Struct, kw_only=True):
     timezone: str
     status: str
     created_at: dt.datetime
+    address: str | None = None
     admin_user_id: uuid.UUID | None = None
 
 
@@ -45,6 +56,20 @@ class UserCreate(msgspec.Struct, kw_only=True):
     tenant_ids: list[uuid.UUID] = msgspec.field(default_factory=list)
 
 
+class UserUpdate(msgspec.Struct, kw_only=True):
+    """Fields left out stay as they are. `tenant_ids`: the tenants a supervisor, agent or
+    legal user works (replaces the list)."""
+
+    email: str | None = None
+    full_name: str | None = None
+    role: Role | None = None
+    tenant_ids: list[uuid.UUID] | None = None
+
+
+class PasswordReset(msgspec.Struct, kw_only=True):
+    password: str = ""  # missing: the policy's message names the field (after the lookup)
+
+
 class UserOut(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     email: str
@@ -54,3 +79,4 @@ class UserOut(msgspec.Struct, kw_only=True):
     is_active: bool
     created_at: dt.datetime
     last_login_at: dt.datetime | None
+    tenant_ids: list[uuid.UUID] = msgspec.field(default_factory=list)

@@ -14,7 +14,7 @@ from litestar.params import JSONBody
 from core.auth import service
 from core.auth.principal import Principal
 from core.auth.roles import Role
-from core.auth.web import client_ip, requires
+from core.auth.web import BEARER, client_ip, requires
 from core.runtime import get_db
 from core.settings import get_settings
 
@@ -62,12 +62,15 @@ class RateLimited(Exception):
 
 
 class AuthController(Controller):
+    """Bearer tokens for API clients."""
+
     path = "/api/v1/auth"
     tags = ["auth"]
 
     @post("/token", status_code=200, exclude_from_auth=True)
     async def token(self, request: Request[Any, Any, Any],
                     data: JSONBody[TokenRequest]) -> TokenOut:
+        """Exchange an e-mail and password for a bearer token (`Authorization: Bearer …`)."""
         principal = await login(request, data.email, data.password)
         issued = await service.issue_token(
             get_db(), principal, "bearer",
@@ -75,14 +78,16 @@ class AuthController(Controller):
         )
         return TokenOut(issued.token, "bearer", issued.expires_at)
 
-    @get("/me", guards=[requires()])
+    @get("/me", guards=[requires()], security=BEARER)
     async def me(self, request: Request[Principal, str, Any]) -> MeOut:
+        """The caller: role, own tenant and the tenants it works."""
         p = request.user
         return MeOut(p.user_id, p.email, p.full_name, p.role, p.tenant_id,
                      sorted(p.tenant_ids))
 
-    @post("/logout", guards=[requires()], status_code=204)
+    @post("/logout", guards=[requires()], status_code=204, security=BEARER)
     async def logout(self, request: Request[Principal, str, Any]) -> Response[None]:
+        """Revoke the token of this request."""
         await service.revoke_token(get_db(), request.auth)
         return Response(None, status_code=204)
 

@@ -10,6 +10,8 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("regua-timing-equaliser")
 
 MIN_PASSWORD_LENGTH = 10
+# Hashing cost grows with the input; a cap keeps a huge "password" from being a cheap DoS.
+MAX_PASSWORD_LENGTH = 128
 
 
 def hash_password(password: str) -> str:
@@ -27,4 +29,6 @@ def check_password_policy(password: str) -> str | None:
     """A message (Portuguese, shown to users) when the password is too weak, else None."""
     if len(password) < MIN_PASSWORD_LENGTH:
         return f"a senha deve ter pelo menos {MIN_PASSWORD_LENGTH} caracteres"
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return f"a senha deve ter no máximo {MAX_PASSWORD_LENGTH} caracteres"
     return None

@@ -22,6 +22,9 @@ from core.runtime import get_db
 SESSION_COOKIE = "regua_session"
 CSRF_COOKIE = "regua_csrf"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# The OpenAPI security scheme every API route that needs a token declares.
+BEARER_SCHEME = "bearer"
+BEARER: list[dict[str, list[str]]] = [{BEARER_SCHEME: []}]
 PUBLIC_PATHS = [
     r"^/$", r"^/login$", r"^/health$", r"^/ready$", r"^/static/", r"^/schema",
     r"^/api/v1/auth/token$", r"^/favicon.ico$",

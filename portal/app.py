@@ -24,6 +24,7 @@ from core.runtime import get_db
 from core.system import AuditController, health, ready
 from portal import pages, portfolio_pages
 from portal.filters import FILTERS
+from portal.jobs import load_tasks
 from tenants.controllers import TenantController, UserController
 from tenants.intake.controllers import LayoutController, PortfolioController, RecallController
 
@@ -75,6 +76,7 @@ async def _dispose() -> None:
 
 
 def create_app() -> Litestar:
+    load_tasks()  # services send jobs by name
     return Litestar(
         route_handlers=[
             health, ready,

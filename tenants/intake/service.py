@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit
+from core.db import Scope
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.ids import uuid7
 from core.jobs import enqueue_after_commit
 from core.models import ColumnLayout, Debt, DebtStatus, ImportMode, Portfolio, PortfolioStatus
-from core.runtime import get_storage
+from core.runtime import get_db, get_storage
+from core.settings import get_settings
 from core.storage_keys import acknowledgement_key, upload_key
+from tenants.intake.pipeline import run_import, sha256_of
 
 WORKABLE = (DebtStatus.OPEN.value, DebtStatus.IN_AGREEMENT.value, DebtStatus.DISPUTED.value)
 DEFAULT_PLACEMENT_DAYS = 180
@@ -66,8 +73,6 @@ async def start_import(session: AsyncSession, actor: audit.Actor,
                        portfolio_id: uuid.UUID, *, mapping: dict[str, Any] | None = None,
                        sheet: str | None = None) -> Portfolio:
     """Queue the import of an uploaded file (the job runs after this transaction commits)."""
-    from tenants.intake.tasks import import_portfolio
-
     portfolio = await get_portfolio(session, portfolio_id, for_update=True)
     if portfolio.status != PortfolioStatus.UPLOADING:
         raise Conflict({"status": f"a importação já foi iniciada ({portfolio.status})"})
@@ -80,8 +85,76 @@ async def start_import(session: AsyncSession, actor: audit.Actor,
     await audit.record(session, actor, "portfolio.import_started",
                        tenant_id=portfolio.tenant_id, entity="portfolio",
                        entity_id=portfolio.id)
-    enqueue_after_commit(session, import_portfolio, str(portfolio.tenant_id), str(portfolio.id))
+    enqueue_after_commit(session, "intake.import_portfolio", str(portfolio.tenant_id),
+                         str(portfolio.id))
     return portfolio
+
+
+async def import_file(actor: audit.Actor, tenant_id: uuid.UUID, file: Path, *,
+                      mode: str | None = None, layout_name: str | None = None,
+                      sheet: str | None = None,
+                      wait_seconds: float = 4 * 3600) -> Portfolio:
+    """Import a file on this machine for a tenant and wait for the outcome: the one entry
+    point of the CLI and the demo (the web uploads to S3 and calls `start_import`).
+
+    A file this tenant already imported is recognised by its hash before anything is
+    uploaded. With the in-process broker the import runs here while the file goes to S3;
+    with a real broker the file is uploaded, the import enqueued, and this waits for a
+    worker to finish it (or for `wait_seconds`).
+    """
+    db = get_db()
+    digest = await asyncio.to_thread(sha256_of, file)
+    async with db.transaction(Scope.tenant(tenant_id)) as session:
+        earlier = await _imported_before(session, tenant_id, digest)
+        portfolio = await create_upload(session, actor, tenant_id, file.name, mode=mode,
+                                        layout_name=layout_name, sheet=sheet)
+        if earlier is not None:
+            _mark_duplicate(portfolio, earlier, digest)
+    if earlier is not None:
+        return portfolio
+    upload = partial(get_storage().upload_file, portfolio.file_key, str(file))
+    if get_settings().embedded_broker:
+        # The file goes to S3 while the import reads it here, and the import waits for
+        # the upload before it commits: a placed portfolio always has its file.
+        with ThreadPoolExecutor(1, thread_name_prefix="portfolio-upload") as pool:
+            uploaded = pool.submit(upload)
+            await asyncio.to_thread(run_import, tenant_id, portfolio.id, file, digest,
+                                    uploaded.result)
+    else:
+        await asyncio.to_thread(upload)
+        async with db.transaction(Scope.tenant(tenant_id)) as session:
+            fresh = await get_portfolio(session, portfolio.id, for_update=True)
+            fresh.status, fresh.phase = PortfolioStatus.QUEUED, "queued"
+            enqueue_after_commit(session, "intake.import_portfolio", str(tenant_id),
+                                 str(fresh.id))
+    deadline = asyncio.get_running_loop().time() + wait_seconds
+    while True:
+        async with db.transaction(Scope.tenant(tenant_id)) as session:
+            portfolio = await get_portfolio(session, portfolio.id)
+        if portfolio.status not in (PortfolioStatus.QUEUED, PortfolioStatus.RUNNING):
+            return portfolio
+        if asyncio.get_running_loop().time() > deadline:
+            return portfolio
+        await asyncio.sleep(1)
+
+
+async def _imported_before(session: AsyncSession, tenant_id: uuid.UUID,
+                           digest: str) -> uuid.UUID | None:
+    """The tenant's import of the file with this SHA-256, if one is done or under way."""
+    return (await session.execute(
+        select(Portfolio.id).where(
+            Portfolio.tenant_id == tenant_id, Portfolio.file_sha256 == digest,
+            Portfolio.status.in_((PortfolioStatus.QUEUED, PortfolioStatus.RUNNING,
+                                  PortfolioStatus.DONE)))
+        .order_by(Portfolio.created_at).limit(1)
+    )).scalar_one_or_none()
+
+
+def _mark_duplicate(portfolio: Portfolio, earlier: uuid.UUID, digest: str) -> None:
+    """The same file again changes nothing: the portfolio ends at once, naming the first."""
+    portfolio.status, portfolio.phase = PortfolioStatus.DUPLICATE, "done"
+    portfolio.duplicate_of, portfolio.file_sha256 = earlier, digest
+    portfolio.finished_at = dt.datetime.now(dt.UTC)
 
 
 async def get_portfolio(session: AsyncSession, portfolio_id: uuid.UUID, *,

@@ -101,7 +101,33 @@ async def return_expired(tenant: str) -> None:
 
 
 
+async def _tenants_with_stale_uploads() -> list[uuid.UUID]:
+    engine = owner_engine(get_settings())
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(f"SET LOCAL ROLE {MAINTENANCE_DB_ROLE}"))
+            rows = await conn.execute(text(
+                "SELECT DISTINCT tenant_id FROM portfolio WHERE status = 'uploading'"
+                " AND created_at < now() - make_interval(secs => :secs)"),
+                {"secs": service.ABANDON_AFTER.total_seconds()})
+            return [r[0] for r in rows]
+    finally:
+        await engine.dispose()
+
+
+@actor("intake.expire_uploads", max_retries=3)
+async def expire_uploads() -> None:
+    """Uploads whose file never came end as abandoned, so the history does not keep them
+    waiting forever."""
+    now = dt.datetime.now(dt.UTC)
+    for tenant_id in await _tenants_with_stale_uploads():
+        async with get_db().transaction(Scope.tenant(tenant_id)) as session:
+            ended = await service.expire_uploads(session, tenant_id, now)
+        log.info("tenant %s: %d abandoned uploads expired", tenant_id, ended)
+
+
 # The import of a file left behind is found within five minutes; debts whose term ended
 # yesterday go back to the creditor in the small hours of the creditor's own day.
 periodic("intake.resume", every=dt.timedelta(minutes=5))
 periodic("intake.return_expired", daily_at=dt.time(2, 30), per_tenant=True)
+periodic("intake.expire_uploads", every=dt.timedelta(hours=1))

@@ -105,7 +105,7 @@
     let when = "";
     try {
       const earlier = await api("GET", `/api/v1/portfolios/${portfolio.duplicate_of}`);
-      when = ` em ${new Date(earlier.created_at).toLocaleString("pt-BR", { dateStyle: "short", timeStyle: "short" })}`;
+      when = ` em ${new Date(earlier.created_at).toLocaleString("pt-BR", { dateStyle: "short", timeStyle: "short", timeZone: "America/Sao_Paulo" })}`;
     } catch (e) { /* the link below still leads to it */ }
     setProgress($("upload-progress"), 1, `${file.name}: arquivo já importado`);
     const box = $("upload-duplicate");

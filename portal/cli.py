@@ -265,8 +265,9 @@ def _announce(url: str, logins: list[tuple[str, str, str]]) -> None:
     if logins:
         lines.append("  Acessos de demonstração:")
         width = max(len(e) for _, e, _ in logins)
+        secret = max(len(p) for _, _, p in logins)
         for label, email, password in logins:
-            lines.append(f"    {email.ljust(width)}  senha: {password}   ({label})")
+            lines.append(f"    {email.ljust(width)}  senha: {password.ljust(secret)}  ({label})")
         lines.append("")
     lines.append("  Ctrl-C encerra tudo.")
     click.echo("\n".join(lines) + "\n", err=False)

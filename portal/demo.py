@@ -30,11 +30,11 @@ TENANTS = [
 STAFF = [
     ("administrador da assessoria", "admin@regua.demo", "regua-admin-2026", "Ana Admin",
      Role.ADMIN),
-    ("supervisor (os dois credores)", "supervisor@regua.demo", "regua-supervisor-2026",
+    ("supervisor dos dois credores", "supervisor@regua.demo", "regua-supervisor-2026",
      "Sílvia Supervisora", Role.SUPERVISOR),
-    ("operador (os dois credores)", "operador@regua.demo", "regua-operador-2026",
+    ("operador dos dois credores", "operador@regua.demo", "regua-operador-2026",
      "Otávio Operador", Role.AGENT),
-    ("jurídico (os dois credores)", "juridico@regua.demo", "regua-juridico-2026",
+    ("jurídico dos dois credores", "juridico@regua.demo", "regua-juridico-2026",
      "Júlia Jurídico", Role.LEGAL),
 ]
 VIEWER = ("consulta do credor Banco Exemplo", "consulta@banco-exemplo.demo",

@@ -53,10 +53,6 @@ def normalize_phone(raw: str) -> str | None:
     return "+55" + digits
 
 
-def is_mobile(e164: str) -> bool:
-    return len(e164) == 14 and e164[5] == "9"
-
-
 def phone_stages(src: pl.Expr, out: str) -> list[dict[str, pl.Expr]]:
     """`normalize_phone` over a column, as stages of `with_columns`: E.164 (+55...) or null
     in column `out`."""

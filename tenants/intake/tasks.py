@@ -12,6 +12,7 @@ import datetime as dt
 import io
 import logging
 import uuid
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, text
@@ -36,17 +37,21 @@ def import_portfolio(tenant_id: str, portfolio_id: str) -> None:
         log.warning("dropping import job: %s", gone)  # retrying cannot bring it back
 
 
-async def _pending() -> list[tuple[uuid.UUID, uuid.UUID]]:
+async def _across_tenants(sql: str, **params: object) -> list[Any]:
+    """Rows of every tenant, read under the maintenance role (it bypasses RLS)."""
     engine = owner_engine(get_settings())
     try:
         async with engine.begin() as conn:
             await conn.execute(text(f"SET LOCAL ROLE {MAINTENANCE_DB_ROLE}"))
-            rows = await conn.execute(text(
-                "SELECT tenant_id, id FROM portfolio WHERE status IN ('queued', 'running')"
-                " ORDER BY created_at"))
-            return [(r[0], r[1]) for r in rows]
+            return list(await conn.execute(text(sql), params))
     finally:
         await engine.dispose()
+
+
+async def _pending() -> list[tuple[uuid.UUID, uuid.UUID]]:
+    rows = await _across_tenants("SELECT tenant_id, id FROM portfolio"
+                                 " WHERE status IN ('queued', 'running') ORDER BY created_at")
+    return [(r[0], r[1]) for r in rows]
 
 
 @actor("intake.resume", max_retries=1)
@@ -100,19 +105,12 @@ async def return_expired(tenant: str) -> None:
             log.info("tenant %s: %d debts returned at the end of their term", tenant_id, len(ids))
 
 
-
 async def _tenants_with_stale_uploads() -> list[uuid.UUID]:
-    engine = owner_engine(get_settings())
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(text(f"SET LOCAL ROLE {MAINTENANCE_DB_ROLE}"))
-            rows = await conn.execute(text(
-                "SELECT DISTINCT tenant_id FROM portfolio WHERE status = 'uploading'"
-                " AND created_at < now() - make_interval(secs => :secs)"),
-                {"secs": service.ABANDON_AFTER.total_seconds()})
-            return [r[0] for r in rows]
-    finally:
-        await engine.dispose()
+    rows = await _across_tenants(
+        "SELECT DISTINCT tenant_id FROM portfolio WHERE status = 'uploading'"
+        " AND created_at < now() - make_interval(secs => :secs)",
+        secs=service.ABANDON_AFTER.total_seconds())
+    return [r[0] for r in rows]
 
 
 @actor("intake.expire_uploads", max_retries=3)

@@ -6,17 +6,20 @@ created beside them gets no demo rows.
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from sqlalchemy import text
 
 from core import audit
 from core.auth.roles import Role
+from core.documents import strip_document
 from core.errors import NotFound
 from core.maintenance import operator_scope
 from core.runtime import get_db
 from tenants import onboarding, users
 
+log = logging.getLogger("regua.demo")
 DEMO_ACTOR = audit.Actor(id=None, email="demo")
 TENANTS = [
     # (slug, legal name, trade name, CNPJ, UF, zone, creditor admin e-mail, password)
@@ -52,11 +55,19 @@ async def seed() -> list[tuple[str, str, str]]:
                 return bool(found.scalar())
 
             tenant_ids: list[uuid.UUID] = []
+            slugs: list[str] = []
             logins = []
             for slug, legal, trade, cnpj, uf, zone, email, password in TENANTS:
                 try:
                     tenant = await onboarding.get_tenant_by_slug(session, slug)
                 except NotFound:
+                    taken = await session.execute(text("SELECT regua_cnpj_taken(:c)"),
+                                                  {"c": strip_document(cnpj)})
+                    if taken.scalar():
+                        # A creditor of the user's holds the demo's CNPJ: leave it alone.
+                        log.warning("demo: CNPJ %s belongs to another tenant; %s skipped",
+                                    cnpj, trade)
+                        continue
                     tenant, _ = await onboarding.create_tenant(
                         session, DEMO_ACTOR,
                         onboarding.NewTenant(legal_name=legal, trade_name=trade, cnpj=cnpj,
@@ -66,6 +77,7 @@ async def seed() -> list[tuple[str, str, str]]:
                                       full_name=f"Gestor {trade}"),
                     )
                 tenant_ids.append(tenant.id)
+                slugs.append(slug)
                 logins.append((f"administrador do credor {trade}", email, password))
             for _, email, password, name, role in STAFF:
                 if not await exists(email):
@@ -75,17 +87,19 @@ async def seed() -> list[tuple[str, str, str]]:
                                       tenant_ids=[] if role is Role.ADMIN else tenant_ids),
                         role=role)
             _, email, password, name, role = VIEWER
-            if not await exists(email):
+            viewed = "banco-exemplo" in slugs
+            if viewed and not await exists(email):
                 await users.add_user(session, DEMO_ACTOR,
                                      users.NewUser(email=email, password=password,
                                                    full_name=name),
-                                     tenant_id=tenant_ids[0], role=role)
+                                     tenant_id=tenant_ids[slugs.index("banco-exemplo")],
+                                     role=role)
             admin, *others = [(s[0], s[1], s[2]) for s in STAFF]
-            logins = [admin, *logins, *others, VIEWER[:3]]
+            logins = [admin, *logins, *others, *([VIEWER[:3]] if viewed else [])]
     finally:
         await db.dispose()
-    for index, tenant_id in enumerate(tenant_ids):
-        await _demo_portfolio(tenant_id, TENANTS[index][0], seed=index + 1)
+    for index, (tenant_id, slug) in enumerate(zip(tenant_ids, slugs, strict=True)):
+        await _demo_portfolio(tenant_id, slug, seed=index + 1)
     return logins
 
 

@@ -98,6 +98,7 @@
     } catch (e) {
       setProgress($("upload-progress"), 1, sent ? `${file.name}: arquivo recusado` : `${file.name}: envio não concluído`, true);
       showError("upload-error", e.message);
+      if (sent) refreshHistory();  // the refused upload is listed apart
     }
   }
 

@@ -247,3 +247,24 @@ def contrast(a: str, b: str) -> float:
         return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
     high, low = sorted((luminance(a), luminance(b)), reverse=True)
     return (high + 0.05) / (low + 0.05)
+
+
+async def test_a_file_refused_on_arrival_turns_the_bar_red_and_is_listed_apart(
+        page, live_server, factory, tmp_path):
+    tenant = await factory.tenant()
+    path = tmp_path / "foto-da-planilha.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40)
+    await upload_as_admin(page, live_server, tenant, path)
+    error = page.locator("#upload-error")
+    await expect(error).to_be_visible()
+    bar = page.locator("#upload-progress")
+    await expect(bar).to_have_class("progress failed")
+    assert "recusado" in await bar.locator(".label").first.inner_text()
+    assert await page.locator("#mapping-card").is_hidden()
+    apart = page.locator("details.never-started")
+    await expect(apart).to_contain_text("Envios que não chegaram a ser importados (1)")
+    await apart.locator("summary").click()
+    await expect(apart).to_contain_text("Recusado")
+    await expect(page.locator("table.portfolios").first).to_contain_text(
+        "Nenhuma carteira importada ainda.")
+    await shot(page, "portfolios-refused-on-arrival")

@@ -279,8 +279,16 @@
       return;
     }
     if (p.status === "duplicate") {
+      // Nothing was imported: no counters (all zero), just the way to the earlier import.
       title.textContent = "Arquivo já importado";
-      $("progress-phase").textContent = "Este mesmo arquivo já foi importado para este credor; nada foi alterado.";
+      $("import-progress").hidden = true;
+      $("progress-phase").innerHTML = "Este mesmo arquivo já foi importado para este credor; nada foi alterado. "
+        + `<a href="#p-${p.duplicate_of}">Ver a importação anterior</a>`;
+      $("result").hidden = false;
+      $("stats").innerHTML = "";
+      $("report-links").innerHTML = "";
+      refreshHistory();
+      return;
     } else {
       title.textContent = "Importação concluída";
     }

@@ -7,20 +7,29 @@
   context's scope into the message and activates it while the job runs.
 - Jobs are sent after the transaction that asked for them commits (`enqueue_after_commit`),
   so a worker never races a transaction that may roll back.
+- Jobs are sent by name (`"intake.import_portfolio"`): each area registers its actors in
+  its `tasks.py`, which every process imports at start (portal/jobs.py lists them), so a
+  service never imports its own tasks module and no import cycle arises.
+- Periodic jobs are declared beside their actors with `periodic(...)`; the scheduler
+  (core.maintenance) collects them. A daily job of a tenant runs once per tenant at the
+  hour it names in the tenant's own time zone.
 - `run_once` makes an effect idempotent: its key commits together with the effect.
 """
 
 from __future__ import annotations
 
 import contextvars
+import datetime as dt
 import logging
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar, cast
 
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
+from dramatiq.errors import ActorNotFound
 from dramatiq.middleware import AsyncIO, CurrentMessage, Middleware
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import insert
@@ -115,6 +124,38 @@ def actor(name: str, *, max_retries: int = 5, time_limit_ms: int = 60 * 60 * 100
     return wrap
 
 
+@dataclass(frozen=True)
+class Periodic:
+    """A job the scheduler sends on its own: every `every`, or each day at `daily_at`.
+
+    A daily job `per_tenant` is sent once for each active tenant at `daily_at` in the
+    tenant's time zone, with the tenant's id as its argument and the tenant's scope in
+    the message; other daily jobs run at `daily_at` UTC.
+    """
+
+    job: str
+    every: dt.timedelta | None = None
+    daily_at: dt.time | None = None
+    per_tenant: bool = False
+
+    def __post_init__(self) -> None:
+        if (self.every is None) == (self.daily_at is None):
+            raise ValueError(f"{self.job}: give either `every` or `daily_at`")
+        if self.per_tenant and self.daily_at is None:
+            raise ValueError(f"{self.job}: a per-tenant job runs daily (`daily_at`)")
+
+
+PERIODIC: dict[str, Periodic] = {}
+
+
+def periodic(job: str, *, every: dt.timedelta | None = None, daily_at: dt.time | None = None,
+             per_tenant: bool = False) -> Periodic:
+    """Declare a periodic job beside its actor (in the area's tasks.py)."""
+    declared = Periodic(job, every, daily_at, per_tenant)
+    PERIODIC[job] = declared
+    return declared
+
+
 def current_scope() -> Scope:
     """The scope of the job being processed (raises if a job carries none)."""
     scope = _current_scope.get()
@@ -133,9 +174,30 @@ def scoped(scope: Scope) -> Iterator[None]:
         _current_scope.reset(token)
 
 
-def enqueue_after_commit(session: AsyncSession, message_actor: dramatiq.Actor[Any, Any],
-                         *args: Any, **kwargs: Any) -> None:
-    """Send `message_actor(*args)` once `session`'s transaction commits; drop it on rollback."""
+class UnknownJob(LookupError):
+    """No actor of that name is registered (its area's tasks module was not imported)."""
+
+
+def lookup(name: str) -> dramatiq.Actor[Any, Any]:
+    """The actor registered under `name`."""
+    try:
+        found: dramatiq.Actor[Any, Any] = broker.get_actor(name)
+    except ActorNotFound:
+        raise UnknownJob(
+            f"no job named {name!r}: is it declared in an area's tasks.py, and is that module"
+            " in portal/jobs.py TASK_MODULES?") from None
+    return found
+
+
+def send(name: str, *args: Any, **kwargs: Any) -> None:
+    """Send the job `name` now, carrying the current scope (see `scoped`)."""
+    lookup(name).send(*args, **kwargs)
+
+
+def enqueue_after_commit(session: AsyncSession, name: str, *args: Any, **kwargs: Any) -> None:
+    """Send the job `name` with `args` once `session`'s transaction commits; drop it on
+    rollback. An unknown name fails here, in the request, not later in the worker."""
+    message_actor = lookup(name)
     sync: Session = session.sync_session
     pending: list[tuple[Any, tuple[Any, ...], dict[str, Any], Scope | None]]
     pending = sync.info.setdefault("regua_pending_jobs", [])

@@ -1,24 +1,34 @@
 """Agency-wide maintenance: the operator's scope, periodic jobs and the scheduler.
 
+The scheduler only enqueues; workers do the work. It sends every job declared with
+core.jobs.periodic (each area's tasks.py, imported first): interval jobs and agency-wide
+daily jobs once, and a daily job of a tenant once per active tenant at the hour it names
+in that tenant's time zone (a tenant created or moved later is picked up within
+TENANT_REFRESH).
+
 Reading across tenants happens under the maintenance role (`SET ROLE regua_maint`,
 which bypasses RLS) on the owner's connection, never by widening a policy.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import uuid
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import text
 
-from core import audit
+from core import audit, jobs
 from core.auth.service import purge_expired
 from core.db import Scope, owner_engine
-from core.jobs import actor
+from core.jobs import Periodic, actor, periodic
 from core.runtime import get_db
 from core.settings import MAINTENANCE_DB_ROLE, get_settings
 
@@ -60,6 +70,19 @@ async def verify_chains(
         await engine.dispose()
 
 
+async def active_tenant_zones() -> list[tuple[uuid.UUID, str]]:
+    """Each active tenant's id and time zone (for the scheduler's daily jobs)."""
+    engine = owner_engine(get_settings())
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(f"SET LOCAL ROLE {MAINTENANCE_DB_ROLE}"))
+            rows = await conn.execute(text(
+                "SELECT id, timezone FROM tenant WHERE status = 'active' ORDER BY id"))
+            return [(r[0], r[1]) for r in rows]
+    finally:
+        await engine.dispose()
+
+
 @actor("auth.purge_expired", max_retries=3)
 async def purge_expired_tokens() -> None:
     window = dt.timedelta(minutes=get_settings().login_window_minutes)
@@ -75,9 +98,81 @@ async def verify_audit() -> None:
                       report.chain, report.broken_at_seq, report.reason)
 
 
-def schedule(scheduler: BaseScheduler) -> None:
-    """Periodic jobs. The scheduler only enqueues; workers do the work."""
-    scheduler.add_job(purge_expired_tokens.send, IntervalTrigger(hours=1),
-                      id="auth.purge_expired", replace_existing=True)
-    scheduler.add_job(verify_audit.send, CronTrigger(hour=3, minute=15),
-                      id="audit.verify", replace_existing=True)
+periodic("auth.purge_expired", every=dt.timedelta(hours=1))
+periodic("audit.verify", daily_at=dt.time(3, 15))
+
+TENANT_REFRESH = dt.timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One scheduled entry: a job, when it fires, and the tenant it is sent for."""
+
+    id: str
+    job: str
+    trigger: BaseTrigger
+    tenant_id: uuid.UUID | None = None
+
+
+def _zone(name: str) -> dt.tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        log.warning("unknown time zone %r: daily jobs run at %s", name,
+                    get_settings().default_timezone)
+        return ZoneInfo(get_settings().default_timezone)
+
+
+def runs(declared: list[Periodic], tenants: list[tuple[uuid.UUID, str]]) -> list[Run]:
+    """What the scheduler holds for these declarations and these tenants (id, zone)."""
+    out: list[Run] = []
+    for p in declared:
+        if p.every is not None:
+            out.append(Run(p.job, p.job, IntervalTrigger(seconds=p.every.total_seconds())))
+            continue
+        assert p.daily_at is not None
+        at = {"hour": p.daily_at.hour, "minute": p.daily_at.minute}
+        if not p.per_tenant:
+            out.append(Run(p.job, p.job, CronTrigger(**at, timezone=dt.UTC)))
+            continue
+        out += [Run(f"{p.job}:{tenant}", p.job, CronTrigger(**at, timezone=_zone(zone)), tenant)
+                for tenant, zone in tenants]
+    return out
+
+
+def _send(job: str, tenant_id: str | None) -> None:
+    if tenant_id is None:
+        jobs.send(job)
+        return
+    with jobs.scoped(Scope.tenant(uuid.UUID(tenant_id))):
+        jobs.send(job, tenant_id)
+
+
+def schedule(scheduler: BaseScheduler, tenants: list[tuple[uuid.UUID, str]]) -> None:
+    """Put every declared periodic job on `scheduler`, and drop the entries of tenants
+    that are gone or inactive."""
+    wanted = runs(list(jobs.PERIODIC.values()), tenants)
+    for run in wanted:
+        tenant = str(run.tenant_id) if run.tenant_id else None
+        scheduler.add_job(_send, run.trigger, args=(run.job, tenant), id=run.id,
+                          replace_existing=True, coalesce=True, misfire_grace_time=3600)
+    keep = {run.id for run in wanted} | {_REFRESH_ID}
+    for job in scheduler.get_jobs():
+        if job.id not in keep:
+            job.remove()
+
+
+_REFRESH_ID = "scheduler.tenants"
+
+
+def start_scheduler(scheduler: BaseScheduler) -> None:
+    """Schedule the periodic jobs (their areas' tasks modules imported) and start."""
+
+    def refresh() -> None:
+        schedule(scheduler, asyncio.run(active_tenant_zones()))
+
+    refresh()
+    scheduler.add_job(refresh, IntervalTrigger(seconds=TENANT_REFRESH.total_seconds()),
+                      id=_REFRESH_ID, replace_existing=True)
+    log.info("scheduler: %d periodic jobs", len(scheduler.get_jobs()))
+    scheduler.start()

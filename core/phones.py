@@ -53,16 +53,14 @@ def normalize_phone(raw: str) -> str | None:
     return "+55" + digits
 
 
-def is_mobile(e164: str) -> bool:
-    return len(e164) == 14 and e164[5] == "9"
-
-
 def phone_stages(src: pl.Expr, out: str) -> list[dict[str, pl.Expr]]:
     """`normalize_phone` over a column, as stages of `with_columns`: E.164 (+55...) or null
     in column `out`."""
     a, b, c, d = f"{out}_a", f"{out}_b", f"{out}_c", f"{out}_d"
     return [
-        {a: src.str.strip_chars().str.replace(r"\.0+$", "").str.replace_all(r"\D", "")},
+        # (spaces after a spreadsheet's ".0" are allowed here, as the scalar form strips
+        # the cell first; stripping the column too would cost memory on every batch)
+        {a: src.str.replace(r"\.0+\s*$", "").str.replace_all(r"\D", "")},
         {b: pl.when(pl.col(a).str.starts_with("55") & pl.col(a).str.len_chars().is_in([12, 13]))
             .then(pl.col(a).str.slice(2)).otherwise(pl.col(a))},
         {c: pl.when(pl.col(b).str.starts_with("0") & pl.col(b).str.len_chars().is_in([11, 12]))

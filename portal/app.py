@@ -35,6 +35,7 @@ from core.runtime import get_db
 from core.system import AuditController, health, ready
 from portal import debtor_pages, pages, portfolio_pages
 from portal.filters import FILTERS
+from portal.jobs import load_tasks
 from tenants.controllers import TenantController, UserController
 from tenants.intake.controllers import LayoutController, PortfolioController, RecallController
 
@@ -224,6 +225,7 @@ API_TAGS = [
 
 
 def create_app() -> Litestar:
+    load_tasks()  # services send jobs by name
     # HTML pages stay out of the OpenAPI document, and read the viewer's time zone first.
     page_router = Router(path="/", route_handlers=[
         *pages.handlers, *portfolio_pages.handlers, *debtor_pages.handlers,

@@ -17,17 +17,20 @@ from typing import Any
 import click
 
 from core.settings import SettingsError, get_settings
+from portal.jobs import load_tasks
 
 log = logging.getLogger("regua")
 
-# Modules that declare actors; a worker imports them all so it knows every job.
-ACTOR_MODULES = ("core.maintenance", "tenants.intake.tasks")
+# Processes that run until stopped log what they do; an operator command prints its
+# answer alone unless asked for more (--verbose, or REGUA_LOG_LEVEL set).
+SERVER_COMMANDS = frozenset({"web", "worker", "scheduler", "dialer", "up", "migrate"})
 
 
-def _setup_logging() -> None:
+def _setup_logging(command: str | None, verbose: bool) -> None:
     settings = get_settings()
+    chosen = verbose or command in SERVER_COMMANDS or "REGUA_LOG_LEVEL" in os.environ
     logging.basicConfig(
-        level=settings.log_level,
+        level=settings.log_level if chosen else "WARNING",
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
@@ -38,18 +41,14 @@ def _setup_logging() -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
-def _import_actors() -> None:
-    import importlib
-
-    for name in ACTOR_MODULES:
-        importlib.import_module(name)
-
-
 @click.group()
-def cli() -> None:
+@click.option("--verbose", "-v", is_flag=True,
+              help="Mostra o registro detalhado (logs) além da resposta.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
     """Régua: plataforma de cobrança multi-credor."""
     try:
-        _setup_logging()
+        _setup_logging(ctx.invoked_subcommand, verbose)
     except SettingsError as exc:
         click.echo(f"regua: {exc.code}", err=True)
         sys.exit(2)
@@ -117,7 +116,7 @@ def _uvicorn_server(port: int) -> Any:
 @click.option("--port", type=int, default=None)
 def web(port: int | None) -> None:
     """The web application (pages, API under /api/v1, OpenAPI at /schema)."""
-    _import_actors()
+    load_tasks()
     server = _uvicorn_server(port or get_settings().port)
     server.run()
 
@@ -126,23 +125,19 @@ def _start_scheduler(blocking: bool) -> Any:
     from apscheduler.schedulers.background import BackgroundScheduler
     from apscheduler.schedulers.blocking import BlockingScheduler
 
-    from core.maintenance import schedule
-    from tenants.intake.tasks import schedule as schedule_intake
+    from core.maintenance import start_scheduler
 
     scheduler = BlockingScheduler(timezone="UTC") if blocking else BackgroundScheduler(
         timezone="UTC"
     )
-    schedule(scheduler)
-    schedule_intake(scheduler)
-    log.info("scheduler: %d periodic jobs", len(scheduler.get_jobs()))
-    scheduler.start()
+    start_scheduler(scheduler)
     return scheduler
 
 
 @cli.command()
 def scheduler() -> None:
     """Periodic enqueueing (cadences, reconciliation, clean-ups)."""
-    _import_actors()
+    load_tasks()
     _start_scheduler(blocking=True)
 
 
@@ -156,7 +151,7 @@ def _wait_for_signal() -> None:
 @cli.command()
 def worker() -> None:
     """Background jobs: imports, cadence steps, channel sends, reports."""
-    _import_actors()
+    load_tasks()
     from core.jobs import start_worker
 
     if get_settings().embedded_broker:
@@ -185,9 +180,9 @@ def dialer() -> None:
 
 def _resume_pending() -> None:
     """Messages are not the source of truth: find imports a dead process left behind."""
-    from tenants.intake.tasks import resume_pending
+    from core.jobs import send
 
-    resume_pending.send()
+    send("intake.resume")
 
 
 def _child(*args: str) -> subprocess.Popen[bytes]:
@@ -230,7 +225,7 @@ def up(demo: bool, port: int | None) -> None:
         port = port or settings.port
         run_migrate(settings)
         get_storage().ensure_bucket()
-        _import_actors()
+        load_tasks()
         children.append(_child("dialer"))
         if settings.embedded_broker:
             from core.jobs import start_worker
@@ -270,8 +265,9 @@ def _announce(url: str, logins: list[tuple[str, str, str]]) -> None:
     if logins:
         lines.append("  Acessos de demonstração:")
         width = max(len(e) for _, e, _ in logins)
+        secret = max(len(p) for _, _, p in logins)
         for label, email, password in logins:
-            lines.append(f"    {email.ljust(width)}  senha: {password}   ({label})")
+            lines.append(f"    {email.ljust(width)}  senha: {password.ljust(secret)}  ({label})")
         lines.append("")
     lines.append("  Ctrl-C encerra tudo.")
     click.echo("\n".join(lines) + "\n", err=False)

@@ -1,29 +1,52 @@
-"""Demo data for `regua up --demo`: created once, reused on later starts."""
+"""Demo data for `regua up --demo`: created once, reused on later starts.
+
+The demo touches only its own tenants, found by their slugs: a creditor the user
+created beside them gets no demo rows.
+"""
 
 from __future__ import annotations
+
+import logging
+import uuid
 
 from sqlalchemy import text
 
 from core import audit
 from core.auth.roles import Role
+from core.documents import strip_document
+from core.errors import NotFound
 from core.maintenance import operator_scope
 from core.runtime import get_db
 from tenants import onboarding, users
 
+log = logging.getLogger("regua.demo")
 DEMO_ACTOR = audit.Actor(id=None, email="demo")
-ADMIN = ("Administrador da assessoria", "admin@regua.demo", "regua-admin-2026")
-AGENT = ("Operador (os dois credores)", "operador@regua.demo", "regua-operador-2026")
 TENANTS = [
-    # (legal name, trade name, CNPJ, UF, zone, creditor admin e-mail, password)
-    ("Banco Exemplo de Crédito S.A.", "Banco Exemplo", "11.222.333/0001-81", "SP",
-     "America/Sao_Paulo", "credor@banco-exemplo.demo", "banco-exemplo-2026"),
-    ("Varejo Modelo Comércio Ltda.", "Varejo Modelo", "12.ABC.345/01DE-35", "CE",
-     "America/Fortaleza", "credor@varejo-modelo.demo", "varejo-modelo-2026"),
+    # (slug, legal name, trade name, CNPJ, UF, zone, creditor admin e-mail, password)
+    ("banco-exemplo", "Banco Exemplo de Crédito S.A.", "Banco Exemplo", "11.222.333/0001-81",
+     "SP", "America/Sao_Paulo", "credor@banco-exemplo.demo", "banco-exemplo-2026"),
+    ("varejo-modelo", "Varejo Modelo Comércio Ltda.", "Varejo Modelo", "12.ABC.345/01DE-35",
+     "CE", "America/Fortaleza", "credor@varejo-modelo.demo", "varejo-modelo-2026"),
 ]
+# One user of every role (label, e-mail, password, name, role). Agency staff work both
+# demo creditors; the creditor viewer reads the first one.
+STAFF = [
+    ("administrador da assessoria", "admin@regua.demo", "regua-admin-2026", "Ana Admin",
+     Role.ADMIN),
+    ("supervisor dos dois credores", "supervisor@regua.demo", "regua-supervisor-2026",
+     "Sílvia Supervisora", Role.SUPERVISOR),
+    ("operador dos dois credores", "operador@regua.demo", "regua-operador-2026",
+     "Otávio Operador", Role.AGENT),
+    ("jurídico dos dois credores", "juridico@regua.demo", "regua-juridico-2026",
+     "Júlia Jurídico", Role.LEGAL),
+]
+VIEWER = ("consulta do credor Banco Exemplo", "consulta@banco-exemplo.demo",
+          "banco-consulta-2026", "Carla Consulta", Role.CREDITOR_VIEWER)
 
 
 async def seed() -> list[tuple[str, str, str]]:
-    """Create (once) the agency admin, two creditor tenants with users, an agent."""
+    """Create (once) the demo tenants and a user of every role; import a portfolio into
+    each demo tenant that has none. Returns (label, e-mail, password) for each login."""
     db = get_db()
     try:
         async with db.transaction(await operator_scope()) as session:
@@ -31,72 +54,76 @@ async def seed() -> list[tuple[str, str, str]]:
                 found = await session.execute(text("SELECT regua_email_taken(:e)"), {"e": email})
                 return bool(found.scalar())
 
-            if not await exists(ADMIN[1]):
-                await users.add_user(session, DEMO_ACTOR,
-                                     users.NewUser(email=ADMIN[1], password=ADMIN[2],
-                                                   full_name="Ana Admin"),
-                                     role=Role.ADMIN)
-            tenant_ids = []
-            logins = [ADMIN]
-            for legal, trade, cnpj, uf, zone, email, password in TENANTS:
-                found = await session.execute(
-                    text("SELECT id FROM tenant WHERE cnpj = :c"),
-                    {"c": cnpj.replace(".", "").replace("/", "").replace("-", "")},
-                )
-                tenant_id = found.scalar()
-                if tenant_id is None:
+            tenant_ids: list[uuid.UUID] = []
+            slugs: list[str] = []
+            logins = []
+            for slug, legal, trade, cnpj, uf, zone, email, password in TENANTS:
+                try:
+                    tenant = await onboarding.get_tenant_by_slug(session, slug)
+                except NotFound:
+                    taken = await session.execute(text("SELECT regua_cnpj_taken(:c)"),
+                                                  {"c": strip_document(cnpj)})
+                    if taken.scalar():
+                        # A creditor of the user's holds the demo's CNPJ: leave it alone.
+                        log.warning("demo: CNPJ %s belongs to another tenant; %s skipped",
+                                    cnpj, trade)
+                        continue
                     tenant, _ = await onboarding.create_tenant(
                         session, DEMO_ACTOR,
                         onboarding.NewTenant(legal_name=legal, trade_name=trade, cnpj=cnpj,
-                                             state=uf, timezone=zone,
+                                             state=uf, timezone=zone, slug=slug,
                                              address="Av. Paulista, 1000 - São Paulo/SP"),
                         users.NewUser(email=email, password=password,
                                       full_name=f"Gestor {trade}"),
                     )
-                    tenant_id = tenant.id
-                tenant_ids.append(tenant_id)
+                tenant_ids.append(tenant.id)
+                slugs.append(slug)
                 logins.append((f"administrador do credor {trade}", email, password))
-            if not await exists(AGENT[1]):
+            for _, email, password, name, role in STAFF:
+                if not await exists(email):
+                    await users.add_user(
+                        session, DEMO_ACTOR,
+                        users.NewUser(email=email, password=password, full_name=name,
+                                      tenant_ids=[] if role is Role.ADMIN else tenant_ids),
+                        role=role)
+            _, email, password, name, role = VIEWER
+            viewed = "banco-exemplo" in slugs
+            if viewed and not await exists(email):
                 await users.add_user(session, DEMO_ACTOR,
-                                     users.NewUser(email=AGENT[1], password=AGENT[2],
-                                                   full_name="Otávio Operador",
-                                                   tenant_ids=tenant_ids),
-                                     role=Role.AGENT)
-            logins.append(AGENT)
-            slugs = [t.slug for t in await onboarding.list_tenants(session)]
+                                     users.NewUser(email=email, password=password,
+                                                   full_name=name),
+                                     tenant_id=tenant_ids[slugs.index("banco-exemplo")],
+                                     role=role)
+            admin, *others = [(s[0], s[1], s[2]) for s in STAFF]
+            logins = [admin, *logins, *others, *([VIEWER[:3]] if viewed else [])]
     finally:
         await db.dispose()
-    for index, slug in enumerate(sorted(slugs)):
-        await _demo_portfolio(slug, seed=index + 1)
-    return [(label, email, password) for label, email, password in logins]
+    for index, (tenant_id, slug) in enumerate(zip(tenant_ids, slugs, strict=True)):
+        await _demo_portfolio(tenant_id, slug, seed=index + 1)
+    return logins
 
 
 DEMO_ROWS = 3000
 
 
-async def _demo_portfolio(slug: str, seed: int) -> None:
+async def _demo_portfolio(tenant_id: uuid.UUID, slug: str, seed: int) -> None:
     """Import a generated portfolio (with some bad rows) once per demo tenant."""
     import asyncio
     import tempfile
     from pathlib import Path
 
-    from sqlalchemy import func, select
-
-    from core.models import Portfolio
-    from portal.operator import import_portfolio
+    from core.db import Scope
+    from tenants.intake import service
     from tenants.intake.formats.sample import write
 
     db = get_db()
     try:
-        async with db.transaction(await operator_scope()) as session:
-            tenant = await onboarding.get_tenant_by_slug(session, slug)
-            done = (await session.execute(select(func.count()).select_from(Portfolio).where(
-                Portfolio.tenant_id == tenant.id))).scalar()
+        async with db.transaction(Scope.tenant(tenant_id)) as session:
+            if await service.list_portfolios(session, tenant_id, limit=1):
+                return
+        with tempfile.TemporaryDirectory(prefix="regua-demo-") as tmp:
+            path = Path(tmp) / f"carteira-{slug}.csv"
+            await asyncio.to_thread(write, path, DEMO_ROWS, seed, 0.03)
+            await service.import_file(DEMO_ACTOR, tenant_id, path)
     finally:
         await db.dispose()
-    if done:
-        return
-    with tempfile.TemporaryDirectory(prefix="regua-demo-") as tmp:
-        path = Path(tmp) / f"carteira-{slug}.csv"
-        await asyncio.to_thread(write, path, DEMO_ROWS, seed, 0.03)
-        await import_portfolio(slug, str(path), None, "incremental", None)

@@ -6,7 +6,6 @@ from typing import Any
 
 from core import audit
 from core.auth.roles import Role
-from core.db import Scope
 from core.errors import NotFound
 from core.maintenance import operator_scope, verify_chains
 from core.runtime import get_db
@@ -80,70 +79,18 @@ async def verify_audit(tenant_slug: str | None) -> list[audit.ChainReport]:
 
 
 async def import_portfolio(tenant_slug: str, path: str, layout: str | None, mode: str,
-                           sheet: str | None, wait_seconds: float = 4 * 3600) -> dict[str, Any]:
-    """Upload a local file and run its import to completion (the CLI's code path).
-
-    With the in-process broker the import runs here; with a real broker it is enqueued
-    and this waits for a worker to finish it.
-    """
-    import asyncio
-    from concurrent.futures import ThreadPoolExecutor
-    from functools import partial
+                           sheet: str | None) -> dict[str, Any]:
+    """Import a local file for the tenant `tenant_slug` and wait for the outcome."""
     from pathlib import Path
 
-    from sqlalchemy import select
+    from tenants.intake import service
 
-    from core.jobs import enqueue_after_commit
-    from core.models import Portfolio, PortfolioStatus
-    from core.runtime import get_storage
-    from core.settings import get_settings
-    from tenants.intake import pipeline, service
-    from tenants.intake.tasks import import_portfolio as import_actor
-
-    file = Path(path)  # click checked that it exists
     db = get_db()
     try:
         async with db.transaction(await operator_scope()) as session:
             tenant = await onboarding.get_tenant_by_slug(session, tenant_slug)
-        digest = await asyncio.to_thread(pipeline.sha256_of, file)
-        async with db.transaction(Scope.tenant(tenant.id)) as session:
-            earlier = (await session.execute(
-                select(Portfolio.id).where(
-                    Portfolio.tenant_id == tenant.id, Portfolio.file_sha256 == digest,
-                    Portfolio.status.in_(("queued", "running", "done")))
-            )).scalar_one_or_none()
-            portfolio = await service.create_upload(
-                session, CLI_ACTOR, tenant.id, file.name, mode=mode, layout_name=layout,
-                sheet=sheet,
-            )
-            if earlier is not None:
-                # Recognised before any upload: the same file changes nothing.
-                portfolio.status, portfolio.phase = PortfolioStatus.DUPLICATE, "done"
-                portfolio.duplicate_of, portfolio.file_sha256 = earlier, digest
-        if earlier is None:
-            upload = partial(get_storage().upload_file, portfolio.file_key, str(file))
-            if get_settings().embedded_broker:
-                # The file goes to S3 while the import reads it here, and the import waits
-                # for the upload before it commits: a placed portfolio always has its file.
-                with ThreadPoolExecutor(1, thread_name_prefix="portfolio-upload") as pool:
-                    uploaded = pool.submit(upload)
-                    await asyncio.to_thread(pipeline.run_import, tenant.id, portfolio.id, file,
-                                            digest, uploaded.result)
-            else:
-                await asyncio.to_thread(upload)
-                async with db.transaction(Scope.tenant(tenant.id)) as session:
-                    fresh = await service.get_portfolio(session, portfolio.id, for_update=True)
-                    fresh.status, fresh.phase = PortfolioStatus.QUEUED, "queued"
-                    enqueue_after_commit(session, import_actor, str(tenant.id), str(fresh.id))
-            deadline = asyncio.get_running_loop().time() + wait_seconds
-            while True:
-                async with db.transaction(Scope.tenant(tenant.id)) as session:
-                    portfolio = await service.get_portfolio(session, portfolio.id)
-                if portfolio.status not in ("queued", "running"):
-                    break
-                if asyncio.get_running_loop().time() > deadline:
-                    break
-                await asyncio.sleep(1)
+        portfolio = await service.import_file(CLI_ACTOR, tenant.id, Path(path), mode=mode,
+                                              layout_name=layout, sheet=sheet)
         return portfolio_summary(portfolio)
     finally:
         await db.dispose()

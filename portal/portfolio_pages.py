@@ -6,12 +6,10 @@ from typing import Any
 
 from litestar import Request, get
 from litestar.response import Template
-from sqlalchemy import select
 
 from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.auth.web import requires
-from core.models import Portfolio
 from core.runtime import get_db
 from portal.pages import page
 from tenants import onboarding
@@ -21,6 +19,7 @@ MODE_LABELS = {"incremental": "Incremental", "full": "Completa", "settlement": "
                "recall": "Recolhimento"}
 STATUS_LABELS = {"uploading": "Aguardando arquivo", "queued": "Na fila", "running": "Importando",
                  "done": "Concluída", "failed": "Recusada", "duplicate": "Arquivo repetido"}
+NEVER_STARTED_LABELS = {service.ABANDONED: "Envio abandonado", service.REFUSED: "Recusado"}
 
 
 @get("/carteiras", guards=[requires(Role.ADMIN, Role.SUPERVISOR, Role.CREDITOR_ADMIN,
@@ -28,17 +27,13 @@ STATUS_LABELS = {"uploading": "Aguardando arquivo", "queued": "Na fila", "runnin
 async def portfolios_page(request: Request[Principal, str, Any]) -> Template:
     async with get_db().transaction(request.user.scope) as session:
         tenants = [t for t in await onboarding.list_tenants(session) if t.status == "active"]
-        portfolios = await service.list_portfolios(session)
-        earlier = {p.duplicate_of for p in portfolios if p.duplicate_of}
-        duplicates = {}
-        if earlier:
-            rows = await session.execute(
-                select(Portfolio.id, Portfolio.created_at).where(Portfolio.id.in_(earlier)))
-            duplicates = {pid: created for pid, created in rows}
+        history = await service.history(session)
     return page(
-        request, "portfolios.html", tenants=tenants, portfolios=portfolios,
-        tenant_names={t.id: t.trade_name for t in tenants}, duplicates=duplicates,
-        mode_labels=MODE_LABELS, status_labels=STATUS_LABELS, counter_labels=counters.labels(),
+        request, "portfolios.html", tenants=tenants, portfolios=history.imports,
+        never_started=history.never_started,
+        tenant_names={t.id: t.trade_name for t in tenants}, duplicates=history.earlier,
+        mode_labels=MODE_LABELS, status_labels=STATUS_LABELS,
+        never_started_labels=NEVER_STARTED_LABELS, counter_labels=counters.labels(),
         can_import=request.user.role is not Role.CREDITOR_VIEWER,
     )
 

@@ -125,10 +125,10 @@ async def client(services: None) -> AsyncIterator[AsyncTestClient]:  # type: ign
 @pytest.fixture(scope="session")
 def worker(services: None) -> Iterator[object]:
     """A real Dramatiq worker consuming the stub broker."""
-    import portal.cli
     from core.jobs import broker, start_worker
+    from portal.jobs import load_tasks
 
-    portal.cli._import_actors()
+    load_tasks()
     running = start_worker(2)
     yield broker
     running.stop()

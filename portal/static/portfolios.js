@@ -28,10 +28,13 @@
     el.hidden = !message;
   }
 
-  function setProgress(el, fraction, label) {
+  function setProgress(el, fraction, label, failed = false) {
     el.hidden = false;
-    el.querySelector(".bar").style.width = `${Math.round(Math.min(1, fraction) * 100)}%`;
-    el.querySelector(".label").textContent = label;
+    const width = `${Math.round(Math.min(1, fraction) * 100)}%`;
+    el.classList.toggle("failed", failed);
+    el.querySelector(".bar").style.width = width;
+    el.style.setProperty("--p", width);
+    for (const span of el.querySelectorAll(".label")) span.textContent = label;
   }
 
   const fmt = new Intl.NumberFormat("pt-BR");
@@ -71,19 +74,46 @@
 
   async function upload(file) {
     showError("upload-error", "");
+    $("upload-progress").hidden = true;
+    if (file.size === 0) {
+      // Nothing to send: say so at once instead of uploading an empty file.
+      showError("upload-error", `${file.name} está vazio (0 bytes): não há nada a importar. Escolha outro arquivo.`);
+      return;
+    }
+    let sent = false;
     try {
       portfolio = await api("POST", "/api/v1/portfolios", {
         file_name: file.name, mode: $("mode").value, tenant_id: $("tenant").value || null,
         layout: $("layout").value || null,
       });
       await putFile(portfolio.upload_url, file);
-      setProgress($("upload-progress"), 1, `${file.name} enviado. Lendo cabeçalhos…`);
+      sent = true;
+      setProgress($("upload-progress"), 1, `${file.name} enviado (${size(file.size)}). Conferindo o arquivo…`);
+      // Checked before any column matching: empty or unreadable, or imported before.
+      portfolio = await api("POST", `/api/v1/portfolios/${portfolio.id}/received`);
+      if (portfolio.status === "duplicate") return showDuplicate(file);
       preview = await api("POST", `/api/v1/portfolios/${portfolio.id}/preview`, {});
       setProgress($("upload-progress"), 1, `${file.name} enviado (${size(file.size)}). Confira as colunas abaixo.`);
       renderMapping();
     } catch (e) {
+      setProgress($("upload-progress"), 1, sent ? `${file.name}: arquivo recusado` : `${file.name}: envio não concluído`, true);
       showError("upload-error", e.message);
+      if (sent) refreshHistory();  // the refused upload is listed apart
     }
+  }
+
+  async function showDuplicate(file) {
+    let when = "";
+    try {
+      const earlier = await api("GET", `/api/v1/portfolios/${portfolio.duplicate_of}`);
+      when = ` em ${new Date(earlier.created_at).toLocaleString("pt-BR", { dateStyle: "short", timeStyle: "short", timeZone: "America/Sao_Paulo" })}`;
+    } catch (e) { /* the link below still leads to it */ }
+    setProgress($("upload-progress"), 1, `${file.name}: arquivo já importado`);
+    const box = $("upload-duplicate");
+    box.innerHTML = `Este mesmo arquivo já foi importado para este credor${escapeHtml(when)}; nada foi alterado. `
+      + `<a href="#p-${portfolio.duplicate_of}" id="duplicate-link">Ver a importação anterior</a>`;
+    box.hidden = false;
+    refreshHistory();
   }
 
   function renderMapping() {
@@ -234,7 +264,7 @@
     const fraction = p.bytes_total ? p.bytes_read / p.bytes_total : 0;
     const rows = `${fmt.format(p.rows_total)} linhas lidas`;
     setProgress($("import-progress"), p.status === "done" ? 1 : fraction,
-      p.status === "done" ? rows : `${Math.round(fraction * 100)}% · ${rows}`);
+      p.status === "done" ? rows : `${Math.round(fraction * 100)}% · ${rows}`, p.status === "failed");
     $("progress-phase").textContent = PHASES[p.phase] || p.phase || "";
     if (["done", "failed", "duplicate"].includes(p.status)) return finish(p);
     setTimeout(poll, 800);
@@ -249,8 +279,16 @@
       return;
     }
     if (p.status === "duplicate") {
+      // Nothing was imported: no counters (all zero), just the way to the earlier import.
       title.textContent = "Arquivo já importado";
-      $("progress-phase").textContent = "Este mesmo arquivo já foi importado para este credor; nada foi alterado.";
+      $("import-progress").hidden = true;
+      $("progress-phase").innerHTML = "Este mesmo arquivo já foi importado para este credor; nada foi alterado. "
+        + `<a href="#p-${p.duplicate_of}">Ver a importação anterior</a>`;
+      $("result").hidden = false;
+      $("stats").innerHTML = "";
+      $("report-links").innerHTML = "";
+      refreshHistory();
+      return;
     } else {
       title.textContent = "Importação concluída";
     }
@@ -276,8 +314,8 @@
     const res = await fetch(location.pathname, { credentials: "same-origin" });
     if (!res.ok) return;
     const doc = new DOMParser().parseFromString(await res.text(), "text/html");
-    const fresh = doc.querySelector("table.portfolios tbody");
-    if (fresh) document.querySelector("table.portfolios tbody").replaceWith(fresh);
+    const fresh = doc.getElementById("history");
+    if (fresh) $("history").replaceWith(fresh);
   }
 
   function showFailure(message) {

@@ -169,6 +169,13 @@ class PortfolioController(Controller):
             )
         return portfolio_out(portfolio)
 
+    @post("/{portfolio_id:uuid}/received", guards=[requires(*IMPORTERS)], status_code=200)
+    async def received(self, request: Req, portfolio_id: FromPath[uuid.UUID]) -> PortfolioOut:
+        """Say the file is uploaded: an empty or unreadable file is refused at once (422),
+        and a file imported before ends the portfolio as a duplicate (`duplicate_of`)."""
+        return portfolio_out(await service.receive_upload(request.user.scope,
+                                                          request.user.actor, portfolio_id))
+
     @post("/{portfolio_id:uuid}/preview", guards=[requires(*IMPORTERS)], status_code=200)
     async def preview(self, request: Req, portfolio_id: FromPath[uuid.UUID],
                       data: JSONBody[ImportStart | None] = None) -> dict[str, Any]:

@@ -36,7 +36,6 @@ COUNTERS = (
     Counter("debts_closed", "Títulos encerrados"),
     Counter("amount_placed", "Valor colocado", money=True),
 )
-NAMES = tuple(c.name for c in COUNTERS)
 
 
 def summed(totals: Any, counts: Any) -> dict[str, Any]:

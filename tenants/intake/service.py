@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import hashlib
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit
+from core.db import Scope
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.ids import uuid7
 from core.jobs import enqueue_after_commit
@@ -22,8 +29,10 @@ from core.models import (
     Portfolio,
     PortfolioStatus,
 )
-from core.runtime import get_storage
+from core.runtime import get_db, get_storage
+from core.settings import get_settings
 from core.storage_keys import acknowledgement_key, upload_key
+from tenants.intake.pipeline import run_import, sha256_of
 
 DEFAULT_PLACEMENT_DAYS = 180
 
@@ -73,8 +82,6 @@ async def start_import(session: AsyncSession, actor: audit.Actor,
                        portfolio_id: uuid.UUID, *, mapping: dict[str, Any] | None = None,
                        sheet: str | None = None) -> Portfolio:
     """Queue the import of an uploaded file (the job runs after this transaction commits)."""
-    from tenants.intake.tasks import import_portfolio
-
     portfolio = await get_portfolio(session, portfolio_id, for_update=True)
     if portfolio.status != PortfolioStatus.UPLOADING:
         raise Conflict({"status": f"a importação já foi iniciada ({portfolio.status})"})
@@ -87,8 +94,190 @@ async def start_import(session: AsyncSession, actor: audit.Actor,
     await audit.record(session, actor, "portfolio.import_started",
                        tenant_id=portfolio.tenant_id, entity="portfolio",
                        entity_id=portfolio.id)
-    enqueue_after_commit(session, import_portfolio, str(portfolio.tenant_id), str(portfolio.id))
+    enqueue_after_commit(session, "intake.import_portfolio", str(portfolio.tenant_id),
+                         str(portfolio.id))
     return portfolio
+
+
+async def import_file(actor: audit.Actor, tenant_id: uuid.UUID, file: Path, *,
+                      mode: str | None = None, layout_name: str | None = None,
+                      sheet: str | None = None,
+                      wait_seconds: float = 4 * 3600) -> Portfolio:
+    """Import a file on this machine for a tenant and wait for the outcome: the one entry
+    point of the CLI and the demo (the web uploads to S3 and calls `start_import`).
+
+    A file this tenant already imported is recognised by its hash before anything is
+    uploaded. With the in-process broker the import runs here while the file goes to S3;
+    with a real broker the file is uploaded, the import enqueued, and this waits for a
+    worker to finish it (or for `wait_seconds`).
+    """
+    if (await asyncio.to_thread(file.stat)).st_size == 0:
+        raise ValidationFailed({"file": EMPTY_FILE[0].upper() + EMPTY_FILE[1:]})
+    db = get_db()
+    digest = await asyncio.to_thread(sha256_of, file)
+    async with db.transaction(Scope.tenant(tenant_id)) as session:
+        earlier = await _imported_before(session, tenant_id, digest)
+        portfolio = await create_upload(session, actor, tenant_id, file.name, mode=mode,
+                                        layout_name=layout_name, sheet=sheet)
+        if earlier is not None:
+            _mark_duplicate(portfolio, earlier, digest)
+    if earlier is not None:
+        return portfolio
+    upload = partial(get_storage().upload_file, portfolio.file_key, str(file))
+    if get_settings().embedded_broker:
+        # The file goes to S3 while the import reads it here, and the import waits for
+        # the upload before it commits: a placed portfolio always has its file.
+        with ThreadPoolExecutor(1, thread_name_prefix="portfolio-upload") as pool:
+            uploaded = pool.submit(upload)
+            await asyncio.to_thread(run_import, tenant_id, portfolio.id, file, digest,
+                                    uploaded.result)
+    else:
+        await asyncio.to_thread(upload)
+        async with db.transaction(Scope.tenant(tenant_id)) as session:
+            fresh = await get_portfolio(session, portfolio.id, for_update=True)
+            fresh.status, fresh.phase = PortfolioStatus.QUEUED, "queued"
+            enqueue_after_commit(session, "intake.import_portfolio", str(tenant_id),
+                                 str(fresh.id))
+    deadline = asyncio.get_running_loop().time() + wait_seconds
+    while True:
+        async with db.transaction(Scope.tenant(tenant_id)) as session:
+            portfolio = await get_portfolio(session, portfolio.id)
+        if portfolio.status not in (PortfolioStatus.QUEUED, PortfolioStatus.RUNNING):
+            return portfolio
+        if asyncio.get_running_loop().time() > deadline:
+            return portfolio
+        await asyncio.sleep(1)
+
+
+async def _imported_before(session: AsyncSession, tenant_id: uuid.UUID,
+                           digest: str) -> uuid.UUID | None:
+    """The tenant's import of the file with this SHA-256, if one is done or under way."""
+    return (await session.execute(
+        select(Portfolio.id).where(
+            Portfolio.tenant_id == tenant_id, Portfolio.file_sha256 == digest,
+            Portfolio.status.in_((PortfolioStatus.QUEUED, PortfolioStatus.RUNNING,
+                                  PortfolioStatus.DONE)))
+        .order_by(Portfolio.created_at).limit(1)
+    )).scalar_one_or_none()
+
+
+def _mark_duplicate(portfolio: Portfolio, earlier: uuid.UUID, digest: str) -> None:
+    """The same file again changes nothing: the portfolio ends at once, naming the first."""
+    portfolio.status, portfolio.phase = PortfolioStatus.DUPLICATE, "done"
+    portfolio.duplicate_of, portfolio.file_sha256 = earlier, digest
+    portfolio.finished_at = dt.datetime.now(dt.UTC)
+
+
+# Uploads whose file never came (the browser closed, the upload failed) expire after
+# ABANDON_AFTER; a file refused on arrival (empty, not a spreadsheet) ends at once. Both
+# end as FAILED with one of these phases, and the history shows them apart from imports.
+ABANDON_AFTER = dt.timedelta(hours=24)
+ABANDONED, REFUSED = "abandoned", "refused"
+EMPTY_FILE = "o arquivo está vazio (0 bytes): não há nada a importar"
+SYSTEM = audit.Actor(id=None, email="system")
+
+
+async def receive_upload(scope: Scope, actor: audit.Actor,
+                         portfolio_id: uuid.UUID) -> Portfolio:
+    """The browser has put the file in S3: refuse it at once if it is empty or not a
+    spreadsheet, and recognise by its SHA-256 a file this tenant imported before (the
+    portfolio ends as a duplicate naming the first), all before any column matching."""
+    db, storage = get_db(), get_storage()
+    async with db.transaction(scope) as session:
+        portfolio = await get_portfolio(session, portfolio_id)
+    if portfolio.status != PortfolioStatus.UPLOADING:
+        raise Conflict({"status": f"o arquivo já foi recebido ({portfolio.status})"})
+    try:
+        size = await asyncio.to_thread(storage.size, portfolio.file_key)
+    except Exception as exc:  # no object: the PUT never arrived
+        raise ValidationFailed({"file": "o arquivo não chegou ao armazenamento; envie-o de"
+                                        " novo"}) from exc
+    refusal = EMPTY_FILE if size == 0 else None
+    digest = None
+    if refusal is None:
+        digest = await asyncio.to_thread(_sha256_of_object, portfolio.file_key)
+        try:
+            await asyncio.to_thread(preview, portfolio)
+        except ValidationFailed as exc:
+            refusal = ("; ".join(exc.detail.values()) if isinstance(exc.detail, dict)
+                       else exc.detail)
+    async with db.transaction(scope) as session:
+        portfolio = await get_portfolio(session, portfolio_id, for_update=True)
+        if refusal is not None:
+            _end_upload(portfolio, REFUSED, f"recusado: {refusal}")
+            await audit.record(session, actor, "portfolio.upload_refused",
+                               tenant_id=portfolio.tenant_id, entity="portfolio",
+                               entity_id=portfolio.id, after={"error": portfolio.error})
+        else:
+            assert digest is not None
+            portfolio.file_size = portfolio.bytes_total = size
+            earlier = await _imported_before(session, portfolio.tenant_id, digest)
+            if earlier is not None:
+                _mark_duplicate(portfolio, earlier, digest)
+                await audit.record(session, actor, "portfolio.duplicate",
+                                   tenant_id=portfolio.tenant_id, entity="portfolio",
+                                   entity_id=portfolio.id, after={"duplicate_of": str(earlier)})
+            else:
+                portfolio.file_sha256 = digest
+    if refusal is not None:
+        raise ValidationFailed({"file": refusal[0].upper() + refusal[1:]})
+    return portfolio
+
+
+def _sha256_of_object(key: str) -> str:
+    digest = hashlib.sha256()
+    for chunk in get_storage().stream(key):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _end_upload(portfolio: Portfolio, phase: str, error: str) -> None:
+    portfolio.status, portfolio.phase, portfolio.error = PortfolioStatus.FAILED, phase, error
+    portfolio.finished_at = dt.datetime.now(dt.UTC)
+
+
+def never_started(portfolio: Portfolio) -> bool:
+    """An upload whose import never began: waiting for its file, abandoned or refused."""
+    return portfolio.status == PortfolioStatus.UPLOADING or portfolio.phase in (ABANDONED,
+                                                                                REFUSED)
+
+
+async def expire_uploads(session: AsyncSession, tenant_id: uuid.UUID,
+                         now: dt.datetime) -> int:
+    """End the tenant's uploads whose file has not come in ABANDON_AFTER."""
+    stale = list((await session.execute(
+        select(Portfolio).where(Portfolio.tenant_id == tenant_id,
+                                Portfolio.status == PortfolioStatus.UPLOADING,
+                                Portfolio.created_at < now - ABANDON_AFTER)
+        .with_for_update(skip_locked=True))).scalars())
+    for portfolio in stale:
+        _end_upload(portfolio, ABANDONED,
+                    "envio abandonado: o arquivo não chegou em 24 horas")
+        await audit.record(session, SYSTEM, "portfolio.upload_abandoned", tenant_id=tenant_id,
+                           entity="portfolio", entity_id=portfolio.id)
+    return len(stale)
+
+
+@dataclass
+class History:
+    """The portfolio page's history: imports, and apart, uploads that never started."""
+
+    imports: list[Portfolio]
+    never_started: list[Portfolio]
+    # When each earlier import named by a duplicate was made.
+    earlier: dict[uuid.UUID, dt.datetime]
+
+
+async def history(session: AsyncSession, limit: int = 100) -> History:
+    portfolios = await list_portfolios(session, limit=limit)
+    named = {p.duplicate_of for p in portfolios if p.duplicate_of}
+    earlier: dict[uuid.UUID, dt.datetime] = {}
+    if named:
+        rows = await session.execute(
+            select(Portfolio.id, Portfolio.created_at).where(Portfolio.id.in_(named)))
+        earlier = {pid: created for pid, created in rows}
+    return History([p for p in portfolios if not never_started(p)],
+                   [p for p in portfolios if never_started(p)], earlier)
 
 
 async def get_portfolio(session: AsyncSession, portfolio_id: uuid.UUID, *,

@@ -1,6 +1,9 @@
-"""Intake jobs. The database is the source of truth: `intake.resume` finds imports whose
-message was lost (a worker or the in-process broker died) and sends them again; the
-import itself is idempotent, so a duplicate message is harmless."""
+"""Intake jobs, sent by name (core.jobs), and their schedules.
+
+The database is the source of truth: `intake.resume` finds imports whose message was
+lost (a worker or the in-process broker died) and sends them again; the import itself
+is idempotent, so a duplicate message is harmless.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +13,14 @@ import io
 import logging
 import uuid
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from core.db import Scope, owner_engine
 from core.formatting import date_br, decimal_br
-from core.jobs import actor
+from core.jobs import actor, periodic
+from core.models import Tenant
 from core.runtime import get_db, get_storage
 from core.settings import MAINTENANCE_DB_ROLE, get_settings
 from core.storage_keys import return_report_key
@@ -32,17 +37,21 @@ def import_portfolio(tenant_id: str, portfolio_id: str) -> None:
         log.warning("dropping import job: %s", gone)  # retrying cannot bring it back
 
 
-async def _pending() -> list[tuple[uuid.UUID, uuid.UUID]]:
+async def _across_tenants(sql: str, **params: object) -> list[Any]:
+    """Rows of every tenant, read under the maintenance role (it bypasses RLS)."""
     engine = owner_engine(get_settings())
     try:
         async with engine.begin() as conn:
             await conn.execute(text(f"SET LOCAL ROLE {MAINTENANCE_DB_ROLE}"))
-            rows = await conn.execute(text(
-                "SELECT tenant_id, id FROM portfolio WHERE status IN ('queued', 'running')"
-                " ORDER BY created_at"))
-            return [(r[0], r[1]) for r in rows]
+            return list(await conn.execute(text(sql), params))
     finally:
         await engine.dispose()
+
+
+async def _pending() -> list[tuple[uuid.UUID, uuid.UUID]]:
+    rows = await _across_tenants("SELECT tenant_id, id FROM portfolio"
+                                 " WHERE status IN ('queued', 'running') ORDER BY created_at")
+    return [(r[0], r[1]) for r in rows]
 
 
 @actor("intake.resume", max_retries=1)
@@ -51,25 +60,23 @@ async def resume_pending() -> None:
         import_portfolio.send(str(tenant_id), str(portfolio_id))
 
 
-async def _tenants() -> list[uuid.UUID]:
-    from core.maintenance import all_tenant_ids
-
-    return await all_tenant_ids()
-
-
 RETURN_HEADER = ["Contrato", "Parcela", "CPF/CNPJ", "Nome", "Vencimento", "Valor original",
                  "Saldo", "Carteira"]
 
 
 @actor("intake.return_expired", max_retries=3)
-async def return_expired() -> None:
-    """Close debts whose placement term ended and give the creditor a return file."""
-    today = dt.date.today()
-    for tenant_id in await _tenants():
-        async with get_db().transaction(Scope.tenant(tenant_id)) as session:
-            ids = await service.expire_placements(session, tenant_id, today)
-            if not ids:
-                continue
+async def return_expired(tenant: str) -> None:
+    """Close a tenant's debts whose placement term ended and give the creditor a return
+    file (daily, in the small hours of the tenant's day: see the schedule below)."""
+    tenant_id = uuid.UUID(tenant)
+    async with get_db().transaction(Scope.tenant(tenant_id)) as session:
+        zone = (await session.execute(
+            select(Tenant.timezone).where(Tenant.id == tenant_id))).scalar_one_or_none()
+        if zone is None:
+            return  # the tenant is gone
+        today = dt.datetime.now(ZoneInfo(zone)).date()
+        ids = await service.expire_placements(session, tenant_id, today)
+        if ids:
             rows = (await session.execute(text(
                 "SELECT x.portfolio_id, x.contract, x.installment, d.document, d.name,"
                 " x.due_date, x.original_amount, x.current_balance"
@@ -98,12 +105,27 @@ async def return_expired() -> None:
             log.info("tenant %s: %d debts returned at the end of their term", tenant_id, len(ids))
 
 
-def schedule(scheduler: Any) -> None:
-    """Periodic intake jobs (the scheduler only enqueues)."""
-    from apscheduler.triggers.cron import CronTrigger
-    from apscheduler.triggers.interval import IntervalTrigger
+async def _tenants_with_stale_uploads() -> list[uuid.UUID]:
+    rows = await _across_tenants(
+        "SELECT DISTINCT tenant_id FROM portfolio WHERE status = 'uploading'"
+        " AND created_at < now() - make_interval(secs => :secs)",
+        secs=service.ABANDON_AFTER.total_seconds())
+    return [r[0] for r in rows]
 
-    scheduler.add_job(resume_pending.send, IntervalTrigger(minutes=5),
-                      id="intake.resume", replace_existing=True)
-    scheduler.add_job(return_expired.send, CronTrigger(hour=2, minute=30),
-                      id="intake.return_expired", replace_existing=True)
+
+@actor("intake.expire_uploads", max_retries=3)
+async def expire_uploads() -> None:
+    """Uploads whose file never came end as abandoned, so the history does not keep them
+    waiting forever."""
+    now = dt.datetime.now(dt.UTC)
+    for tenant_id in await _tenants_with_stale_uploads():
+        async with get_db().transaction(Scope.tenant(tenant_id)) as session:
+            ended = await service.expire_uploads(session, tenant_id, now)
+        log.info("tenant %s: %d abandoned uploads expired", tenant_id, ended)
+
+
+# The import of a file left behind is found within five minutes; debts whose term ended
+# yesterday go back to the creditor in the small hours of the creditor's own day.
+periodic("intake.resume", every=dt.timedelta(minutes=5))
+periodic("intake.return_expired", daily_at=dt.time(2, 30), per_tenant=True)
+periodic("intake.expire_uploads", every=dt.timedelta(hours=1))

@@ -154,3 +154,117 @@ async def test_an_xlsx_sheet_is_previewed_and_imported(page, live_server, factor
     assert "1.501" in stats and "1.500" in stats  # read (with the totals line), accepted
     errors = page.locator("#report-links a", has_text="relatório de erros")
     assert await errors.inner_text() == "Baixar relatório de erros (1 linha)"
+
+
+async def test_an_empty_file_is_refused_at_once_without_a_green_bar(page, live_server, factory,
+                                                                    tmp_path):
+    tenant = await factory.tenant()
+    path = tmp_path / "vazio.csv"
+    path.write_bytes(b"")
+    await upload_as_admin(page, live_server, tenant, path)
+    error = page.locator("#upload-error")
+    await expect(error).to_be_visible()
+    assert "vazio" in await error.inner_text()
+    assert await page.locator("#upload-progress").is_hidden()  # no bar claims success
+    assert await page.locator("#mapping-card").is_hidden()
+    await shot(page, "portfolios-empty-file")
+
+
+async def test_a_file_imported_before_is_recognised_at_once_with_a_link(
+        page, live_server, factory, tmp_path):
+    from tenants.intake import service
+
+    tenant = await factory.tenant()
+    path = tmp_path / "carteira-abril.csv"
+    write_sample(path, 200, seed=9)
+    await service.import_file(service.SYSTEM, tenant.id, path)
+    await upload_as_admin(page, live_server, tenant, path)
+    notice = page.locator("#upload-duplicate")
+    await expect(notice).to_be_visible()
+    assert "já foi importado" in await notice.inner_text()
+    assert await page.locator("#mapping-card").is_hidden()  # no column matching
+    assert await page.locator("#progress-card").is_hidden()  # no 0% bar, no zeros
+    label = await page.locator("#upload-progress .label").first.inner_text()
+    assert "já importado" in label
+    await shot(page, "portfolios-duplicate")
+    await page.click("#duplicate-link")
+    earlier = page.locator("table.portfolios tbody tr:target")
+    await expect(earlier).to_contain_text("Concluída")
+    await shot(page, "portfolios-duplicate-link")
+
+
+async def test_a_long_file_name_is_cut_with_the_whole_name_in_its_title(
+        page, live_server, factory, tmp_path):
+    from tenants.intake import service
+
+    tenant = await factory.tenant()
+    name = "carteira-" + "muito-longa-" * 19 + "fim.csv"  # 244 characters, no spaces
+    path = tmp_path / name
+    write_sample(path, 20, seed=4)
+    await service.import_file(service.SYSTEM, tenant.id, path)
+    await login(page, live_server, tenant.admin.email, tenant.admin.password)
+    await page.wait_for_url("**/inicio")
+    await page.goto(live_server + "/carteiras")
+    cell = page.locator("table.portfolios tbody tr").first.locator("td.file-name")
+    assert await cell.get_attribute("title") == name
+    table = await page.locator("table.portfolios").bounding_box()
+    card = await page.locator("#history").bounding_box()
+    assert table["width"] <= card["width"]  # the table stays inside its card
+    assert (await cell.bounding_box())["width"] < 400
+    await shot(page, "portfolios-long-name")
+
+
+async def test_the_progress_label_reads_on_the_empty_track(page, live_server, factory):
+    tenant = await factory.tenant()
+    await login(page, live_server, tenant.admin.email, tenant.admin.password)
+    await page.wait_for_url("**/inicio")
+    await page.goto(live_server + "/carteiras")
+    # The bar as the import shows it at 0%, then at 100%.
+    track = page.locator("#upload-progress")
+    await page.evaluate("""() => {
+        const el = document.getElementById("upload-progress");
+        el.hidden = false;
+        el.querySelector(".bar").style.width = "0%";
+        el.style.setProperty("--p", "0%");
+        for (const s of el.querySelectorAll(".label")) s.textContent = "0% · 0 linhas lidas";
+    }""")
+    colours = await track.evaluate("""el => {
+        const label = getComputedStyle(el.querySelector(".label:not(.on-bar)")).color;
+        const onBar = el.querySelector(".label.on-bar");
+        return {label, track: getComputedStyle(el).backgroundColor,
+                onBarClip: getComputedStyle(onBar).clipPath};
+    }""")
+    assert contrast(colours["label"], colours["track"]) >= 4.5
+    assert "100%" in colours["onBarClip"]  # the white twin shows nowhere at 0%
+    await shot(page, "portfolios-progress-zero")
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio of two `rgb(...)` colours."""
+    def luminance(colour: str) -> float:
+        parts = [int(x) / 255 for x in colour[colour.index("(") + 1:-1].split(",")[:3]]
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in parts]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+async def test_a_file_refused_on_arrival_turns_the_bar_red_and_is_listed_apart(
+        page, live_server, factory, tmp_path):
+    tenant = await factory.tenant()
+    path = tmp_path / "foto-da-planilha.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40)
+    await upload_as_admin(page, live_server, tenant, path)
+    error = page.locator("#upload-error")
+    await expect(error).to_be_visible()
+    bar = page.locator("#upload-progress")
+    await expect(bar).to_have_class("progress failed")
+    assert "recusado" in await bar.locator(".label").first.inner_text()
+    assert await page.locator("#mapping-card").is_hidden()
+    apart = page.locator("details.never-started")
+    await expect(apart).to_contain_text("Envios que não chegaram a ser importados (1)")
+    await apart.locator("summary").click()
+    await expect(apart).to_contain_text("Recusado")
+    await expect(page.locator("table.portfolios").first).to_contain_text(
+        "Nenhuma carteira importada ainda.")
+    await shot(page, "portfolios-refused-on-arrival")

@@ -61,3 +61,25 @@ def test_portfolio_import_prints_one_json_object(services, tmp_path) -> None:
     assert (body["rows_total"], body["rows_accepted"], body["rows_rejected"]) == (2, 1, 1)
     errors = regua("portfolio", "errors", body["portfolio_id"])
     assert errors.returncode == 0 and "CPF" in errors.stdout and "X2" in errors.stdout
+
+
+def test_an_operator_command_prints_its_answer_alone(services) -> None:
+    quiet = regua("tenant", "list", "--json")
+    assert quiet.returncode == 0
+    assert quiet.stderr == ""  # no log lines, no "Bytecode compiled …" from uv
+    json.loads(quiet.stdout)  # the whole output is the answer
+    verbose = regua("--verbose", "tenant", "list", "--json")
+    assert " INFO " in verbose.stderr
+    json.loads(verbose.stdout)
+
+
+def test_portfolio_import_answers_in_portuguese(services, tmp_path) -> None:
+    created = json.loads(regua("tenant", "create", "--name", "Credora Texto", "--cnpj",
+                               random_cnpj(), "--json").stdout)
+    path = tmp_path / "carteira.csv"
+    path.write_text("CPF;Nome;Contrato;Vencimento;Valor\n52998224725;Ana;X1;10/01/2025;"
+                    "1.234,50\n", encoding="utf-8")
+    result = regua("portfolio", "import", "--tenant", created["slug"], str(path))
+    assert result.returncode == 0 and result.stderr == ""
+    assert "Situação" in result.stdout and "concluída" in result.stdout
+    assert "Linhas aceitas" in result.stdout and "R$ 1.234,50" in result.stdout

@@ -652,7 +652,7 @@ async def test_placement_term_end_returns_debts_with_a_return_file(db, factory, 
     async with db.transaction(Scope.tenant(tenant.id)) as session:
         await session.execute(text(
             "UPDATE debt SET placed_until = current_date - 1 WHERE contract = 'A-1'"))
-    return_expired.send()
+    return_expired.send(str(tenant.id))
     worker.join(return_expired.queue_name, timeout=30_000)
     state = await debts(db, tenant.id)
     assert state[("A-1", 1)].status == "returned"

@@ -156,7 +156,7 @@ def sniff(path: Path, sheet: str | None = None) -> FileFormat:
     with path.open("rb") as fh:
         sample = fh.read(SAMPLE_BYTES)
     if b"\x00" in sample[:4096] and _encoding(sample) != "utf-16":
-        raise FileError("arquivo binário não reconhecido: envie CSV, XLSX, XLS ou ODS")
+        raise FileError("arquivo binário não reconhecido: envie CSV, XLSX, XLSB, XLS ou ODS")
     encoding = _encoding(sample)
     text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(sample)
     newline = _newline(text)

@@ -1,0 +1,17 @@
+"""Every area's jobs: the one list of task modules a process imports at start.
+
+Importing a tasks module registers its actors (core.jobs sends them by name) and its
+periodic declarations (core.maintenance schedules them). The web app, the worker, the
+scheduler and `regua up` all call `load_tasks` before anything is sent.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+TASK_MODULES = ("core.maintenance", "tenants.intake.tasks")
+
+
+def load_tasks() -> None:
+    for name in TASK_MODULES:
+        importlib.import_module(name)

@@ -61,6 +61,17 @@ def stop(process: subprocess.Popen[bytes], state: Path) -> None:
         pytest.fail("regua up did not stop within 60 s of Ctrl-C")
 
 
+def wait_gone(processes: list[psutil.Process], seconds: float = 20) -> list[psutil.Process]:
+    """The processes still alive after up to `seconds`: a loaded machine lets a stopping
+    postmaster linger a moment after the command that stopped it has returned."""
+    deadline = time.monotonic() + seconds
+    while True:
+        left = [p for p in processes if p.is_running() and p.status() != "zombie"]
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.2)
+
+
 @pytest.mark.timeout(600)
 def test_up_serves_logins_on_embedded_services_and_stops_cleanly(tmp_path: Path) -> None:
     state, port = tmp_path / "state", free_port()
@@ -91,8 +102,7 @@ def test_up_serves_logins_on_embedded_services_and_stops_cleanly(tmp_path: Path)
         assert embedded, "the embedded servers should run with the state folder"
     finally:
         stop(process, state)
-    time.sleep(1)
-    left = [p for p in running + embedded if p.is_running() and p.status() != "zombie"]
+    left = wait_gone(running + embedded)
     assert left == [], [p.cmdline() for p in left]
 
     # A second start reuses the data: the same logins work, nothing is duplicated.
@@ -107,4 +117,4 @@ def test_up_serves_logins_on_embedded_services_and_stops_cleanly(tmp_path: Path)
         assert len(tenants) == 2
     finally:
         stop(process, state)
-    assert servers_of(state) == []
+    assert wait_gone(servers_of(state)) == []

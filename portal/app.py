@@ -19,10 +19,11 @@ from litestar.template.config import TemplateConfig
 
 from core.auth.controllers import AuthController, RateLimited, rate_limited_response
 from core.auth.web import PUBLIC_PATHS, AuthMiddleware
+from core.channels import controllers as channel_controllers
 from core.errors import DomainError
 from core.runtime import get_db
 from core.system import AuditController, health, ready
-from portal import pages, portfolio_pages
+from portal import pages, portfolio_pages, sandbox_pages
 from portal.filters import FILTERS
 from tenants.controllers import TenantController, UserController
 from tenants.intake.controllers import LayoutController, PortfolioController, RecallController
@@ -80,7 +81,8 @@ def create_app() -> Litestar:
             health, ready,
             AuthController, TenantController, UserController, AuditController,
             PortfolioController, LayoutController, RecallController,
-            *pages.handlers, *portfolio_pages.handlers,
+            *pages.handlers, *portfolio_pages.handlers, *sandbox_pages.handlers,
+            *channel_controllers.handlers,
             create_static_files_router(path="/static", directories=[HERE / "static"]),
         ],
         middleware=[DefineMiddleware(AuthMiddleware, exclude=PUBLIC_PATHS)],

@@ -24,7 +24,7 @@ CSRF_COOKIE = "regua_csrf"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PUBLIC_PATHS = [
     r"^/$", r"^/login$", r"^/health$", r"^/ready$", r"^/static/", r"^/schema",
-    r"^/api/v1/auth/token$", r"^/favicon.ico$",
+    r"^/api/v1/auth/token$", r"^/favicon.ico$", r"^/webhooks/",
 ]
 
 

@@ -20,11 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit
 from core.access import ContactPointId, DebtId, DebtorId
+from core.auth.principal import Principal
 from core.channels import email, letters, sms, whatsapp
 from core.channels import templates as tpl
 from core.channels.base import Attachment, Delivery, Outgoing
 from core.collection import contacts, interactions, ledger
-from core.errors import ValidationFailed
+from core.errors import NotFound, ValidationFailed
 from core.ids import uuid7
 from core.models import (
     CHANNELS_BY_KIND,
@@ -338,3 +339,47 @@ async def inbound_stop(session: AsyncSession, phone: str, channel: Channel,
                            after={"channel": channel, "source": "debtor",
                                   "note": "resposta SAIR ao " + channel.value})
     return len(points)
+
+
+# ---- the sandbox page ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SandboxEntry:
+    """A message the sandbox received, beside what Régua recorded of it."""
+
+    message: MessageDispatch
+    tenant_name: str
+    received: dict[str, Any] | None
+
+
+def _sandbox_provider(dispatch: MessageDispatch) -> str:
+    return "smtp" if dispatch.channel == Channel.EMAIL else dispatch.provider
+
+
+async def _entries(session: AsyncSession, rows: list[MessageDispatch],
+                   settings: Settings) -> list[SandboxEntry]:
+    from core.channels import sandbox
+
+    names = dict((await session.execute(select(Tenant.id, Tenant.trade_name).where(
+        Tenant.id.in_({r.tenant_id for r in rows})))).tuples().all()) if rows else {}
+    return [SandboxEntry(r, names.get(r.tenant_id, ""),
+                         sandbox.received(settings, _sandbox_provider(r), r.provider_message_id))
+            for r in rows]
+
+
+async def sandbox_messages(session: AsyncSession, settings: Settings | None = None,
+                           limit: int = 200) -> list[SandboxEntry]:
+    """The sandboxed messages the session's tenants sent, newest first."""
+    rows = list((await session.execute(select(MessageDispatch).where(MessageDispatch.sandbox)
+                                       .order_by(MessageDispatch.created_at.desc())
+                                       .limit(limit))).scalars())
+    return await _entries(session, rows, settings or get_settings())
+
+
+async def sandbox_message(session: AsyncSession, principal: Principal, message_id: uuid.UUID,
+                          settings: Settings | None = None) -> SandboxEntry:
+    row = (await session.execute(select(MessageDispatch).where(
+        MessageDispatch.id == message_id, MessageDispatch.sandbox))).scalar_one_or_none()
+    if row is None or not principal.may_work(row.tenant_id):
+        raise NotFound("mensagem")
+    return (await _entries(session, [row], settings or get_settings()))[0]

@@ -12,6 +12,7 @@ from core.models.activity import (
 from core.models.agency import AgencyContactCount
 from core.models.audit import AuditLog
 from core.models.collection import (
+    CHANNEL_LABELS,
     CHANNELS_BY_KIND,
     DEBT_STATUS_LABELS,
     PLACED,
@@ -41,6 +42,7 @@ from core.models.tenancy import ApiToken, LoginAttempt, Tenant, TenantStatus, Us
 
 __all__ = [
     "CHANNELS_BY_KIND",
+    "CHANNEL_LABELS",
     "DEBT_STATUS_LABELS",
     "DISPATCH_STATUS_LABELS",
     "MESSAGE_CHANNELS",

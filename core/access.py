@@ -52,7 +52,9 @@ async def _tenant_of(session: AsyncSession, model: Any, row_id: uuid.UUID,
 
 async def access_tenant(session: AsyncSession, principal: Principal,
                         tenant_id: uuid.UUID) -> TenantId:
-    await _tenant_of(session, Tenant, tenant_id, principal, "credor")
+    found = (await session.execute(select(Tenant.id).where(Tenant.id == tenant_id))).first()
+    if found is None or not principal.may_work(tenant_id):
+        raise NotFound("credor")
     return TenantId(tenant_id)
 
 

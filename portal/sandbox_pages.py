@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from litestar import Request, get
+from litestar.params import FromPath
 from litestar.response import Template
 
 from core.access import transaction
@@ -29,7 +30,7 @@ async def sandbox_page(request: Request[Principal, str, Any]) -> Template:
 
 @get("/sandbox/{message_id:uuid}", guards=[requires(*ROLES)])
 async def sandbox_message_page(request: Request[Principal, str, Any],
-                               message_id: uuid.UUID) -> Template:
+                               message_id: FromPath[uuid.UUID]) -> Template:
     async with transaction(request.user) as session:
         entry = await service.sandbox_message(session, request.user, message_id)
     return page(request, "sandbox.html", entries=[], entry=entry,

@@ -9,6 +9,7 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from core.access import TenantId, access_tenant, transaction
 from core.auth.principal import Principal
@@ -109,7 +110,8 @@ class MessageTemplateController(Controller):
     @get("/", guards=[requires(Role.ADMIN, Role.SUPERVISOR, Role.CREDITOR_ADMIN,
                                Role.CREDITOR_VIEWER)])
     async def list_templates(self, request: Request[Principal, str, Any],
-                             tenant_id: uuid.UUID | None = None) -> list[TemplateOut]:
+                             tenant_id: FromQuery[uuid.UUID | None] = None,
+                             ) -> list[TemplateOut]:
         """The tenant's active templates (channels without one use the platform's default)."""
         async with transaction(request.user) as session:
             tenant = await access_tenant(session, request.user,
@@ -119,13 +121,13 @@ class MessageTemplateController(Controller):
     @get("/{template_id:uuid}", guards=[requires(Role.ADMIN, Role.SUPERVISOR,
                                                  Role.CREDITOR_ADMIN, Role.CREDITOR_VIEWER)])
     async def get_template(self, request: Request[Principal, str, Any],
-                           template_id: uuid.UUID) -> TemplateOut:
+                           template_id: FromPath[uuid.UUID]) -> TemplateOut:
         async with transaction(request.user) as session:
             return _out(await templates.access_template(session, request.user, template_id))
 
     @post("/", guards=[requires(Role.ADMIN, Role.SUPERVISOR, Role.CREDITOR_ADMIN)])
     async def save_template(self, request: Request[Principal, str, Any],
-                            data: TemplateIn) -> TemplateOut:
+                            data: JSONBody[TemplateIn]) -> TemplateOut:
         """Save a new version; refused (422, naming the field) when it breaks a rule."""
         async with transaction(request.user) as session:
             tenant = await access_tenant(session, request.user,

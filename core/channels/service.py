@@ -360,8 +360,11 @@ async def _entries(session: AsyncSession, rows: list[MessageDispatch],
                    settings: Settings) -> list[SandboxEntry]:
     from core.channels import sandbox
 
-    names = dict((await session.execute(select(Tenant.id, Tenant.trade_name).where(
-        Tenant.id.in_({r.tenant_id for r in rows})))).tuples().all()) if rows else {}
+    names: dict[uuid.UUID, str] = {}
+    if rows:
+        found = await session.execute(select(Tenant.id, Tenant.trade_name).where(
+            Tenant.id.in_({r.tenant_id for r in rows})))
+        names = {tenant_id: name for tenant_id, name in found}
     return [SandboxEntry(r, names.get(r.tenant_id, ""),
                          sandbox.received(settings, _sandbox_provider(r), r.provider_message_id))
             for r in rows]
@@ -371,7 +374,8 @@ async def sandbox_messages(session: AsyncSession, settings: Settings | None = No
                            limit: int = 200) -> list[SandboxEntry]:
     """The sandboxed messages the session's tenants sent, newest first."""
     rows = list((await session.execute(select(MessageDispatch).where(MessageDispatch.sandbox)
-                                       .order_by(MessageDispatch.created_at.desc())
+                                       .order_by(MessageDispatch.created_at.desc(),
+                                                 MessageDispatch.id.desc())
                                        .limit(limit))).scalars())
     return await _entries(session, rows, settings or get_settings())
 

@@ -191,10 +191,6 @@ class Settings(BaseSettings):
             return self.whatsapp_verify_token.get_secret_value()
         return _state_secret(self.state_dir, "whatsapp_verify_token")
 
-    def web_url(self) -> str:
-        """Where providers (and the sandbox) post their callbacks."""
-        return self.public_url or f"http://{self.host}:{self.port}"
-
     def resolved_app_password(self) -> str:
         if self.database_app_password is not None:
             return self.database_app_password.get_secret_value()

@@ -196,7 +196,7 @@ def _outgoing(dispatch: MessageDispatch, storage: Storage | None) -> Outgoing:
             storage = get_storage()
         attachments = tuple(Attachment(a["filename"], a["content_type"], storage.get(a["key"]))
                             for a in dispatch.attachments)
-    html = tpl._html(dispatch.body) if dispatch.channel == Channel.EMAIL else None
+    html = tpl.html_of(dispatch.body) if dispatch.channel == Channel.EMAIL else None
     return Outgoing(recipient=dispatch.recipient, body=dispatch.body, subject=dispatch.subject,
                     html=html, template_name=dispatch.template_name, params=dispatch.params,
                     attachments=attachments)
@@ -315,7 +315,7 @@ STOP_WORDS = frozenset({"sair", "parar", "stop", "pare", "cancelar", "descadastr
 
 
 def is_stop(message_text: str) -> bool:
-    words = tpl._fold(message_text).strip().strip(".!").split()
+    words = tpl.fold(message_text).strip().strip(".!").split()
     return bool(words) and words[0] in STOP_WORDS and len(words) <= 3
 
 

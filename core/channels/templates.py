@@ -185,7 +185,7 @@ def sample_context(settings: Settings, state: str = "SP") -> dict[str, Any]:
 
 # ---- rendering ------------------------------------------------------------------------------
 
-def _html(text: str) -> str:
+def html_of(text: str) -> str:
     paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
     inner = "\n".join("<p>" + str(escape(p)).replace("\n", "<br>\n") + "</p>"
                       for p in paragraphs)
@@ -204,13 +204,13 @@ def render(source: TemplateSource, context: dict[str, Any]) -> Rendered:
     if source.params is not None:
         params = [str(_env.compile_expression(expr, undefined_to_none=False)(**context))
                   for expr in source.params]
-    html = _html(body) if source.channel is Channel.EMAIL else None
+    html = html_of(body) if source.channel is Channel.EMAIL else None
     return Rendered(subject, body, html, params)
 
 
 # ---- the rules ------------------------------------------------------------------------------
 
-def _fold(text: str) -> str:
+def fold(text: str) -> str:
     """Lower case without accents, so 'POLÍCIA' and 'policia' match 'polícia'."""
     decomposed = unicodedata.normalize("NFKD", text.lower())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
@@ -224,10 +224,10 @@ def forbidden_wording() -> tuple[str, ...]:
 
 def forbidden_found(*texts: str) -> list[str]:
     """The listed expressions present in any of `texts`, as the list spells them."""
-    folded = " ".join(_fold(t) for t in texts)
+    folded = " ".join(fold(t) for t in texts)
     found = []
     for phrase in forbidden_wording():
-        pattern = r"(?<!\w)" + r"\s+".join(map(re.escape, _fold(phrase).split())) + r"(?!\w)"
+        pattern = r"(?<!\w)" + r"\s+".join(map(re.escape, fold(phrase).split())) + r"(?!\w)"
         if re.search(pattern, folded):
             found.append(phrase)
     return found

@@ -81,6 +81,38 @@ class Settings(BaseSettings):
     contact_caps: dict[CapChannel, dict[CapKind, int]] = Field(
         default_factory=lambda: {ch: dict(caps) for ch, caps in DEFAULT_CONTACT_CAPS.items()})
 
+    # The agency, as every collection message identifies it (CDC art. 42-A).
+    agency_name: str = "Régua Assessoria de Cobrança"
+    agency_cnpj: str = "11222333000181"
+    agency_phone: str = "(11) 4000-0000"
+
+    # E-mail over SMTP. Empty host: a local SMTP sandbox on loopback (`regua up`).
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_tls: Literal["starttls", "ssl", "none"] = "starttls"
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_sender: str = "cobranca@regua.local"
+
+    # SMS through Zenvia's API v2. Empty token: the local provider sandbox.
+    zenvia_api_url: str = "https://api.zenvia.com"
+    zenvia_api_token: SecretStr | None = None
+    zenvia_sender: str = "regua"
+    # Zenvia does not sign its webhooks; its subscription sends this header back instead.
+    zenvia_webhook_token: SecretStr | None = None
+
+    # WhatsApp Business Cloud API. Empty token: the local provider sandbox.
+    whatsapp_api_url: str = "https://graph.facebook.com"
+    whatsapp_api_version: str = "v21.0"
+    whatsapp_phone_number_id: str = "100000000000000"
+    whatsapp_access_token: SecretStr | None = None
+    whatsapp_app_secret: SecretStr | None = None  # signs the webhooks (X-Hub-Signature-256)
+    whatsapp_verify_token: SecretStr | None = None  # answers Meta's subscription check
+
+    # The local SMTP and provider sandbox (only when a channel is not configured).
+    sandbox_url: str | None = None
+    sandbox_smtp_port: int | None = None
+
     sip_registrar: str | None = None
     sip_username: str | None = None
     sip_password: SecretStr | None = None
@@ -106,7 +138,8 @@ class Settings(BaseSettings):
             raise ValueError("must be an amqp:// (RabbitMQ) or redis:// URL")
         return value
 
-    @field_validator("s3_endpoint_url", "s3_public_endpoint_url", "public_url")
+    @field_validator("s3_endpoint_url", "s3_public_endpoint_url", "public_url",
+                     "zenvia_api_url", "whatsapp_api_url", "sandbox_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value in (None, ""):
@@ -159,6 +192,33 @@ class Settings(BaseSettings):
         if self.contact_key_secret is not None:
             return self.contact_key_secret.get_secret_value()
         return _state_secret(self.state_dir, "contact_key")
+
+    @property
+    def email_sandboxed(self) -> bool:
+        return self.smtp_host is None
+
+    @property
+    def sms_sandboxed(self) -> bool:
+        return self.zenvia_api_token is None
+
+    @property
+    def whatsapp_sandboxed(self) -> bool:
+        return self.whatsapp_access_token is None
+
+    def resolved_zenvia_webhook_token(self) -> str:
+        if self.zenvia_webhook_token is not None:
+            return self.zenvia_webhook_token.get_secret_value()
+        return _state_secret(self.state_dir, "zenvia_webhook_token")
+
+    def resolved_whatsapp_app_secret(self) -> str:
+        if self.whatsapp_app_secret is not None:
+            return self.whatsapp_app_secret.get_secret_value()
+        return _state_secret(self.state_dir, "whatsapp_app_secret")
+
+    def resolved_whatsapp_verify_token(self) -> str:
+        if self.whatsapp_verify_token is not None:
+            return self.whatsapp_verify_token.get_secret_value()
+        return _state_secret(self.state_dir, "whatsapp_verify_token")
 
     def resolved_app_password(self) -> str:
         if self.database_app_password is not None:

@@ -5,6 +5,9 @@
     tenants/<tenant>/portfolios/<portfolio>/warnings.csv           warnings
     tenants/<tenant>/portfolios/<portfolio>/acknowledgement.csv    the placement receipt
     tenants/<tenant>/portfolios/<portfolio>/return-<date>.csv      debts returned that day
+    tenants/<tenant>/letters/<date>/cartas-<date>.pdf              the day's letters, to print
+    tenants/<tenant>/letters/<date>/manifesto-<date>.csv           the print house's manifest
+    tenants/<tenant>/messages/<message>/<file name>                a message's attachment
 
 A tenant's objects share one prefix, so they can be listed, exported or removed together.
 """
@@ -46,3 +49,20 @@ def acknowledgement_key(tenant_id: uuid.UUID, portfolio_id: uuid.UUID) -> str:
 
 def return_report_key(tenant_id: uuid.UUID, portfolio_id: uuid.UUID, day: dt.date) -> str:
     return f"{portfolio_prefix(tenant_id, portfolio_id)}/return-{day.isoformat()}.csv"
+
+
+def letters_prefix(tenant_id: uuid.UUID, day: dt.date) -> str:
+    return f"tenants/{tenant_id}/letters/{day.isoformat()}"
+
+
+def print_file_key(tenant_id: uuid.UUID, day: dt.date) -> str:
+    """The day's letters of a tenant in one PDF, for the print house."""
+    return f"{letters_prefix(tenant_id, day)}/cartas-{day.isoformat()}.pdf"
+
+
+def print_manifest_key(tenant_id: uuid.UUID, day: dt.date) -> str:
+    return f"{letters_prefix(tenant_id, day)}/manifesto-{day.isoformat()}.csv"
+
+
+def message_attachment_key(tenant_id: uuid.UUID, dispatch_id: uuid.UUID, file_name: str) -> str:
+    return f"tenants/{tenant_id}/messages/{dispatch_id}/{safe_file_name(file_name)}"

@@ -29,11 +29,12 @@ from litestar.template.config import TemplateConfig
 from core.auth import service
 from core.auth.controllers import AuthController, RateLimited, rate_limited_response
 from core.auth.web import BEARER, BEARER_SCHEME, PUBLIC_PATHS, SESSION_COOKIE, AuthMiddleware
+from core.channels import controllers as channel_controllers
 from core.debtors.controllers import DebtorController
 from core.errors import DomainError
 from core.runtime import get_db
 from core.system import AuditController, health, ready
-from portal import debtor_pages, pages, portfolio_pages
+from portal import debtor_pages, pages, portfolio_pages, sandbox_pages
 from portal.filters import FILTERS
 from portal.jobs import load_tasks
 from tenants.controllers import TenantController, UserController
@@ -219,6 +220,8 @@ API_TAGS = [
     Tag(name="audit", description="The append-only, hash-chained audit log."),
     Tag(name="portfolios", description="Portfolio uploads, imports, reports, column layouts"
                                        " and recalls."),
+    Tag(name="message-templates", description="Per-tenant message templates (e-mail, SMS,"
+                                              " WhatsApp, letter), checked on save."),
     Tag(name="debtors", description="The debtor file: search, debts and balances, contacts,"
                                     " timeline, notes, holds and opt-outs."),
 ]
@@ -229,14 +232,17 @@ def create_app() -> Litestar:
     # HTML pages stay out of the OpenAPI document, and read the viewer's time zone first.
     page_router = Router(path="/", route_handlers=[
         *pages.handlers, *portfolio_pages.handlers, *debtor_pages.handlers,
+        *sandbox_pages.handlers,
     ], include_in_schema=False, before_request=pages.load_viewer_zone)
     api_router = Router(path="/", route_handlers=[
         TenantController, UserController, AuditController,
         PortfolioController, LayoutController, RecallController, DebtorController,
+        channel_controllers.MessageTemplateController,
     ], security=BEARER)
     return Litestar(
         route_handlers=[
             health, ready, AuthController, api_router, page_router,
+            *channel_controllers.webhook_handlers,
             create_static_files_router(path="/static", directories=[HERE / "static"]),
         ],
         middleware=[DefineMiddleware(AuthMiddleware, exclude=PUBLIC_PATHS)],

@@ -207,6 +207,7 @@ def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
 @click.option("--port", type=int, default=None, help="Web port (default 8000).")
 def up(demo: bool, port: int | None) -> None:
     """Everything on one machine: web, worker, scheduler and dialer."""
+    from core.channels.sandbox import start_for_port as start_sandbox
     from core.runtime import get_storage
     from core.runtime import migrate as run_migrate
 
@@ -218,11 +219,12 @@ def up(demo: bool, port: int | None) -> None:
 
     services = Services(get_settings())
     children: list[subprocess.Popen[bytes]] = []
-    running_worker = background = None
+    running_worker = background = sandbox = None
     try:
         services.start()
+        port = port or get_settings().port
+        sandbox = start_sandbox(get_settings(), port)
         settings = get_settings()
-        port = port or settings.port
         run_migrate(settings)
         get_storage().ensure_bucket()
         load_tasks()
@@ -256,6 +258,8 @@ def up(demo: bool, port: int | None) -> None:
         if running_worker is not None:
             running_worker.stop(timeout=10_000)
         _stop_children(children)
+        if sandbox is not None:
+            sandbox.stop()
         services.stop()
     log.info("régua stopped")
 

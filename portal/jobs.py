@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 
-TASK_MODULES = ("core.maintenance", "tenants.intake.tasks")
+TASK_MODULES = ("core.maintenance", "core.channels.tasks", "tenants.intake.tasks")
 
 
 def load_tasks() -> None:

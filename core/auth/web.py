@@ -27,7 +27,7 @@ BEARER_SCHEME = "bearer"
 BEARER: list[dict[str, list[str]]] = [{BEARER_SCHEME: []}]
 PUBLIC_PATHS = [
     r"^/$", r"^/login$", r"^/health$", r"^/ready$", r"^/static/", r"^/schema",
-    r"^/api/v1/auth/token$", r"^/favicon.ico$",
+    r"^/api/v1/auth/token$", r"^/favicon.ico$", r"^/webhooks/",
 ]
 
 

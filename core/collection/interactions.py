@@ -54,11 +54,7 @@ async def record(session: AsyncSession, *, debtor_id: uuid.UUID, channel: Channe
         cause_id=cause_id, details=details)
     session.add(row)
     if contact_point_id is not None:
-        point = (await session.execute(select(ContactPoint).where(
-            ContactPoint.id == contact_point_id).with_for_update())).scalar_one()
-        point.last_outcome, point.last_outcome_at = outcome, row.started_at
-        if outcome in QUALITY_BY_OUTCOME:
-            point.quality = QUALITY_BY_OUTCOME[outcome]
+        point = await _grade(session, contact_point_id, outcome, row.started_at)
         if outcome is Outcome.OPTED_OUT:
             already = (await session.execute(select(ContactOptOut.id).where(
                 ContactOptOut.contact_point_id == point.id, ContactOptOut.channel == channel,
@@ -72,5 +68,35 @@ async def record(session: AsyncSession, *, debtor_id: uuid.UUID, channel: Channe
         local_day = row.started_at.astimezone(ZoneInfo(debtor.timezone)).date()
         await agency_counts.tally(session, debtor.document, channel, local_day,
                                   answered=1 if outcome in ANSWERED else 0)
+    await session.flush()
+    return row
+
+
+async def _grade(session: AsyncSession, contact_point_id: uuid.UUID, outcome: Outcome,
+                 at: dt.datetime) -> ContactPoint:
+    point = (await session.execute(select(ContactPoint).where(
+        ContactPoint.id == contact_point_id).with_for_update())).scalar_one()
+    point.last_outcome, point.last_outcome_at = outcome, at
+    if outcome in QUALITY_BY_OUTCOME:
+        point.quality = QUALITY_BY_OUTCOME[outcome]
+    return point
+
+
+async def update_outcome(session: AsyncSession, interaction_id: uuid.UUID, outcome: Outcome,
+                         *, at: dt.datetime | None = None,
+                         details: dict[str, Any] | None = None) -> Interaction:
+    """A later word on an attempt (a message delivered, read, bounced): the attempt keeps
+    its row and its place in the counts, and its contact point is graded again."""
+    row = (await session.execute(select(Interaction).where(
+        Interaction.id == interaction_id).with_for_update())).scalar_one()
+    when = at or dt.datetime.now(dt.UTC)
+    row.outcome = outcome
+    if outcome in ANSWERED and row.answered_at is None:
+        row.answered_at = when
+    row.ended_at = when
+    if details:
+        row.details = {**(row.details or {}), **details}
+    if row.contact_point_id is not None:
+        await _grade(session, row.contact_point_id, outcome, when)
     await session.flush()
     return row

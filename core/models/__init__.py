@@ -12,6 +12,7 @@ from core.models.activity import (
 from core.models.agency import AgencyContactCount
 from core.models.audit import AuditLog
 from core.models.collection import (
+    CHANNEL_LABELS,
     CHANNELS_BY_KIND,
     DEBT_STATUS_LABELS,
     PLACED,
@@ -30,11 +31,21 @@ from core.models.collection import (
 )
 from core.models.jobs import JobOnce
 from core.models.ledger import Bucket, EntryKind, LedgerEntry, Payment, PaymentSource
+from core.models.messaging import (
+    DISPATCH_STATUS_LABELS,
+    MESSAGE_CHANNELS,
+    DispatchStatus,
+    MessageDispatch,
+    MessageTemplate,
+)
 from core.models.tenancy import ApiToken, LoginAttempt, Tenant, TenantStatus, User, UserTenant
 
 __all__ = [
     "CHANNELS_BY_KIND",
+    "CHANNEL_LABELS",
     "DEBT_STATUS_LABELS",
+    "DISPATCH_STATUS_LABELS",
+    "MESSAGE_CHANNELS",
     "PLACED",
     "AgencyContactCount",
     "ApiToken",
@@ -52,6 +63,7 @@ __all__ = [
     "Debtor",
     "DebtorNote",
     "Direction",
+    "DispatchStatus",
     "EntryKind",
     "Hold",
     "HoldKind",
@@ -60,6 +72,8 @@ __all__ = [
     "JobOnce",
     "LedgerEntry",
     "LoginAttempt",
+    "MessageDispatch",
+    "MessageTemplate",
     "Outcome",
     "Payment",
     "PaymentSource",

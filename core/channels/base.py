@@ -1,0 +1,36 @@
+"""What every channel adapter takes and returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from core.models import DispatchStatus
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A rendered message, ready for its channel's provider."""
+
+    recipient: str
+    body: str
+    subject: str | None = None
+    html: str | None = None
+    template_name: str = ""
+    params: list[str] | None = None
+    attachments: tuple[Attachment, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What the provider answered: sent (or bounced, failed) with its id or a reason."""
+
+    status: DispatchStatus
+    provider_message_id: str | None
+    reason: str | None

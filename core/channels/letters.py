@@ -1,0 +1,126 @@
+"""Letters: each rendered to PDF pages, each day's letters of a tenant in one print file
+in S3 beside a manifest CSV for the print house.
+
+PDF library: fpdf2. It is pure Python (a wheel with no system packages: no Cairo,
+Pango or fonts to install, unlike WeasyPrint), its API writes text flowing across pages,
+which is all a collection letter needs, and it is maintained. reportlab would do too,
+but carries C extensions and a larger API for drawing we do not use. The built-in
+Helvetica covers Latin-1, which holds Portuguese; other characters are replaced."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from fpdf import FPDF
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.models import Channel, MessageDispatch, Tenant
+from core.storage import Storage
+from core.storage_keys import print_file_key, print_manifest_key
+
+PROVIDER = "print"
+MANIFEST_HEADER = ["Sequência", "Código da carta", "Destinatário", "Endereço",
+                   "Página inicial", "Página final", "Credor"]
+
+_REPLACE = {"\u2013": "-", "\u2014": "-", "\u2018": "'", "\u2019": "'", "\u201c": '"',
+            "\u201d": '"', "\u2026": "...", "\u00a0": " "}
+
+
+def _latin1(text: str) -> str:
+    out = []
+    for char in text:
+        char = _REPLACE.get(char, char)
+        try:
+            char.encode("latin-1")
+        except UnicodeEncodeError:
+            char = unicodedata.normalize("NFKD", char).encode("latin-1", "ignore").decode(
+                "latin-1") or "?"
+        out.append(char)
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class Letter:
+    code: str
+    recipient_name: str
+    address: str
+    body: str
+
+
+def _new_pdf() -> FPDF:
+    pdf = FPDF(format="A4")
+    pdf.set_auto_page_break(auto=True, margin=20)
+    pdf.set_margins(left=25, top=25, right=20)
+    pdf.set_creator("Régua")
+    return pdf
+
+
+def _write(pdf: FPDF, letter: Letter) -> tuple[int, int]:
+    pdf.add_page()
+    first = pdf.page_no()
+    pdf.set_font("Helvetica", size=8)
+    pdf.cell(0, 4, _latin1(f"Carta {letter.code}"), new_x="LMARGIN", new_y="NEXT", align="R")
+    pdf.ln(4)
+    pdf.set_font("Helvetica", size=11)
+    pdf.multi_cell(0, 5.5, _latin1(letter.body), new_x="LMARGIN", new_y="NEXT")
+    return first, pdf.page_no()
+
+
+def letter_pdf(letter: Letter) -> bytes:
+    pdf = _new_pdf()
+    _write(pdf, letter)
+    return bytes(pdf.output())
+
+
+def print_file(letters: list[Letter], creditor: str) -> tuple[bytes, bytes]:
+    """One PDF with every letter from a fresh page, and its manifest (CSV, `;`, CRLF)."""
+    pdf = _new_pdf()
+    manifest = io.StringIO()
+    writer = csv.writer(manifest, delimiter=";", lineterminator="\r\n")
+    writer.writerow(MANIFEST_HEADER)
+    for seq, letter in enumerate(letters, start=1):
+        first, last = _write(pdf, letter)
+        writer.writerow([seq, letter.code, letter.recipient_name,
+                         " ".join(letter.address.split()), first, last, creditor])
+    return bytes(pdf.output()), manifest.getvalue().encode("utf-8-sig")
+
+
+@dataclass(frozen=True)
+class Batch:
+    day: dt.date
+    letters: int
+    pdf_key: str | None
+    manifest_key: str | None
+
+
+async def batch_day(session: AsyncSession, storage: Storage, tenant_id: uuid.UUID,
+                    day: dt.date) -> Batch:
+    """Put the tenant's letters of `day` (sent that day in its zone) into that day's print
+    file and manifest. A rerun writes the same file again, so it is safe to repeat."""
+    tenant = (await session.execute(select(Tenant).where(Tenant.id == tenant_id))).scalar_one()
+    zone = ZoneInfo(tenant.timezone)
+    start = dt.datetime.combine(day, dt.time(), zone)
+    end = start + dt.timedelta(days=1)
+    rows = list((await session.execute(select(MessageDispatch).where(
+        MessageDispatch.tenant_id == tenant_id, MessageDispatch.channel == Channel.LETTER,
+        MessageDispatch.status == "sent", MessageDispatch.sent_at >= start,
+        MessageDispatch.sent_at < end).order_by(MessageDispatch.sent_at, MessageDispatch.id)
+        .with_for_update())).scalars())
+    if not rows:
+        return Batch(day, 0, None, None)
+    letters = [Letter(str(r.id), r.subject or "", r.recipient, r.body) for r in rows]
+    pdf, manifest = print_file(letters, tenant.legal_name)
+    pdf_key, manifest_key = print_file_key(tenant_id, day), print_manifest_key(tenant_id, day)
+    storage.put(pdf_key, pdf, "application/pdf")
+    storage.put(manifest_key, manifest, "text/csv; charset=utf-8")
+    now = dt.datetime.now(dt.UTC)
+    for row in rows:
+        row.print_key, row.updated_at = pdf_key, now
+    return Batch(day, len(rows), pdf_key, manifest_key)

@@ -30,7 +30,7 @@ from core.models.collection import (
 )
 from core.models.jobs import JobOnce
 from core.models.ledger import Bucket, EntryKind, LedgerEntry, Payment, PaymentSource
-from core.models.tenancy import ApiToken, LoginAttempt, Tenant, TenantStatus, User, UserTenant
+from core.models.tenancy import ApiToken, LoginThrottle, Tenant, TenantStatus, User, UserTenant
 
 __all__ = [
     "CHANNELS_BY_KIND",
@@ -59,7 +59,7 @@ __all__ = [
     "Interaction",
     "JobOnce",
     "LedgerEntry",
-    "LoginAttempt",
+    "LoginThrottle",
     "Outcome",
     "Payment",
     "PaymentSource",

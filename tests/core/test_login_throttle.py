@@ -121,3 +121,10 @@ async def test_forwarded_for_is_honoured_from_a_trusted_proxy(connect, factory, 
         await token(stranger, tenant.admin.email, "errada-p-2", **owner_hop)
     assert (await token(proxy, tenant.admin.email, tenant.admin.password,
                         **owner_hop)).status_code == 200
+
+
+async def test_an_impossible_e_mail_is_a_plain_401(connect, clean_throttle):
+    client = connect("198.51.100.11")
+    for email in ("a" * 5000 + "@x.test", "nul\x00@x.test"):
+        answer = await token(client, email, "qualquer-coisa-1")
+        assert answer.status_code == 401, answer.text

@@ -155,3 +155,14 @@ async def test_an_anchor_is_written_once(services):
     with pytest.raises(AnchorExists):
         await publish_anchor(day)
     assert get_storage().get(key) == first
+
+
+def test_the_scheduler_publishes_anchors_every_night(services):
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from core.maintenance import schedule
+
+    scheduler = BackgroundScheduler(timezone="UTC")
+    schedule(scheduler)
+    job = scheduler.get_job("audit.anchor")
+    assert job is not None and "hour='0'" in str(job.trigger)

@@ -89,19 +89,21 @@ class ThrottlePolicy:
     def keys(self, email: str, ip: str) -> list[tuple[str, int, float]]:
         """(key, failures before delays, longest delay in seconds), in lock order.
 
-        The pair is the attacker's guessing at one account; the address covers many
-        accounts from one place (an office behind one NAT gets room); the account limit
-        covers guesses from many addresses, so it starts late and its delay stays short:
-        the owner logging in from elsewhere waits at most that long, never locked out."""
+        The pair is one guesser at one account, and its delay grows to `max_delay`. The
+        address covers guessing many accounts from one place, and the account guessing
+        from many places; both are shared with innocent people (an office behind one
+        NAT, the account's owner), so they start later and their delay stays short:
+        slowed, never locked out."""
         cap = self.max_delay.total_seconds()
+        shared_cap = min(cap, SHARED_MAX_DELAY_SECONDS)
         return sorted([
             (f"pair:{email}|{ip}", self.max_failures, cap),
-            (f"addr:{ip}", self.max_failures * 4, cap),
-            (f"acct:{email}", self.max_failures * 20, min(cap, ACCOUNT_MAX_DELAY_SECONDS)),
+            (f"addr:{ip}", self.max_failures * 4, shared_cap),
+            (f"acct:{email}", self.max_failures * 20, shared_cap),
         ])
 
 
-ACCOUNT_MAX_DELAY_SECONDS = 60.0
+SHARED_MAX_DELAY_SECONDS = 60.0
 
 
 async def _admit(db: Database, email: str, ip: str, policy: ThrottlePolicy) -> None:

@@ -128,3 +128,16 @@ async def test_an_impossible_e_mail_is_a_plain_401(connect, clean_throttle):
     for email in ("a" * 5000 + "@x.test", "nul\x00@x.test"):
         answer = await token(client, email, "qualquer-coisa-1")
         assert answer.status_code == 401, answer.text
+
+
+async def test_spraying_from_one_address_slows_it_briefly_and_no_one_else(connect, factory,
+                                                                          clean_throttle):
+    tenant = await factory.tenant()
+    sprayer, office = connect("198.51.100.12"), connect("192.0.2.46")
+    per_address = get_settings().login_max_failures * 4
+    for i in range(per_address):
+        answer = await token(sprayer, f"alvo-{i}@credor.test", "Primavera2026")
+        assert answer.status_code == 401
+    slowed = await token(sprayer, tenant.admin.email, tenant.admin.password)
+    assert slowed.status_code == 429 and 1 <= int(slowed.headers["retry-after"]) <= 60
+    assert (await token(office, tenant.admin.email, tenant.admin.password)).status_code == 200

@@ -26,7 +26,6 @@ from core.runtime import get_db
 from core.settings import get_settings
 
 SESSION_COOKIE = "regua_session"
-CSRF_COOKIE = "regua_csrf"  # the page forms' (Litestar's CSRF middleware)
 API_CSRF_COOKIE = "regua_api_csrf"  # API calls riding the session: see api_csrf_token
 _API_CSRF_STATE = "regua_api_csrf"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

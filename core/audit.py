@@ -2,12 +2,15 @@
 
 Writers only insert; the database numbers, links and hashes each entry (see the
 `regua_audit_append` trigger). `verify_chain` recomputes every hash with the same SQL
-function and names the first entry that does not fit.
+function and names the first entry that does not fit. A superuser could rewrite history
+and recompute every hash; the chain heads published each day outside the database
+(anchors, see `core.maintenance`) catch that: the anchored entry's hash no longer fits.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,13 +128,29 @@ class ChainReport:
         return self.reason is None
 
 
-async def verify_chain(conn: AsyncConnection, tenant_id: uuid.UUID | None) -> ChainReport:
-    """Walk one chain (a tenant's, or the agency's when `tenant_id` is None).
+@dataclass(frozen=True)
+class Anchor:
+    """A chain's head as published outside the database on `day`."""
+
+    day: str
+    seq: int
+    hash: str
+
+
+def chain_name(tenant_id: uuid.UUID | None) -> str:
+    return str(tenant_id) if tenant_id else "agency"
+
+
+async def verify_chain(conn: AsyncConnection, tenant_id: uuid.UUID | None,
+                       anchors: Sequence[Anchor] = ()) -> ChainReport:
+    """Walk one chain (a tenant's, or the agency's when `tenant_id` is None), checking it
+    against its published `anchors` too.
 
     Runs on an owner connection, switching to the maintenance role to read past RLS.
     """
     await conn.execute(text(f"SET LOCAL ROLE {MAINTENANCE_DB_ROLE}"))
-    chain = str(tenant_id) if tenant_id else "agency"
+    chain = chain_name(tenant_id)
+    anchored = {anchor.seq: anchor for anchor in anchors}
     rows = await conn.stream(
         text(
             "SELECT id, seq, prev_hash, hash, regua_audit_hash(a) AS expected"
@@ -151,6 +170,9 @@ async def verify_chain(conn: AsyncConnection, tenant_id: uuid.UUID | None) -> Ch
             problem = "its link to the previous entry does not match (an entry before it changed)"
         elif row.hash != row.expected:
             problem = "its content does not match its hash (the entry was changed)"
+        elif row.seq in anchored and anchored[row.seq].hash != row.hash:
+            problem = (f"it differs from the chain head published on {anchored[row.seq].day}"
+                       " (history was rewritten and rehashed)")
         if problem:
             return ChainReport(chain, count, expected_seq, str(row.id), problem)
         previous_hash = row.hash
@@ -166,10 +188,36 @@ async def verify_chain(conn: AsyncConnection, tenant_id: uuid.UUID | None) -> Ch
             chain, count, last_seq + 1, None,
             f"the chain ends at entry {last_seq} but {head.seq} were written (entries removed)",
         )
+    beyond = [a for a in anchors if a.seq > last_seq]
+    if beyond:
+        latest = max(beyond, key=lambda a: a.seq)
+        return ChainReport(
+            chain, count, last_seq + 1, None,
+            f"the chain ends at entry {last_seq} but the head published on {latest.day}"
+            f" is entry {latest.seq} (entries removed)",
+        )
+    if head is None and count:
+        return ChainReport(chain, count, None, None,
+                           "its chain head row is missing (removed from audit_chain_head)")
     return ChainReport(chain, count)
 
 
 async def chains(conn: AsyncConnection) -> list[uuid.UUID | None]:
+    """Every chain: found in the log itself (and the head table, whose rows a superuser
+    could delete), the agency's always."""
     await conn.execute(text(f"SET LOCAL ROLE {MAINTENANCE_DB_ROLE}"))
-    result = await conn.execute(text("SELECT chain FROM audit_chain_head ORDER BY chain"))
-    return [None if c == "agency" else uuid.UUID(c) for (c,) in result]
+    result = await conn.execute(text(
+        "SELECT DISTINCT tenant_id::text FROM audit_log WHERE tenant_id IS NOT NULL"
+        " UNION SELECT chain FROM audit_chain_head WHERE chain <> 'agency'"
+    ))
+    return [None, *sorted(uuid.UUID(c) for (c,) in result)]
+
+
+async def chain_heads(conn: AsyncConnection) -> dict[str, tuple[int, str]]:
+    """Each chain's last entry (seq, hash), read from the log itself."""
+    await conn.execute(text(f"SET LOCAL ROLE {MAINTENANCE_DB_ROLE}"))
+    result = await conn.execute(text(
+        "SELECT DISTINCT ON (tenant_id) tenant_id, seq, hash FROM audit_log"
+        " ORDER BY tenant_id, seq DESC"
+    ))
+    return {chain_name(row.tenant_id): (row.seq, row.hash) for row in result}

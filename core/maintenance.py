@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 import uuid
 from dataclasses import dataclass
@@ -23,13 +24,14 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from botocore.exceptions import ClientError
 from sqlalchemy import text
 
 from core import audit, jobs
 from core.auth.service import purge_expired
 from core.db import Scope, owner_engine
 from core.jobs import Periodic, actor, periodic
-from core.runtime import get_db
+from core.runtime import get_db, get_storage
 from core.settings import MAINTENANCE_DB_ROLE, get_settings
 
 log = logging.getLogger("regua.maintenance")
@@ -53,7 +55,9 @@ async def operator_scope() -> Scope:
 async def verify_chains(
     only: list[uuid.UUID | None] | None = None,
 ) -> list[audit.ChainReport]:
-    """Verify the given chains (None: the agency's), or every chain when `only` is None."""
+    """Verify the given chains (None: the agency's), or every chain when `only` is None,
+    against the database and against the heads published outside it."""
+    anchors = await asyncio.to_thread(load_anchors)
     engine = owner_engine(get_settings())
     try:
         if only is None:
@@ -64,7 +68,8 @@ async def verify_chains(
         reports = []
         for chain in chains:
             async with engine.begin() as conn:
-                reports.append(await audit.verify_chain(conn, chain))
+                reports.append(await audit.verify_chain(
+                    conn, chain, anchors.get(audit.chain_name(chain), [])))
         return reports
     finally:
         await engine.dispose()
@@ -83,6 +88,80 @@ async def active_tenant_zones() -> list[tuple[uuid.UUID, str]]:
         await engine.dispose()
 
 
+# ---- anchors: each day's chain heads, published outside the database -----------------
+
+ANCHOR_PREFIX = "anchors/"
+
+
+class AnchorExists(RuntimeError):
+    """An anchor is written once; a second one for the same day is refused."""
+
+
+def _anchor_key(day: dt.date) -> str:
+    return f"{ANCHOR_PREFIX}{day.isoformat()}.json"
+
+
+async def publish_anchor(day: dt.date) -> str:
+    """Write the chain heads as they are now to S3 under `anchors/DAY.json`, once.
+
+    Never overwritten: an existing object is refused, and the write itself is
+    conditional (If-None-Match), so two schedulers cannot both write it. In production
+    the bucket (or the `anchors/` prefix) should also have S3 Object Lock in compliance
+    mode, so not even the S3 account's owner can delete an anchor early."""
+    key = _anchor_key(day)
+    storage = get_storage()
+    if await asyncio.to_thread(_exists, key):
+        raise AnchorExists(f"anchor {key} already published; not overwritten")
+    engine = owner_engine(get_settings())
+    try:
+        async with engine.begin() as conn:
+            heads = await audit.chain_heads(conn)
+    finally:
+        await engine.dispose()
+    body = json.dumps({
+        "day": day.isoformat(),
+        "published_at": dt.datetime.now(dt.UTC).isoformat(),
+        "chains": {chain: {"seq": seq, "hash": digest}
+                   for chain, (seq, digest) in sorted(heads.items())},
+    }, indent=1).encode()
+    try:
+        await asyncio.to_thread(
+            storage.client.put_object, Bucket=storage.bucket, Key=key, Body=body,
+            ContentType="application/json", IfNoneMatch="*",
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412"):
+            raise AnchorExists(f"anchor {key} already published; not overwritten") from exc
+        raise
+    log.info("published audit anchor %s (%d chains)", key, len(heads))
+    return key
+
+
+def _exists(key: str) -> bool:
+    storage = get_storage()
+    try:
+        storage.client.head_object(Bucket=storage.bucket, Key=key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+    return True
+
+
+def load_anchors() -> dict[str, list[audit.Anchor]]:
+    """Every published anchor, by chain."""
+    storage = get_storage()
+    found: dict[str, list[audit.Anchor]] = {}
+    paginator = storage.client.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=storage.bucket, Prefix=ANCHOR_PREFIX):
+        for item in page.get("Contents", []):
+            document = json.loads(storage.get(item["Key"]))
+            for chain, head in document["chains"].items():
+                found.setdefault(chain, []).append(
+                    audit.Anchor(document["day"], int(head["seq"]), str(head["hash"])))
+    return found
+
+
 @actor("auth.purge_expired", max_retries=3)
 async def purge_expired_tokens() -> None:
     window = dt.timedelta(minutes=get_settings().login_window_minutes)
@@ -99,6 +178,7 @@ async def verify_audit() -> None:
 
 
 periodic("auth.purge_expired", every=dt.timedelta(hours=1))
+periodic("audit.anchor", daily_at=dt.time(0, 5))
 periodic("audit.verify", daily_at=dt.time(3, 15))
 
 TENANT_REFRESH = dt.timedelta(minutes=10)
@@ -176,3 +256,13 @@ def start_scheduler(scheduler: BaseScheduler) -> None:
                       id=_REFRESH_ID, replace_existing=True)
     log.info("scheduler: %d periodic jobs", len(scheduler.get_jobs()))
     scheduler.start()
+
+
+@actor("audit.anchor", max_retries=5)
+async def anchor_audit() -> None:
+    """Publish the heads at the end of the day that just ended (UTC)."""
+    day = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    try:
+        await publish_anchor(day)
+    except AnchorExists as exc:
+        log.warning("%s", exc)

@@ -52,7 +52,8 @@ class Services:
         state = s.state_dir.resolve()
         resolved: dict[str, str] = {}
         if s.embedded_database:
-            self.postgres = EmbeddedPostgres(state / "postgres")
+            self.postgres = EmbeddedPostgres(state / "postgres",
+                                             _state_secret(state, "postgres_password"))
             resolved["REGUA_DATABASE_URL"] = self.postgres.start()
             log.info("database: embedded PostgreSQL (set REGUA_DATABASE_URL to use another)")
         else:

@@ -6,6 +6,7 @@ at start, and a bad value stops it with a message naming the variable.
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -74,8 +75,15 @@ class Settings(BaseSettings):
     public_url: str | None = None
     session_ttl_hours: int = Field(default=12, ge=1, le=24 * 30)
     token_ttl_hours: int = Field(default=8, ge=1, le=24 * 30)
+    # Failed logins one (account, address) pair may make before each next attempt waits
+    # a growing delay; an address gets 4x that, an account from everywhere 20x.
     login_max_failures: int = Field(default=5, ge=1, le=1000)
+    # How long a failure is remembered (after the last failure or delay).
     login_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    login_max_delay_seconds: int = Field(default=900, ge=1, le=24 * 3600)
+    # Addresses or networks (comma-separated) of reverse proxies whose X-Forwarded-For
+    # names the client. Empty: the header is ignored and the peer is the client.
+    trusted_proxies: str = ""
     default_timezone: str = "America/Sao_Paulo"
     # JSON, e.g. {"call": {"attempts_day": 2}}: merged over DEFAULT_CONTACT_CAPS.
     contact_caps: dict[CapChannel, dict[CapKind, int]] = Field(
@@ -149,6 +157,16 @@ class Settings(BaseSettings):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for item in _split(value):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"not an address or network: {item!r}") from exc
+        return value
+
     @field_validator("default_timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
@@ -181,6 +199,11 @@ class Settings(BaseSettings):
     @property
     def embedded_s3(self) -> bool:
         return self.s3_endpoint_url is None
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(item, strict=False)
+                     for item in _split(self.trusted_proxies))
 
     def resolved_secret_key(self) -> str:
         """The signing/hashing key: configured, or generated once into the state folder."""
@@ -224,6 +247,10 @@ class Settings(BaseSettings):
         if self.database_app_password is not None:
             return self.database_app_password.get_secret_value()
         return _state_secret(self.state_dir, "database_app_password")
+
+
+def _split(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 def _state_secret(state_dir: Path, name: str) -> str:

@@ -59,7 +59,7 @@ def postgres_server() -> Iterator[str]:
         return
     from core.embedded.postgres import EmbeddedPostgres
 
-    server = EmbeddedPostgres(_STATE / "postgres")
+    server = EmbeddedPostgres(_STATE / "postgres", "regua-test-superuser")
     yield server.start()
     server.stop()
 

@@ -50,3 +50,26 @@ def test_kubernetes_manifests_parse() -> None:
     kinds = [doc["kind"] for path in sorted((INFRA / "k8s").glob("*.yaml"))
              for doc in yaml.safe_load_all(path.read_text()) if doc]
     assert kinds.count("Deployment") == 4 and "Job" in kinds and "Service" in kinds
+
+
+def test_compose_lets_only_s3_out_of_the_seaweedfs_container() -> None:
+    """The filer, master and volume ports serve and delete files without credentials:
+    SeaweedFS binds them to its own loopback, and only S3 is forwarded out."""
+    command = compose_command()
+    if command is None:
+        pytest.skip("neither `docker compose` nor docker-compose is installed")
+    result = subprocess.run([*command, "-f", str(INFRA / "compose.yaml"), "--env-file",
+                             str(INFRA / "env.example"), "config"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    weed = services["s3"]["command"]
+    assert "-ip.bind=127.0.0.1" in weed and "-ip=127.0.0.1" in weed
+    assert [str(p.get("target", p) if isinstance(p, dict) else p).split(":")[-1]
+            for p in services["s3"].get("ports", [])] == ["8333"]
+    gateway = services["s3-gateway"]
+    assert gateway["network_mode"] == "service:s3"
+    assert gateway["command"] == ["tcp-listen:8333,fork,reuseaddr", "tcp-connect:127.0.0.1:8334"]
+    assert "-s3.port=8334" in weed
+    for name, service in services.items():
+        assert not service.get("expose"), name

@@ -46,18 +46,21 @@ async def login(request: Request[Any, Any, Any], email: str,
     try:
         return await service.authenticate(
             get_db(), email, password, client_ip(request),
-            max_failures=settings.login_max_failures,
-            window=dt.timedelta(minutes=settings.login_window_minutes),
+            policy=service.ThrottlePolicy(
+                max_failures=settings.login_max_failures,
+                window=dt.timedelta(minutes=settings.login_window_minutes),
+                max_delay=dt.timedelta(seconds=settings.login_max_delay_seconds),
+            ),
         )
     except service.LoginRateLimited as exc:
-        raise RateLimited(exc.retry_after_seconds) from exc
+        raise RateLimited(str(exc), exc.retry_after_seconds) from exc
     except service.LoginError as exc:
         raise NotAuthorizedException(str(exc)) from exc
 
 
 class RateLimited(Exception):
-    def __init__(self, retry_after: int) -> None:
-        super().__init__("muitas tentativas de login; tente novamente mais tarde")
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
         self.retry_after = retry_after
 
 

@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 import secrets
 import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit
 from core.auth.passwords import verify_password
 from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.db import NO_SCOPE, Database, Scope
-from core.models import ApiToken, LoginAttempt, User
+from core.models import ApiToken, LoginThrottle, User
 
 
 class LoginError(Exception):
@@ -29,7 +32,11 @@ class LoginError(Exception):
 
 class LoginRateLimited(LoginError):
     def __init__(self, retry_after_seconds: int) -> None:
-        super().__init__("muitas tentativas de login; tente novamente mais tarde")
+        retry_after_seconds = max(1, retry_after_seconds)
+        super().__init__(
+            f"muitas tentativas de login; aguarde {retry_after_seconds} segundo"
+            f"{'s' if retry_after_seconds > 1 else ''} e tente novamente"
+        )
         self.retry_after_seconds = retry_after_seconds
 
 
@@ -71,27 +78,93 @@ async def load_principal(
     )
 
 
-async def _check_rate_limit(db: Database, email: str, ip: str, max_failures: int,
-                            window: dt.timedelta) -> None:
-    since = _now() - window
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    """How failed logins slow down the next ones (see `_admit`)."""
+
+    max_failures: int  # per (account, address) before delays start
+    window: dt.timedelta  # how long a failure (or a delay) is remembered
+    max_delay: dt.timedelta
+
+    def keys(self, email: str, ip: str) -> list[tuple[str, int, float]]:
+        """(key, failures before delays, longest delay in seconds), in lock order.
+
+        The pair is one guesser at one account, and its delay grows to `max_delay`. The
+        address covers guessing many accounts from one place, and the account guessing
+        from many places; both are shared with innocent people (an office behind one
+        NAT, the account's owner), so they start later and their delay stays short:
+        slowed, never locked out."""
+        cap = self.max_delay.total_seconds()
+        shared_cap = min(cap, SHARED_MAX_DELAY_SECONDS)
+        return sorted([
+            (f"pair:{email}|{ip}", self.max_failures, cap),
+            (f"addr:{ip}", self.max_failures * 4, shared_cap),
+            (f"acct:{email}", self.max_failures * 20, shared_cap),
+        ])
+
+
+SHARED_MAX_DELAY_SECONDS = 60.0
+
+
+async def _admit(db: Database, email: str, ip: str, policy: ThrottlePolicy) -> None:
+    """Count this attempt as a failure before the password is checked, or refuse it.
+
+    The rows of its keys are locked for the count, so concurrent attempts are judged one
+    after another; a successful login takes its count back (`_forgive`)."""
+    keys = policy.keys(email, ip)
+    names = [key for key, _, _ in keys]
     async with db.transaction(NO_SCOPE) as session:
-        by_email, by_ip = (
-            await session.execute(
-                select(
-                    func.count().filter(LoginAttempt.email == email),
-                    func.count().filter(LoginAttempt.ip == ip),
-                ).where(LoginAttempt.at >= since)
+        await session.execute(
+            pg_insert(LoginThrottle).values([{"key": k} for k in names])
+            .on_conflict_do_nothing()
+        )
+        now = (await session.execute(select(func.clock_timestamp()))).scalar_one()
+        rows = {
+            row.key: row
+            for row in await session.execute(
+                select(LoginThrottle.key, LoginThrottle.failures,
+                       LoginThrottle.last_failure_at, LoginThrottle.blocked_until)
+                .where(LoginThrottle.key.in_(names))
+                .order_by(LoginThrottle.key)
+                .with_for_update()
             )
-        ).one()
-    # An address may try several accounts (an office behind one NAT), so it gets more room.
-    if by_email >= max_failures or by_ip >= max_failures * 4:
-        raise LoginRateLimited(int(window.total_seconds()))
+        }
+        waits = [
+            (row.blocked_until - now).total_seconds()
+            for row in rows.values() if row.blocked_until and row.blocked_until > now
+        ]
+        if waits:
+            raise LoginRateLimited(math.ceil(max(waits)))
+        for key, threshold, cap in keys:
+            row = rows[key]
+            latest = max((t for t in (row.last_failure_at, row.blocked_until) if t), default=None)
+            failures = 1 if latest is None or latest < now - policy.window else row.failures + 1
+            blocked_until = None
+            if failures >= threshold:
+                delay = min(cap, 2.0 ** (failures - threshold + 1))
+                blocked_until = now + dt.timedelta(seconds=delay)
+            await session.execute(
+                update(LoginThrottle).where(LoginThrottle.key == key)
+                .values(failures=failures, last_failure_at=now, blocked_until=blocked_until)
+            )
+
+
+async def _forgive(session: AsyncSession, email: str, ip: str, policy: ThrottlePolicy) -> None:
+    """After a right password: the pair starts afresh, and the attempt's count is taken
+    back from the address and the account (their other failures stand)."""
+    names = [key for key, _, _ in policy.keys(email, ip)]
+    pair = next(key for key in names if key.startswith("pair:"))
+    others = [key for key in names if key != pair]
+    await session.execute(delete(LoginThrottle).where(LoginThrottle.key == pair))
+    await session.execute(
+        update(LoginThrottle).where(LoginThrottle.key.in_(others))
+        .values(failures=func.greatest(LoginThrottle.failures - 1, 0))
+    )
 
 
 async def _fail(db: Database, email: str, ip: str, reason: str,
                 user_id: uuid.UUID | None = None) -> LoginError:
     async with db.transaction(Scope(agency=True)) as session:
-        session.add(LoginAttempt(email=email, ip=ip))
         await audit.record(
             session,
             audit.Actor(id=user_id, email=email, ip=ip),
@@ -107,15 +180,20 @@ async def authenticate(
     password: str,
     ip: str,
     *,
-    max_failures: int,
-    window: dt.timedelta,
+    policy: ThrottlePolicy,
 ) -> Principal:
     email = email.strip().lower()
-    await _check_rate_limit(db, email, ip, max_failures, window)
-    async with db.transaction(NO_SCOPE) as session:
-        row = (
-            await session.execute(text("SELECT * FROM regua_login_lookup(:e)"), {"e": email})
-        ).first()
+    # No account has such an e-mail; it is still counted, under a key the table can hold.
+    impossible = len(email) > 254 or "\x00" in email
+    if impossible:
+        email = "sha256:" + hashlib.sha256(email.encode(errors="replace")).hexdigest()
+    await _admit(db, email, ip, policy)
+    row = None
+    if not impossible:
+        async with db.transaction(NO_SCOPE) as session:
+            row = (
+                await session.execute(text("SELECT * FROM regua_login_lookup(:e)"), {"e": email})
+            ).first()
     if not verify_password(row.password_hash if row else None, password) or row is None:
         raise await _fail(db, email, ip, "bad_credentials", row.user_id if row else None)
     if not row.user_active:
@@ -129,9 +207,7 @@ async def authenticate(
         await session.execute(
             update(User).where(User.id == principal.user_id).values(last_login_at=func.now())
         )
-        await session.execute(
-            delete(LoginAttempt).where(LoginAttempt.email == email)
-        )
+        await _forgive(session, email, ip, policy)
         await audit.record(session, principal.actor, "auth.login", tenant_id=principal.tenant_id)
     return principal
 
@@ -167,8 +243,14 @@ async def revoke_token(db: Database, token: str) -> None:
 
 
 async def purge_expired(db: Database, window: dt.timedelta) -> int:
-    """Delete expired tokens and login failures older than the rate-limit window."""
+    """Delete expired tokens and login counters no longer remembered (see `_admit`)."""
+    forgotten = _now() - window
     async with db.transaction(NO_SCOPE) as session:
         tokens = await session.execute(delete(ApiToken).where(ApiToken.expires_at <= func.now()))
-        await session.execute(delete(LoginAttempt).where(LoginAttempt.at < _now() - window))
+        await session.execute(
+            delete(LoginThrottle).where(
+                func.coalesce(LoginThrottle.last_failure_at, forgotten) <= forgotten,
+                func.coalesce(LoginThrottle.blocked_until, forgotten) <= forgotten,
+            )
+        )
     return int(getattr(tokens, "rowcount", 0) or 0)

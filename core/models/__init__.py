@@ -38,7 +38,7 @@ from core.models.messaging import (
     MessageDispatch,
     MessageTemplate,
 )
-from core.models.tenancy import ApiToken, LoginAttempt, Tenant, TenantStatus, User, UserTenant
+from core.models.tenancy import ApiToken, LoginThrottle, Tenant, TenantStatus, User, UserTenant
 
 __all__ = [
     "CHANNELS_BY_KIND",
@@ -71,7 +71,7 @@ __all__ = [
     "Interaction",
     "JobOnce",
     "LedgerEntry",
-    "LoginAttempt",
+    "LoginThrottle",
     "MessageDispatch",
     "MessageTemplate",
     "Outcome",

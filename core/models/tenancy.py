@@ -1,4 +1,4 @@
-"""Tenants (creditor clients), users and their memberships, API tokens, login attempts."""
+"""Tenants (creditor clients), users and their memberships, API tokens, login throttles."""
 
 from __future__ import annotations
 
@@ -106,20 +106,19 @@ class ApiToken(Base):
     )
 
 
-class LoginAttempt(Base):
-    """Failed logins, counted per e-mail and per address for rate limiting.
+class LoginThrottle(Base):
+    """Failed-login counters, one row per key: an (e-mail, address) pair, an address, an
+    account. A login locks its rows, so counting and checking are one atomic step.
 
     Agency-wide. Citus: a local table on the coordinator (short-lived, read at login)."""
 
-    __tablename__ = "login_attempt"
+    __tablename__ = "login_throttle"
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
-    email: Mapped[str] = mapped_column(String(254))
-    ip: Mapped[str] = mapped_column(String(64))
-    at: Mapped[dt.datetime] = created_at_column()
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    failures: Mapped[int] = mapped_column(server_default="0")
+    last_failure_at: Mapped[dt.datetime | None]
+    # No attempt under this key is judged before this moment (the growing delay).
+    blocked_until: Mapped[dt.datetime | None]
 
-    __table_args__ = (
-        Index("ix_login_attempt_email_at", "email", "at"),
-        Index("ix_login_attempt_ip_at", "ip", "at"),
-    )
+    __table_args__ = (Index("ix_login_throttle_last_failure_at", "last_failure_at"),)
 

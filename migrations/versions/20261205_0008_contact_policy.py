@@ -1,7 +1,7 @@
 """contact policy: a tenant's narrower contact windows, agency counts over a date range
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-05 12:00:00
 
 `tenant.contact_policy` holds a tenant's own contact windows (JSON, read by
@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql
 from migrations.rls import APP
 
 revision: str = "0008"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -3,7 +3,7 @@
 (function () {
   "use strict";
   const $ = (id) => document.getElementById(id);
-  const csrf = () => (document.cookie.match(/(?:^|; )regua_csrf=([^;]+)/) || [])[1] || "";
+  const csrf = () => (document.cookie.match(/(?:^|; )regua_api_csrf=([^;]+)/) || [])[1] || "";
   let portfolio = null;
   let preview = null;
 

@@ -22,7 +22,7 @@ def owner() -> psycopg.Connection:
 def clean_attempts():
     yield
     with owner() as conn:
-        conn.execute("DELETE FROM login_attempt")
+        conn.execute("DELETE FROM login_throttle")
 
 
 async def token(client, email: str, password: str):
@@ -147,7 +147,58 @@ async def test_page_login_sets_a_session_and_csrf_guards_cookie_api_calls(client
     # Riding the cookie, an unsafe API call without the CSRF header is refused.
     refused = await client.post("/api/v1/portfolios", json={"file_name": "x.csv"})
     assert refused.status_code == 403
+    # The page forms' CSRF cookie is not the API's token: that one is bound to the session.
+    forged = await client.post("/api/v1/portfolios", json={"file_name": "x.csv"},
+                               headers={"x-csrftoken": client.cookies["regua_csrf"]})
+    assert forged.status_code == 403
     allowed = await client.post("/api/v1/portfolios", json={"file_name": "x.csv"},
-                                headers={"x-csrftoken": client.cookies["regua_csrf"]})
+                                headers={"x-csrftoken": client.cookies["regua_api_csrf"]})
     assert allowed.status_code == 201
     client.cookies.clear()
+
+
+async def test_api_csrf_token_of_another_session_is_refused(client, factory, clean_attempts):
+    """A token planted with a cookie of the attacker's own session does not fit the victim's."""
+    tenant = await factory.tenant()
+    tokens = []
+    for _ in range(2):
+        client.cookies.clear()
+        login_page = await client.get("/")
+        csrf = re.search(r'name="_csrf_token" value="([^"]+)"', login_page.text).group(1)
+        await client.post("/login", data={
+            "email": tenant.admin.email, "password": tenant.admin.password,
+            "_csrf_token": csrf}, follow_redirects=False)
+        await client.get("/inicio")
+        tokens.append((client.cookies["regua_session"], client.cookies["regua_api_csrf"]))
+    (_, attacker_csrf), (victim_session, victim_csrf) = tokens
+    assert attacker_csrf != victim_csrf
+    client.cookies.clear()
+    client.cookies.set("regua_session", victim_session)
+    client.cookies.set("regua_csrf", attacker_csrf)
+    client.cookies.set("regua_api_csrf", attacker_csrf)
+    refused = await client.post("/api/v1/portfolios", json={"file_name": "x.csv"},
+                                headers={"x-csrftoken": attacker_csrf})
+    assert refused.status_code == 403
+    client.cookies.clear()
+
+
+async def test_password_policy_refuses_guessable_and_overlong_passwords(client, factory):
+    tenant = await factory.tenant()
+    for password, says in [
+        ("aaaaaaaaaa", "fácil de adivinhar"),
+        ("1234567890", "fácil de adivinhar"),
+        ("          ", "espaços"),
+        ("passwordpassword", "fácil de adivinhar"),
+        ("curta", "pelo menos 10"),
+        ("x" * 129 + "Zq8!", "no máximo 128"),
+    ]:
+        answer = await client.post("/api/v1/users", headers=tenant.admin.headers, json={
+            "email": f"novo-{len(password)}@credor.test", "password": password,
+            "role": "creditor_viewer"})
+        assert answer.status_code == 422, (password, answer.text)
+        assert says in answer.json()["errors"]["password"]
+        assert "senha" in answer.json()["errors"]["password"]
+    accepted = await client.post("/api/v1/users", headers=tenant.admin.headers, json={
+        "email": f"aceito-{tenant.slug}@credor.test", "password": "lua-cheia-sobre-o-rio-7",
+        "role": "creditor_viewer"})
+    assert accepted.status_code == 201, accepted.text

@@ -253,14 +253,16 @@ def up(demo: bool, port: int | None) -> None:
         # A second Ctrl-C must not cut the clean-up short and leave servers behind.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if background is not None:
-            background.shutdown(wait=False)
-        if running_worker is not None:
-            running_worker.stop(timeout=10_000)
-        _stop_children(children)
-        if sandbox is not None:
-            sandbox.stop()
-        services.stop()
+        try:
+            if background is not None:
+                background.shutdown(wait=False)
+            if running_worker is not None:
+                running_worker.stop(timeout=10_000)
+            _stop_children(children)
+            if sandbox is not None:
+                sandbox.stop()
+        finally:  # whatever failed above, the embedded servers are not left running
+            services.stop()
     log.info("régua stopped")
 
 

@@ -20,6 +20,7 @@ from core.auth.service import purge_expired
 from core.db import Scope, owner_engine
 from core.jobs import actor
 from core.runtime import get_db
+from core.scoring import tasks as scoring
 from core.settings import MAINTENANCE_DB_ROLE, get_settings
 
 log = logging.getLogger("regua.maintenance")
@@ -81,3 +82,8 @@ def schedule(scheduler: BaseScheduler) -> None:
                       id="auth.purge_expired", replace_existing=True)
     scheduler.add_job(verify_audit.send, CronTrigger(hour=3, minute=15),
                       id="audit.verify", replace_existing=True)
+    # Nightly after midnight in every Brazilian zone; training weekly, then a rescore.
+    scheduler.add_job(scoring.refresh_all.send, CronTrigger(hour=5, minute=30),
+                      id="scoring.refresh_all", replace_existing=True)
+    scheduler.add_job(scoring.train_all.send, CronTrigger(day_of_week="sun", hour=6),
+                      id="scoring.train_all", replace_existing=True)

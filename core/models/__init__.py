@@ -30,6 +30,13 @@ from core.models.collection import (
 )
 from core.models.jobs import JobOnce
 from core.models.ledger import Bucket, EntryKind, LedgerEntry, Payment, PaymentSource
+from core.models.scoring import (
+    AgreementBreak,
+    DebtorScore,
+    DebtorScoreHistory,
+    ScoringModel,
+    ScoringPolicy,
+)
 from core.models.tenancy import ApiToken, LoginAttempt, Tenant, TenantStatus, User, UserTenant
 
 __all__ = [
@@ -37,6 +44,7 @@ __all__ = [
     "DEBT_STATUS_LABELS",
     "PLACED",
     "AgencyContactCount",
+    "AgreementBreak",
     "ApiToken",
     "AuditLog",
     "Bucket",
@@ -50,6 +58,8 @@ __all__ = [
     "Debt",
     "DebtStatus",
     "Debtor",
+    "DebtorScore",
+    "DebtorScoreHistory",
     "DebtorNote",
     "Direction",
     "EntryKind",
@@ -65,6 +75,8 @@ __all__ = [
     "PaymentSource",
     "Portfolio",
     "PortfolioStatus",
+    "ScoringModel",
+    "ScoringPolicy",
     "Tenant",
     "TenantStatus",
     "User",

@@ -37,6 +37,7 @@ from core.formatting import date_br, datetime_br, decimal_br
 from core.ids import uuid7
 from core.models import ImportMode, PortfolioStatus
 from core.runtime import get_storage
+from core.scoring.tasks import refresh_tenant as refresh_scores
 from core.settings import get_settings
 from core.storage import MissingObject
 from tenants.intake import counters
@@ -322,6 +323,7 @@ def _import_file(settings: Any, scope: Scope, row: dict[str, Any], path: Path, d
         conn.close()
     log.info("portfolio %s imported: %d rows, %d accepted, %d rejected",
              portfolio_id, totals.rows, totals.accepted, totals.rejected)
+    refresh_scores.send(str(tenant_id))
     return Outcome(PortfolioStatus.DONE)
 
 

@@ -23,7 +23,7 @@ from core.debtors.controllers import DebtorController
 from core.errors import DomainError
 from core.runtime import get_db
 from core.system import AuditController, health, ready
-from portal import debtor_pages, pages, portfolio_pages
+from portal import debtor_pages, pages, portfolio_pages, scoring_pages
 from portal.filters import FILTERS
 from tenants.controllers import TenantController, UserController
 from tenants.intake.controllers import LayoutController, PortfolioController, RecallController
@@ -82,6 +82,7 @@ def create_app() -> Litestar:
             AuthController, TenantController, UserController, AuditController,
             PortfolioController, LayoutController, RecallController, DebtorController,
             *pages.handlers, *portfolio_pages.handlers, *debtor_pages.handlers,
+            *scoring_pages.handlers,
             create_static_files_router(path="/static", directories=[HERE / "static"]),
         ],
         middleware=[DefineMiddleware(AuthMiddleware, exclude=PUBLIC_PATHS)],

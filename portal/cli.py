@@ -425,6 +425,29 @@ def portfolio_errors(portfolio_id: str, warnings: bool) -> None:
     sys.stdout.write(body.decode("utf-8-sig"))
 
 
+@cli.group()
+def score() -> None:
+    """Segments and the collection score."""
+
+
+@score.command("run")
+@click.option("--tenant", "tenant_slug", required=True, help="The creditor's slug.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+def score_run(tenant_slug: str, as_json: bool) -> None:
+    """Compute the tenant's segments and scores now; print counts by band and segment."""
+    from portal.operator import score_tenant
+
+    result = _operate("score run", lambda: score_tenant(tenant_slug))
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    click.echo(f"Devedores com nota: {result['debtors']} (método: {result['method']})")
+    for band, n in result["bands"].items():
+        click.echo(f"  faixa {band}: {n}")
+    for segment, n in result["segments"].items():
+        click.echo(f"  {segment}: {n}")
+
+
 def main() -> None:
     cli(prog_name="regua")
 

@@ -38,6 +38,7 @@ NAV = [
                                  Role.CREDITOR_VIEWER}),
     ("/usuarios", "Usuários", {Role.ADMIN, Role.CREDITOR_ADMIN}),
     ("/auditoria", "Auditoria", {Role.ADMIN, Role.CREDITOR_ADMIN}),
+    ("/score", "Score", {Role.ADMIN, Role.SUPERVISOR}),
 ]
 
 

@@ -47,6 +47,8 @@ FEATURE_NAMES = tuple(f.name for f in FEATURES)
 RULES_INTERCEPT = 0.6
 RULES_WEIGHTS = {f.name: f.weight for f in FEATURES}
 TOP_REASONS = 3
+HORIZON_DAYS = 30  # the score estimates payment within this many days
+MIN_TRAINING_ROWS = 200  # debtor-days with a known outcome before a model is tried
 MIN_EFFECT = 0.05  # effects smaller than this (log-odds) are not worth naming
 
 # Bands for cadence conditions and dialer lists: (band, lowest score).

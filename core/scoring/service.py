@@ -13,7 +13,7 @@ import datetime as dt
 import re
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, text
@@ -29,12 +29,12 @@ from core.models import (
     ScoringPolicy,
     Tenant,
 )
-from core.scoring import training
 from core.scoring.rules import (
     BAND_LABELS,
     BANDS,
     DEFAULT_POLICY,
     FEATURES,
+    HORIZON_DAYS,
     MIN_EFFECT,
     RULES_INTERCEPT,
     RULES_WEIGHTS,
@@ -46,7 +46,9 @@ from core.scoring.rules import (
     band_sql,
     reason_text,
 )
-from core.scoring.training import TrainingResult
+
+if TYPE_CHECKING:
+    from core.scoring.training import TrainingResult
 
 UNUSABLE_SQL = "('wrong_party', 'invalid', 'bounced')"  # core.collection.contacts.UNUSABLE
 CHANNEL_COUNT_SQL = "CASE c.kind " + " ".join(
@@ -133,7 +135,7 @@ WITH d AS (
     SELECT v.*,
         least(1000, greatest(0, round(1000.0 / (1 + exp(-(:b + {_LOGIT}))))))::int AS score,
         array_remove(ARRAY[
-            CASE WHEN v.overdue = 1 AND v.not_open = 0 THEN 'primeiro_atraso' END,
+            CASE WHEN v.overdue = 1 AND v.not_open = 0 AND NOT v.broken THEN 'primeiro_atraso' END,
             CASE WHEN v.late_paid >= :habitual_min THEN 'devedor_viciado' END,
             CASE WHEN v.balance >= :high_balance_min THEN 'saldo_alto' END,
             CASE WHEN v.open_debts >= :several_debts_min THEN 'varios_titulos' END,
@@ -326,6 +328,8 @@ async def scores_for(session: AsyncSession,
 async def train_tenant(principal: Principal, tenant_id: uuid.UUID,
                        at: dt.datetime | None = None) -> tuple[TrainingResult, RunSummary]:
     """Train the tenant's model, then score again with whichever won."""
+    from core.scoring import training  # scikit-learn loads only where a model is trained
+
     at = at or dt.datetime.now(dt.UTC)
     async with transaction(principal) as session:
         checked = await access_tenant(session, principal, tenant_id)
@@ -377,13 +381,14 @@ async def overview(principal: Principal,
         runs = {tid: (at, method) for tid, at, method in await session.execute(text(
             "SELECT tenant_id, max(scored_at), (array_agg(method ORDER BY scored_at DESC))[1]"
             " FROM debtor_score WHERE tenant_id = ANY(:ids) GROUP BY 1"), {"ids": ids})}
-        models = {m.tenant_id: m for m in (await session.execute(
-            select(ScoringModel).where(ScoringModel.tenant_id.in_(ids))
-            .order_by(ScoringModel.tenant_id, ScoringModel.trained_at.desc())
-            .distinct(ScoringModel.tenant_id))).scalars()}
+        models: dict[uuid.UUID, ScoringModel] = {}
+        for m in (await session.execute(  # a few training runs per tenant, weekly
+                select(ScoringModel).where(ScoringModel.tenant_id.in_(ids))
+                .order_by(ScoringModel.trained_at.desc()))).scalars():
+            models.setdefault(m.tenant_id, m)
         history = {tid: n for tid, n in await session.execute(text(
             "SELECT tenant_id, count(*) FROM debtor_score_history WHERE tenant_id = ANY(:ids)"
-            f" AND scored_on <= current_date - {training.HORIZON_DAYS} GROUP BY 1"),
+            f" AND scored_on <= current_date - {HORIZON_DAYS} GROUP BY 1"),
             {"ids": ids})}
     return [TenantOverview(
         tenant_id=t.id, tenant_name=t.trade_name, debtors=sum(bands[t.id].values()),

@@ -31,10 +31,15 @@ from core.access import TenantId
 from core.auth.principal import Principal
 from core.ids import uuid7
 from core.models import ScoringModel
-from core.scoring.rules import FEATURE_NAMES, RULES_INTERCEPT, RULES_WEIGHTS
+from core.scoring.rules import (
+    FEATURE_NAMES,
+    HORIZON_DAYS,
+    MIN_TRAINING_ROWS,
+    RULES_INTERCEPT,
+    RULES_WEIGHTS,
+)
 
-HORIZON_DAYS = 30
-MIN_ROWS = 200  # training rows (debtor-days) before a model is tried
+MIN_ROWS = MIN_TRAINING_ROWS
 MIN_CLASS = 20  # payers and non-payers each, in both the training and held-out rows
 TEST_SHARE = 0.3
 MARGIN = 0.01
@@ -45,14 +50,14 @@ ROWS = """
 SELECT h.scored_on, h.vector,
     EXISTS (SELECT 1 FROM payment p
             WHERE p.tenant_id = :t AND p.debtor_id = h.debtor_id
-              AND p.paid_on > h.scored_on AND p.paid_on <= h.scored_on + :horizon)
+              AND p.paid_on > h.scored_on AND p.paid_on <= h.scored_on + CAST(:horizon AS int))
     OR EXISTS (SELECT 1 FROM debt x
                WHERE x.tenant_id = :t AND x.debtor_id = h.debtor_id
                  AND x.status IN ('paid', 'settled_by_creditor')
                  AND x.closed_at::date > h.scored_on
-                 AND x.closed_at::date <= h.scored_on + :horizon) AS paid
+                 AND x.closed_at::date <= h.scored_on + CAST(:horizon AS int)) AS paid
 FROM debtor_score_history h
-WHERE h.tenant_id = :t AND h.scored_on <= CAST(:today AS date) - :horizon
+WHERE h.tenant_id = :t AND h.scored_on <= CAST(:today AS date) - CAST(:horizon AS int)
 ORDER BY h.scored_on DESC, h.id
 LIMIT :max_rows
 """

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, text
+from sqlalchemy import Select, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit
@@ -398,3 +398,24 @@ async def overview(principal: Principal,
         method_label=METHOD_LABELS[runs[t.id][1]] if t.id in runs else "—",
         latest_model=models.get(t.id), history_rows=history.get(t.id, 0))
         for t in tenants]
+
+
+# ---- for cadence conditions and dialer lists --------------------------------------------
+
+
+def matching(tenant_id: uuid.UUID, *, score_max: int | None = None,
+             score_min: int | None = None, bands: list[str] | None = None,
+             segments: list[str] | None = None) -> Select[tuple[uuid.UUID]]:
+    """Debtor ids of a tenant whose current score fits a condition (`segments`: any of
+    them, as a cadence step's `when: {segments: [...]}` reads). Join it, or
+    `debtor_score` itself on `(tenant_id, debtor_id)`, into a set-based selection."""
+    query = select(DebtorScore.debtor_id).where(DebtorScore.tenant_id == tenant_id)
+    if score_max is not None:
+        query = query.where(DebtorScore.score <= score_max)
+    if score_min is not None:
+        query = query.where(DebtorScore.score >= score_min)
+    if bands:
+        query = query.where(DebtorScore.band.in_(bands))
+    if segments:
+        query = query.where(DebtorScore.segments.overlap(segments))
+    return query

@@ -4,6 +4,7 @@ on held-out rows, the import hook, the CLI, and a second tenant that sees none o
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import random
@@ -312,7 +313,7 @@ async def test_an_import_scores_its_tenant_when_it_finishes(db, factory, worker,
     assert result["status"] == "done"
     deadline = time.monotonic() + 30
     while len(got := await scores(db, tenant.id)) < 2 and time.monotonic() < deadline:
-        time.sleep(0.2)
+        await asyncio.sleep(0.2)
     assert len(got) == 2
     segments = {tuple(sorted(s.segments)) for s in got.values()}
     assert ("novo", "primeiro_atraso", "saldo_alto", "sem_contato") in segments
@@ -328,3 +329,23 @@ async def test_score_run_on_the_command_line(db, factory):
     assert sum(body["bands"].values()) == 1 and set(body["bands"]) == {"A", "B", "C", "D"}
     assert body["segments"]["novo"] == 1 and body["segments"]["sem_contato"] == 0
     assert regua("score", "run", "--tenant", "nao-existe", "--json").returncode == 1
+
+
+async def test_bands_and_segments_select_debtors_for_cadences_and_dialer_lists(db, factory):
+    t = (await factory.tenant("Listas")).id
+    fresh = await add_debtor(db, t, debts=[{"due": days_ago(5)}],
+                             contacts=[("phone", "+5511911112222", "good")])
+    stale = await add_debtor(db, t, debts=[{"due": days_ago(700), "balance": "9000.00"}],
+                             contacts=[])
+    await service.refresh_tenant(system(t), t)
+    s = await scores(db, t)
+    assert s[fresh].band in ("A", "B") and s[stale].band == "D"
+    async with db.transaction(Scope.tenant(t)) as session:
+        async def ids(**condition: Any) -> set[uuid.UUID]:
+            return set((await session.execute(service.matching(t, **condition))).scalars())
+
+        assert await ids(score_max=500) == {stale}
+        assert await ids(bands=["A", "B"]) == {fresh}
+        assert await ids(segments=["sem_contato", "varios_titulos"]) == {stale}
+        assert await ids(score_max=500, segments=["primeiro_atraso"]) == {stale}
+        assert await ids(score_min=501, segments=["sem_contato"]) == set()

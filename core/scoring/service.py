@@ -253,7 +253,12 @@ async def refresh(session: AsyncSession, tenant_id: TenantId,
         "habitual_min": policy.habitual_min,
         **{f"w_{name}": weight for name, weight in weights.items()},
     }
+    # A whole tenant in one pass wants hash joins. Right after a large import the tables
+    # have no statistics yet, and the planner, reading them as nearly empty, would pick
+    # nested loops over every debtor (measured on 100,000 debtors: over ten minutes).
+    await session.execute(text("SET LOCAL enable_nestloop = off"))
     row = (await session.execute(text(REFRESH), params)).one()
+    await session.execute(text("SET LOCAL enable_nestloop TO DEFAULT"))
     summary = RunSummary(tenant_id=tenant_id, scored_on=scored_on, method=params["method"],
                          debtors=int(row.debtors), bands=dict(row.bands or {}),
                          segments=dict(row.segments or {}))

@@ -410,7 +410,7 @@ async def overview(principal: Principal,
 
 def matching(tenant_id: uuid.UUID, *, score_max: int | None = None,
              score_min: int | None = None, bands: list[str] | None = None,
-             segments: list[str] | None = None) -> Select[tuple[uuid.UUID]]:
+             segments: list[str] | None = None) -> Select[uuid.UUID]:
     """Debtor ids of a tenant whose current score fits a condition (`segments`: any of
     them, as a cadence step's `when: {segments: [...]}` reads). Join it, or
     `debtor_score` itself on `(tenant_id, debtor_id)`, into a set-based selection."""

@@ -508,6 +508,32 @@ def compliance_policy(tenant_slug: str, file: Any, clear: bool) -> None:
     click.echo(json.dumps(stored, ensure_ascii=False))
 
 
+@cli.group()
+def score() -> None:
+    """Segments and the collection score."""
+
+
+@score.command("run")
+@click.option("--tenant", "tenant_slug", required=True, help="The creditor's slug.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+def score_run(tenant_slug: str, as_json: bool) -> None:
+    """Compute the tenant's segments and scores now; print counts by band and segment."""
+    from core.scoring.rules import SEGMENT_LABELS
+    from core.scoring.service import METHOD_LABELS
+    from portal.operator import score_tenant
+
+    result = _operate("score run", lambda: score_tenant(tenant_slug))
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    click.echo(f"Devedores com nota: {result['debtors']}"
+               f" (método: {METHOD_LABELS[result['method']]})")
+    for band, n in result["bands"].items():
+        click.echo(f"  faixa {band}: {n}")
+    for segment, n in result["segments"].items():
+        click.echo(f"  {SEGMENT_LABELS[segment]}: {n}")
+
+
 def main() -> None:
     cli(prog_name="regua")
 

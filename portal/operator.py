@@ -124,3 +124,19 @@ async def portfolio_report(portfolio_id: str, kind: str) -> bytes:
         return service.read_report(portfolio, kind)
     finally:
         await db.dispose()
+
+
+async def score_tenant(tenant_slug: str) -> dict[str, Any]:
+    """Compute one tenant's segments and scores now, as its nightly job does."""
+    from core.auth.principal import Principal
+    from core.db import Scope
+    from core.scoring.service import refresh_tenant
+
+    db = get_db()
+    try:
+        async with db.transaction(await operator_scope()) as session:
+            tenant = await onboarding.get_tenant_by_slug(session, tenant_slug)
+        summary = await refresh_tenant(Principal.system(Scope.tenant(tenant.id)), tenant.id)
+        return {"tenant": tenant.slug, **summary.as_json()}
+    finally:
+        await db.dispose()

@@ -45,6 +45,7 @@ NAV = [
     ("/auditoria", "Auditoria", {Role.ADMIN, Role.CREDITOR_ADMIN}),
     ("/sandbox", "Mensagens (sandbox)", {Role.ADMIN, Role.SUPERVISOR, Role.CREDITOR_ADMIN,
                                           Role.CREDITOR_VIEWER}),
+    ("/score", "Score", {Role.ADMIN, Role.SUPERVISOR}),
 ]
 
 

@@ -28,6 +28,9 @@ from core.debtors.schemas import (
     DebtOut,
     HoldOut,
     Identification,
+    ScoreOut,
+    ScoreReasonOut,
+    SegmentOut,
     Summary,
     TimelineEvent,
     Viewer,
@@ -59,6 +62,7 @@ from core.models import (
 from core.models.activity import HOLD_LABELS, OUTCOME_LABELS
 from core.models.collection import CHANNEL_LABELS, CONTACT_QUALITY_LABELS
 from core.models.ledger import PAYMENT_SOURCE_LABELS
+from core.scoring.service import DebtorScoreView, score_of
 from core.zones import DEFAULT_ZONE, zone_label
 
 # Who may change a file (notes, holds, contact points): everyone but a creditor's
@@ -174,6 +178,7 @@ async def build_file(session: AsyncSession, principal: Principal, debtor_id: Deb
 
     timeline = await _timeline(session, debtor, debts, labels, hold_rows, opt_outs, shown,
                                author)
+    score = await score_of(session, debtor_id)
     return DebtorFile(
         debtor=Identification(
             id=debtor.id, tenant_id=debtor.tenant_id, tenant_name=tenant_name,
@@ -186,7 +191,17 @@ async def build_file(session: AsyncSession, principal: Principal, debtor_id: Deb
         summary=_summary(debt_rows),
         debts=debt_rows, holds=hold_rows, contacts=contact_rows, timeline=timeline,
         viewer=Viewer(zone=zone, zone_label=zone_label(zone),
-                      sees_in_full=sees_in_full(principal.role), may_act=may_act(principal)))
+                      sees_in_full=sees_in_full(principal.role), may_act=may_act(principal)),
+        score=_score(score) if score is not None else None)
+
+
+def _score(view: DebtorScoreView) -> ScoreOut:
+    return ScoreOut(
+        score=view.score, band=view.band, band_label=view.band_label,
+        segments=[SegmentOut(code=c, label=label, help=h) for c, label, h in view.segments],
+        reasons=[ScoreReasonOut(feature=r.feature, effect=r.effect, text=r.text)
+                 for r in view.reasons],
+        method=view.method, method_label=view.method_label, scored_at=view.scored_at)
 
 
 def _summary(debts: list[DebtOut]) -> Summary:

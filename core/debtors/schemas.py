@@ -131,6 +131,31 @@ class Viewer(msgspec.Struct, kw_only=True):
     may_act: bool
 
 
+class SegmentOut(msgspec.Struct, kw_only=True):
+    code: str
+    label: str
+    help: str
+
+
+class ScoreReasonOut(msgspec.Struct, kw_only=True):
+    feature: str
+    effect: float  # in log-odds: above zero raised the score
+    text: str
+
+
+class ScoreOut(msgspec.Struct, kw_only=True):
+    """The debtor's collection score, with the reasons kept beside it (LGPD art. 20)."""
+
+    score: int
+    band: str
+    band_label: str
+    segments: list[SegmentOut]
+    reasons: list[ScoreReasonOut]
+    method: str
+    method_label: str
+    scored_at: dt.datetime
+
+
 class DebtorFile(msgspec.Struct, kw_only=True):
     debtor: Identification
     summary: Summary
@@ -139,6 +164,7 @@ class DebtorFile(msgspec.Struct, kw_only=True):
     contacts: list[ContactOut]
     timeline: list[TimelineEvent]
     viewer: Viewer
+    score: ScoreOut | None = None  # None until the tenant's scores are first computed
 
 
 class NoteIn(msgspec.Struct, kw_only=True):

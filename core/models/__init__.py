@@ -38,6 +38,13 @@ from core.models.messaging import (
     MessageDispatch,
     MessageTemplate,
 )
+from core.models.scoring import (
+    AgreementBreak,
+    DebtorScore,
+    DebtorScoreHistory,
+    ScoringModel,
+    ScoringPolicy,
+)
 from core.models.tenancy import ApiToken, LoginThrottle, Tenant, TenantStatus, User, UserTenant
 
 __all__ = [
@@ -48,6 +55,7 @@ __all__ = [
     "MESSAGE_CHANNELS",
     "PLACED",
     "AgencyContactCount",
+    "AgreementBreak",
     "ApiToken",
     "AuditLog",
     "Bucket",
@@ -62,6 +70,8 @@ __all__ = [
     "DebtStatus",
     "Debtor",
     "DebtorNote",
+    "DebtorScore",
+    "DebtorScoreHistory",
     "Direction",
     "DispatchStatus",
     "EntryKind",
@@ -79,6 +89,8 @@ __all__ = [
     "PaymentSource",
     "Portfolio",
     "PortfolioStatus",
+    "ScoringModel",
+    "ScoringPolicy",
     "Tenant",
     "TenantStatus",
     "User",

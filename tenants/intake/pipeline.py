@@ -31,7 +31,7 @@ import polars as pl
 import psycopg
 import psycopg.errors
 
-from core import storage_keys
+from core import jobs, storage_keys
 from core.db import Scope, apply_scope_sync, connect_sync
 from core.formatting import date_br, datetime_br, decimal_br
 from core.ids import uuid7
@@ -322,6 +322,7 @@ def _import_file(settings: Any, scope: Scope, row: dict[str, Any], path: Path, d
         conn.close()
     log.info("portfolio %s imported: %d rows, %d accepted, %d rejected",
              portfolio_id, totals.rows, totals.accepted, totals.rejected)
+    jobs.send("scoring.refresh_tenant", str(tenant_id))
     return Outcome(PortfolioStatus.DONE)
 
 

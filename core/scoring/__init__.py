@@ -1,0 +1,1 @@
+"""Segments and the collection score (see the README's "Segments and score")."""

@@ -207,6 +207,7 @@ async def test_a_long_file_name_is_cut_with_the_whole_name_in_its_title(
     await page.goto(live_server + "/carteiras")
     cell = page.locator("table.portfolios tbody tr").first.locator("td.file-name")
     assert await cell.get_attribute("title") == name
+    await shot(page, "portfolios-long-name")
     table = await page.locator("table.portfolios").bounding_box()
     card = await page.locator("#history").bounding_box()
     assert table["width"] <= card["width"]  # the table stays inside its card

@@ -230,12 +230,6 @@ class Vicidial:
         self.level = max(level, 1.0)
 
 
-def _lognormal_sf(t: float, mu: float, sigma: float) -> float:
-    if t <= 0:
-        return 1.0
-    return 0.5 * math.erfc((math.log(t) - mu) / (sigma * math.sqrt(2)))
-
-
 def _normal_cdf(z: float) -> float:
     return 0.5 * math.erfc(-z / math.sqrt(2))
 
@@ -267,52 +261,80 @@ def abandon_budget(snapshot: Snapshot) -> float:
     return theta
 
 
+@dataclass(frozen=True)
+class _Outlook:
+    """The parts of a snapshot the predictive model reuses at every horizon."""
+
+    ready: int
+    wrapping: tuple[float, ...]  # remaining wrap-up times
+    talking: tuple[tuple[float, float], ...]  # (elapsed talk, erfc term of survival)
+    ringing: tuple[tuple[float, float, float], ...]  # (rung, G(rung), P(still answerable))
+
+    @classmethod
+    def of(cls, snapshot: Snapshot) -> _Outlook:
+        stats = snapshot.stats
+        p, rings = stats.answer_rate, stats.answered_ring_s
+        mu, scale = stats.talk_log_mean, 1 / (max(stats.talk_log_sd, 0.05) * math.sqrt(2))
+        talking = []
+        for agent in snapshot.agents:
+            if agent.state is AgentState.TALKING:
+                elapsed = agent.talk_elapsed_s
+                still = math.erfc((math.log(elapsed) - mu) * scale) if elapsed > 0 else 2.0
+                if still > 0:
+                    talking.append((elapsed, still))
+        ringing = []
+        for rung in snapshot.ringing:
+            g_rung = _ecdf(rings, rung)
+            alive = p * (1 - g_rung) + (1 - p) * (rung < stats.ring_timeout_s)
+            if alive > 0:
+                ringing.append((rung, g_rung, alive))
+        return cls(
+            ready=snapshot.count(AgentState.READY),
+            wrapping=tuple(a.wrap_remaining_s for a in snapshot.agents
+                           if a.state is AgentState.WRAP_UP),
+            talking=tuple(talking), ringing=tuple(ringing))
+
+    def supply(self, stats: Stats, reach: float) -> tuple[float, float]:
+        """Mean and variance of the number of agents free within `reach` seconds."""
+        mean = self.ready + sum(1 for left in self.wrapping if left <= reach)
+        var = 0.0
+        after_wrap = reach - stats.wrap_mean_s
+        if after_wrap > 0:
+            mu, scale = stats.talk_log_mean, 1 / (max(stats.talk_log_sd, 0.05) * math.sqrt(2))
+            log, erfc = math.log, math.erfc
+            for elapsed, still in self.talking:
+                free = 1 - erfc((log(elapsed + after_wrap) - mu) * scale) / still
+                mean += free
+                var += free * (1 - free)
+        return mean, var
+
+    def demand(self, stats: Stats, waiting: int, h: float) -> tuple[float, float]:
+        """Mean and variance of the calls answered within `h` seconds, and those waiting."""
+        p, rings = stats.answer_rate, stats.answered_ring_s
+        size = len(rings)
+        mean, var = float(waiting), 0.0
+        for rung, g_rung, alive in self.ringing:
+            answered = p * (bisect.bisect_right(rings, rung + h) / size - g_rung) / alive
+            mean += answered
+            var += answered * (1 - answered)
+        return mean, var
+
+
 def predictive(snapshot: Snapshot) -> int:
     """Dial ahead of free agents while each new call's abandon risk fits the budget."""
     floor = progressive(snapshot)
     theta = abandon_budget(snapshot)
-    if theta <= 0:
-        return floor
     cap = _line_cap(snapshot)
-    if cap <= floor:
-        return min(floor, cap) if cap < floor else floor
+    if theta <= 0 or cap <= floor:
+        return floor
     stats = snapshot.stats
-    p = stats.answer_rate
-    rings = stats.answered_ring_s
-    timeout = stats.ring_timeout_s
-    mu, sigma = stats.talk_log_mean, max(stats.talk_log_sd, 0.05)
-    wrap = stats.wrap_mean_s
-
-    ready = snapshot.count(AgentState.READY)
-    talking = [a.talk_elapsed_s for a in snapshot.agents if a.state is AgentState.TALKING]
-    talking_sf = [_lognormal_sf(e, mu, sigma) for e in talking]
-    wrapping = [a.wrap_remaining_s for a in snapshot.agents if a.state is AgentState.WRAP_UP]
-    ringing_g = [(_ecdf(rings, r), r < timeout) for r in snapshot.ringing]
-
+    outlook = _Outlook.of(snapshot)
     horizons = []
     for q in HORIZON_QUANTILES:
-        h = _quantile(rings, q)
-        reach = h + MAX_WAIT_S
-        supply_mean = float(ready)
-        supply_var = 0.0
-        supply_mean += sum(1 for left in wrapping if left <= reach)
-        if reach > wrap:
-            for elapsed, sf in zip(talking, talking_sf, strict=True):
-                if sf <= 0:
-                    continue
-                free = 1 - _lognormal_sf(elapsed + reach - wrap, mu, sigma) / sf
-                supply_mean += free
-                supply_var += free * (1 - free)
-        demand_mean = float(len(snapshot.waiting))
-        demand_var = 0.0
-        for (g_r, still_possible), r in zip(ringing_g, snapshot.ringing, strict=True):
-            alive = p * (1 - g_r) + (1 - p) * still_possible
-            if alive <= 0:
-                continue
-            a = p * (_ecdf(rings, r + h) - g_r) / alive
-            demand_mean += a
-            demand_var += a * (1 - a)
-        per_call = p * _ecdf(rings, h)
+        h = _quantile(stats.answered_ring_s, q)
+        supply_mean, supply_var = outlook.supply(stats, h + MAX_WAIT_S)
+        demand_mean, demand_var = outlook.demand(stats, len(snapshot.waiting), h)
+        per_call = stats.answer_rate * _ecdf(stats.answered_ring_s, h)
         horizons.append((supply_mean - demand_mean, supply_var + demand_var, per_call))
 
     n = 0
@@ -325,7 +347,7 @@ def predictive(snapshot: Snapshot) -> int:
         if risk > theta:
             break
         n += 1
-    return min(cap, max(n, floor))
+    return max(n, floor)
 
 
 POLICY_NAMES = ("predictive", "progressive", "ratio", "vicidial")
@@ -364,6 +386,7 @@ class Measurements:
     _outcomes_answered: int = 0
     _rings: deque[float] = field(default_factory=deque)
     _talks: deque[float] = field(default_factory=deque)
+    _talk_sums: list[float] = field(default_factory=lambda: [0.0, 0.0])  # log, log squared
     _wrap_sum: float = 0.0
     _wraps: int = 0
     _answered_at: deque[float] = field(default_factory=deque)
@@ -396,8 +419,14 @@ class Measurements:
         self._day[2] += 1
 
     def talk_ended(self, talk_s: float) -> None:
-        self._talks.append(math.log(max(talk_s, 0.5)))
-        self._trim()
+        log_talk = math.log(max(talk_s, 0.5))
+        self._talks.append(log_talk)
+        self._talk_sums[0] += log_talk
+        self._talk_sums[1] += log_talk * log_talk
+        if len(self._talks) > self.keep:
+            dropped = self._talks.popleft()
+            self._talk_sums[0] -= dropped
+            self._talk_sums[1] -= dropped * dropped
         self._cached.pop("talk", None)
 
     def wrap_ended(self, wrap_s: float) -> None:
@@ -407,9 +436,8 @@ class Measurements:
     def _trim(self) -> None:
         while len(self._outcomes) > self.keep:
             self._outcomes_answered -= self._outcomes.popleft()
-        for kept in (self._rings, self._talks):
-            while len(kept) > self.keep:
-                kept.popleft()
+        while len(self._rings) > self.keep:
+            self._rings.popleft()
 
     def _talk_fit(self) -> tuple[float, float]:
         cached = self._cached.get("talk")
@@ -417,9 +445,9 @@ class Measurements:
             sd0 = self.prior_talk_log_sd
             mu0 = math.log(self.prior_talk_mean_s) - sd0 * sd0 / 2
             w0, n = self.prior_talk_weight, len(self._talks)
-            total = sum(self._talks)
+            total, total_sq = self._talk_sums
             mu = (mu0 * w0 + total) / (w0 + n)
-            squares = sum((x - mu) ** 2 for x in self._talks)
+            squares = max(0.0, total_sq - 2 * mu * total + n * mu * mu)
             sd = math.sqrt((w0 * (sd0 * sd0 + (mu0 - mu) ** 2) + squares) / (w0 + n))
             cached = (mu, sd)
             self._cached["talk"] = cached

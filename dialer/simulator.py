@@ -100,6 +100,8 @@ class Result:
         }
 
 
+_IDLE = {state: Agent(state) for state in (AgentState.READY, AgentState.PAUSED)}
+
 # Event kinds, in the order they are handled when simultaneous.
 _ANSWER, _RING_OUT, _TALK_END, _WRAP_END, _GIVE_UP, _TICK = range(6)
 
@@ -142,7 +144,7 @@ class _Sim:
                 agents.append(Agent(AgentState.WRAP_UP,
                                     wrap_remaining_s=max(0.0, agent.wrap_until - now)))
             else:
-                agents.append(Agent(agent.state))
+                agents.append(_IDLE[agent.state])
         return Snapshot(
             now=now, agents=tuple(agents),
             ringing=tuple(now - at for at in self.ringing.values()),
@@ -199,7 +201,7 @@ class _Sim:
         if kind == _RING_OUT:
             del self.ringing[ref]
             self.measurements.not_answered(now)
-            return True
+            return False
         if kind == _GIVE_UP:
             if self.waiting.pop(ref, None) is not None:
                 self.abandoned += 1

@@ -296,7 +296,7 @@ class _Outlook:
 
     def supply(self, stats: Stats, reach: float) -> tuple[float, float]:
         """Mean and variance of the number of agents free within `reach` seconds."""
-        mean = self.ready + sum(1 for left in self.wrapping if left <= reach)
+        mean = float(self.ready + sum(1 for left in self.wrapping if left <= reach))
         var = 0.0
         after_wrap = reach - stats.wrap_mean_s
         if after_wrap > 0:

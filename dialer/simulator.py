@@ -16,6 +16,7 @@ must recover from).
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 import math
@@ -90,6 +91,7 @@ class Result:
     answered: int
     abandoned: int
     agent_wait_mean_s: float
+    hourly: tuple[tuple[int, int], ...] = ()  # (answered, abandoned) in each hour of the run
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -131,6 +133,7 @@ class _Sim:
     busy_s: float = 0.0
     wait_s: float = 0.0
     connections: int = 0
+    hourly: dict[int, list[int]] = field(default_factory=dict)
 
     def push(self, at: float, kind: int, ref: int) -> None:
         heapq.heappush(self.events, (at, kind, next(self.seq), ref))
@@ -190,6 +193,7 @@ class _Sim:
         if kind == _ANSWER:
             dialed_at = self.ringing.pop(ref)
             self.answered += 1
+            self.hourly.setdefault(int(now // 3600), [0, 0])[0] += 1
             self.measurements.answered(now, now - dialed_at)
             free = self.free_agent()
             if free is None:
@@ -205,6 +209,7 @@ class _Sim:
         if kind == _GIVE_UP:
             if self.waiting.pop(ref, None) is not None:
                 self.abandoned += 1
+                self.hourly.setdefault(int(now // 3600), [0, 0])[1] += 1
                 self.measurements.abandoned(now)
             return False
         if kind == _TALK_END:
@@ -246,19 +251,19 @@ class _Sim:
             policy=str(name), occupancy=self.busy_s / (c.agents * end),
             abandon_rate=self.abandoned / self.answered if self.answered else 0.0,
             dialed=self.dialed, answered=self.answered, abandoned=self.abandoned,
-            agent_wait_mean_s=self.wait_s / self.connections if self.connections else 0.0)
+            agent_wait_mean_s=self.wait_s / self.connections if self.connections else 0.0,
+            hourly=tuple((self.hourly.get(h, [0, 0])[0], self.hourly.get(h, [0, 0])[1])
+                         for h in range(math.ceil(c.hours))))
 
 
 def simulate(campaign: Campaign, policy: str | Policy, seed: int,
              lines_per_agent: float = 2.0) -> Result:
     """Run `policy` (a name from `pacing.POLICY_NAMES`, or a policy) on `campaign`."""
-    name = policy if isinstance(policy, str) else None
     chosen = make_policy(policy, lines_per_agent) if isinstance(policy, str) else policy
     rng = random.Random(seed)  # noqa: S311 - a reproducible simulation, not a secret
     sim = _Sim(campaign=campaign, policy=chosen, rng=rng,
                measurements=Measurements(ring_timeout_s=campaign.no_answer_timeout))
     result = sim.run()
-    if name is not None:
-        result = Result(name, result.occupancy, result.abandon_rate, result.dialed,
-                        result.answered, result.abandoned, result.agent_wait_mean_s)
+    if isinstance(policy, str):
+        result = dataclasses.replace(result, policy=policy)
     return result

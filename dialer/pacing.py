@@ -55,15 +55,17 @@ horizons `h` (quantiles of `R`) we count, as a mean and a variance (each term a 
   `p (G(r + h) - G(r)) / (p (1 - G(r)) + (1 - p) [r < timeout])`, `G` the ring-time
   distribution of answered calls; plus `p G(h)` for each new call dialed before this one.
 
-The k-th new call is abandoned, at horizon `h`, when `S(h) - D_k(h) < 1`; with a normal
-approximation its probability is `Phi((1/2 - E[S - D]) / sd)`, averaged over the horizons.
-We dial new calls while that probability stays at or below a budget `theta`. Each call's
-own risk bounds the abandoned share of what it adds, so the campaign's rate sits below
-`theta`; `theta` is set by feedback on the *windowed* rate `a` (abandoned / answered over
-the last `Measurements.window_s`, 30 minutes, not the day): `theta = THETA_MAX * (1 -
-a / target)`, halved while the day's rate is above the target. The window lets the
-controller recover after a burst of abandons (a day-long rate would keep it timid for the
-rest of the day) and the day term brings the day back under the target. It backs off to
+The k-th new call risks being abandoned, at horizon `h`, when `S(h) - D_k(h) < 1`; with a
+normal approximation that probability is `Phi((1/2 - E[S - D]) / sd)`, and we take the
+worst horizon (a call answered late can still take the agent a line dialed earlier was
+counting on). We dial new calls while that risk stays at or below a budget `theta`;
+measured in the simulator, the campaign's rate comes out near `theta` (below it on large
+teams, above it on small ones), so `theta` is set by feedback on the *windowed* rate `a`
+(abandoned / answered over the last `Measurements.window_s`, 30 minutes, not the day):
+`theta = target * max(THETA_FLOOR, THETA_BASE - THETA_SLOPE * a / target)`, halved while
+the day's rate is above the target. The window lets the controller recover after a burst
+of abandons (a day-long rate would keep it timid for the rest of the day) and the day
+term brings the day back under the target. It backs off to
 `progressive` (which only dials for agents already free) when
 
 * the sample is small (fewer than `MIN_ATTEMPTS` finished attempts, `MIN_ANSWERS` answers

@@ -6,8 +6,8 @@ ring uniform in [ring_min, ring_max]; otherwise it rings out at `no_answer_timeo
 answered call goes to the ready agent who has waited longest, or waits; after
 `MAX_WAIT_S` (2 s) without an agent it is abandoned. Talk time is lognormal with mean
 `talk_mean` and `talk_sigma` the standard deviation of its log; wrap-up is fixed. The
-policy is consulted every second and whenever an agent becomes ready or a line rings
-out, with a `Snapshot` of the simulated state and statistics measured in the simulation
+policy is consulted every second and whenever an agent becomes ready, with a `Snapshot`
+of the simulated state and statistics measured in the simulation
 (`pacing.Measurements`): it is never told the parameters above.
 
 `bursts` change the answer rate for a stretch of the run (a step change the controller

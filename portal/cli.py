@@ -165,9 +165,12 @@ def worker() -> None:
     running.stop()
 
 
-@cli.command()
-def dialer() -> None:
-    """The SIP dialer process."""
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def dialer(ctx: click.Context) -> None:
+    """The SIP dialer process (with a subcommand: dialer tools)."""
+    if ctx.invoked_subcommand is not None:
+        return
     settings = get_settings()
     if not settings.sip_registrar:
         log.info("dialer: no SIP trunk configured (REGUA_SIP_REGISTRAR); waiting idle")
@@ -176,6 +179,49 @@ def dialer() -> None:
                  settings.sip_registrar)
     _wait_for_signal()
     log.info("dialer: stopped")
+
+
+@dialer.command("simulate")
+@click.option("--policy", type=click.Choice(["predictive", "progressive", "ratio", "vicidial"]),
+              required=True)
+@click.option("--ratio", "lines_per_agent", type=click.FloatRange(min=0), default=2.0,
+              show_default=True, help="Lines per agent for --policy ratio.")
+@click.option("--agents", type=click.IntRange(min=1), required=True)
+@click.option("--answer-rate", type=click.FloatRange(0, 1), required=True)
+@click.option("--ring-min", type=click.FloatRange(min=0), required=True)
+@click.option("--ring-max", type=click.FloatRange(min=0), required=True)
+@click.option("--no-answer-timeout", type=click.FloatRange(min=0, min_open=True),
+              required=True)
+@click.option("--talk-mean", type=click.FloatRange(min=0, min_open=True), required=True)
+@click.option("--talk-sigma", type=click.FloatRange(min=0), required=True)
+@click.option("--wrap", type=click.FloatRange(min=0), required=True)
+@click.option("--hours", type=click.FloatRange(min=0, min_open=True), required=True)
+@click.option("--seed", type=int, required=True)
+@click.option("--abandon-target", type=click.FloatRange(0, 1), default=0.03, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def dialer_simulate(policy: str, lines_per_agent: float, agents: int, answer_rate: float,
+                    ring_min: float, ring_max: float, no_answer_timeout: float,
+                    talk_mean: float, talk_sigma: float, wrap: float, hours: float, seed: int,
+                    abandon_target: float, as_json: bool) -> None:
+    """Run a pacing policy against a synthetic campaign in simulated time."""
+    from dialer.simulator import Campaign, simulate
+
+    if ring_min > ring_max:
+        raise click.BadParameter("deve ser no máximo --ring-max", param_hint="--ring-min")
+    campaign = Campaign(agents=agents, answer_rate=answer_rate, ring_min=ring_min,
+                        ring_max=ring_max, no_answer_timeout=no_answer_timeout,
+                        talk_mean=talk_mean, talk_sigma=talk_sigma, wrap=wrap, hours=hours,
+                        abandon_target=abandon_target)
+    result = simulate(campaign, policy, seed, lines_per_agent=lines_per_agent).as_dict()
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    click.echo(f"política: {result['policy']}")
+    click.echo(f"ocupação: {result['occupancy']:.1%}")
+    click.echo(f"taxa de abandono: {result['abandon_rate']:.2%} "
+               f"({result['abandoned']} de {result['answered']} atendidas)")
+    click.echo(f"discadas: {result['dialed']}")
+    click.echo(f"espera média do agente: {result['agent_wait_mean_s']:.1f} s")
 
 
 def _resume_pending() -> None:

@@ -78,6 +78,7 @@ def _operate(label: str, work: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
     try:
         if services.postgres is not None:  # a fresh embedded database needs its schema
             run_migrate(get_settings())
+        load_tasks()  # the work may send jobs by name
         return _run_async(work())
     except DomainError as exc:
         click.echo(f"regua {label}: {exc}", err=True)

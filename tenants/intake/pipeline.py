@@ -322,7 +322,10 @@ def _import_file(settings: Any, scope: Scope, row: dict[str, Any], path: Path, d
         conn.close()
     log.info("portfolio %s imported: %d rows, %d accepted, %d rejected",
              portfolio_id, totals.rows, totals.accepted, totals.rejected)
-    jobs.send("scoring.refresh_tenant", str(tenant_id))
+    try:  # the import has committed: a follow-up that cannot be sent must not undo it
+        jobs.send("scoring.refresh_tenant", str(tenant_id))
+    except Exception:
+        log.exception("portfolio %s: scores not refreshed (the nightly run will)", portfolio_id)
     return Outcome(PortfolioStatus.DONE)
 
 

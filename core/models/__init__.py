@@ -11,6 +11,19 @@ from core.models.activity import (
 )
 from core.models.agency import AgencyContactCount
 from core.models.audit import AuditLog
+from core.models.cadence import (
+    ACTION_STATE_LABELS,
+    STEP_CHANNEL_LABELS,
+    ActionState,
+    Arm,
+    Cadence,
+    CadenceAction,
+    CadenceEnrolment,
+    CadencePolicy,
+    CadenceStep,
+    CadenceVersion,
+    StepChannel,
+)
 from core.models.collection import (
     CHANNEL_LABELS,
     CHANNELS_BY_KIND,
@@ -41,6 +54,17 @@ from core.models.messaging import (
 from core.models.tenancy import ApiToken, LoginThrottle, Tenant, TenantStatus, User, UserTenant
 
 __all__ = [
+    "ACTION_STATE_LABELS",
+    "STEP_CHANNEL_LABELS",
+    "ActionState",
+    "Arm",
+    "Cadence",
+    "CadenceAction",
+    "CadenceEnrolment",
+    "CadencePolicy",
+    "CadenceStep",
+    "CadenceVersion",
+    "StepChannel",
     "CHANNELS_BY_KIND",
     "CHANNEL_LABELS",
     "DEBT_STATUS_LABELS",

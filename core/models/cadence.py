@@ -162,7 +162,7 @@ class CadenceAction(TenantOwned, Base):
     arm: Mapped[str] = mapped_column(String(12))
     debt_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid()))
     state: Mapped[str] = mapped_column(String(12))
-    reason: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(String(500))
     send_after: Mapped[dt.datetime | None]
     dispatch_id: Mapped[uuid.UUID | None]
     interaction_id: Mapped[uuid.UUID | None]

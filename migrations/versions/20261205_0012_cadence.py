@@ -129,7 +129,7 @@ def upgrade() -> None:
         sa.Column("arm", sa.String(12), nullable=False),
         sa.Column("debt_ids", postgresql.ARRAY(sa.Uuid()), nullable=False),
         sa.Column("state", sa.String(12), nullable=False),
-        sa.Column("reason", sa.String(64), nullable=True),
+        sa.Column("reason", sa.String(500), nullable=True),
         sa.Column("send_after", sa.DateTime(timezone=True), nullable=True),
         sa.Column("dispatch_id", sa.Uuid(), nullable=True),
         sa.Column("interaction_id", sa.Uuid(), nullable=True),

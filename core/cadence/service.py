@@ -231,10 +231,10 @@ async def list_cadences(session: AsyncSession, tenant_id: TenantId) -> list[Cade
     policy = await policy_of(session, tenant_id)
     cadences = list((await session.execute(select(Cadence).where(
         Cadence.tenant_id == tenant_id).order_by(Cadence.name))).scalars())
-    counts = dict((await session.execute(
+    counts = {v: n for v, n in (await session.execute(
         select(CadenceEnrolment.version_id, func.count()).where(
             CadenceEnrolment.tenant_id == tenant_id).group_by(CadenceEnrolment.version_id))
-    ).tuples().all())
+    ).all()}
     versions = list((await session.execute(select(CadenceVersion).where(
         CadenceVersion.tenant_id == tenant_id).order_by(CadenceVersion.version.desc())
     )).scalars())

@@ -34,7 +34,7 @@ from core.debtors.controllers import DebtorController
 from core.errors import DomainError
 from core.runtime import get_db
 from core.system import AuditController, health, ready
-from portal import debtor_pages, pages, portfolio_pages, sandbox_pages
+from portal import cadence_pages, debtor_pages, pages, portfolio_pages, sandbox_pages
 from portal.filters import FILTERS
 from portal.jobs import load_tasks
 from tenants.controllers import TenantController, UserController
@@ -233,6 +233,7 @@ def create_app() -> Litestar:
     page_router = Router(path="/", route_handlers=[
         *pages.handlers, *portfolio_pages.handlers, *debtor_pages.handlers,
         *sandbox_pages.handlers,
+        *cadence_pages.handlers,
     ], include_in_schema=False, before_request=pages.load_viewer_zone)
     api_router = Router(path="/", route_handlers=[
         TenantController, UserController, AuditController,

@@ -136,6 +136,7 @@ async def _tenant_id(slug: str) -> Any:
 
 
 async def load_cadence(tenant_slug: str, path: str, activate: bool) -> dict[str, Any]:
+    import asyncio
     from pathlib import Path
 
     from core.access import TenantId, transaction
@@ -145,7 +146,7 @@ async def load_cadence(tenant_slug: str, path: str, activate: bool) -> dict[str,
 
     tenant_id = await _tenant_id(tenant_slug)
     principal = Principal.system(Scope.tenant(tenant_id))
-    source = Path(path).read_text(encoding="utf-8")
+    source = await asyncio.to_thread(Path(path).read_text, encoding="utf-8")
     try:
         async with transaction(principal) as session:
             loaded = await service.load(session, principal, TenantId(tenant_id), source,
@@ -173,7 +174,9 @@ async def run_cadence(tenant_slug: str, day: Any, dry_run: bool) -> dict[str, An
     from core.auth.principal import Principal
     from core.cadence import service
     from core.db import Scope
+    from portal.jobs import load_tasks
 
+    load_tasks()  # the run sends `cadence.dispatch` after commit
     tenant_id = await _tenant_id(tenant_slug)
     try:
         summary = await service.run_day(Principal.system(Scope.tenant(tenant_id)), tenant_id,

@@ -409,3 +409,49 @@ async def preview_debtor(session: AsyncSession, tenant_id: uuid.UUID) -> uuid.UU
     return (await session.execute(select(Debt.debtor_id).where(
         Debt.tenant_id == tenant_id, Debt.status == "open").order_by(Debt.due_date.desc())
         .limit(1))).scalar_one_or_none()
+
+
+# ---- the supervisor's pages --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Editor:
+    cadence: Cadence
+    source: str
+    definition: cdef.Definition
+    previews: list[Sample]
+
+
+async def editor(principal: Principal, cadence_id: uuid.UUID) -> Editor:
+    """A cadence's current version as YAML and steps, with each step's templates rendered
+    for a real debtor of the tenant."""
+    from core.access import transaction
+
+    async with transaction(principal) as session:
+        cadence = await access_cadence(session, principal, cadence_id)
+        parsed = await definition_of(session, cadence)
+        debtor_id = await preview_debtor(session, cadence.tenant_id)
+        previews: list[Sample] = []
+        if debtor_id is not None:
+            for step in parsed.steps:
+                for channel in step.channels:
+                    if channel not in cdef.WRITTEN:
+                        continue
+                    shown = await render_for(session, debtor_id, Channel(channel.value),
+                                             step.template_for(channel.value))
+                    if shown is not None:
+                        previews.append(Sample(shown[0], channel.value, step.day, shown[1],
+                                               shown[2]))
+        return Editor(cadence, cdef.dump(parsed), parsed, previews)
+
+
+async def save_version(principal: Principal, cadence_id: uuid.UUID, source: str) -> Loaded:
+    """The editor's save: a new version of this cadence (the name stays the cadence's)."""
+    from core.access import transaction
+
+    async with transaction(principal) as session:
+        cadence = await access_cadence(session, principal, cadence_id)
+        parsed = cdef.parse(source)
+        if parsed.name != cadence.name:
+            raise ValidationFailed({"name": "o nome identifica a régua; para outra régua, "
+                                    "carregue um arquivo novo"})
+        return await load(session, principal, TenantId(cadence.tenant_id), source)

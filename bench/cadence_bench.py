@@ -3,8 +3,9 @@
     uv run python bench/cadence_bench.py --debts 1000000
 
 A tenth of the debtors has no e-mail, another tenth no phone; one in fifty debts is paid;
-one debtor in a hundred has a dispute hold. Generates the debts set-based with SQL straight into the tables (as the schema owner: the
-planning needs no ledger entries), loads a four-step cadence with conditions in each
+one debtor in a hundred has a dispute hold. Generates the debts set-based with SQL
+straight into the tables (as the schema owner: the planning needs no ledger entries),
+loads a six-step cadence with conditions in each
 tenant, then measures in the same run:
 (a) the limit: one hand-written statement that selects and counts the same due (debtor,
     step, channel) triples with the same conditions (workability, offsets, amount and
@@ -29,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from import_bench import create_tenant, save, scratch  # noqa: E402
+from import_bench import create_tenant, save, scratch
 
 DAY = dt.date(2027, 3, 10)  # a Wednesday without holidays
 YAML = """

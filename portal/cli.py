@@ -581,6 +581,66 @@ def score_run(tenant_slug: str, as_json: bool) -> None:
         click.echo(f"  {SEGMENT_LABELS[segment]}: {n}")
 
 
+@cli.group()
+def cadence() -> None:
+    """The collection cadence (régua): load, export and run it."""
+
+
+@cadence.command("load")
+@click.option("--tenant", "tenant_slug", required=True, help="The creditor's slug.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--activate", is_flag=True, help="Make it the tenant's cadence for all debtors.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+def cadence_load(tenant_slug: str, file: str, activate: bool, as_json: bool) -> None:
+    """Add a version of the cadence in FILE (YAML) for a tenant."""
+    from portal.operator import load_cadence
+
+    result = _operate("cadence load", lambda: load_cadence(tenant_slug, file, activate))
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        click.echo(f"régua carregada: versão {result['version']} ({result['cadence_id']})"
+                   + (", ativa" if result["active"] else ""))
+
+
+@cadence.command("export")
+@click.option("--tenant", "tenant_slug", required=True, help="The creditor's slug.")
+@click.option("--name", default=None, help="The cadence's name (default: the active one).")
+def cadence_export(tenant_slug: str, name: str | None) -> None:
+    """Print a cadence of the tenant as YAML."""
+    from portal.operator import export_cadence
+
+    sys.stdout.write(_operate("cadence export", lambda: export_cadence(tenant_slug, name)))
+
+
+@cadence.command("run")
+@click.option("--tenant", "tenant_slug", required=True, help="The creditor's slug.")
+@click.option("--date", "day_text", required=True, help="YYYY-MM-DD, the tenant's local day.")
+@click.option("--dry-run", is_flag=True, help="Show what would be planned; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+def cadence_run(tenant_slug: str, day_text: str, dry_run: bool, as_json: bool) -> None:
+    """Plan a day of the tenant's cadence (idempotent) and send its messages."""
+    import datetime as dt
+
+    from portal.operator import run_cadence
+
+    try:
+        day = dt.date.fromisoformat(day_text)
+    except ValueError:
+        raise click.BadParameter("data inválida; use AAAA-MM-DD", param_hint="--date") from None
+    result = _operate("cadence run", lambda: run_cadence(tenant_slug, day, dry_run))
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+        return
+    click.echo(f"{'simulação de ' if dry_run else ''}{day.strftime('%d/%m/%Y')}: "
+               f"{result['actions']} ações para {result['debtors']} devedores")
+    for row in result["by_step"]:
+        click.echo(f"  D{row['day']:+d} {row['channel']:9} planejadas {row['planned']:6}"
+                   f"  bloqueadas {row['blocked']}")
+    for reason, n in result["blocked_reasons"].items():
+        click.echo(f"  bloqueio {reason}: {n}")
+
+
 def main() -> None:
     cli(prog_name="regua")
 

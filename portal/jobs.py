@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import importlib
 
-TASK_MODULES = ("core.maintenance", "core.channels.tasks", "core.scoring.tasks",
+TASK_MODULES = ("core.maintenance", "core.channels.tasks", "core.cadence.tasks",
+                "core.scoring.tasks",
                 "tenants.intake.tasks")
 
 

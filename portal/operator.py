@@ -140,3 +140,63 @@ async def score_tenant(tenant_slug: str) -> dict[str, Any]:
         return {"tenant": tenant.slug, **summary.as_json()}
     finally:
         await db.dispose()
+
+
+async def _tenant_id(slug: str) -> Any:
+    db = get_db()
+    try:
+        async with db.transaction(await operator_scope()) as session:
+            return (await onboarding.get_tenant_by_slug(session, slug)).id
+    finally:
+        await db.dispose()
+
+
+async def load_cadence(tenant_slug: str, path: str, activate: bool) -> dict[str, Any]:
+    import asyncio
+    from pathlib import Path
+
+    from core.access import TenantId, transaction
+    from core.auth.principal import Principal
+    from core.cadence import service
+    from core.db import Scope
+
+    tenant_id = await _tenant_id(tenant_slug)
+    principal = Principal.system(Scope.tenant(tenant_id))
+    source = await asyncio.to_thread(Path(path).read_text, encoding="utf-8")
+    try:
+        async with transaction(principal) as session:
+            loaded = await service.load(session, principal, TenantId(tenant_id), source,
+                                        activate=activate)
+        return loaded.as_json()
+    finally:
+        await get_db().dispose()
+
+
+async def export_cadence(tenant_slug: str, name: str | None) -> str:
+    from core.access import TenantId, transaction
+    from core.auth.principal import Principal
+    from core.cadence import service
+    from core.db import Scope
+
+    tenant_id = await _tenant_id(tenant_slug)
+    try:
+        async with transaction(Principal.system(Scope.tenant(tenant_id))) as session:
+            return await service.export(session, TenantId(tenant_id), name)
+    finally:
+        await get_db().dispose()
+
+
+async def run_cadence(tenant_slug: str, day: Any, dry_run: bool) -> dict[str, Any]:
+    from core.auth.principal import Principal
+    from core.cadence import service
+    from core.db import Scope
+    from portal.jobs import load_tasks
+
+    load_tasks()  # the run sends `cadence.dispatch` after commit
+    tenant_id = await _tenant_id(tenant_slug)
+    try:
+        summary = await service.run_day(Principal.system(Scope.tenant(tenant_id)), tenant_id,
+                                        day, dry_run=dry_run)
+        return summary.as_json()
+    finally:
+        await get_db().dispose()

@@ -43,6 +43,7 @@ NAV = [
                                  Role.CREDITOR_VIEWER}),
     ("/usuarios", "Usuários", {Role.ADMIN, Role.CREDITOR_ADMIN}),
     ("/auditoria", "Auditoria", {Role.ADMIN, Role.CREDITOR_ADMIN}),
+    ("/cadencias", "Réguas", {Role.ADMIN, Role.SUPERVISOR}),
     ("/sandbox", "Mensagens (sandbox)", {Role.ADMIN, Role.SUPERVISOR, Role.CREDITOR_ADMIN,
                                           Role.CREDITOR_VIEWER}),
     ("/score", "Score", {Role.ADMIN, Role.SUPERVISOR}),

@@ -311,8 +311,19 @@ async def _timeline(session: AsyncSession, debtor: Debtor, debts: list[Debt],
                 p.reference or "") if x)))
 
     events += await _imports(session, debts)
+    events += await cadence_events(session, debtor.id, TIMELINE_MAX)
     events.sort(key=lambda e: e.at, reverse=True)
     return events[:TIMELINE_MAX]
+
+
+async def cadence_events(session: AsyncSession, debtor_id: uuid.UUID,
+                         limit: int) -> list[TimelineEvent]:
+    """The cadence's actions for the debtor, each with its state and reason."""
+    from core.cadence.views import action_lines
+
+    return [TimelineEvent(at=line.at, kind="cadence", title=line.title, detail=line.detail,
+                          by="Régua (cadência)")
+            for line in await action_lines(session, debtor_id, limit)]
 
 
 async def _imports(session: AsyncSession, debts: list[Debt]) -> list[TimelineEvent]:

@@ -107,7 +107,7 @@ class ContactOut(msgspec.Struct, kw_only=True):
 
 class TimelineEvent(msgspec.Struct, kw_only=True):
     at: dt.datetime
-    kind: str  # interaction, import, hold_set, hold_ended, note, payment, opt_out, opt_in
+    kind: str  # interaction, import, hold_set, hold_ended, note, payment, opt_out, opt_in, cadence
     title: str
     detail: str = ""
     by: str = ""

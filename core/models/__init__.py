@@ -11,6 +11,19 @@ from core.models.activity import (
 )
 from core.models.agency import AgencyContactCount
 from core.models.audit import AuditLog
+from core.models.cadence import (
+    ACTION_STATE_LABELS,
+    STEP_CHANNEL_LABELS,
+    ActionState,
+    Arm,
+    Cadence,
+    CadenceAction,
+    CadenceEnrolment,
+    CadencePolicy,
+    CadenceStep,
+    CadenceVersion,
+    StepChannel,
+)
 from core.models.collection import (
     CHANNEL_LABELS,
     CHANNELS_BY_KIND,
@@ -48,17 +61,27 @@ from core.models.scoring import (
 from core.models.tenancy import ApiToken, LoginThrottle, Tenant, TenantStatus, User, UserTenant
 
 __all__ = [
+    "ACTION_STATE_LABELS",
     "CHANNELS_BY_KIND",
     "CHANNEL_LABELS",
     "DEBT_STATUS_LABELS",
     "DISPATCH_STATUS_LABELS",
     "MESSAGE_CHANNELS",
     "PLACED",
+    "STEP_CHANNEL_LABELS",
+    "ActionState",
     "AgencyContactCount",
     "AgreementBreak",
     "ApiToken",
+    "Arm",
     "AuditLog",
     "Bucket",
+    "Cadence",
+    "CadenceAction",
+    "CadenceEnrolment",
+    "CadencePolicy",
+    "CadenceStep",
+    "CadenceVersion",
     "CauseKind",
     "Channel",
     "ColumnLayout",
@@ -91,6 +114,7 @@ __all__ = [
     "PortfolioStatus",
     "ScoringModel",
     "ScoringPolicy",
+    "StepChannel",
     "Tenant",
     "TenantStatus",
     "User",

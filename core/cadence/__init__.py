@@ -1,0 +1,1 @@
+"""The collection cadence (régua): definitions, the daily engine, its actions."""

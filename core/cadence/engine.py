@@ -1,0 +1,382 @@
+"""The cadence engine: one day's plan for a whole tenant in set-based SQL.
+
+`run(session, tenant_id, day)`:
+1. enrols the debtors a step reaches today and who follow no version yet (the champion's
+   current version, or the challenger's for the debtors a hash of their id with the
+   tenant's salt puts on its side);
+2. one `INSERT ... SELECT ... ON CONFLICT DO NOTHING` writes one action per debtor, step,
+   step channel and day: the debtor's workable debts (`regua_debt_blocker`, the one rule)
+   whose due date is `day - step.day`, with the step's conditions, grouped per debtor so
+   one message lists them all; the channel's contact point decides `planned` (on the
+   channel, or on its fallback) or `blocked` (opted out, no usable contact). A rerun of the
+   day finds every row present and adds nothing;
+3. the calendar part of the compliance guard (windows and holidays) per group of
+   (state, zone, channel) — a handful per tenant, not a loop over debtors: a closed day
+   blocks the group's actions with the guard's code, a window that opens later that day
+   sets `send_after`;
+4. the sends are the `cadence.dispatch` job's (after commit): the per-attempt guard
+   (caps, opt-outs now, holds now) runs in each `cadence.send`.
+
+`preview(...)` runs the same selection without writing (the dry-run).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.access import TenantId
+from core.compliance import guard, policy
+from core.models import Channel, StepChannel, Tenant
+
+# Channels whose contact point kind is what a step's channel needs.
+KIND_SQL = ("CASE {ch} WHEN 'email' THEN 'email' WHEN 'letter' THEN 'address' "
+            "ELSE 'phone' END")
+UNUSABLE_SQL = "('wrong_party', 'invalid', 'bounced')"  # core.collection.contacts.UNUSABLE
+# The calendar holds these; a task is internal work.
+CALENDAR_CHANNELS = (StepChannel.EMAIL, StepChannel.SMS, StepChannel.WHATSAPP,
+                     StepChannel.LETTER, StepChannel.CALL)
+
+# A debtor's side of the champion/challenger split, 0..99: stable, and the same in
+# Python (`side`) for tests and reports.
+SIDE_SQL = "(('x' || substr(md5(pol.salt || {debtor}::text), 1, 7))::bit(28)::int % 100)"
+
+
+def side(salt: str, debtor_id: uuid.UUID) -> int:
+    import hashlib
+
+    digest = hashlib.md5((salt + str(debtor_id)).encode(), usedforsecurity=False).hexdigest()
+    return int(digest[:7], 16) % 100
+
+
+def _usable(channel: str) -> str:
+    """SQL: the debtor `g.debtor_id` has a contact point that may carry `channel` now."""
+    return f"""({channel} = 'task' OR EXISTS (
+        SELECT 1 FROM contact_point cp
+        WHERE cp.tenant_id = :t AND cp.debtor_id = g.debtor_id
+          AND cp.kind = {KIND_SQL.format(ch=channel)}
+          AND cp.quality NOT IN {UNUSABLE_SQL}
+          AND NOT EXISTS (SELECT 1 FROM contact_opt_out o
+                          WHERE o.tenant_id = :t AND o.contact_point_id = cp.id
+                            AND o.channel = {channel} AND o.revoked_at IS NULL)))"""
+
+
+def _opted_out(channel: str) -> str:
+    return f"""EXISTS (
+        SELECT 1 FROM contact_opt_out o JOIN contact_point cp
+          ON cp.tenant_id = o.tenant_id AND cp.id = o.contact_point_id
+        WHERE o.tenant_id = :t AND cp.debtor_id = g.debtor_id AND o.channel = {channel}
+          AND o.revoked_at IS NULL)"""
+
+
+POLICY_CTE = """
+pol AS (
+    SELECT p.salt, p.challenger_percent,
+           (SELECT v.id FROM cadence_version v JOIN cadence c
+              ON c.tenant_id = v.tenant_id AND c.id = v.cadence_id
+             AND v.version = c.current_version
+            WHERE c.tenant_id = :t AND c.id = p.champion_id) AS champion_v,
+           (SELECT v.id FROM cadence_version v JOIN cadence c
+              ON c.tenant_id = v.tenant_id AND c.id = v.cadence_id
+             AND v.version = c.current_version
+            WHERE c.tenant_id = :t AND c.id = p.challenger_id) AS challenger_v
+    FROM cadence_policy p WHERE p.tenant_id = :t
+),
+offsets AS (SELECT DISTINCT CAST(:d AS date) - s.day AS due FROM cadence_step s
+            WHERE s.tenant_id = :t)"""
+
+# Debtors a step reaches today who follow no version yet.
+ENROL = f"""
+WITH {POLICY_CTE},
+reached AS (
+    SELECT DISTINCT x.debtor_id FROM debt x
+    WHERE x.tenant_id = :t AND x.status = 'open' AND x.due_date IN (SELECT due FROM offsets)
+)
+INSERT INTO cadence_enrolment (tenant_id, id, debtor_id, version_id, arm, enrolled_at)
+SELECT :t, regua_uuid7(), r.debtor_id,
+       CASE WHEN pol.challenger_v IS NOT NULL
+                 AND {SIDE_SQL.format(debtor="r.debtor_id")} < pol.challenger_percent
+            THEN pol.challenger_v ELSE pol.champion_v END,
+       CASE WHEN pol.challenger_v IS NOT NULL
+                 AND {SIDE_SQL.format(debtor="r.debtor_id")} < pol.challenger_percent
+            THEN 'challenger' ELSE 'champion' END,
+       now()
+FROM reached r CROSS JOIN pol
+WHERE pol.champion_v IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM cadence_enrolment e
+                  WHERE e.tenant_id = :t AND e.debtor_id = r.debtor_id)
+ON CONFLICT DO NOTHING
+"""
+
+
+def _plan_sql(with_score: bool) -> str:
+    """The day's (debtor, step, channel) rows, for INSERT or for a dry-run's SELECT.
+
+    Debtors not enrolled yet (a dry-run) take the version their side would get."""
+    score_join = ("LEFT JOIN debtor_score sc ON sc.tenant_id = :t AND sc.debtor_id = x.debtor_id"
+                  if with_score else "")
+    # Without the score tables a step conditioned on score or segments reaches no one.
+    score = "sc.score" if with_score else "CAST(NULL AS int)"
+    segments = "sc.segments" if with_score else "CAST(NULL AS varchar[])"
+    side_expr = SIDE_SQL.format(debtor="x.debtor_id")
+    return f"""
+WITH {POLICY_CTE},
+due AS (
+    SELECT x.id AS debt_id, x.debtor_id, s.id AS step_id, s.version_id, s.day AS step_day,
+           s.channels, s.templates, s.fallback, b.state AS uf, b.timezone AS zone,
+           coalesce(e.arm, CASE WHEN pol.challenger_v IS NOT NULL
+                                     AND {side_expr} < pol.challenger_percent
+                                THEN 'challenger' ELSE 'champion' END) AS arm
+    FROM debt x
+    CROSS JOIN pol
+    JOIN debtor b ON b.tenant_id = x.tenant_id AND b.id = x.debtor_id
+    LEFT JOIN cadence_enrolment e ON e.tenant_id = :t AND e.debtor_id = x.debtor_id
+    {score_join}
+    JOIN cadence_step s ON s.tenant_id = :t
+         AND s.version_id = coalesce(e.version_id,
+                                     CASE WHEN pol.challenger_v IS NOT NULL
+                                               AND {side_expr} < pol.challenger_percent
+                                          THEN pol.challenger_v ELSE pol.champion_v END)
+         AND s.day = CAST(:d AS date) - x.due_date
+    WHERE x.tenant_id = :t AND x.status = 'open'
+      AND x.due_date IN (SELECT due FROM offsets)
+      AND regua_debt_blocker(x, CAST(:at AS timestamptz)) IS NULL
+      AND (s.amount_min IS NULL OR x.current_balance >= s.amount_min)
+      AND (s.amount_max IS NULL OR x.current_balance <= s.amount_max)
+      AND (s.states IS NULL OR b.state = ANY (s.states))
+      AND (s.score_min IS NULL OR {score} >= s.score_min)
+      AND (s.score_max IS NULL OR {score} <= s.score_max)
+      AND (s.segments IS NULL OR {segments} && s.segments)
+),
+g AS (
+    SELECT debtor_id, step_id, version_id, step_day, ch AS step_channel, fallback, templates,
+           arm, uf, zone, array_agg(debt_id ORDER BY debt_id) AS debt_ids
+    FROM due CROSS JOIN LATERAL unnest(channels) AS ch
+    GROUP BY debtor_id, step_id, version_id, step_day, ch, fallback, templates, arm, uf, zone
+),
+u AS (
+    SELECT g.*, {_usable("g.step_channel")} AS first_ok,
+           (g.fallback IS NOT NULL AND {_usable("g.fallback")}) AS fallback_ok
+    FROM g
+),
+plan AS (
+    SELECT u.*,
+           CASE WHEN first_ok OR NOT fallback_ok THEN step_channel ELSE fallback END AS channel,
+           CASE WHEN first_ok OR fallback_ok THEN 'planned' ELSE 'blocked' END AS state,
+           CASE WHEN first_ok OR fallback_ok THEN NULL
+                WHEN {_opted_out("u.step_channel").replace("g.debtor_id", "u.debtor_id")}
+                THEN 'opted_out' ELSE 'no_contact_point' END AS reason
+    FROM u
+)"""
+
+
+def _insert_sql(with_score: bool) -> str:
+    return _plan_sql(with_score) + """,
+ins AS (
+    INSERT INTO cadence_action (tenant_id, id, day, debtor_id, step_id, version_id, step_day,
+                                step_channel, channel, template, arm, debt_ids, state, reason,
+                                created_at, updated_at)
+    SELECT :t, regua_uuid7(), CAST(:d AS date), debtor_id, step_id, version_id, step_day,
+           step_channel, channel, coalesce(templates ->> channel, 'padrao'), arm, debt_ids,
+           state, reason, now(), now()
+    FROM plan
+    ON CONFLICT ON CONSTRAINT uq_cadence_action_once DO NOTHING
+    RETURNING debtor_id, channel, state
+)
+SELECT b.state, b.timezone, ins.channel, count(*)
+FROM ins JOIN debtor b ON b.tenant_id = :t AND b.id = ins.debtor_id
+WHERE ins.state = 'planned'
+GROUP BY b.state, b.timezone, ins.channel
+"""
+
+
+def _preview_sql(with_score: bool) -> str:
+    return _plan_sql(with_score) + """
+SELECT debtor_id, step_day, step_channel, channel, state, reason, uf, zone, arm,
+       coalesce(templates ->> channel, 'padrao') AS template, debt_ids
+FROM plan
+"""
+
+
+SUMMARY = """
+SELECT step_day, channel, state, reason, count(*) AS n
+FROM cadence_action WHERE tenant_id = :t AND day = :d
+GROUP BY step_day, channel, state, reason
+"""
+DEBTORS = ("SELECT count(DISTINCT debtor_id) FROM cadence_action"
+           " WHERE tenant_id = :t AND day = :d AND state <> 'expired'")
+
+
+@dataclass
+class Summary:
+    """What a day's plan holds: the CLI's JSON (`as_json`) and the dry-run page's figures."""
+
+    day: dt.date
+    added: int = 0
+    debtors: int = 0
+    by_step: dict[tuple[int, str], list[int]] = field(default_factory=dict)  # planned, blocked
+    blocked_reasons: Counter[str] = field(default_factory=Counter)
+    samples: list[dict[str, Any]] = field(default_factory=list)
+
+    def count(self, step_day: int, channel: str, state: str, reason: str | None, n: int) -> None:
+        slot = self.by_step.setdefault((step_day, channel), [0, 0])
+        if state == "blocked":
+            slot[1] += n
+            self.blocked_reasons[reason or "blocked"] += n
+        elif state != "expired":
+            slot[0] += n
+
+    @property
+    def actions(self) -> int:
+        return sum(p + b for p, b in self.by_step.values())
+
+    def as_json(self) -> dict[str, Any]:
+        return {"date": self.day.isoformat(), "actions": self.actions, "debtors": self.debtors,
+                "added": self.added,
+                "by_step": [{"day": d, "channel": c, "planned": p, "blocked": b}
+                            for (d, c), (p, b) in sorted(self.by_step.items())],
+                "blocked_reasons": dict(sorted(self.blocked_reasons.items()))}
+
+
+async def has_score_tables(session: AsyncSession) -> bool:
+    found = (await session.execute(text("SELECT to_regclass('debtor_score')"))).scalar_one()
+    return found is not None
+
+
+async def tenant_zone(session: AsyncSession, tenant_id: uuid.UUID) -> str:
+    zone = (await session.execute(select(Tenant.timezone).where(Tenant.id == tenant_id)
+                                  )).scalar_one_or_none()
+    return zone or "America/Sao_Paulo"
+
+
+async def local_today(session: AsyncSession, tenant_id: uuid.UUID) -> dt.date:
+    return dt.datetime.now(ZoneInfo(await tenant_zone(session, tenant_id))).date()
+
+
+def _noon(day: dt.date, zone: str) -> dt.datetime:
+    """The moment the day's workability is judged: its noon in the tenant's zone."""
+    return dt.datetime.combine(day, dt.time(12), tzinfo=ZoneInfo(zone))
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """The guard's calendar answer for one (state, zone, channel) group on one day."""
+
+    blocked: str | None  # the guard's code when the channel is closed all day
+    send_after: dt.datetime | None  # when the window opens later that day
+
+
+def calendar(channel: str, day: dt.date, uf: str | None, zone: str,
+             windows: policy.TenantWindows, now: dt.datetime) -> Calendar:
+    if channel not in CALENDAR_CHANNELS:
+        return Calendar(None, None)
+    place = ZoneInfo(zone)
+    start = max(now, dt.datetime.combine(day, dt.time(0), tzinfo=place))
+    if start.astimezone(place).date() != day:
+        return Calendar("day_over", None)
+    verdict = guard.check_calendar(Channel(channel), start, state=uf, zone=zone,
+                                   tenant_windows=windows)
+    if verdict.allowed:
+        return Calendar(None, None)
+    opens = verdict.next_allowed_at
+    if opens is not None and opens.astimezone(place).date() == day:
+        return Calendar(None, opens)
+    return Calendar(verdict.code or "closed", None)
+
+
+async def run(session: AsyncSession, tenant_id: TenantId, day: dt.date, *,
+              now: dt.datetime | None = None) -> Summary:
+    """Plan `day` for the tenant (idempotent) and return the day's summary."""
+    now = now or dt.datetime.now(dt.UTC)
+    zone = await tenant_zone(session, tenant_id)
+    params = {"t": tenant_id, "d": day, "at": _noon(day, zone)}
+    await session.execute(text(ENROL), params)
+    groups = (await session.execute(text(_insert_sql(await has_score_tables(session))),
+                                    params)).all()
+    windows = await policy.windows_of(session, tenant_id)
+    added = 0
+    for uf, tz, channel, n in groups:
+        added += n
+        verdict = calendar(channel, day, uf, tz, windows, now)
+        if verdict.blocked is None and verdict.send_after is None:
+            continue
+        # One statement per group: every planned action of the day in that (state, zone,
+        # channel) shares the calendar's answer.
+        await session.execute(text(
+            "UPDATE cadence_action a SET state = CASE WHEN CAST(:code AS text) IS NULL"
+            "   THEN a.state ELSE 'blocked' END,"
+            " reason = coalesce(CAST(:code AS text), a.reason), send_after = :after,"
+            " updated_at = now()"
+            " FROM debtor b WHERE a.tenant_id = :t AND a.day = :d AND a.state = 'planned'"
+            " AND a.dispatch_id IS NULL AND a.channel = :ch AND b.tenant_id = a.tenant_id"
+            " AND b.id = a.debtor_id AND b.state IS NOT DISTINCT FROM CAST(:uf AS text)"
+            " AND b.timezone = :tz"),
+            {**params, "code": verdict.blocked, "after": verdict.send_after, "ch": channel,
+             "uf": uf, "tz": tz})
+    summary = await summarize(session, tenant_id, day)
+    blocked_now = (await session.execute(text(
+        "SELECT count(*) FROM cadence_action WHERE tenant_id = :t AND day = :d"
+        " AND state = 'blocked' AND created_at = now()"), params)).scalar_one()
+    summary.added = added + int(blocked_now)
+    return summary
+
+
+async def summarize(session: AsyncSession, tenant_id: uuid.UUID, day: dt.date) -> Summary:
+    summary = Summary(day)
+    params = {"t": tenant_id, "d": day}
+    for step_day, channel, state, reason, n in await session.execute(text(SUMMARY), params):
+        summary.count(step_day, channel, state, reason, n)
+    summary.debtors = int((await session.execute(text(DEBTORS), params)).scalar_one())
+    return summary
+
+
+@dataclass(frozen=True)
+class PlannedRow:
+    debtor_id: uuid.UUID
+    step_day: int
+    step_channel: str
+    channel: str
+    state: str
+    reason: str | None
+    template: str
+    arm: str
+    debt_ids: list[uuid.UUID]
+
+
+async def preview(session: AsyncSession, tenant_id: TenantId, day: dt.date, *,
+                  now: dt.datetime | None = None) -> tuple[Summary, list[PlannedRow]]:
+    """What `run` would plan for `day`, written nowhere (the dry-run). Enrolments that do
+    not exist yet are taken as the debtor's side would make them."""
+    now = now or dt.datetime.now(dt.UTC)
+    zone = await tenant_zone(session, tenant_id)
+    rows = (await session.execute(text(_preview_sql(await has_score_tables(session))),
+                                  {"t": tenant_id, "d": day, "at": _noon(day, zone)})).all()
+    windows = await policy.windows_of(session, tenant_id)
+    answers: dict[tuple[str | None, str, str], Calendar] = {}
+    summary = Summary(day)
+    planned: list[PlannedRow] = []
+    debtors: set[uuid.UUID] = set()
+    per_key: dict[tuple[int, str, str, str | None], int] = defaultdict(int)
+    for r in rows:
+        state, reason = r.state, r.reason
+        if state == "planned":
+            key = (r.uf, r.zone, r.channel)
+            if key not in answers:
+                answers[key] = calendar(r.channel, day, r.uf, r.zone, windows, now)
+            if answers[key].blocked is not None:
+                state, reason = "blocked", answers[key].blocked
+        per_key[(r.step_day, r.channel, state, reason)] += 1
+        debtors.add(r.debtor_id)
+        planned.append(PlannedRow(r.debtor_id, r.step_day, r.step_channel, r.channel, state,
+                                  reason, r.template, r.arm, list(r.debt_ids)))
+    for (step_day, channel, state, reason), n in per_key.items():
+        summary.count(step_day, channel, state, reason, n)
+    summary.debtors = len(debtors)
+    return summary, planned

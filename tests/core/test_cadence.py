@@ -1,0 +1,287 @@
+"""The cadence: definitions and versions, the day's plan in one statement, stops and
+resumption, one message per debtor, champion/challenger, reruns, dry-runs, isolation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select, text
+
+from core.access import TenantId, transaction
+from core.auth.principal import Principal
+from core.auth.roles import Role
+from core.cadence import definition as cdef
+from core.cadence import engine, service
+from core.db import Scope
+from core.errors import NotFound, ValidationFailed
+from core.ids import uuid7
+from core.models import (
+    CadenceAction,
+    CadenceEnrolment,
+    ContactOptOut,
+    ContactPoint,
+    Debt,
+    Debtor,
+    Hold,
+)
+
+DAY = dt.date(2027, 3, 10)  # a Wednesday, no holiday: the calendar lets everything go
+
+YAML = """
+name: Régua padrão
+steps:
+  - day: -3
+    channels: [email]
+  - day: 0
+    channels: [email, sms]
+  - day: 5
+    channels: [whatsapp]
+    fallback: sms
+  - day: 20
+    channels: [call]
+    when: {amount_min: 100, states: [SP, RJ]}
+"""
+
+
+def staff(tenant_id: uuid.UUID) -> Principal:
+    return Principal(user_id=uuid7(), email="supervisor@regua.test", full_name="Sup",
+                     role=Role.SUPERVISOR, tenant_id=None, tenant_ids=frozenset({tenant_id}))
+
+
+def system(tenant_id: uuid.UUID) -> Principal:
+    return Principal.system(Scope.tenant(tenant_id))
+
+
+async def debtor(tenant_id: uuid.UUID, dues: list[dt.date], *, state: str = "SP",
+                 email: bool = True, phone: bool = True, amount: str = "300.00") -> uuid.UUID:
+    async with transaction(system(tenant_id)) as session:
+        person = Debtor(tenant_id=tenant_id, id=uuid7(), document=str(uuid.uuid4().int)[:11],
+                        document_kind="cpf", name="Ana Souza", state=state)
+        session.add(person)
+        if email:
+            session.add(ContactPoint(tenant_id=tenant_id, id=uuid7(), debtor_id=person.id,
+                                     kind="email", value=f"{uuid.uuid4().hex[:8]}@ex.com.br",
+                                     source="portfolio"))
+        if phone:
+            session.add(ContactPoint(tenant_id=tenant_id, id=uuid7(), debtor_id=person.id,
+                                     kind="phone", value="+55119" + str(uuid.uuid4().int)[:8],
+                                     source="portfolio"))
+        for i, due in enumerate(dues):
+            session.add(Debt(tenant_id=tenant_id, id=uuid7(), debtor_id=person.id,
+                             portfolio_id=uuid7(), last_portfolio_id=uuid7(),
+                             contract=f"C-{uuid.uuid4().hex[:10]}", installment=i + 1,
+                             original_amount=Decimal(amount), current_balance=Decimal(amount),
+                             due_date=due))
+        return person.id
+
+
+async def load(tenant_id: uuid.UUID, source: str = YAML, activate: bool = True) -> service.Loaded:
+    async with transaction(staff(tenant_id)) as session:
+        return await service.load(session, staff(tenant_id), TenantId(tenant_id), source,
+                                  activate=activate)
+
+
+async def run(tenant_id: uuid.UUID, day: dt.date = DAY) -> engine.Summary:
+    async with transaction(system(tenant_id)) as session:
+        return await engine.run(session, TenantId(tenant_id), day,
+                                now=dt.datetime(2027, 1, 1, tzinfo=dt.UTC))
+
+
+async def actions_of(tenant_id: uuid.UUID, debtor_id: uuid.UUID) -> list[CadenceAction]:
+    async with transaction(system(tenant_id)) as session:
+        return list((await session.execute(select(CadenceAction).where(
+            CadenceAction.debtor_id == debtor_id).order_by(CadenceAction.day,
+                                                          CadenceAction.channel))).scalars())
+
+
+async def test_steps_fire_before_and_after_the_due_date_and_one_message_lists_all_debts(factory):
+    tenant = await factory.tenant()
+    await load(tenant.id)
+    before = await debtor(tenant.id, [DAY + dt.timedelta(days=3)])
+    two = await debtor(tenant.id, [DAY - dt.timedelta(days=5)] * 2)
+    not_today = await debtor(tenant.id, [DAY - dt.timedelta(days=4)])
+    summary = await run(tenant.id)
+    [reminder] = await actions_of(tenant.id, before)
+    assert (reminder.step_day, reminder.channel, reminder.state) == (-3, "email", "planned")
+    [whatsapp] = await actions_of(tenant.id, two)
+    assert whatsapp.step_day == 5 and whatsapp.channel == "whatsapp"
+    assert len(whatsapp.debt_ids) == 2  # one message for the debtor, listing both debts
+    assert await actions_of(tenant.id, not_today) == []
+    shown = summary.as_json()
+    assert {"day": -3, "channel": "email", "planned": 1, "blocked": 0} in shown["by_step"]
+    assert shown["debtors"] == 2 and shown["actions"] == 2
+
+
+async def test_a_rerun_adds_nothing_and_a_dry_run_writes_nothing(factory):
+    tenant = await factory.tenant()
+    await load(tenant.id)
+    for _ in range(3):
+        await debtor(tenant.id, [DAY])
+    async with transaction(system(tenant.id)) as session:
+        dry, rows = await engine.preview(session, TenantId(tenant.id), DAY)
+        count = (await session.execute(select(func.count()).select_from(CadenceAction)
+                                       )).scalar_one()
+        enrolled = (await session.execute(select(func.count()).select_from(CadenceEnrolment)
+                                          )).scalar_one()
+    assert dry.actions == 6 and len(rows) == 6 and count == 0 and enrolled == 0
+    first = await run(tenant.id)
+    second = await run(tenant.id)
+    assert first.added == 6 and second.added == 0
+    assert first.as_json()["by_step"] == second.as_json()["by_step"] == dry.as_json()["by_step"]
+
+
+async def test_every_stop_holds_and_a_debt_resumes_where_the_calendar_is(factory):
+    tenant = await factory.tenant()
+    await load(tenant.id)
+    held = await debtor(tenant.id, [DAY - dt.timedelta(days=5)])
+    agreed = await debtor(tenant.id, [DAY - dt.timedelta(days=5)])
+    paid = await debtor(tenant.id, [DAY - dt.timedelta(days=5)])
+    opted = await debtor(tenant.id, [DAY], phone=True)
+    async with transaction(system(tenant.id)) as session:
+        session.add(Hold(tenant_id=tenant.id, id=uuid7(), debtor_id=held, kind="dispute",
+                         reason="contesta", starts_at=dt.datetime(2027, 1, 1, tzinfo=dt.UTC),
+                         ends_at=dt.datetime(2027, 3, 20, tzinfo=dt.UTC),
+                         set_by_email="a@b.c"))
+        await session.execute(text("UPDATE debt SET status = 'in_agreement' WHERE debtor_id = :d"),
+                              {"d": agreed})
+        await session.execute(text("UPDATE debt SET status = 'paid' WHERE debtor_id = :d"),
+                              {"d": paid})
+        point = (await session.execute(select(ContactPoint).where(
+            ContactPoint.debtor_id == opted, ContactPoint.kind == "phone"))).scalar_one()
+        session.add(ContactOptOut(tenant_id=tenant.id, id=uuid7(), contact_point_id=point.id,
+                                  channel="sms", source="debtor"))
+    await run(tenant.id)
+    assert await actions_of(tenant.id, held) == []
+    assert await actions_of(tenant.id, agreed) == []
+    assert await actions_of(tenant.id, paid) == []
+    states = {(a.channel, a.state, a.reason) for a in await actions_of(tenant.id, opted)}
+    assert states == {("email", "planned", None), ("sms", "blocked", "opted_out")}
+    # The dispute ends on 20/03: the D+5 step (10/03) is not replayed; D+20 (25/03) comes.
+    for offset in range(1, 16):
+        await run(tenant.id, DAY + dt.timedelta(days=offset))
+    resumed = await actions_of(tenant.id, held)
+    assert [(a.day, a.step_day) for a in resumed] == [(DAY + dt.timedelta(days=15), 20)]
+
+
+async def test_a_debtor_without_the_channel_gets_the_fallback_or_a_blocked_action(factory):
+    tenant = await factory.tenant()
+    await load(tenant.id)
+    no_phone = await debtor(tenant.id, [DAY - dt.timedelta(days=5)], phone=False)
+    await run(tenant.id)
+    [action] = await actions_of(tenant.id, no_phone)
+    assert (action.step_channel, action.state, action.reason) == ("whatsapp", "blocked",
+                                                                 "no_contact_point")
+    tenant2 = await factory.tenant()
+    await load(tenant2.id, YAML.replace("fallback: sms", "fallback: email"))
+    has_email = await debtor(tenant2.id, [DAY - dt.timedelta(days=5)], phone=False)
+    await run(tenant2.id)
+    [action] = await actions_of(tenant2.id, has_email)
+    assert (action.step_channel, action.channel, action.state) == ("whatsapp", "email",
+                                                                  "planned")
+
+
+async def test_conditions_apply_in_the_statement(factory):
+    tenant = await factory.tenant()
+    await load(tenant.id)
+    small = await debtor(tenant.id, [DAY - dt.timedelta(days=20)], amount="50.00")
+    elsewhere = await debtor(tenant.id, [DAY - dt.timedelta(days=20)], state="BA")
+    fits = await debtor(tenant.id, [DAY - dt.timedelta(days=20)], state="RJ")
+    await run(tenant.id)
+    assert await actions_of(tenant.id, small) == []
+    assert await actions_of(tenant.id, elsewhere) == []
+    [call] = await actions_of(tenant.id, fits)
+    assert (call.channel, call.state) == ("call", "planned")
+
+
+async def test_a_new_version_leaves_running_enrolments_on_theirs_until_moved(factory):
+    tenant = await factory.tenant()
+    first = await load(tenant.id)
+    enrolled = await debtor(tenant.id, [DAY + dt.timedelta(days=3)])
+    await run(tenant.id)
+    second = await load(tenant.id, YAML.replace("day: 5", "day: 6"), activate=False)
+    assert (first.version, second.version) == (1, 2) and first.cadence_id == second.cadence_id
+    newcomer = await debtor(tenant.id, [DAY - dt.timedelta(days=5)])
+    await run(tenant.id, DAY + dt.timedelta(days=1))  # the newcomer's D+6 under v2
+    await run(tenant.id, DAY + dt.timedelta(days=8))  # enrolled's due + 5
+    async with transaction(system(tenant.id)) as session:
+        versions = {d: v for d, v in (await session.execute(select(
+            CadenceEnrolment.debtor_id, CadenceEnrolment.version_id))).all()}
+    assert versions[enrolled] == first.version_id
+    assert [a.step_day for a in await actions_of(tenant.id, enrolled)] == [-3, 5]
+    assert versions[newcomer] == second.version_id
+    assert [a.step_day for a in await actions_of(tenant.id, newcomer)] == [6]
+    async with transaction(staff(tenant.id)) as session:
+        moved = await service.move_enrolments(session, staff(tenant.id), TenantId(tenant.id),
+                                              first.cadence_id)
+    assert moved == 1
+
+
+async def test_champion_and_challenger_split_debtors_stably(factory):
+    tenant = await factory.tenant()
+    await load(tenant.id)
+    other = await load(tenant.id, YAML.replace("Régua padrão", "Régua acelerada"),
+                       activate=False)
+    async with transaction(staff(tenant.id)) as session:
+        policy = await service.set_challenger(session, staff(tenant.id), TenantId(tenant.id),
+                                              other.cadence_id, 30)
+        salt = policy.salt
+    ids = [await debtor(tenant.id, [DAY]) for _ in range(40)]
+    await run(tenant.id)
+    await run(tenant.id, DAY + dt.timedelta(days=1))
+    async with transaction(system(tenant.id)) as session:
+        arms = {d: a for d, a in (await session.execute(select(
+            CadenceAction.debtor_id, CadenceAction.arm))).all()}
+    expected = {d: "challenger" if engine.side(salt, d) < 30 else "champion" for d in ids}
+    assert arms == expected
+    assert {"champion", "challenger"} <= set(arms.values())
+
+
+def test_the_yaml_round_trips_and_its_errors_name_the_step_and_field():
+    parsed = cdef.parse(YAML)
+    assert cdef.parse(cdef.dump(parsed)) == parsed
+    assert parsed.steps[3].when.amount_min == Decimal("100.00")
+    cases = {
+        "name: X\nsteps:\n  - day: 5\n    channels: [fax]\n":
+            ("steps[1].channels", "passo 1 (dia 5), campo channels: canal desconhecido 'fax'"),
+        "name: X\nsteps:\n  - day: 2\n    channels: [sms]\n    when: {score_max: 2000}\n":
+            ("steps[1].when.score_max", "passo 1 (dia 2), campo score_max"),
+        "name: X\nsteps:\n  - channels: [sms]\n": ("steps[1].day", "campo day: obrigatório"),
+        "name: X\nsteps:\n  - day: 1\n    channels: [sms]\n    fallback: sms\n":
+            ("steps[1].fallback", "diferente"),
+        "name: X\nsteps:\n  - day: 1\n    channels: [sms]\n    when: {states: [XX]}\n":
+            ("steps[1].when.states", "UF desconhecida 'XX'"),
+        "name: [": ("arquivo", "YAML inválido"),
+    }
+    for source, (field, words) in cases.items():
+        with pytest.raises(ValidationFailed) as caught:
+            cdef.parse(source)
+        assert isinstance(caught.value.detail, dict)
+        assert field in caught.value.detail and words in caught.value.detail[field], source
+
+
+async def test_an_unknown_template_is_refused_naming_the_step(factory):
+    tenant = await factory.tenant()
+    with pytest.raises(ValidationFailed) as caught:
+        await load(tenant.id, YAML.replace("channels: [email]\n", "channels: [email]\n"
+                                           "    template: lembrete\n", 1))
+    assert "passo 1 (dia -3)" in str(caught.value) and "lembrete" in str(caught.value)
+
+
+async def test_a_second_tenant_sees_neither_the_cadences_nor_the_actions(factory):
+    alfa, beta = await factory.tenant(), await factory.tenant()
+    loaded = await load(alfa.id)
+    person = await debtor(alfa.id, [DAY])
+    await run(alfa.id)
+    async with transaction(staff(beta.id)) as session:
+        with pytest.raises(NotFound):
+            await service.access_cadence(session, staff(beta.id), loaded.cadence_id)
+        assert await service.list_cadences(session, TenantId(beta.id)) == []
+        seen = (await session.execute(select(CadenceAction).where(
+            CadenceAction.debtor_id == person))).all()
+    assert seen == []
+    async with transaction(staff(alfa.id)) as session:
+        assert [c.name for c in await service.list_cadences(session, TenantId(alfa.id))] \
+            == ["Régua padrão"]

@@ -5,6 +5,7 @@
     tenants/<tenant>/portfolios/<portfolio>/warnings.csv           warnings
     tenants/<tenant>/portfolios/<portfolio>/acknowledgement.csv    the placement receipt
     tenants/<tenant>/portfolios/<portfolio>/return-<date>.csv      debts returned that day
+    tenants/<tenant>/calls/<yyyy-mm-dd>/<call record>.wav          a dialer call's recording
 
 A tenant's objects share one prefix, so they can be listed, exported or removed together.
 """
@@ -46,3 +47,7 @@ def acknowledgement_key(tenant_id: uuid.UUID, portfolio_id: uuid.UUID) -> str:
 
 def return_report_key(tenant_id: uuid.UUID, portfolio_id: uuid.UUID, day: dt.date) -> str:
     return f"{portfolio_prefix(tenant_id, portfolio_id)}/return-{day.isoformat()}.csv"
+
+
+def call_recording_key(tenant_id: uuid.UUID, day: dt.date, call_id: uuid.UUID) -> str:
+    return f"tenants/{tenant_id}/calls/{day.isoformat()}/{call_id}.wav"

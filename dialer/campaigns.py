@@ -335,6 +335,11 @@ async def _lease(session: AsyncSession, campaign: Campaign, entry: CampaignEntry
                 phone.id, phone.value, campaign.ring_timeout_seconds)
 
 
+async def assign_worker(session: AsyncSession, call_id: uuid.UUID, worker_id: int) -> None:
+    await session.execute(update(CallRecord).where(CallRecord.id == call_id)
+                          .values(worker_id=worker_id))
+
+
 @dataclass
 class Result:
     """What a line worker measured of one call."""

@@ -53,24 +53,24 @@ class PeerCall:
                 "auto_answer": self.extra.get("auto_answer", False)}
 
 
-class _Call(pj.Call):
+class _Call(pj.Call):  # type: ignore[misc]
     def __init__(self, peer: Peer, account: pj.Account, call_id: int) -> None:
         super().__init__(account, call_id)
         self.peer = peer
 
-    def onCallState(self, prm: pj.OnCallStateParam) -> None:  # noqa: N802 - pjsua2 API
+    def onCallState(self, prm: pj.OnCallStateParam) -> None:
         self.peer.on_state(self, self.getInfo())
 
-    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:  # noqa: N802
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
         self.peer.on_media(self)
 
 
-class _Account(pj.Account):
+class _Account(pj.Account):  # type: ignore[misc]
     def __init__(self, peer: Peer) -> None:
         super().__init__()
         self.peer = peer
 
-    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:  # noqa: N802
+    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
         self.peer.on_incoming(self, prm)
 
 
@@ -81,7 +81,7 @@ class Peer:
         self.ring_s: float = config.get("ring_s", 0.5)
         self.talk_s: float | None = config.get("talk_s")  # None: until the other side ends
         self.tone: str | None = config.get("tone")  # a WAV sent to whoever answers
-        self.rng = random.Random(config.get("seed", 7))
+        self.rng = random.Random(config.get("seed", 7))  # noqa: S311 - a demo's pattern
         self.spec = EndpointSpec(sip_port=config["sip_port"], rtp_port=config["rtp_port"],
                                  log_level=config.get("log_level", 1))
         self.ep = start_endpoint(self.spec)

@@ -58,16 +58,16 @@ def classify(code: int, *, rang_out: bool) -> str:
     return "failed"
 
 
-class Leg(pj.Call):
+class Leg(pj.Call):  # type: ignore[misc]
     def __init__(self, worker: Worker, line: Line, account: pj.Account, agent: bool) -> None:
         super().__init__(account)
         self.worker, self.line, self.agent = worker, line, agent
 
-    def onCallState(self, prm: pj.OnCallStateParam) -> None:  # noqa: N802 - pjsua2 API
+    def onCallState(self, prm: pj.OnCallStateParam) -> None:
         info = self.getInfo()
         self.worker.on_state(self.line, self, info)
 
-    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:  # noqa: N802
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
         self.worker.on_media(self.line, self)
 
 
@@ -77,6 +77,7 @@ class Line:
     uri: str
     ring_timeout: float
     dialed: float
+    abandon_wav: str | None = None
     debtor: Leg | None = None
     agent: Leg | None = None
     agent_uri: str | None = None
@@ -124,7 +125,8 @@ class Worker:
     def handle(self, cmd: dict[str, Any]) -> None:
         kind = cmd["op"]
         if kind == "dial":
-            self.dial(cmd["call_id"], cmd["uri"], float(cmd["ring_timeout"]))
+            self.dial(cmd["call_id"], cmd["uri"], float(cmd["ring_timeout"]),
+                      cmd.get("abandon_wav"))
         elif kind == "bridge":
             self.bridge(cmd["call_id"], cmd["agent_uri"])
         elif kind == "hangup":
@@ -137,8 +139,10 @@ class Worker:
     def send(self, event: str, **data: Any) -> None:
         self.conn.send({"ev": event, "worker": self.id, **data})
 
-    def dial(self, call_id: str, uri: str, ring_timeout: float) -> None:
-        line = Line(call_id, uri, max(15.0, ring_timeout), time.time())
+    def dial(self, call_id: str, uri: str, ring_timeout: float,
+             abandon_wav: str | None = None) -> None:
+        line = Line(call_id, uri, max(15.0, ring_timeout), time.time(),
+                    abandon_wav=abandon_wav or self.abandon_wav)
         self.lines[call_id] = line
         if len(self.lines) > LINES_PER_WORKER:
             line.sip_code, line.reason = 0, "worker at capacity"
@@ -260,13 +264,13 @@ class Worker:
             except pj.Error:
                 pass
         self.send("abandoning", call_id=line.call_id)
-        if self.abandon_wav and line.debtor_audio is not None:
+        if line.abandon_wav and line.debtor_audio is not None:
             line.player = pj.AudioMediaPlayer()
-            line.player.createPlayer(self.abandon_wav, pj.PJMEDIA_FILE_NO_LOOP)
+            line.player.createPlayer(line.abandon_wav, pj.PJMEDIA_FILE_NO_LOOP)
             line.player.startTransmit(line.debtor_audio)
             if line.recorder is not None:
                 line.player.startTransmit(line.recorder)
-            line.message_ends = now + wav_seconds(self.abandon_wav) + 0.2
+            line.message_ends = now + wav_seconds(line.abandon_wav) + 0.2
         else:
             line.message_ends = now
 

@@ -169,6 +169,19 @@ class Live:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
+def _wait_closed(path: Path, patience: float = 2.0) -> None:
+    """Wait for the recorder to close the WAV: pjmedia 2.14+ removes a port from the
+    bridge asynchronously, so the file may close just after the call is reported. The
+    header's RIFF size is written on close."""
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
+        with path.open("rb") as wav:
+            head = wav.read(8)
+        if len(head) == 8 and int.from_bytes(head[4:8], "little") == path.stat().st_size - 8:
+            return
+        time.sleep(0.02)
+
+
 class Coordinator:
     def __init__(self, config: EngineConfig, *, scope: Callable[[], Any] | None = None
                  ) -> None:
@@ -400,6 +413,7 @@ class Coordinator:
         if not path.exists():
             return None
         try:
+            _wait_closed(path)
             if not self.config.upload:
                 return None
             from core.runtime import get_storage

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import random
+import subprocess
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -76,6 +77,23 @@ def phones(tones: dict[str, Path]) -> Iterator[PeerProcess]:
     peer.stop()
 
 
+@pytest.fixture
+def sipp_trunk() -> Iterator[int]:
+    """SIPp's built-in UAS answering every call and echoing RTP; stopped by its pid."""
+    port = 6320
+    process = subprocess.Popen(["sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", str(port),
+                                "-rtp_echo", "-mp", "44000", "-nostdin"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    yield port
+    process.terminate()
+    try:
+        process.wait(5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @dataclass
 class Scenario:
     tenant_id: uuid.UUID
@@ -134,11 +152,11 @@ def engine(tmp_path: Path, sc: Scenario, *, workers: int = 1, trunk_port: int = 
 
 
 async def run_until(coordinator: Coordinator, done: Callable[[], Awaitable[bool]],
-                    timeout: float, during: Callable[[], Awaitable[None]] | None = None) -> None:
-    """Run the dialer until `done()` holds (checked every 0.2 s) or fail at `timeout`."""
+                    limit: float, during: Callable[[], Awaitable[None]] | None = None) -> None:
+    """Run the dialer until `done()` holds (checked every 0.2 s) or fail after `limit` s."""
     stop = asyncio.Event()
     runner = asyncio.create_task(coordinator.run(stop))
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + limit
     try:
         while not await done():
             if runner.done():

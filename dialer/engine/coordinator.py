@@ -81,6 +81,7 @@ pace: Callable[[Snapshot], int] = progressive
 @dataclass
 class EngineConfig:
     trunk: str  # host:port where debtor calls go (sip:<number>@trunk)
+    trunks: list[str] = field(default_factory=list)  # per worker (demo peers), else trunk
     workers: int = 2
     sip_port: int = 5260
     rtp_port: int = 30000
@@ -505,10 +506,14 @@ class Coordinator:
             await campaigns.assign_worker(session, dial.call_id, handle.index)
             await self._call_event(session, live, "dialing")
             outbox.append((handle, {"op": "dial", "call_id": str(dial.call_id),
-                                    "uri": f"sip:{dial.number}@{self.config.trunk}",
+                                    "uri": f"sip:{dial.number}@{self._trunk(handle)}",
                                     "ring_timeout": dial.ring_timeout_seconds,
                                     "abandon_wav": prompt}))
         return outbox
+
+    def _trunk(self, handle: WorkerHandle) -> str:
+        trunks = self.config.trunks
+        return trunks[handle.index % len(trunks)] if trunks else self.config.trunk
 
     async def _prompt(self, session: Any, campaign: Campaign) -> str:
         found = self._prompt_of.get(campaign.id)

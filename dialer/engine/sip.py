@@ -76,6 +76,9 @@ def account_config(user: str, spec: EndpointSpec, *, registrar: str | None = Non
         cfg.regConfig.registerOnAdd = False
     if auth is not None:
         cfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", auth[0], 0, auth[1]))
+    # No re-INVITE to lock one codec after an answer listing several: a leg costs one
+    # INVITE transaction, and simple UAS peers (SIPp scenarios) do not expect a second.
+    cfg.mediaConfig.lockCodecEnabled = False
     cfg.mediaConfig.transportConfig.port = spec.rtp_port
     cfg.mediaConfig.transportConfig.portRange = spec.rtp_range
     cfg.mediaConfig.transportConfig.boundAddress = spec.bind

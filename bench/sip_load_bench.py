@@ -206,6 +206,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     attempts = sum(counts.values())
     failed = attempts - counts.get("answered", 0)
     lat = sorted(coordinator.latencies)
+    legs = sorted(coordinator.agent_legs)
     return {
         "agents": args.agents, "workers": workers, "hold_s": args.hold,
         "workers_ready_s": round(ready_s, 1),
@@ -217,6 +218,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "calls_per_second_steady": round(sum(done.values()) / steady_s, 2),
         "answer_to_bridge_ms_p50": lat[len(lat) // 2] if lat else None,
         "answer_to_bridge_ms_p95": lat[int(len(lat) * 0.95)] if lat else None,
+        "agent_leg_ms_p50": legs[len(legs) // 2] if legs else None,
+        "agent_leg_ms_p95": legs[int(len(legs) * 0.95)] if legs else None,
         "worker_cpu_percent_mean": round(statistics.mean(cpu), 2) if cpu else None,
         "worker_cpu_percent_total": round(sum(cpu), 1),
         "worker_rss_mb_mean": round(statistics.mean(rss), 1) if rss else None,

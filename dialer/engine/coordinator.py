@@ -196,7 +196,9 @@ class Coordinator:
         self._scope_at = 0.0
         self._tasks: set[asyncio.Task[None]] = set()
         self._prompt_of: dict[uuid.UUID, str] = {}
-        self.latencies: list[int] = []
+        self.latencies: list[int] = []  # answer to bridge, ms
+        self.agent_legs: list[int] = []  # of which: agent named to bridge up, ms
+        self._progress: list[tuple[Live, str]] = []  # call progress to NOTIFY next tick
         self.counts: dict[str, int] = {}
         self.restarts = 0
         self._last_housekeeping = 0.0
@@ -267,7 +269,7 @@ class Coordinator:
             return
         if kind == "ringing":
             live.ringing = event["at"]
-            self._spawn_task(self._publish_call(live, "ringing"))
+            self._progress.append((live, "ringing"))
         elif kind == "answered":
             live.answered = event["at"]
             self._spawn_task(self._answered(live))
@@ -276,6 +278,7 @@ class Coordinator:
         elif kind == "bridged":
             live.bridged, live.latency_ms = event["at"], event["latency_ms"]
             self.latencies.append(event["latency_ms"])
+            self.agent_legs.append(event.get("agent_leg_ms", event["latency_ms"]))
             self._spawn_task(self._bridged(live))
         elif kind == "abandoning":
             live.abandoning = True
@@ -314,7 +317,7 @@ class Coordinator:
         async with live.lock:
             if live.agent is None and not live.abandoning:
                 await self._offer(live)
-            await self._publish_call(live, "answered")
+            self._progress.append((live, "answered"))
 
     async def _offer(self, live: Live) -> None:
         """Take a ready agent for an answered call and tell its worker to bridge."""
@@ -429,10 +432,6 @@ class Coordinator:
                              call_id=live.dial.call_id, campaign_id=live.dial.campaign_id,
                              debtor_id=live.dial.debtor_id, status=status, **data)
 
-    async def _publish_call(self, live: Live, status: str) -> None:
-        async with self._db().transaction(await self._scope_now()) as session:
-            await self._call_event(session, live, status)
-
     # ---- pacing loop -----------------------------------------------------------------
     async def tick(self) -> int:
         """One round: housekeeping, waiting calls offered again, new lines dialed.
@@ -450,6 +449,11 @@ class Coordinator:
                         await self._offer(live)
         outbox: list[tuple[WorkerHandle, dict[str, Any]]] = []
         async with self._db().transaction(scope) as session:
+            # Ringing and answered are batched into this round's transaction: one fewer
+            # transaction per event where latency matters less than the answer path.
+            progress, self._progress = self._progress, []
+            for live, status in progress:
+                await self._call_event(session, live, status)
             for agent in await campaigns.end_wrap_ups(session):
                 await events.publish(session, agent.tenant_id, "agent_state",
                                      user_id=agent.user_id, state=agent.state)

@@ -81,6 +81,7 @@ class Line:
     debtor: Leg | None = None
     agent: Leg | None = None
     agent_uri: str | None = None
+    offered: float | None = None  # when the coordinator named the agent
     ringing: float | None = None
     answered: float | None = None
     bridged: float | None = None
@@ -163,7 +164,7 @@ class Worker:
             self.send("agent_failed", call_id=call_id, reason="call no longer waiting")
             return
         leg = Leg(self, line, self.account, agent=True)
-        line.agent, line.agent_uri = leg, agent_uri
+        line.agent, line.agent_uri, line.offered = leg, agent_uri, time.time()
         line.legs.append(leg)
         try:
             leg.makeCall(agent_uri, op(headers=AUTO_ANSWER))
@@ -238,7 +239,8 @@ class Worker:
         line.bridged = time.time()
         assert line.answered is not None
         self.send("bridged", call_id=line.call_id, at=line.bridged,
-                  latency_ms=round((line.bridged - line.answered) * 1000))
+                  latency_ms=round((line.bridged - line.answered) * 1000),
+                  agent_leg_ms=round((line.bridged - (line.offered or line.answered)) * 1000))
 
     # ---- timers ----------------------------------------------------------------------
     def tick(self, now: float) -> None:

@@ -514,29 +514,59 @@ async def set_agent_state(session: AsyncSession, principal: Principal, state: st
     return row
 
 
+_PICK_READY = """
+    SELECT tenant_id, id FROM agent_session
+    WHERE state = 'ready' AND call_id IS NULL AND logged_out_at IS NULL
+      AND campaign_ids @> jsonb_build_array(CAST(:campaign AS text))
+    ORDER BY state_since LIMIT 1 FOR UPDATE SKIP LOCKED
+"""
+
+
 async def take_agent(session: AsyncSession, campaign_id: uuid.UUID,
                      call_id: uuid.UUID) -> Agent | None:
     """The agent ready the longest in `campaign_id`, now talking on `call_id`; atomic
     across dialer processes (None: nobody is ready)."""
-    row = (await session.execute(text("""
+    row = (await session.execute(text(f"""
         UPDATE agent_session s SET state = 'talking', state_since = now(), call_id = :call
-        FROM (SELECT tenant_id, id FROM agent_session
-              WHERE state = 'ready' AND logged_out_at IS NULL
-                AND campaign_ids @> jsonb_build_array(CAST(:campaign AS text))
-              ORDER BY state_since LIMIT 1 FOR UPDATE SKIP LOCKED) pick
+        FROM ({_PICK_READY}) pick
         WHERE s.tenant_id = pick.tenant_id AND s.id = pick.id
         RETURNING s.id, s.tenant_id, s.user_id, s.sip_uri
     """), {"call": call_id, "campaign": str(campaign_id)})).first()
     return Agent(row.id, row.tenant_id, row.user_id, row.sip_uri) if row else None
 
 
-async def release_agent(session: AsyncSession, agent_session_id: uuid.UUID, *,
+async def reserve_agent(session: AsyncSession, campaign_id: uuid.UUID,
+                        call_id: uuid.UUID) -> Agent | None:
+    """Progressive dialing: the line is dialed for one ready agent, who stays ready (and
+    is not taken for another call) until it is answered or ends. The worker then calls
+    the agent the moment the debtor answers, with no round trip to the coordinator."""
+    row = (await session.execute(text(f"""
+        UPDATE agent_session s SET call_id = :call
+        FROM ({_PICK_READY}) pick
+        WHERE s.tenant_id = pick.tenant_id AND s.id = pick.id
+        RETURNING s.id, s.tenant_id, s.user_id, s.sip_uri
+    """), {"call": call_id, "campaign": str(campaign_id)})).first()
+    return Agent(row.id, row.tenant_id, row.user_id, row.sip_uri) if row else None
+
+
+async def agent_talking(session: AsyncSession, agent: Agent, call_id: uuid.UUID) -> bool:
+    """The reserved agent's line was answered: talking (a pause asked meanwhile waits for
+    the end of this call)."""
+    result = await session.execute(update(AgentSession).where(
+        AgentSession.tenant_id == agent.tenant_id, AgentSession.id == agent.session_id,
+        AgentSession.call_id == call_id)
+        .values(state=AgentState.TALKING, state_since=dt.datetime.now(dt.UTC)))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def release_agent(session: AsyncSession, agent: Agent, call_id: uuid.UUID, *,
                         wrap_up: bool) -> None:
-    """The call is over: the agent wraps up (or is ready again if it never talked)."""
+    """The call is over for the agent: wrap-up after talking, else ready again."""
+    state = AgentState.WRAP_UP if wrap_up else AgentState.READY
     await session.execute(update(AgentSession).where(
-        AgentSession.id == agent_session_id, AgentSession.state == AgentState.TALKING)
-        .values(state=AgentState.WRAP_UP if wrap_up else AgentState.READY,
-                state_since=dt.datetime.now(dt.UTC), call_id=None))
+        AgentSession.tenant_id == agent.tenant_id, AgentSession.id == agent.session_id,
+        AgentSession.call_id == call_id)
+        .values(state=state, state_since=dt.datetime.now(dt.UTC), call_id=None))
 
 
 async def end_wrap_ups(session: AsyncSession) -> list[AgentSession]:
@@ -553,6 +583,40 @@ async def end_wrap_ups(session: AsyncSession) -> list[AgentSession]:
         return []
     return list((await session.execute(select(AgentSession).where(
         AgentSession.id.in_([r.id for r in rows])))).scalars())
+
+
+async def release_stale_agents(session: AsyncSession) -> int:
+    """Agents left on a call that is over (its dialer process died) are freed: wrap-up
+    after talking, else as they were."""
+    result = await session.execute(text("""
+        UPDATE agent_session s SET state = CASE WHEN s.state = 'talking' THEN 'wrap_up'
+                                                ELSE s.state END,
+                                   state_since = now(), call_id = NULL
+        WHERE s.logged_out_at IS NULL AND EXISTS (
+            SELECT 1 FROM call_record c
+            WHERE c.id = s.call_id AND c.ended_at IS NOT NULL)
+    """))
+    released: int = result.rowcount  # type: ignore[attr-defined]
+    return released
+
+
+async def end_call(session: AsyncSession, principal: Principal, call_id: uuid.UUID) -> None:
+    """The agent ends its call from the desktop: the dialer process holding the call
+    hangs up both legs (it listens on `events.HANGUP_CHANNEL`). A supervisor may end any
+    call of a tenant it works."""
+    from dialer import events
+
+    record = (await session.execute(select(CallRecord).where(
+        CallRecord.id == call_id))).scalar_one_or_none()
+    if record is None or not principal.may_work(record.tenant_id) or record.ended_at:
+        raise NotFound("ligação")
+    if principal.role not in MANAGERS:
+        mine = (await session.execute(select(AgentSession.id).where(
+            AgentSession.user_id == principal.user_id, AgentSession.call_id == call_id,
+            AgentSession.logged_out_at.is_(None)))).first()
+        if mine is None:
+            raise NotFound("ligação")
+    await events.request_hangup(session, record.dialer_id, call_id)
 
 
 async def logged_in_agents(session: AsyncSession) -> list[AgentSession]:

@@ -20,6 +20,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 CHANNEL = "regua_dialer"
+# Requests to the dialer processes: {"dialer_id", "call_id"}; the one holding it acts.
+HANGUP_CHANNEL = "regua_dialer_hangup"
 
 
 def _plain(value: Any) -> Any:
@@ -36,3 +38,9 @@ async def publish(session: AsyncSession, tenant_id: uuid.UUID, kind: str,
                **{k: _plain(v) for k, v in data.items()}}
     await session.execute(text("SELECT pg_notify(:channel, :payload)"),
                           {"channel": CHANNEL, "payload": json.dumps(payload)})
+
+
+async def request_hangup(session: AsyncSession, dialer_id: str, call_id: uuid.UUID) -> None:
+    payload = {"dialer_id": dialer_id, "call_id": str(call_id)}
+    await session.execute(text("SELECT pg_notify(:channel, :payload)"),
+                          {"channel": HANGUP_CHANNEL, "payload": json.dumps(payload)})

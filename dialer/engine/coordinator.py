@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 import os
 import shutil
@@ -315,7 +316,13 @@ class Coordinator:
 
     async def _answered(self, live: Live) -> None:
         async with live.lock:
-            if live.agent is None and not live.abandoning:
+            if live.agent is not None:  # reserved at dial: the worker is calling it already
+                async with self._db().transaction(await self._scope_now()) as session:
+                    await campaigns.agent_talking(session, live.agent, live.dial.call_id)
+                    await events.publish(session, live.agent.tenant_id, "agent_state",
+                                         user_id=live.agent.user_id,
+                                         state=AgentState.TALKING)
+            elif not live.abandoning:
                 await self._offer(live)
             self._progress.append((live, "answered"))
 
@@ -371,7 +378,8 @@ class Coordinator:
             agent, live.agent = live.agent, None
             async with self._db().transaction(await self._scope_now()) as session:
                 if agent is not None:
-                    await campaigns.release_agent(session, agent.session_id, wrap_up=False)
+                    await campaigns.release_agent(session, agent, live.dial.call_id,
+                                                  wrap_up=False)
                 await self._call_event(session, live, "abandoning")
 
     async def _finish(self, live: Live, event: dict[str, Any]) -> None:
@@ -396,7 +404,7 @@ class Coordinator:
             async with self._db().transaction(await self._scope_now()) as session:
                 await campaigns.finish(session, result)
                 if live.agent is not None:
-                    await campaigns.release_agent(session, live.agent.session_id,
+                    await campaigns.release_agent(session, live.agent, live.dial.call_id,
                                                   wrap_up=live.bridged is not None)
                     await events.publish(session, live.agent.tenant_id, "agent_state",
                                          user_id=live.agent.user_id,
@@ -470,6 +478,7 @@ class Coordinator:
             await campaigns.renew_leases(
                 session, self.config.dialer_id, [v.dial.entry_id for v in self.live.values()])
             await campaigns.expire_leases(session)
+            await campaigns.release_stale_agents(session)
 
     def _snapshot(self, campaign: Campaign, agents: list[AgentSession],
                   now: float) -> Snapshot:
@@ -505,6 +514,9 @@ class Coordinator:
         for dial in dials:
             handle = max(self.workers.values(), key=lambda w: w.free)
             live = Live(dial, handle.index, time.time())
+            # One line per ready agent is dialed for that agent (progressive); lines
+            # beyond them (predictive) take whoever is ready when they are answered.
+            live.agent = await campaigns.reserve_agent(session, campaign.id, dial.call_id)
             self.live[dial.call_id] = live
             handle.calls.add(dial.call_id)
             await campaigns.assign_worker(session, dial.call_id, handle.index)
@@ -512,7 +524,8 @@ class Coordinator:
             outbox.append((handle, {"op": "dial", "call_id": str(dial.call_id),
                                     "uri": f"sip:{dial.number}@{self._trunk(handle)}",
                                     "ring_timeout": dial.ring_timeout_seconds,
-                                    "abandon_wav": prompt}))
+                                    "abandon_wav": prompt,
+                                    "agent_uri": live.agent.sip_uri if live.agent else None}))
         return outbox
 
     def _trunk(self, handle: WorkerHandle) -> str:
@@ -532,6 +545,7 @@ class Coordinator:
 
     # ---- life ------------------------------------------------------------------------
     _running = False
+    _listener: Any = None
 
     async def start(self) -> None:
         self._running = True
@@ -544,6 +558,24 @@ class Coordinator:
                 raise RuntimeError("line workers did not start")
             await asyncio.sleep(0.05)
         await self._close_orphans()
+        await self._listen()
+
+    async def _listen(self) -> None:
+        """Hang-up requests from the agent desktop (another process) come by NOTIFY."""
+        import asyncpg
+        from sqlalchemy.engine import make_url
+
+        from core.db import app_url
+        from core.settings import get_settings
+
+        url = make_url(app_url(get_settings())).set(drivername="postgresql")
+        self._listener = await asyncpg.connect(url.render_as_string(False))
+        await self._listener.add_listener(events.HANGUP_CHANNEL, self._on_hangup_request)
+
+    def _on_hangup_request(self, conn: Any, pid: int, channel: str, payload: str) -> None:
+        request = json.loads(payload)
+        if request.get("dialer_id") == self.config.dialer_id:
+            self.hang_up(uuid.UUID(request["call_id"]))
 
     async def _close_orphans(self) -> None:
         """Calls a previous run of this dialer id left open are failed now."""
@@ -579,6 +611,9 @@ class Coordinator:
 
     async def stop(self, grace: float = 10) -> None:
         self._running = False
+        if self._listener is not None:
+            await self._listener.close()
+            self._listener = None
         for handle in self.workers.values():
             try:
                 handle.conn.send({"op": "stop"})

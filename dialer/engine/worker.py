@@ -78,6 +78,7 @@ class Line:
     ring_timeout: float
     dialed: float
     abandon_wav: str | None = None
+    reserved: str | None = None  # the agent the line was dialed for: called on answer
     debtor: Leg | None = None
     agent: Leg | None = None
     agent_uri: str | None = None
@@ -127,7 +128,7 @@ class Worker:
         kind = cmd["op"]
         if kind == "dial":
             self.dial(cmd["call_id"], cmd["uri"], float(cmd["ring_timeout"]),
-                      cmd.get("abandon_wav"))
+                      cmd.get("abandon_wav"), cmd.get("agent_uri"))
         elif kind == "bridge":
             self.bridge(cmd["call_id"], cmd["agent_uri"])
         elif kind == "hangup":
@@ -141,9 +142,9 @@ class Worker:
         self.conn.send({"ev": event, "worker": self.id, **data})
 
     def dial(self, call_id: str, uri: str, ring_timeout: float,
-             abandon_wav: str | None = None) -> None:
+             abandon_wav: str | None = None, agent_uri: str | None = None) -> None:
         line = Line(call_id, uri, max(15.0, ring_timeout), time.time(),
-                    abandon_wav=abandon_wav or self.abandon_wav)
+                    abandon_wav=abandon_wav or self.abandon_wav, reserved=agent_uri)
         self.lines[call_id] = line
         if len(self.lines) > LINES_PER_WORKER:
             line.sip_code, line.reason = 0, "worker at capacity"
@@ -196,6 +197,8 @@ class Worker:
         elif info.state == pj.PJSIP_INV_STATE_CONFIRMED and line.answered is None:
             line.answered, line.sip_code = now, 200
             self.send("answered", call_id=line.call_id, at=now)
+            if line.reserved is not None:
+                self.bridge(line.call_id, line.reserved)
         elif info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
             if line.sip_code != 200:
                 line.sip_code = info.lastStatusCode

@@ -143,11 +143,19 @@ async def test_an_agent_is_taken_once_and_wraps_up(factory, services):
     got = await asyncio.gather(take(), take(), take())
     taken = [g for g in got if g is not None]
     assert len(taken) == 1 and taken[0].sip_uri == "sip:op1@127.0.0.1:5999"
+    call_id = (await _agent(boss)).call_id
     async with transaction(boss) as session:
-        await campaigns.release_agent(session, taken[0].session_id, wrap_up=True)
+        # Taken: no other call gets this agent, not even reserved for a new line.
+        assert await campaigns.reserve_agent(session, cid, uuid.uuid4()) is None
+        await campaigns.release_agent(session, taken[0], call_id, wrap_up=True)
     async with transaction(boss) as session:
         ready = await campaigns.end_wrap_ups(session)
         assert [r.state for r in ready] == [AgentState.READY]
+
+
+async def _agent(principal: Principal) -> campaigns.AgentSession:
+    async with transaction(principal) as session:
+        return (await session.execute(select(campaigns.AgentSession))).scalar_one()
 
 
 async def test_a_second_tenant_sees_no_campaign_entry_or_call(factory, services):

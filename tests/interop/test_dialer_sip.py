@@ -14,8 +14,14 @@ import pytest
 from sqlalchemy import select
 
 from core.access import transaction
+from core.auth.principal import Principal
+from core.auth.roles import Role
+from core.errors import NotFound
+from core.ids import uuid7
 from core.models import Interaction
 from core.runtime import get_storage
+from dialer import campaigns
+from dialer.engine.peer import PeerProcess
 from dialer.models import AgentSession, CampaignEntry, EntryState
 from tests.interop.conftest import (
     SP,
@@ -183,3 +189,41 @@ async def test_sipp_as_the_trunk_answers_and_the_call_is_bridged(
     assert call.outcome == "answered" and call.answer_to_bridge_ms < 500
     # SIPp echoes RTP: the agent hears its own tone back through the bridge.
     assert [c for c in phones.stats() if c["user"] == "op5"][-1]["rx_max"] > 10
+
+
+async def test_the_agent_ends_the_call_from_the_desktop_and_both_legs_hang_up(
+        factory, services, trunk, tones, tmp_path):
+    phone = PeerProcess("agent", 6302, 43150, tone=str(tones["agent"]))  # never hangs up
+    try:
+        sc = await scenario(factory, [ANSWERS], [phone.uri("op6")])
+        other = await factory.tenant()
+        agent = Principal(user_id=sc.agents[0], email="op6@regua.test", full_name="Op",
+                          role=Role.AGENT, tenant_id=None,
+                          tenant_ids=frozenset({sc.tenant_id}))
+        stranger = Principal(user_id=uuid7(), email="x@regua.test", full_name="X",
+                             role=Role.SUPERVISOR, tenant_id=None,
+                             tenant_ids=frozenset({other.id}))
+        dialer = engine(tmp_path, sc)
+        asked: list[bool] = []
+
+        async def end_when_bridged() -> None:
+            bridged = [v for v in dialer.live.values() if v.bridged is not None]
+            if bridged and not asked:
+                call_id = bridged[0].dial.call_id
+                async with transaction(stranger) as session:
+                    with pytest.raises(NotFound):
+                        await campaigns.end_call(session, stranger, call_id)
+                async with transaction(agent) as session:
+                    await campaigns.end_call(session, agent, call_id)
+                asked.append(True)
+
+        async def done() -> bool:
+            return len(await finished_calls(sc)) == 1
+
+        await run_until(dialer, done, limit=20, during=end_when_bridged)
+        [call] = await finished_calls(sc)
+        assert (call.outcome, call.reason) == ("answered", "hung up by the agent")
+        assert [c for c in trunk.stats() if c["user"] == ANSWERS][-1]["ended"]
+        assert [c for c in phone.stats() if c["user"] == "op6"][-1]["ended"]
+    finally:
+        phone.stop()

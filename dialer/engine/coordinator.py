@@ -171,6 +171,13 @@ class Live:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
+CLAIM_CHUNK = 10  # entries leased per transaction; a round runs its chunks at once
+
+
+def _split(total: int, size: int) -> list[int]:
+    return [min(size, total - start) for start in range(0, total, size)]
+
+
 def _wait_closed(path: Path, patience: float = 2.0) -> None:
     """Wait for the recorder to close the WAV: pjmedia 2.14+ removes a port from the
     bridge asynchronously, so the file may close just after the call is reported. The
@@ -455,7 +462,6 @@ class Coordinator:
                 async with live.lock:
                     if live.agent is None and not live.abandoning:
                         await self._offer(live)
-        outbox: list[tuple[WorkerHandle, dict[str, Any]]] = []
         async with self._db().transaction(scope) as session:
             # Ringing and answered are batched into this round's transaction: one fewer
             # transaction per event where latency matters less than the answer path.
@@ -466,12 +472,20 @@ class Coordinator:
                 await events.publish(session, agent.tenant_id, "agent_state",
                                      user_id=agent.user_id, state=agent.state)
             agents = await campaigns.logged_in_agents(session)
+            plans = []
+            free = sum(w.free for w in self.workers.values())
             for campaign in await campaigns.active_campaigns(session):
-                outbox += await self._pace_campaign(session, campaign, agents, now)
-        # Only once the call records are committed: a worker may report the end at once.
-        for handle, command in outbox:
-            handle.conn.send(command)
-        return len(outbox)
+                wanted = min(self._wanted(campaign, agents, now), free)
+                if wanted > 0:
+                    free -= wanted
+                    plans.append((campaign, wanted,
+                                  await self._prompt(session, campaign)))
+        # Each lease asks the guard a few queries: several transactions at once keep a
+        # large team's redial within a round or two.
+        chunks = [(campaign, size, prompt) for campaign, wanted, prompt in plans
+                  for size in _split(wanted, CLAIM_CHUNK)]
+        placed = await asyncio.gather(*(self._dial(scope, *chunk) for chunk in chunks))
+        return sum(placed)
 
     async def _housekeeping(self, scope: Scope) -> None:
         async with self._db().transaction(scope) as session:
@@ -496,37 +510,51 @@ class Coordinator:
             stats={"dialed": dialed, "answered": answered,
                    "answer_rate": answered / dialed if dialed else 0.0})
 
-    async def _pace_campaign(self, session: Any, campaign: Campaign,
-                             agents: list[AgentSession], now: float
-                             ) -> list[tuple[WorkerHandle, dict[str, Any]]]:
+    def _wanted(self, campaign: Campaign, agents: list[AgentSession], now: float) -> int:
         snapshot = self._snapshot(campaign, agents, now)
         ready = sum(1 for a in snapshot.agents if a.state == AgentState.READY)
         ceiling = int(ready * snapshot.max_lines_per_agent) - len(snapshot.ringing)
-        free = sum(w.free for w in self.workers.values())
-        wanted = min(pace(snapshot), ceiling, free)
-        if wanted <= 0:
-            return []
-        dials = await campaigns.claim(
-            session, campaign, wanted, dialer_id=self.config.dialer_id, worker_id=-1,
-            at=dt.datetime.now(dt.UTC) + self.config.time_shift)
-        prompt = await self._prompt(session, campaign)
-        outbox = []
-        for dial in dials:
-            handle = max(self.workers.values(), key=lambda w: w.free)
-            live = Live(dial, handle.index, time.time())
-            # One line per ready agent is dialed for that agent (progressive); lines
-            # beyond them (predictive) take whoever is ready when they are answered.
-            live.agent = await campaigns.reserve_agent(session, campaign.id, dial.call_id)
-            self.live[dial.call_id] = live
-            handle.calls.add(dial.call_id)
-            await campaigns.assign_worker(session, dial.call_id, handle.index)
-            await self._call_event(session, live, "dialing")
-            outbox.append((handle, {"op": "dial", "call_id": str(dial.call_id),
-                                    "uri": f"sip:{dial.number}@{self._trunk(handle)}",
-                                    "ring_timeout": dial.ring_timeout_seconds,
-                                    "abandon_wav": prompt,
-                                    "agent_uri": live.agent.sip_uri if live.agent else None}))
-        return outbox
+        return min(pace(snapshot), ceiling)
+
+    async def _dial(self, scope: Scope, campaign: Campaign, wanted: int, prompt: str) -> int:
+        """Lease up to `wanted` entries in one transaction and, once it commits, send the
+        calls to workers (a worker may report a call's end at once)."""
+        outbox: list[tuple[WorkerHandle, dict[str, Any]]] = []
+        taken: list[Live] = []
+        try:
+            async with self._db().transaction(scope) as session:
+                dials = await campaigns.claim(
+                    session, campaign, wanted, dialer_id=self.config.dialer_id,
+                    worker_id=-1, at=dt.datetime.now(dt.UTC) + self.config.time_shift)
+                for dial in dials:
+                    # The line is counted on its worker before any await: the other
+                    # chunks of this round choose workers meanwhile.
+                    handle = max(self.workers.values(), key=lambda w: w.free)
+                    live = Live(dial, handle.index, time.time())
+                    self.live[dial.call_id] = live
+                    handle.calls.add(dial.call_id)
+                    taken.append(live)
+                    # One line per ready agent is dialed for that agent (progressive);
+                    # lines beyond them (predictive) take whoever is ready on answer.
+                    live.agent = await campaigns.reserve_agent(session, campaign.id,
+                                                               dial.call_id)
+                    await campaigns.assign_worker(session, dial.call_id, handle.index)
+                    await self._call_event(session, live, "dialing")
+                    outbox.append((handle, {
+                        "op": "dial", "call_id": str(dial.call_id),
+                        "uri": f"sip:{dial.number}@{self._trunk(handle)}",
+                        "ring_timeout": dial.ring_timeout_seconds, "abandon_wav": prompt,
+                        "agent_uri": live.agent.sip_uri if live.agent else None}))
+        except BaseException:
+            for live in taken:
+                self.live.pop(live.dial.call_id, None)
+                owner = self.workers.get(live.worker)
+                if owner is not None:
+                    owner.calls.discard(live.dial.call_id)
+            raise
+        for handle, command in outbox:
+            handle.conn.send(command)
+        return len(outbox)
 
     def _trunk(self, handle: WorkerHandle) -> str:
         trunks = self.config.trunks

@@ -171,7 +171,8 @@ class Live:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
-CLAIM_CHUNK = 10  # entries leased per transaction; a round runs its chunks at once
+CLAIM_CHUNK = 10  # entries leased per transaction
+CLAIM_PARALLEL = 8  # transactions leasing at once (the pool holds 2 x REGUA_DATABASE_POOL_SIZE)
 
 
 def _split(total: int, size: int) -> list[int]:
@@ -210,6 +211,7 @@ class Coordinator:
         self.counts: dict[str, int] = {}
         self.restarts = 0
         self._last_housekeeping = 0.0
+        self._leasing = asyncio.Semaphore(CLAIM_PARALLEL)
 
     def _ts(self, value: float | None) -> dt.datetime | None:
         if value is None:
@@ -249,7 +251,8 @@ class Coordinator:
             handle.process.kill()
             code = handle.process.wait()
         reason = f"line worker {handle.index} died (exit code {code})"
-        if not self._running and not handle.calls:
+        if not self._running and code == 0:
+            # Stopped as asked: it reported every call before it exited.
             del self.workers[handle.index]
             return
         log.warning("dialer: %s with %d calls", reason, len(handle.calls))
@@ -522,7 +525,7 @@ class Coordinator:
         outbox: list[tuple[WorkerHandle, dict[str, Any]]] = []
         taken: list[Live] = []
         try:
-            async with self._db().transaction(scope) as session:
+            async with self._leasing, self._db().transaction(scope) as session:
                 dials = await campaigns.claim(
                     session, campaign, wanted, dialer_id=self.config.dialer_id,
                     worker_id=-1, at=dt.datetime.now(dt.UTC) + self.config.time_shift)

@@ -121,9 +121,29 @@ class Settings(BaseSettings):
     sandbox_url: str | None = None
     sandbox_smtp_port: int | None = None
 
-    sip_registrar: str | None = None
-    sip_username: str | None = None
-    sip_password: SecretStr | None = None
+    # The dialer's SIP trunk: calls go to sip:<number>@<host:port of the trunk URI>.
+    # Empty: no trunk; with `dialer_demo` the dialer calls its built-in loopback peer.
+    sip_trunk_uri: str | None = None
+    sip_trunk_user: str | None = None
+    sip_trunk_password: SecretStr | None = None
+    sip_trunk_register: bool = False  # REGISTER to the trunk (most trunks only challenge)
+    sip_caller_id: str = "regua"
+    # In order of preference; codecs not named are disabled.
+    sip_codecs: str = "PCMA/8000,PCMU/8000"
+    dialer_demo: bool = False
+    dialer_workers: int = Field(default=2, ge=1, le=200)  # line-worker processes
+    dialer_sip_port: int = Field(default=5260, ge=1024, le=65000)  # worker i: port + i
+    dialer_rtp_port: int = Field(default=30000, ge=1024, le=60000)  # worker i: + 40 * i
+
+    @field_validator("sip_trunk_uri")
+    @classmethod
+    def _sip_uri(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        if not value.startswith(("sip:", "sips:")) or "@" in value:
+            raise ValueError("must be a sip:host[:port] URI (no user part)")
+        return value
 
     @field_validator("database_url", "database_app_url")
     @classmethod

@@ -8,6 +8,7 @@
     tenants/<tenant>/letters/<date>/cartas-<date>.pdf              the day's letters, to print
     tenants/<tenant>/letters/<date>/manifesto-<date>.csv           the print house's manifest
     tenants/<tenant>/messages/<message>/<file name>                a message's attachment
+    tenants/<tenant>/calls/<yyyy-mm-dd>/<call record>.wav          a dialer call's recording
 
 A tenant's objects share one prefix, so they can be listed, exported or removed together.
 """
@@ -66,3 +67,7 @@ def print_manifest_key(tenant_id: uuid.UUID, day: dt.date) -> str:
 
 def message_attachment_key(tenant_id: uuid.UUID, dispatch_id: uuid.UUID, file_name: str) -> str:
     return f"tenants/{tenant_id}/messages/{dispatch_id}/{safe_file_name(file_name)}"
+
+
+def call_recording_key(tenant_id: uuid.UUID, day: dt.date, call_id: uuid.UUID) -> str:
+    return f"tenants/{tenant_id}/calls/{day.isoformat()}/{call_id}.wav"

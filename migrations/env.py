@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+import dialer.models  # noqa: F401 - the dialer's tables (core may not import dialer)
 from core.db import Base, sync_url
 from core.models import *  # noqa: F403 - registers every table on Base.metadata
 

@@ -169,16 +169,19 @@ def worker() -> None:
 @cli.group(invoke_without_command=True)
 @click.pass_context
 def dialer(ctx: click.Context) -> None:
-    """The SIP dialer process (with a subcommand: dialer tools)."""
+    """The SIP dialer: a coordinator pacing campaigns and its line-worker processes (with a
+    subcommand: dialer tools)."""
     if ctx.invoked_subcommand is not None:
         return
     settings = get_settings()
-    if not settings.sip_registrar:
-        log.info("dialer: no SIP trunk configured (REGUA_SIP_REGISTRAR); waiting idle")
-    else:
-        log.info("dialer: SIP trunk %s configured; campaigns are not built yet",
-                 settings.sip_registrar)
-    _wait_for_signal()
+    if not settings.sip_trunk_uri and not settings.dialer_demo:
+        log.info("dialer: no SIP trunk (REGUA_SIP_TRUNK_URI) and demo mode off "
+                 "(REGUA_DIALER_DEMO); waiting idle")
+        _wait_for_signal()
+        return
+    from dialer.engine.service import run
+
+    _run_async(run(settings))
     log.info("dialer: stopped")
 
 
@@ -275,6 +278,8 @@ def up(demo: bool, port: int | None) -> None:
         run_migrate(settings)
         get_storage().ensure_bucket()
         load_tasks()
+        if demo:  # no trunk configured: the dialer calls its built-in loopback peers
+            os.environ["REGUA_DIALER_DEMO"] = "true"
         children.append(_child("dialer"))
         if settings.embedded_broker:
             from core.jobs import start_worker

@@ -296,6 +296,6 @@ class Debt(TenantOwned, Base):
         CheckConstraint("original_amount > 0", name="original_amount_positive"),
         CheckConstraint("installment > 0", name="installment_positive"),
         Index("ix_debt_debtor", "tenant_id", "debtor_id"),
-        # The cadence picks open debts by due date (migration 0012).
+        # The cadence picks open debts by due date (migration 0011).
         Index("ix_debt_open_due", "tenant_id", "due_date", postgresql_where="status = 'open'"),
     )

@@ -40,8 +40,10 @@ async def transaction(principal: Principal) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-async def _tenant_of(session: AsyncSession, model: Any, row_id: uuid.UUID,
-                     principal: Principal, what: str) -> uuid.UUID:
+async def tenant_of(session: AsyncSession, model: Any, row_id: uuid.UUID,
+                    principal: Principal, what: str) -> uuid.UUID:
+    """The tenant of `model`'s row `row_id` when `principal` may work it; else NotFound
+    (`what` names the thing): the one check behind every `access_<thing>` helper."""
     tenant_id = (await session.execute(
         select(model.tenant_id).where(model.id == row_id).limit(1)
     )).scalar_one_or_none()
@@ -62,23 +64,23 @@ async def access_tenant(session: AsyncSession, principal: Principal,
 
 async def access_debtor(session: AsyncSession, principal: Principal,
                         debtor_id: uuid.UUID) -> DebtorId:
-    await _tenant_of(session, Debtor, debtor_id, principal, "devedor")
+    await tenant_of(session, Debtor, debtor_id, principal, "devedor")
     return DebtorId(debtor_id)
 
 
 async def access_debt(session: AsyncSession, principal: Principal,
                       debt_id: uuid.UUID) -> DebtId:
-    await _tenant_of(session, Debt, debt_id, principal, "título")
+    await tenant_of(session, Debt, debt_id, principal, "título")
     return DebtId(debt_id)
 
 
 async def access_contact_point(session: AsyncSession, principal: Principal,
                                contact_point_id: uuid.UUID) -> ContactPointId:
-    await _tenant_of(session, ContactPoint, contact_point_id, principal, "contato")
+    await tenant_of(session, ContactPoint, contact_point_id, principal, "contato")
     return ContactPointId(contact_point_id)
 
 
 async def access_hold(session: AsyncSession, principal: Principal,
                       hold_id: uuid.UUID) -> HoldId:
-    await _tenant_of(session, Hold, hold_id, principal, "bloqueio")
+    await tenant_of(session, Hold, hold_id, principal, "bloqueio")
     return HoldId(hold_id)

@@ -13,6 +13,7 @@ from litestar.params import FromQuery
 from sqlalchemy import text
 
 from core import audit
+from core.access import transaction
 from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.auth.web import requires
@@ -81,7 +82,7 @@ class AuditController(Controller):
     async def list_entries(self, request: Request[Principal, str, Any],
                            limit: FromQuery[int] = 100) -> list[AuditEntry]:
         """The latest entries (at most 1000): who, which tenant, what, before and after."""
-        async with get_db().transaction(request.user.scope) as session:
+        async with transaction(request.user) as session:
             rows = await audit.recent_entries(session, limit)
             return [AuditEntry(r.id, r.seq, r.tenant_id, r.actor_email, r.action, r.entity,
                                r.entity_id, r.before, r.after, r.created_at) for r in rows]

@@ -16,6 +16,7 @@ from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from core import audit
+from core.access import transaction
 from core.addresses import UF_CODES
 from core.auth import service
 from core.auth.controllers import RateLimited, login
@@ -66,7 +67,7 @@ async def load_viewer_zone(request: Req) -> None:
     """Before a page: the zone its times are shown in (the viewer's tenant's)."""
     principal = request.scope.get("user")
     if isinstance(principal, Principal):
-        async with get_db().transaction(principal.scope) as session:
+        async with transaction(principal) as session:
             request.state["zone"] = await onboarding.viewer_timezone(session, principal)
 
 
@@ -116,7 +117,7 @@ async def logout(request: Req) -> Redirect:
 
 @get("/inicio", guards=[requires()])
 async def home(request: Req) -> Template:
-    async with get_db().transaction(request.user.scope) as session:
+    async with transaction(request.user) as session:
         tenants = await onboarding.list_tenants(session)
         figures = await open_debt_figures(session)
     return page(request, "home.html", tenants=tenants, figures=figures)
@@ -146,7 +147,7 @@ def tenants_form(request: Req, tenants: list[Any], form: dict[str, str],
 
 @get("/admin/credores", guards=[requires(Role.ADMIN)])
 async def tenants_page(request: Req) -> Template:
-    async with get_db().transaction(request.user.scope) as session:
+    async with transaction(request.user) as session:
         tenants = await onboarding.list_tenants(session)
     return tenants_form(request, tenants, {}, {})
 
@@ -154,7 +155,7 @@ async def tenants_page(request: Req) -> Template:
 @post("/admin/credores", guards=[requires(Role.ADMIN)])
 async def create_tenant_form(request: Req, data: Form) -> Template | Redirect:
     try:
-        async with get_db().transaction(request.user.scope) as session:
+        async with transaction(request.user) as session:
             tenant, _ = await onboarding.create_tenant(
                 session, request.user,
                 onboarding.NewTenant(
@@ -168,7 +169,7 @@ async def create_tenant_form(request: Req, data: Form) -> Template | Redirect:
                               full_name=data.get("admin_name", "")),
             )
     except DomainError as exc:
-        async with get_db().transaction(request.user.scope) as session:
+        async with transaction(request.user) as session:
             tenants = await onboarding.list_tenants(session)
         errors = exc.detail if isinstance(exc.detail, dict) else {"_": exc.detail}
         return tenants_form(request, tenants, data, errors, exc.status_code)
@@ -178,7 +179,7 @@ async def create_tenant_form(request: Req, data: Form) -> Template | Redirect:
 @post("/admin/credores/{tenant_id:uuid}/desativar", guards=[requires(Role.ADMIN)])
 async def deactivate_tenant_form(request: Req, tenant_id: FromPath[uuid.UUID],
                                  data: Form) -> Redirect:
-    async with get_db().transaction(request.user.scope) as session:
+    async with transaction(request.user) as session:
         await onboarding.deactivate_tenant(session, request.user, tenant_id)
     # Back to the page the button was on: the list, or the tenant's own page.
     return Redirect(_safe_next(data.get("next") or "/admin/credores"))
@@ -205,7 +206,7 @@ def _notice(code: str | None) -> str | None:
 @get("/admin/credores/{tenant_id:uuid}", guards=[requires(Role.ADMIN)])
 async def tenant_page(request: Req, tenant_id: FromPath[uuid.UUID],
                       ok: FromQuery[str | None] = None) -> Template:
-    async with get_db().transaction(request.user.scope) as session:
+    async with transaction(request.user) as session:
         tenant = await onboarding.get_tenant(session, tenant_id)
     return tenant_edit(request, tenant, {}, {}, notice=_notice(ok))
 
@@ -234,12 +235,12 @@ async def update_tenant_form(request: Req, tenant_id: FromPath[uuid.UUID],
         address=data.get("address", ""), state=data.get("state", ""),
         timezone=data.get("timezone", ""))
     try:
-        async with get_db().transaction(request.user.scope) as session:
+        async with transaction(request.user) as session:
             await onboarding.update_tenant(session, request.user, tenant_id, changes)
     except DomainError as exc:
         if isinstance(exc, NotFound):
             raise
-        async with get_db().transaction(request.user.scope) as session:
+        async with transaction(request.user) as session:
             tenant = await onboarding.get_tenant(session, tenant_id)
         return tenant_edit(request, tenant, data, _form_errors(exc), exc.status_code)
     return Redirect(f"/admin/credores/{tenant_id}?ok=credor-salvo")
@@ -247,7 +248,7 @@ async def update_tenant_form(request: Req, tenant_id: FromPath[uuid.UUID],
 
 @post("/admin/credores/{tenant_id:uuid}/reativar", guards=[requires(Role.ADMIN)])
 async def reactivate_tenant_form(request: Req, tenant_id: FromPath[uuid.UUID]) -> Redirect:
-    async with get_db().transaction(request.user.scope) as session:
+    async with transaction(request.user) as session:
         await onboarding.reactivate_tenant(session, request.user, tenant_id)
     return Redirect(f"/admin/credores/{tenant_id}?ok=credor-reativado")
 
@@ -285,7 +286,7 @@ def _role(value: str) -> Role | None:
 
 async def _users_page(request: Req, form: dict[str, Any], errors: dict[str, str],
                       status_code: int = 200, notice: str | None = None) -> Template:
-    async with get_db().transaction(request.user.scope) as session:
+    async with transaction(request.user) as session:
         people = await users.list_users(session, request.user)
         tenants = {t.id: t for t in await onboarding.list_tenants(session)}
     return page(request, "users.html", status_code=status_code, people=people,
@@ -307,7 +308,7 @@ async def create_user_form(request: Req, data: MultiForm) -> Template | Redirect
     try:
         if role is None:
             raise ValidationFailed({"role": "escolha o perfil"})
-        async with get_db().transaction(request.user.scope) as session:
+        async with transaction(request.user) as session:
             created = await users.create_user(
                 session, request.user,
                 users.NewUser(email=form["email"], password=_text(data, "password"),
@@ -324,7 +325,7 @@ async def create_user_form(request: Req, data: MultiForm) -> Template | Redirect
 async def _user_page(request: Req, user_id: uuid.UUID, form: dict[str, Any],
                      errors: dict[str, str], status_code: int = 200,
                      notice: str | None = None) -> Template:
-    async with get_db().transaction(request.user.scope) as session:
+    async with transaction(request.user) as session:
         person = await users.get_managed_user(session, request.user, user_id)
         worked = await users.work_tenants(session, person.id)
         tenants = await onboarding.list_tenants(session)
@@ -349,7 +350,7 @@ async def update_user_form(request: Req, user_id: FromPath[uuid.UUID],
     form: dict[str, Any] = {key: _text(data, key) for key in ("email", "full_name", "role")}
     form["tenant_ids"] = _list(data, "tenant_ids")
     try:
-        async with get_db().transaction(request.user.scope) as session:
+        async with transaction(request.user) as session:
             await users.update_user(
                 session, request.user, user_id,
                 users.UserChanges(
@@ -369,7 +370,7 @@ async def update_user_form(request: Req, user_id: FromPath[uuid.UUID],
 async def reset_password_form(request: Req, user_id: FromPath[uuid.UUID],
                               data: Form) -> Template | Redirect:
     try:
-        async with get_db().transaction(request.user.scope) as session:
+        async with transaction(request.user) as session:
             await users.reset_password(session, request.user, user_id,
                                        data.get("password", ""))
     except DomainError as exc:
@@ -382,7 +383,7 @@ async def reset_password_form(request: Req, user_id: FromPath[uuid.UUID],
 @post("/usuarios/{user_id:uuid}/desativar", guards=[requires(*MANAGERS)])
 async def deactivate_user_form(request: Req, user_id: FromPath[uuid.UUID]) -> Template | Redirect:
     try:
-        async with get_db().transaction(request.user.scope) as session:
+        async with transaction(request.user) as session:
             await users.deactivate_user(session, request.user, user_id)
     except DomainError as exc:
         if isinstance(exc, NotFound):
@@ -393,14 +394,14 @@ async def deactivate_user_form(request: Req, user_id: FromPath[uuid.UUID]) -> Te
 
 @post("/usuarios/{user_id:uuid}/reativar", guards=[requires(*MANAGERS)])
 async def reactivate_user_form(request: Req, user_id: FromPath[uuid.UUID]) -> Redirect:
-    async with get_db().transaction(request.user.scope) as session:
+    async with transaction(request.user) as session:
         await users.reactivate_user(session, request.user, user_id)
     return Redirect(f"/usuarios/{user_id}?ok=reativado")
 
 
 @get("/auditoria", guards=[requires(Role.ADMIN, Role.CREDITOR_ADMIN)])
 async def audit_page(request: Req) -> Template:
-    async with get_db().transaction(request.user.scope) as session:
+    async with transaction(request.user) as session:
         entries = await audit.recent_entries(session, 200)
         tenants = {t.id: t for t in await onboarding.list_tenants(session)}
     return page(request, "audit.html", entries=entries, tenants=tenants,

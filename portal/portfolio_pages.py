@@ -7,10 +7,10 @@ from typing import Any
 from litestar import Request, get
 from litestar.response import Template
 
+from core.access import transaction
 from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.auth.web import requires
-from core.runtime import get_db
 from portal.pages import page
 from tenants import onboarding
 from tenants.intake import counters, service
@@ -25,7 +25,7 @@ NEVER_STARTED_LABELS = {service.ABANDONED: "Envio abandonado", service.REFUSED: 
 @get("/carteiras", guards=[requires(Role.ADMIN, Role.SUPERVISOR, Role.CREDITOR_ADMIN,
                                     Role.CREDITOR_VIEWER)])
 async def portfolios_page(request: Request[Principal, str, Any]) -> Template:
-    async with get_db().transaction(request.user.scope) as session:
+    async with transaction(request.user) as session:
         tenants = [t for t in await onboarding.list_tenants(session) if t.status == "active"]
         history = await service.history(session)
     return page(

@@ -8,11 +8,11 @@ from typing import Any
 from litestar import Controller, Request, get, patch, post
 from litestar.params import FromPath, JSONBody
 
+from core.access import transaction
 from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.auth.web import requires
 from core.models import Tenant, User
-from core.runtime import get_db
 from core.settings import get_settings
 from tenants import onboarding, users
 from tenants.schemas import (
@@ -58,7 +58,7 @@ class TenantController(Controller):
     @get("/", guards=[requires(*ANY_ROLE)])
     async def list_tenants(self, request: Req) -> list[TenantOut]:
         """The tenants the caller may see: its own (creditor staff) or those it works."""
-        async with get_db().transaction(request.user.scope) as session:
+        async with transaction(request.user) as session:
             return [tenant_out(t) for t in await onboarding.list_tenants(session)]
 
     @post("/", guards=[requires(Role.ADMIN)])
@@ -68,7 +68,7 @@ class TenantController(Controller):
         if data.admin_email:
             admin = users.NewUser(email=data.admin_email, password=data.admin_password or "",
                                   full_name=data.admin_name)
-        async with get_db().transaction(request.user.scope) as session:
+        async with transaction(request.user) as session:
             tenant, user = await onboarding.create_tenant(
                 session, request.user,
                 onboarding.NewTenant(
@@ -84,14 +84,14 @@ class TenantController(Controller):
     @get("/{tenant_id:uuid}", guards=[requires(*ANY_ROLE)])
     async def get_tenant(self, request: Req, tenant_id: FromPath[uuid.UUID]) -> TenantOut:
         """One tenant; another creditor's is 404."""
-        async with get_db().transaction(request.user.scope) as session:
+        async with transaction(request.user) as session:
             return tenant_out(await onboarding.get_tenant(session, tenant_id))
 
     @patch("/{tenant_id:uuid}", guards=[requires(Role.ADMIN)])
     async def update_tenant(self, request: Req, tenant_id: FromPath[uuid.UUID],
                             data: JSONBody[TenantUpdate]) -> TenantOut:
         """Change the legal or trade name, address, state or time zone."""
-        async with get_db().transaction(request.user.scope) as session:
+        async with transaction(request.user) as session:
             return tenant_out(await onboarding.update_tenant(
                 session, request.user, tenant_id,
                 onboarding.TenantChanges(
@@ -102,7 +102,7 @@ class TenantController(Controller):
     @post("/{tenant_id:uuid}/deactivate", guards=[requires(Role.ADMIN)], status_code=200)
     async def deactivate(self, request: Req, tenant_id: FromPath[uuid.UUID]) -> TenantOut:
         """Its users can no longer log in and their sessions end; the data is kept."""
-        async with get_db().transaction(request.user.scope) as session:
+        async with transaction(request.user) as session:
             return tenant_out(
                 await onboarding.deactivate_tenant(session, request.user, tenant_id)
             )
@@ -110,7 +110,7 @@ class TenantController(Controller):
     @post("/{tenant_id:uuid}/reactivate", guards=[requires(Role.ADMIN)], status_code=200)
     async def reactivate(self, request: Req, tenant_id: FromPath[uuid.UUID]) -> TenantOut:
         """Its active users may log in again."""
-        async with get_db().transaction(request.user.scope) as session:
+        async with transaction(request.user) as session:
             return tenant_out(
                 await onboarding.reactivate_tenant(session, request.user, tenant_id)
             )
@@ -125,13 +125,13 @@ class UserController(Controller):
     @get("/", guards=[requires(Role.ADMIN, Role.SUPERVISOR, Role.CREDITOR_ADMIN)])
     async def list_users(self, request: Req) -> list[UserOut]:
         """The users the caller may see."""
-        async with get_db().transaction(request.user.scope) as session:
+        async with transaction(request.user) as session:
             return [user_out(u) for u in await users.list_users(session, request.user)]
 
     @post("/", guards=[requires(*MANAGERS)])
     async def create_user(self, request: Req, data: JSONBody[UserCreate]) -> UserOut:
         """Create a user; a creditor admin creates creditor roles in its own tenant only."""
-        async with get_db().transaction(request.user.scope) as session:
+        async with transaction(request.user) as session:
             user = await users.create_user(
                 session, request.user,
                 users.NewUser(email=data.email, password=data.password,
@@ -143,7 +143,7 @@ class UserController(Controller):
     @get("/{user_id:uuid}", guards=[requires(Role.ADMIN, Role.SUPERVISOR, Role.CREDITOR_ADMIN)])
     async def get_user(self, request: Req, user_id: FromPath[uuid.UUID]) -> UserOut:
         """One user; another creditor's is 404."""
-        async with get_db().transaction(request.user.scope) as session:
+        async with transaction(request.user) as session:
             user = await users.get_user(session, request.user, user_id)
             return user_out(user, await users.work_tenants(session, user.id))
 
@@ -151,7 +151,7 @@ class UserController(Controller):
     async def update_user(self, request: Req, user_id: FromPath[uuid.UUID],
                           data: JSONBody[UserUpdate]) -> UserOut:
         """Change the e-mail, name, role (within the user's side) or worked tenants."""
-        async with get_db().transaction(request.user.scope) as session:
+        async with transaction(request.user) as session:
             user = await users.update_user(
                 session, request.user, user_id,
                 users.UserChanges(email=data.email, full_name=data.full_name, role=data.role,
@@ -162,19 +162,19 @@ class UserController(Controller):
     @post("/{user_id:uuid}/deactivate", guards=[requires(*MANAGERS)], status_code=200)
     async def deactivate_user(self, request: Req, user_id: FromPath[uuid.UUID]) -> UserOut:
         """The user can no longer log in; every session ends now."""
-        async with get_db().transaction(request.user.scope) as session:
+        async with transaction(request.user) as session:
             return user_out(await users.deactivate_user(session, request.user, user_id))
 
     @post("/{user_id:uuid}/reactivate", guards=[requires(*MANAGERS)], status_code=200)
     async def reactivate_user(self, request: Req, user_id: FromPath[uuid.UUID]) -> UserOut:
         """The user may log in again."""
-        async with get_db().transaction(request.user.scope) as session:
+        async with transaction(request.user) as session:
             return user_out(await users.reactivate_user(session, request.user, user_id))
 
     @post("/{user_id:uuid}/password", guards=[requires(*MANAGERS)], status_code=200)
     async def reset_password(self, request: Req, user_id: FromPath[uuid.UUID],
                              data: JSONBody[PasswordReset]) -> UserOut:
         """Set a new password for the user; all of the user's sessions end."""
-        async with get_db().transaction(request.user.scope) as session:
+        async with transaction(request.user) as session:
             return user_out(await users.reset_password(session, request.user, user_id,
                                                        data.password))

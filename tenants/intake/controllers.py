@@ -15,12 +15,12 @@ import msgspec
 from litestar import Controller, Request, Response, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from core.access import transaction
 from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.auth.web import requires
 from core.errors import NotFound, ValidationFailed
 from core.models import Portfolio
-from core.runtime import get_db
 from core.storage_keys import safe_file_name
 from tenants.intake import counters, service
 
@@ -137,7 +137,7 @@ class PortfolioController(Controller):
     async def create_upload(self, request: Req, data: JSONBody[UploadCreate]) -> PortfolioOut:
         """Create a portfolio and a presigned URL to PUT its file to."""
         tenant_id = acting_tenant(request.user, data.tenant_id)
-        async with get_db().transaction(request.user.scope) as session:
+        async with transaction(request.user) as session:
             portfolio = await service.create_upload(
                 session, request.user.actor, tenant_id, data.file_name, mode=data.mode,
                 layout_name=data.layout, mapping=data.mapping, sheet=data.sheet,
@@ -148,23 +148,25 @@ class PortfolioController(Controller):
     async def list_portfolios(self, request: Req,
                               tenant_id: FromQuery[uuid.UUID | None] = None,
                               limit: FromQuery[int] = 50) -> list[PortfolioOut]:
-        async with get_db().transaction(request.user.scope) as session:
+        async with transaction(request.user) as session:
             rows = await service.list_portfolios(session, tenant_id, min(limit, 500))
         return [portfolio_out(p) for p in rows]
 
     @get("/{portfolio_id:uuid}", guards=[requires(*READERS)])
     async def get_portfolio(self, request: Req,
                             portfolio_id: FromPath[uuid.UUID]) -> PortfolioOut:
-        async with get_db().transaction(request.user.scope) as session:
-            return portfolio_out(await service.get_portfolio(session, portfolio_id))
+        async with transaction(request.user) as session:
+            found = await service.access_portfolio(session, request.user, portfolio_id)
+            return portfolio_out(await service.get_portfolio(session, found))
 
     @post("/{portfolio_id:uuid}/start", guards=[requires(*IMPORTERS)], status_code=202)
     async def start(self, request: Req, portfolio_id: FromPath[uuid.UUID],
                     data: JSONBody[ImportStart | None] = None) -> PortfolioOut:
         """Queue the import of an uploaded file; poll the portfolio for progress."""
-        async with get_db().transaction(request.user.scope) as session:
+        async with transaction(request.user) as session:
+            found = await service.access_portfolio(session, request.user, portfolio_id)
             portfolio = await service.start_import(
-                session, request.user.actor, portfolio_id,
+                session, request.user.actor, found,
                 mapping=data.mapping if data else None, sheet=data.sheet if data else None,
             )
         return portfolio_out(portfolio)
@@ -180,8 +182,9 @@ class PortfolioController(Controller):
     async def preview(self, request: Req, portfolio_id: FromPath[uuid.UUID],
                       data: JSONBody[ImportStart | None] = None) -> dict[str, Any]:
         """The uploaded file's format, headers, suggested mapping and first rows."""
-        async with get_db().transaction(request.user.scope) as session:
-            portfolio = await service.get_portfolio(session, portfolio_id)
+        async with transaction(request.user) as session:
+            found = await service.access_portfolio(session, request.user, portfolio_id)
+            portfolio = await service.get_portfolio(session, found)
         return await asyncio.to_thread(service.preview, portfolio,
                                        data.mapping if data else None)
 
@@ -191,8 +194,9 @@ class PortfolioController(Controller):
         """A report as CSV: `errors`, `warnings`, `return` or `acknowledgement` (receipt)."""
         if kind not in service.REPORT_LABELS:
             raise NotFound("relatório")
-        async with get_db().transaction(request.user.scope) as session:
-            portfolio = await service.get_portfolio(session, portfolio_id)
+        async with transaction(request.user) as session:
+            found = await service.access_portfolio(session, request.user, portfolio_id)
+            portfolio = await service.get_portfolio(session, found)
         body = service.read_report(portfolio, kind)
         stem = portfolio.file_name.rsplit(".", 1)[0]
         label = service.REPORT_LABELS[kind]
@@ -210,7 +214,7 @@ class LayoutController(Controller):
     async def list_layouts(self, request: Req,
                            tenant_id: FromQuery[uuid.UUID | None] = None) -> list[LayoutOut]:
         tenant = acting_tenant(request.user, tenant_id)
-        async with get_db().transaction(request.user.scope) as session:
+        async with transaction(request.user) as session:
             layouts = await service.list_layouts(session, tenant)
         return [LayoutOut(id=x.id, name=x.name, mode=x.mode, mapping=x.mapping, sheet=x.sheet)
                 for x in layouts]
@@ -218,7 +222,7 @@ class LayoutController(Controller):
     @put("/", guards=[requires(*IMPORTERS)])
     async def save_layout(self, request: Req, data: JSONBody[LayoutIn]) -> LayoutOut:
         tenant = acting_tenant(request.user, data.tenant_id)
-        async with get_db().transaction(request.user.scope) as session:
+        async with transaction(request.user) as session:
             x = await service.save_layout(session, request.user.actor, tenant, data.name,
                                           data.mapping, mode=data.mode, sheet=data.sheet)
         return LayoutOut(id=x.id, name=x.name, mode=x.mode, mapping=x.mapping, sheet=x.sheet)
@@ -234,7 +238,7 @@ class RecallController(Controller):
         tenant = acting_tenant(request.user, data.tenant_id)
         if not data.items:
             raise ValidationFailed({"items": "informe ao menos um título"})
-        async with get_db().transaction(request.user.scope) as session:
+        async with transaction(request.user) as session:
             return await service.recall_debts(
                 session, request.user.actor, tenant,
                 [(i.contract.strip(), i.installment) for i in data.items],

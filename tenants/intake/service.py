@@ -10,12 +10,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NewType
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit
+from core.access import tenant_of
+from core.auth.principal import Principal
 from core.db import Scope
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.ids import uuid7
@@ -278,6 +280,17 @@ async def history(session: AsyncSession, limit: int = 100) -> History:
         earlier = {pid: created for pid, created in rows}
     return History([p for p in portfolios if not never_started(p)],
                    [p for p in portfolios if never_started(p)], earlier)
+
+
+PortfolioId = NewType("PortfolioId", uuid.UUID)
+
+
+async def access_portfolio(session: AsyncSession, principal: Principal,
+                           portfolio_id: uuid.UUID) -> PortfolioId:
+    """The house access helper for portfolios: "carteira não encontrada" for a missing
+    portfolio and for another tenant's alike."""
+    await tenant_of(session, Portfolio, portfolio_id, principal, "carteira")
+    return PortfolioId(portfolio_id)
 
 
 async def get_portfolio(session: AsyncSession, portfolio_id: uuid.UUID, *,

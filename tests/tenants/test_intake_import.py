@@ -823,3 +823,24 @@ async def test_an_xlsx_upload_previews_its_first_rows_with_a_ddd_column_joined(
                                   "3333-4444"]
     assert len(preview["rows"]) == 5
     assert preview["area_codes"] == {"Fone": "DDD"}
+
+
+async def test_access_portfolio_answers_not_found_for_another_tenants_import(
+        db, factory, services, tmp_path):
+    from core.access import transaction
+    from core.auth.principal import Principal
+    from core.auth.roles import Role
+    from core.errors import NotFound
+    from core.ids import uuid7
+
+    alfa, beta = await factory.tenant("Alfa"), await factory.tenant("Beta")
+    theirs = await run(beta, csv_file(tmp_path, [f"{CPFS[0]};Ana;A-1;1;10/01/2025;100,00;;"]))
+    staff = Principal(user_id=uuid7(), email="a@alfa.test", full_name="A",
+                      role=Role.CREDITOR_ADMIN, tenant_id=alfa.id,
+                      tenant_ids=frozenset({alfa.id}))
+    async with transaction(staff) as session:
+        with pytest.raises(NotFound) as crossed:
+            await service.access_portfolio(session, staff, uuid.UUID(theirs["portfolio_id"]))
+        with pytest.raises(NotFound) as missing:
+            await service.access_portfolio(session, staff, uuid7())
+    assert crossed.value.detail == missing.value.detail == "carteira não encontrada"

@@ -232,17 +232,21 @@ async def test_the_agent_ends_the_call_from_the_desktop_and_both_legs_hang_up(
 
 
 async def test_a_line_dialed_beyond_the_free_agents_is_abandoned_when_answered(
-        factory, services, trunk, phones, tmp_path, monkeypatch):
+        factory, services, trunk, tones, tmp_path, monkeypatch):
     # Two lines for the one ready agent (as predictive pacing may dial): both answer,
-    # the agent takes one, the other has nobody within 2 s.
+    # the agent takes one and talks longer than the other may wait.
     monkeypatch.setattr(coordinator, "pace", lambda snapshot: 2)
-    sc = await scenario(factory, [ANSWERS, "+5511900000020"], [phones.uri("op7")],
-                        max_lines_per_agent=Decimal("2"))
-    dialer = engine(tmp_path, sc, workers=2)
+    phone = PeerProcess("agent", 6303, 43180, tone=str(tones["agent"]), talk_s=6)
+    try:
+        sc = await scenario(factory, [ANSWERS, "+5511900000020"], [phone.uri("op7")],
+                            max_lines_per_agent=Decimal("2"))
+        dialer = engine(tmp_path, sc, workers=2)
 
-    async def both() -> bool:
-        return len(await finished_calls(sc)) == 2
+        async def both() -> bool:
+            return len(await finished_calls(sc)) == 2
 
-    await run_until(dialer, both, limit=30)
-    outcomes = sorted(c.outcome for c in await finished_calls(sc))
-    assert outcomes == ["abandoned", "answered"]
+        await run_until(dialer, both, limit=30)
+        outcomes = sorted(c.outcome for c in await finished_calls(sc))
+        assert outcomes == ["abandoned", "answered"]
+    finally:
+        phone.stop()

@@ -769,8 +769,8 @@ async def _views(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Agreem
         return []
     agreements = list((await session.execute(select(Agreement).where(Agreement.id.in_(ids))
                                              .order_by(Agreement.created_at.desc()))).scalars())
-    names = dict((await session.execute(select(Debtor.id, Debtor.name).where(
-        Debtor.id.in_([a.debtor_id for a in agreements])))).tuples().all())
+    names = {debtor_id: name for debtor_id, name in (await session.execute(
+        select(Debtor.id, Debtor.name).where(Debtor.id.in_([a.debtor_id for a in agreements]))))}
     insts: dict[uuid.UUID, list[InstallmentView]] = {}
     for i in (await session.execute(select(Installment).where(
             Installment.agreement_id.in_(ids)).order_by(Installment.number))).scalars():

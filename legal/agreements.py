@@ -53,7 +53,16 @@ from legal.models import (
     InstallmentStatus,
 )
 from legal.policy import policy_for
-from legal.simulator import Option, Simulation, cents, local_today, schedule, simulate_in
+from legal.simulator import (
+    Option,
+    Screen,
+    Simulation,
+    build_screen,
+    cents,
+    local_today,
+    schedule,
+    simulate_in,
+)
 
 AgreementId = NewType("AgreementId", uuid.UUID)
 ZERO = Decimal("0.00")
@@ -224,7 +233,7 @@ def _share_interest(sim: Simulation, option: Option) -> dict[str, str]:
 
 # ---- approvals -------------------------------------------------------------------------
 
-async def decide(principal: Principal, request_id: uuid.UUID, accept: bool,
+async def decide(principal: Principal, request_id: uuid.UUID, accept: bool | None,
                  reason: str | None) -> uuid.UUID:
     """A supervisor or the creditor answers a request; the agreement then awaits
     acceptance, or is cancelled with the reason."""
@@ -238,6 +247,8 @@ async def decide(principal: Principal, request_id: uuid.UUID, accept: bool,
                             + APPROVAL_LEVEL_LABELS[ApprovalLevel(request.level)])
         if request.status != ApprovalStatus.PENDING:
             raise Conflict({"request": "este pedido já foi decidido"})
+        if accept is None:
+            raise ValidationFailed({"accept": "informe se aprova ou recusa"})
         text = (reason or "").strip()
         if not accept and not text:
             raise ValidationFailed({"reason": "informe o motivo da recusa"})
@@ -323,13 +334,13 @@ async def accept_by_agent(principal: Principal, agreement_id: uuid.UUID,
                           call_recording_ref: str | None) -> None:
     _may_negotiate(principal)
     ref = (call_recording_ref or "").strip()
-    if not ref:
-        raise ValidationFailed({"call_recording_ref": "informe a referência da gravação da"
-                                                      " ligação em que o devedor aceitou"})
-    if len(ref) > 200:
-        raise ValidationFailed({"call_recording_ref": "no máximo 200 caracteres"})
     async with transaction(principal) as session:
         checked = await access_agreement(session, principal, agreement_id)
+        if not ref:
+            raise ValidationFailed({"call_recording_ref": "informe a referência da gravação"
+                                                          " da ligação em que o devedor aceitou"})
+        if len(ref) > 200:
+            raise ValidationFailed({"call_recording_ref": "no máximo 200 caracteres"})
         agreement = await _locked(session, checked)
         agreement.accepted_via = AcceptanceChannel.AGENT
         agreement.accepted_by = principal.user_id
@@ -416,7 +427,7 @@ async def issue_link(principal: Principal, agreement_id: uuid.UUID) -> str:
                            entity_id=agreement.id,
                            after={"expires_at": agreement.link_expires_at})
         payload = f"{agreement.tenant_id.hex}.{agreement.id.hex}.{nonce}"
-        return f"/acordo/{payload}.{_sign(payload)}"
+        return f"/acordo?t={payload}.{_sign(payload)}"
 
 
 def _parse_token(token: str) -> tuple[uuid.UUID, uuid.UUID, str]:
@@ -762,6 +773,18 @@ async def for_debtor(principal: Principal, debtor_id: uuid.UUID) -> list[Agreeme
         ids = list((await session.execute(select(Agreement.id).where(
             Agreement.debtor_id == checked).order_by(Agreement.created_at.desc()))).scalars())
         return await _views(session, ids)
+
+
+async def negotiation_screen(principal: Principal, debtor_id: uuid.UUID,
+                             debt_ids: list[uuid.UUID] | None, at: dt.date | None) -> Screen:
+    """The negotiation screen: debts to choose, the options, the debtor's agreements."""
+    async with transaction(principal) as session:
+        checked = await access_debtor(session, principal, debtor_id)
+        found = await build_screen(session, checked, debt_ids, at)
+        ids = list((await session.execute(select(Agreement.id).where(
+            Agreement.debtor_id == checked))).scalars())
+        found.agreements = await _views(session, ids)
+        return found
 
 
 async def _views(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[AgreementView]:

@@ -28,6 +28,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -356,3 +357,46 @@ async def simulate(principal: Principal, debtor_id: uuid.UUID,
     async with transaction(principal) as session:
         checked = await access_debtor(session, principal, debtor_id)
         return await simulate_in(session, checked, debt_ids, at)
+
+
+@dataclass
+class DebtChoice:
+    id: uuid.UUID
+    label: str
+    due_date: dt.date
+    balance: Decimal
+    selected: bool
+
+
+@dataclass
+class Screen:
+    """What the negotiation screen shows: the debtor's open debts to choose from and the
+    simulation of the chosen ones (or why there is none)."""
+
+    tenant_id: uuid.UUID
+    debtor_id: uuid.UUID
+    debtor_name: str
+    at: dt.date
+    debts: list[DebtChoice]
+    simulation: Simulation | None
+    error: str | None
+    agreements: list[Any] = field(default_factory=list)  # legal.agreements.AgreementView
+
+
+async def build_screen(session: AsyncSession, debtor_id: DebtorId,
+                       debt_ids: list[uuid.UUID] | None, at: dt.date | None) -> Screen:
+    debtor = (await session.execute(select(Debtor).where(Debtor.id == debtor_id))).scalar_one()
+    debts = list((await session.execute(
+        select(Debt).where(Debt.debtor_id == debtor_id, Debt.status == DebtStatus.OPEN)
+        .order_by(Debt.due_date, Debt.contract, Debt.installment))).scalars())
+    chosen = set(debt_ids or [d.id for d in debts])
+    sim, error = None, None
+    try:
+        sim = await simulate_in(session, debtor_id, list(chosen) or None, at)
+    except ValidationFailed as exc:
+        error = "; ".join(exc.detail.values()) if isinstance(exc.detail, dict) else exc.detail
+    return Screen(tenant_id=debtor.tenant_id, debtor_id=debtor.id, debtor_name=debtor.name,
+                  at=sim.at if sim else at or await local_today(session, debtor.tenant_id),
+                  debts=[DebtChoice(d.id, f"{d.contract} / {d.installment}", d.due_date,
+                                    d.current_balance, d.id in chosen) for d in debts],
+                  simulation=sim, error=error)

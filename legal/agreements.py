@@ -30,6 +30,7 @@ from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.collection import ledger
 from core.db import Scope
+from core.documents import format_document
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.formatting import brl, date_br
 from core.ids import uuid7
@@ -110,10 +111,11 @@ def terms_text(creditor: Tenant, debtor: Debtor, sim: Simulation, option: Option
                " na proporção do valor não pago", DiscountRevocation.FULL.value:
                "os descontos concedidos são revogados integralmente",
                DiscountRevocation.NONE.value: "os descontos concedidos são mantidos"}[revocation]
-    document = ("CPF" if debtor.document_kind == "cpf" else "CNPJ") + f" {debtor.document}"
+    document = (("CPF " if debtor.document_kind == "cpf" else "CNPJ ")
+                + format_document(debtor.document_kind, debtor.document))
     return (
         f"TERMO DE ACORDO EXTRAJUDICIAL\n\n"
-        f"Credor: {creditor.legal_name}, CNPJ {creditor.cnpj}"
+        f"Credor: {creditor.legal_name}, CNPJ {format_document('cnpj', creditor.cnpj)}"
         + (f", {creditor.address}" if creditor.address else "") + ".\n"
         f"Devedor(a): {debtor.name}, {document}.\n\n"
         f"1. O(A) devedor(a) reconhece a dívida abaixo, atualizada em {date_br(sim.at)}"

@@ -777,6 +777,21 @@ async def for_debtor(principal: Principal, debtor_id: uuid.UUID) -> list[Agreeme
         return await _views(session, ids)
 
 
+LIST_MAX = 300
+
+
+async def listed(principal: Principal, status: str | None = None) -> list[AgreementView]:
+    """The latest agreements of every tenant the principal works (a creditor: its own),
+    optionally of one status; broken ones are how a creditor sees a breach."""
+    if status is not None and status not in {s.value for s in AgreementStatus}:
+        raise ValidationFailed({"status": "situação desconhecida"})
+    async with transaction(principal) as session:
+        query = select(Agreement.id).order_by(Agreement.updated_at.desc()).limit(LIST_MAX)
+        if status:
+            query = query.where(Agreement.status == status)
+        return await _views(session, list((await session.execute(query)).scalars()))
+
+
 async def negotiation_screen(principal: Principal, debtor_id: uuid.UUID,
                              debt_ids: list[uuid.UUID] | None, at: dt.date | None) -> Screen:
     """The negotiation screen: debts to choose, the options, the debtor's agreements."""
@@ -793,7 +808,7 @@ async def _views(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Agreem
     if not ids:
         return []
     agreements = list((await session.execute(select(Agreement).where(Agreement.id.in_(ids))
-                                             .order_by(Agreement.created_at.desc()))).scalars())
+                                             .order_by(Agreement.updated_at.desc()))).scalars())
     names = {debtor_id: name for debtor_id, name in (await session.execute(
         select(Debtor.id, Debtor.name).where(Debtor.id.in_([a.debtor_id for a in agreements]))))}
     insts: dict[uuid.UUID, list[InstallmentView]] = {}

@@ -179,13 +179,17 @@ class Simulation:
                 "options": [o.as_json() for o in self.options], "notes": self.notes}
 
 
+def plan_words(installments: int) -> str:
+    return "pagamento único" if installments == 1 else f"{installments} parcelas"
+
+
 def prior(installments: int) -> Decimal:
     return max(Decimal("0.85") - Decimal("0.04") * (installments - 1), Decimal("0.30"))
 
 
 def approval_for(policy: NegotiationPolicy, discount_pct: Decimal,
                  installments: int) -> tuple[ApprovalLevel, str]:
-    shown = f"desconto de {pct(discount_pct, 2)} do saldo atualizado, {installments} parcela(s)"
+    shown = f"desconto de {pct(discount_pct, 2)} do saldo atualizado, {plan_words(installments)}"
     if (discount_pct <= policy.agent_discount_pct
             and installments <= policy.agent_max_installments):
         return ApprovalLevel.AGENT, f"{shown}: dentro do limite do operador"
@@ -280,10 +284,10 @@ def _option(policy: NegotiationPolicy, updates: list[DebtUpdate], balance: Decim
     kept, broken = history.get(n, (0, 0))
     p0 = prior(n)
     probability = (Decimal(kept) + p0 * PRIOR_WEIGHT) / (kept + broken + PRIOR_WEIGHT)
-    basis = (f"estimativa inicial de {pct(p0 * HUNDRED, 0)} para {n} parcela(s), sem histórico"
+    basis = (f"estimativa inicial de {pct(p0 * HUNDRED, 0)} para {plan_words(n)}, sem histórico"
              " do credor" if kept + broken == 0 else
-             f"{kept} cumprido(s) e {broken} quebrado(s) em acordos de {n} parcela(s) do credor,"
-             f" ponderados com a estimativa inicial de {pct(p0 * HUNDRED, 0)}")
+             f"{kept} cumprido(s) e {broken} quebrado(s) entre os acordos do credor com"
+             f" {plan_words(n)}, ponderados com a estimativa inicial de {pct(p0 * HUNDRED, 0)}")
     return Option(
         option=0, label="À vista" if n == 1 else f"{n} parcelas", installments=n,
         updated_balance=balance, discounts=discounts, discount_total=discount_total,

@@ -24,6 +24,7 @@ from core.errors import DomainError, NotFound
 from core.models.ledger import BUCKET_LABELS
 from legal import agreements, policy
 from legal.controllers import DECIDERS
+from legal.models import AGREEMENT_STATUS_LABELS
 from portal.pages import page
 
 Req = Request[Principal, str, Any]
@@ -140,6 +141,17 @@ async def issue_link(request: Req, agreement_id: FromPath[uuid.UUID]) -> Templat
     return _agreement_page(request, view, link=f"{request.base_url}{path.lstrip('/')}")
 
 
+@get("/acordos", guards=[READERS])
+async def agreements_page(request: Req) -> Template:
+    status = request.query_params.get("situacao") or None
+    try:
+        items = await agreements.listed(request.user, status)
+    except DomainError:
+        items, status = await agreements.listed(request.user), None
+    return page(request, "agreements.html", items=items, status=status,
+                statuses=list(AGREEMENT_STATUS_LABELS.items()))
+
+
 @get("/aprovacoes", guards=[requires(*DECIDERS)])
 async def approvals_page(request: Req) -> Template:
     items = await agreements.queue(request.user, include_decided=True)
@@ -222,5 +234,6 @@ async def link_accept(request: Request[Any, Any, Any], data: Form) -> Template:
     return page(request, "agreement_link.html", v=None, token="", accepted=True)
 
 
-handlers = [negotiation_page, create_agreement, agreement_page, accept, reinstate, issue_link,
-            approvals_page, decide, policy_page, save_policy, link_page, link_accept]
+handlers = [agreements_page, negotiation_page, create_agreement, agreement_page, accept,
+            reinstate, issue_link, approvals_page, decide, policy_page, save_policy, link_page,
+            link_accept]

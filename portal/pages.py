@@ -43,6 +43,7 @@ NAV = [
                                  Role.CREDITOR_VIEWER}),
     ("/usuarios", "Usuários", {Role.ADMIN, Role.CREDITOR_ADMIN}),
     ("/auditoria", "Auditoria", {Role.ADMIN, Role.CREDITOR_ADMIN}),
+    ("/acordos", "Acordos", None),
     ("/aprovacoes", "Aprovações", {Role.ADMIN, Role.SUPERVISOR, Role.AGENT, Role.LEGAL,
                                    Role.CREDITOR_ADMIN}),
     ("/sandbox", "Mensagens (sandbox)", {Role.ADMIN, Role.SUPERVISOR, Role.CREDITOR_ADMIN,

@@ -352,3 +352,68 @@ def test_the_cli_prints_options_and_creates_an_agreement(book):
                                   "--debtor", "11144477735", "--json"])
     assert missing.exit_code == 1 and "devedor não encontrado" in missing.output
 
+
+
+async def test_the_tenants_own_history_reorders_the_options(db, book):
+    """Twenty broken one-payment agreements and none kept: paying in full is expected to
+    fail far more often than the prior says, and a plan comes first."""
+    before = await simulator.simulate(book["p_agent"], book["jose"], None, AT)
+    assert before.options[0].installments == 1
+    async with db.transaction(Scope.tenant(book["alfa"].id)) as session:
+        for _ in range(20):
+            session.add(Agreement(
+                tenant_id=book["alfa"].id, id=uuid.uuid4(), debtor_id=book["jose"],
+                status="broken", reference_date=AT, terms="-", calculation={},
+                option_label="À vista", updated_balance=D("100"), discount_total=D("0"),
+                installment_interest=D("0"), total=D("100"), down_payment=D("100"),
+                installment_count=1, installment_amount=D("100"), approval_level="agent",
+                broken_at=dt.datetime.now(dt.UTC)))
+    after = await simulator.simulate(book["p_agent"], book["jose"], None, AT)
+    cash = next(o for o in after.options if o.installments == 1)
+    # (0 kept + 0.85 × 10) / (20 + 10) = 0.2833…
+    assert cash.probability.quantize(D("0.0001")) == D("0.2833")
+    assert after.options[0].installments != 1
+    assert "0 cumprido(s) e 20 quebrado(s)" in cash.probability_basis
+
+
+async def test_the_creditor_sees_broken_agreements_in_its_list(client, db, book):
+    sim = await simulator.simulate(book["p_agent"], book["jose"], [book["debts"][1]], AT)
+    plan = next(o for o in sim.options if o.installments == 3)
+    created = await agreements.create(book["p_supervisor"], book["jose"], plan.option,
+                                      [book["debts"][1]], AT)
+    await agreements.accept_by_agent(book["p_agent"], created.agreement_id, "GRAV-L")
+    await agreements.break_overdue(book["alfa"].id, plan.schedule[0].due_date
+                                   + dt.timedelta(days=6))
+    page = await client.get("/acordos?situacao=broken", headers=book["creditor"].headers)
+    assert page.status_code == 200
+    assert str(created.agreement_id) in page.text and "quebrado" in page.text
+    assert "parcela 1" in page.text
+    beta = await client.get("/acordos", headers=book["beta"].admin.headers)
+    assert str(created.agreement_id) not in beta.text
+
+
+def test_the_breach_check_is_a_daily_job_of_each_tenant():
+    from core.jobs import PERIODIC
+    from portal.jobs import load_tasks
+
+    load_tasks()
+    declared = PERIODIC["legal.check_breaches"]
+    assert declared.per_tenant and declared.daily_at == dt.time(3, 0)
+
+
+def test_newer_index_months_are_loaded_from_a_file(services, tmp_path):
+    from click.testing import CliRunner
+
+    from portal.cli import cli
+
+    path = tmp_path / "novos.csv"
+    path.write_text("# novos meses\nindex,month,value,source\nIPCA,2031-01,0.40,teste\n"
+                    "SELIC,2031-01,0.90,teste\n", encoding="utf-8")
+    answer = CliRunner().invoke(cli, ["indexes", "load", str(path)])
+    assert answer.exit_code == 0, answer.output
+    assert json.loads(answer.output) == {"loaded": 2, "last_month": {"IPCA": "2031-01",
+                                                                     "SELIC": "2031-01"}}
+    bad = tmp_path / "ruim.csv"
+    bad.write_text("index,month,value,source\nIGPM,2031-01,0.4,x\n", encoding="utf-8")
+    refused = CliRunner().invoke(cli, ["indexes", "load", str(bad)])
+    assert refused.exit_code == 1 and "linha 2" in refused.output

@@ -269,6 +269,9 @@ async def decide(principal: Principal, request_id: uuid.UUID, accept: bool | Non
         else:
             agreement.status = AgreementStatus.CANCELLED
             agreement.cancelled_at = now
+            for inst in (await session.execute(select(Installment).where(
+                    Installment.agreement_id == agreement.id))).scalars():
+                inst.status = InstallmentStatus.CANCELLED
             agreement.cancel_reason = (f"recusado pelo "
                                        f"{APPROVAL_LEVEL_LABELS[ApprovalLevel(request.level)]}:"
                                        f" {text}")[:500]

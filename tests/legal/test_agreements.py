@@ -153,6 +153,7 @@ async def test_each_approval_level_goes_to_its_queue(book):
     refused = await agreements.get(book["p_agent"], to_supervisor.agreement_id)
     assert refused.status == "cancelled"
     assert refused.cancel_reason == "recusado pelo supervisor: desconto alto"
+    assert {i.status for i in refused.installments} == {"cancelled"}
     # The agent sees the answers to its own requests.
     mine = await agreements.queue(book["p_agent"], include_decided=True)
     assert {(q.level, q.status) for q in mine} == {("creditor", "accepted"),

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 import dialer.models  # noqa: F401 - the dialer's tables (core may not import dialer)
+import legal.models  # noqa: F401 - the agreements' tables (core imports no legal)
 from core.db import Base, sync_url
 from core.models import *  # noqa: F403 - registers every table on Base.metadata
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 import importlib
 
 TASK_MODULES = ("core.maintenance", "core.channels.tasks", "core.cadence.tasks",
-                "core.scoring.tasks",
-                "tenants.intake.tasks")
+                "core.scoring.tasks", "tenants.intake.tasks", "legal.tasks")
 
 
 def load_tasks() -> None:

@@ -58,7 +58,16 @@ class FileFormat:
         if self.kind != "csv":
             return f"{self.kind.upper()}, aba {self.sheet}"
         names = {";": "ponto e vírgula", ",": "vírgula", "\t": "tabulação", "|": "barra vertical"}
-        return f"CSV {self.encoding}, separador {names[self.delimiter]}"
+        return (f"CSV, {ENCODING_NAMES.get(self.encoding, self.encoding)},"
+                f" separador {names[self.delimiter]}")
+
+
+# What a person calls each encoding the reader tells apart (the codec names are codes).
+ENCODING_NAMES = {
+    "utf-8-sig": "texto UTF-8", "utf-8": "texto UTF-8", "ascii": "texto sem acentos",
+    "utf-16": "texto Unicode do Excel", "cp1252": "texto do Windows (ANSI)",
+    "latin-1": "texto Latin-1",
+}
 
 
 def _encoding(sample: bytes) -> str:

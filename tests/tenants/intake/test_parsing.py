@@ -567,3 +567,13 @@ def test_accents_past_a_plain_ascii_sample_keep_their_encoding(tmp_path: Path, m
     assert fmt.encoding == "ascii"  # all the sample tells; the preview shows it
     assert batch.accepted.height == 101
     assert batch.accepted.select("row", "name").row(-1) == (102, "JOÃO CONCEIÇÃO")
+
+
+def test_the_format_is_described_in_words_a_person_reads(tmp_path):
+    from tenants.intake.formats import reader
+
+    path = tmp_path / "carteira.csv"
+    path.write_bytes("CPF;Nome;Contrato\n52998224725;Jos\xe9;1\n".encode("cp1252"))
+    described = reader.sniff(path).description
+    assert described == "CSV, texto do Windows (ANSI), separador ponto e vírgula"
+    assert "cp1252" not in described

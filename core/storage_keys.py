@@ -66,3 +66,11 @@ def print_manifest_key(tenant_id: uuid.UUID, day: dt.date) -> str:
 
 def message_attachment_key(tenant_id: uuid.UUID, dispatch_id: uuid.UUID, file_name: str) -> str:
     return f"tenants/{tenant_id}/messages/{dispatch_id}/{safe_file_name(file_name)}"
+
+
+def slip_key(tenant_id: uuid.UUID, agreement_id: uuid.UUID, number: int) -> str:
+    return f"tenants/{tenant_id}/agreements/{agreement_id}/boleto-pix-parcela-{number:03d}.pdf"
+
+
+def statement_key(tenant_id: uuid.UUID, month: dt.date, extension: str) -> str:
+    return f"tenants/{tenant_id}/statements/prestacao-de-contas-{month:%Y-%m}.{extension}"

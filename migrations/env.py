@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+import legal.models  # noqa: F401 - the agreements' tables (core imports no legal)
 from core.db import Base, sync_url
 from core.models import *  # noqa: F403 - registers every table on Base.metadata
 

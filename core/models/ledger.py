@@ -41,12 +41,14 @@ class EntryKind(StrEnum):
     DISCOUNT = "discount"
     WRITE_OFF = "write_off"  # closed without payment to the agency (baixa)
     ADJUSTMENT = "adjustment"  # a correction by agency staff, with a note
+    ACCRUAL = "accrual"  # correction, interest, fine and fees updated to an agreement's date
 
 
 ENTRY_KIND_LABELS = {
     EntryKind.PLACEMENT: "colocação", EntryKind.CREDITOR_UPDATE: "atualização do credor",
     EntryKind.PAYMENT: "pagamento", EntryKind.DISCOUNT: "desconto",
     EntryKind.WRITE_OFF: "baixa", EntryKind.ADJUSTMENT: "ajuste",
+    EntryKind.ACCRUAL: "atualização do saldo",
 }
 
 

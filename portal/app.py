@@ -34,6 +34,7 @@ from core.debtors.controllers import DebtorController
 from core.errors import DomainError
 from core.runtime import get_db
 from core.system import AuditController, health, ready
+from legal import controllers as payment_controllers
 from portal import debtor_pages, pages, portfolio_pages, sandbox_pages
 from portal.filters import FILTERS
 from portal.jobs import load_tasks
@@ -242,7 +243,7 @@ def create_app() -> Litestar:
     return Litestar(
         route_handlers=[
             health, ready, AuthController, api_router, page_router,
-            *channel_controllers.webhook_handlers,
+            *channel_controllers.webhook_handlers, *payment_controllers.handlers,
             create_static_files_router(path="/static", directories=[HERE / "static"]),
         ],
         middleware=[DefineMiddleware(AuthMiddleware, exclude=PUBLIC_PATHS)],

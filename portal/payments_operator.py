@@ -11,6 +11,7 @@ from core.auth.principal import Principal
 from core.errors import NotFound
 from core.maintenance import operator_scope
 from core.runtime import get_db
+from portal.jobs import load_tasks
 from legal import cnab, payments, slips
 
 
@@ -19,6 +20,7 @@ async def agreement_slips(agreement_id: str) -> list[dict[str, Any]]:
         wanted = uuid.UUID(agreement_id)
     except ValueError:
         raise NotFound(f"acordo {agreement_id!r} não encontrado") from None
+    load_tasks()  # the slips' messages are sent by name
     db = get_db()
     try:
         principal = Principal.system(await operator_scope())

@@ -11,8 +11,8 @@ from core.auth.principal import Principal
 from core.errors import NotFound
 from core.maintenance import operator_scope
 from core.runtime import get_db
-from portal.jobs import load_tasks
 from legal import cnab, payments, slips
+from portal.jobs import load_tasks
 
 
 async def agreement_slips(agreement_id: str) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
 import core.models  # noqa: F401 - every model on the metadata
-import legal.models  # noqa: F401
+import legal.models
 import legal.payment_models  # noqa: F401
 from core.db import Base, sync_url
 

@@ -556,6 +556,83 @@ def compliance_policy(tenant_slug: str, file: Any, clear: bool) -> None:
     click.echo(json.dumps(stored, ensure_ascii=False))
 
 
+@cli.group()
+def indexes() -> None:
+    """Published index values (IPCA, Selic) that update debts."""
+
+
+@indexes.command("load")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+def indexes_load(file: Any) -> None:
+    """Load monthly values from FILE (index,month,value,source; see
+    legal/data/indices.csv); a month already loaded is replaced."""
+    from portal.operator import load_indexes
+
+    text = file.read()
+    result = _operate("indexes load", lambda: load_indexes(text))
+    click.echo(json.dumps(result, ensure_ascii=False))
+
+
+@cli.group()
+def agreement() -> None:
+    """Negotiation: simulate options and create agreements."""
+
+
+def _day(value: str | None) -> Any:
+    import datetime as dt
+
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("data inválida; use AAAA-MM-DD", param_hint="--date") from None
+
+
+@agreement.command("simulate")
+@click.option("--tenant", "tenant_slug", required=True, help="The creditor's slug.")
+@click.option("--debtor", "document", required=True, help="The debtor's CPF or CNPJ.")
+@click.option("--date", "day", default=None, help="Reference date, YYYY-MM-DD (default: today).")
+@click.option("--json", "as_json", is_flag=True, help="Print the options as a JSON list.")
+def agreement_simulate(tenant_slug: str, document: str, day: str | None, as_json: bool) -> None:
+    """The options the tenant's policy allows for the debtor's open debts."""
+    from portal.operator import simulate_agreement
+
+    at = _day(day)
+    result = _operate("agreement simulate", lambda: simulate_agreement(tenant_slug, document, at))
+    options = result["options"]
+    if as_json:
+        click.echo(json.dumps(options, ensure_ascii=False))
+        return
+    click.echo(f"Saldo atualizado em {result['at']}: R$ {result['updated_balance']}")
+    for o in options:
+        click.echo(f"{o['option']}. {o['label']}: total R$ {o['total']}, entrada"
+                   f" R$ {o['down_payment']}, parcela R$ {o['installment_amount']},"
+                   f" aprovação: {o['approval']}")
+    for note in result["notes"]:
+        click.echo(f"Observação: {note}")
+
+
+@agreement.command("create")
+@click.option("--tenant", "tenant_slug", required=True, help="The creditor's slug.")
+@click.option("--debtor", "document", required=True, help="The debtor's CPF or CNPJ.")
+@click.option("--option", "option", required=True, type=int, help="The simulated option's number.")
+@click.option("--date", "day", default=None, help="Reference date, YYYY-MM-DD (default: today).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+def agreement_create(tenant_slug: str, document: str, option: int, day: str | None,
+                     as_json: bool) -> None:
+    """Create an agreement on a simulated option (it then awaits approval or acceptance)."""
+    from portal.operator import create_agreement
+
+    at = _day(day)
+    result = _operate("agreement create",
+                      lambda: create_agreement(tenant_slug, document, option, at))
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+    else:
+        click.echo(f"Acordo {result['agreement_id']} criado ({result['status']}).")
+
+
 def main() -> None:
     cli(prog_name="regua")
 

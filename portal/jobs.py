@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import importlib
 
-TASK_MODULES = ("core.maintenance", "core.channels.tasks", "tenants.intake.tasks")
+TASK_MODULES = ("core.maintenance", "core.channels.tasks", "tenants.intake.tasks",
+                "legal.tasks")
 
 
 def load_tasks() -> None:

@@ -124,3 +124,57 @@ async def portfolio_report(portfolio_id: str, kind: str) -> bytes:
         return service.read_report(portfolio, kind)
     finally:
         await db.dispose()
+
+
+async def _debtor_by_document(tenant_slug: str, document: str) -> tuple[Any, Any]:
+    """(operator principal for the tenant, debtor id) for a debtor's CPF/CNPJ."""
+    import re
+
+    from sqlalchemy import select
+
+    from core.access import transaction
+    from core.auth.principal import Principal
+    from core.db import Scope
+    from core.models import Debtor
+
+    async with get_db().transaction(await operator_scope()) as session:
+        tenant = await onboarding.get_tenant_by_slug(session, tenant_slug)
+    principal = Principal.system(Scope.tenant(tenant.id))
+    wanted = re.sub(r"[^0-9A-Za-z]", "", document).upper()
+    async with transaction(principal) as session:
+        debtor_id = (await session.execute(select(Debtor.id).where(
+            Debtor.document == wanted))).scalar_one_or_none()
+    if debtor_id is None:
+        raise NotFound("devedor")
+    return principal, debtor_id
+
+
+async def simulate_agreement(tenant_slug: str, document: str, at: Any) -> dict[str, Any]:
+    from legal import simulator
+
+    db = get_db()
+    try:
+        principal, debtor_id = await _debtor_by_document(tenant_slug, document)
+        return (await simulator.simulate(principal, debtor_id, None, at)).as_json()
+    finally:
+        await db.dispose()
+
+
+async def create_agreement(tenant_slug: str, document: str, option: int,
+                           at: Any) -> dict[str, Any]:
+    from legal import agreements
+
+    db = get_db()
+    try:
+        principal, debtor_id = await _debtor_by_document(tenant_slug, document)
+        created = await agreements.create(principal, debtor_id, option, None, at)
+        return {"agreement_id": str(created.agreement_id), "status": created.status,
+                "approval": created.approval_level}
+    finally:
+        await db.dispose()
+
+
+async def load_indexes(text: str) -> dict[str, Any]:
+    from legal import indexes
+
+    return await indexes.load(text)

@@ -5,12 +5,11 @@ Both arrive without a tenant; the txid or "nosso número" finds it
 Each notification is stored once (`slip_payment`, unique by end-to-end id, or by nosso
 número and date for a bank line), so repeating a webhook or a file changes nothing.
 
-What a payment does: paid at least the installment's amount, the installment is paid,
-the amount is recorded as payments (source: agency) on the agreement's debts, oldest
-first, through the ledger; when the last installment is paid the agreement is settled,
-what the discounts left on its debts is written off as discount, and the debts are paid.
-Less than the amount (partial) settles nothing; more (overpaid) settles the installment
-for its amount and leaves the excess to a person. Neither is guessed at.
+What a payment does: paid at least the installment's amount, the installment is paid
+through `legal.agreements.pay_installment` (payments with source agency on the
+agreement's debts through the ledger; the last one settles the agreement and its
+debts). Less than the amount (partial) settles nothing; more (overpaid) settles the
+installment for its amount and leaves the excess to a person. Neither is guessed at.
 """
 
 from __future__ import annotations
@@ -28,18 +27,17 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit
-from core.access import DebtId, transaction
+from core.access import transaction
 from core.auth.principal import Principal
-from core.collection import ledger
 from core.db import NO_SCOPE, Scope
 from core.ids import uuid7
-from core.models import Debt, DebtStatus, EntryKind, PaymentSource
+from core.models import PaymentSource
 from core.runtime import get_db
 from core.settings import Settings
 from legal import cnab
+from legal.agreements import pay_installment
 from legal.models import (
     Agreement,
-    AgreementDebt,
     AgreementStatus,
     Installment,
     InstallmentStatus,
@@ -82,52 +80,6 @@ class Report:
                                                   "unknown", "not_payable")}}
 
 
-async def _allocate(session: AsyncSession, principal: Principal, agreement: Agreement,
-                    amount: Decimal, paid_on: dt.date, reference: str) -> None:
-    """Record `amount` as agency payments on the agreement's debts, oldest due first,
-    each up to its balance; what is left (never expected) goes on the last debt."""
-    debts = list((await session.execute(select(Debt).join(
-        AgreementDebt, (AgreementDebt.debt_id == Debt.id)
-        & (AgreementDebt.tenant_id == Debt.tenant_id))
-        .where(AgreementDebt.agreement_id == agreement.id)
-        .order_by(Debt.due_date, Debt.id))).scalars())
-    left = amount
-    for index, debt in enumerate(debts):
-        last = index == len(debts) - 1
-        take = left if last else min(left, max(debt.current_balance, ZERO))
-        if take > 0:
-            await ledger.record_payment(session, principal, DebtId(debt.id), take,
-                                        paid_on=paid_on, source=PaymentSource.AGENCY,
-                                        reference=reference)
-            left -= take
-        if left <= 0:
-            break
-
-
-async def _settle_agreement(session: AsyncSession, principal: Principal,
-                            agreement: Agreement) -> None:
-    debts = list((await session.execute(select(Debt).join(
-        AgreementDebt, (AgreementDebt.debt_id == Debt.id)
-        & (AgreementDebt.tenant_id == Debt.tenant_id))
-        .where(AgreementDebt.agreement_id == agreement.id).with_for_update(of=Debt))).scalars())
-    balances = await ledger.balances(session, [d.id for d in debts])
-    now = dt.datetime.now(dt.UTC)
-    for debt in debts:
-        # The agreement is kept: what it forgave becomes final.
-        lines = [(bucket, EntryKind.DISCOUNT, -value)
-                 for bucket, value in balances.get(debt.id, {}).items() if value > 0]
-        if lines:
-            await ledger.post(session, principal, DebtId(debt.id), lines, source="agreement",
-                              source_id=agreement.id, note="desconto do acordo cumprido")
-        debt.status, debt.closed_at, debt.updated_at = DebtStatus.PAID, now, now
-        debt.status_reason = "acordo quitado"
-    agreement.status, agreement.settled_at, agreement.updated_at = (
-        AgreementStatus.SETTLED, now, now)
-    await audit.record(session, principal.actor, "agreement.settled",
-                       tenant_id=agreement.tenant_id, entity="agreement", entity_id=agreement.id,
-                       after={"debts": [str(d.id) for d in debts]})
-
-
 async def apply(session: AsyncSession, principal: Principal, *, kind: SlipKind, reference: str,
                 external_id: str, amount_paid: Decimal, paid_on: dt.date,
                 bank_fee: Decimal = ZERO, source_file: str | None = None,
@@ -168,19 +120,12 @@ async def apply(session: AsyncSession, principal: Principal, *, kind: SlipKind, 
     if excess:
         line.excess = f"{excess:.2f}"
     if payable and outcome is not SlipOutcome.PARTIAL:
-        now = dt.datetime.now(dt.UTC)
-        await _allocate(session, principal, agreement, installment.amount, paid_on,
-                        f"{kind.value}:{reference}")
-        installment.status, installment.paid_at = InstallmentStatus.PAID, now
-        installment.paid_amount, installment.updated_at = amount_paid, now
-        open_left = (await session.execute(select(func.count()).where(
-            Installment.agreement_id == agreement.id,
-            Installment.status.in_([InstallmentStatus.OPEN, InstallmentStatus.OVERDUE])
-        ))).scalar_one()
-        if open_left == 0 and agreement.status in (AgreementStatus.ACTIVE,
-                                                   AgreementStatus.REINSTATED):
-            await _settle_agreement(session, principal, agreement)
-            line.agreement_settled = True
+        # The installment's amount is booked; an excess stays on the slip payment for a
+        # person to refund or apply.
+        await pay_installment(session, principal, installment.id, installment.amount, paid_on,
+                              source=PaymentSource.AGENCY, reference=f"{kind.value}:{reference}")
+        installment.paid_amount = amount_paid
+        line.agreement_settled = agreement.status == AgreementStatus.SETTLED
     await session.flush()
     await audit.record(session, principal.actor, f"installment.payment_{outcome.value}",
                        tenant_id=installment.tenant_id, entity="installment",

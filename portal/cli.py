@@ -426,27 +426,6 @@ def portfolio_errors(portfolio_id: str, warnings: bool) -> None:
 
 
 @cli.group()
-def agreement() -> None:
-    """Extrajudicial agreements."""
-
-
-@agreement.command("slips")
-@click.argument("agreement_id")
-@click.option("--json", "as_json", is_flag=True, help="Print the slips as one JSON list.")
-def agreement_slips(agreement_id: str, as_json: bool) -> None:
-    """Issue (once) and send an agreement's PIX and boleto slips, and print them."""
-    from portal.payments_operator import agreement_slips as run
-
-    result = _operate("agreement slips", lambda: run(agreement_id))
-    if as_json:
-        click.echo(json.dumps(result))
-        return
-    for item in result:
-        click.echo(f"Parcela {item['number']}  vence {item['due_date']}  R$ {item['amount']}\n"
-                   f"  PIX: {item['pix_payload']}\n  Boleto: {item['boleto_line']}")
-
-
-@cli.group()
 def payments() -> None:
     """Payments received: bank return files."""
 
@@ -631,6 +610,22 @@ def agreement_create(tenant_slug: str, document: str, option: int, day: str | No
         click.echo(json.dumps(result, ensure_ascii=False))
     else:
         click.echo(f"Acordo {result['agreement_id']} criado ({result['status']}).")
+
+
+@agreement.command("slips")
+@click.argument("agreement_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the slips as one JSON list.")
+def agreement_slips(agreement_id: str, as_json: bool) -> None:
+    """Issue (once) and send an agreement's PIX and boleto slips, and print them."""
+    from portal.payments_operator import agreement_slips as run
+
+    result = _operate("agreement slips", lambda: run(agreement_id))
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    for item in result:
+        click.echo(f"Parcela {item['number']}  vence {item['due_date']}  R$ {item['amount']}\n"
+                   f"  PIX: {item['pix_payload']}\n  Boleto: {item['boleto_line']}")
 
 
 def main() -> None:

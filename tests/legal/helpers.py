@@ -83,6 +83,17 @@ async def build_agreement(database_url: str, tenant_id: uuid.UUID, *,
                 source="portfolio")
             debt_ids.append(debt.id)
         total = sum((Decimal(a) for a in amounts), Decimal("0"))
+        # As acceptance leaves it: the discount on the debts, interest first.
+        forgive = sum((Decimal(p) + Decimal(i) for p, i in placed), Decimal("0")) - total
+        for debt_id, (principal_amount, interest) in zip(debt_ids, placed, strict=True):
+            lines = []
+            for bucket, value in ((Bucket.INTEREST, Decimal(interest)),
+                                  (Bucket.PRINCIPAL, Decimal(principal_amount))):
+                off = min(value, forgive)
+                if off > 0:
+                    lines.append((bucket, EntryKind.DISCOUNT, -off))
+                    forgive -= off
+            await ledger.post(session, staff, DebtId(debt_id), lines, source="agreement")
         agreement = Agreement(
             tenant_id=tenant_id, id=uuid7(), debtor_id=debtor_id, status=status,
             reference_date=today, terms="Termos do acordo.", calculation={},

@@ -120,7 +120,7 @@ async def test_pix_webhook_settles_once_and_ignores_repeats(client, factory,
             Debt.id == built.debt_ids[0]))).scalar_one()
     assert paid == Decimal("100.00")
     assert first.status == "paid" and first.paid_amount == Decimal("100.00")
-    assert balance == Decimal("220.00")
+    assert balance == Decimal("150.00")  # the agreement (250.00) less the first installment
 
 
 @pytest.mark.parametrize("layout", ["240", "400"])

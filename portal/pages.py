@@ -43,6 +43,8 @@ NAV = [
                                  Role.CREDITOR_VIEWER}),
     ("/usuarios", "Usuários", {Role.ADMIN, Role.CREDITOR_ADMIN}),
     ("/auditoria", "Auditoria", {Role.ADMIN, Role.CREDITOR_ADMIN}),
+    ("/prestacao-de-contas", "Prestação de contas", {Role.ADMIN, Role.CREDITOR_ADMIN,
+                                                     Role.CREDITOR_VIEWER}),
     ("/sandbox", "Mensagens (sandbox)", {Role.ADMIN, Role.SUPERVISOR, Role.CREDITOR_ADMIN,
                                           Role.CREDITOR_VIEWER}),
 ]

@@ -35,7 +35,14 @@ from core.errors import DomainError
 from core.runtime import get_db
 from core.system import AuditController, health, ready
 from legal import controllers as payment_controllers
-from portal import debtor_pages, pages, portfolio_pages, sandbox_pages, statement_pages
+from portal import (
+    debtor_pages,
+    pages,
+    portfolio_pages,
+    sandbox_pages,
+    selfservice_pages,
+    statement_pages,
+)
 from portal.filters import FILTERS
 from portal.jobs import load_tasks
 from tenants.controllers import TenantController, UserController
@@ -233,7 +240,7 @@ def create_app() -> Litestar:
     # HTML pages stay out of the OpenAPI document, and read the viewer's time zone first.
     page_router = Router(path="/", route_handlers=[
         *pages.handlers, *portfolio_pages.handlers, *debtor_pages.handlers,
-        *sandbox_pages.handlers, *statement_pages.handlers,
+        *sandbox_pages.handlers, *statement_pages.handlers, *selfservice_pages.handlers,
     ], include_in_schema=False, before_request=pages.load_viewer_zone)
     api_router = Router(path="/", route_handlers=[
         TenantController, UserController, AuditController,

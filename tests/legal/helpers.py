@@ -113,3 +113,27 @@ async def build_agreement(database_url: str, tenant_id: uuid.UUID, *,
                                     number=number, amount=Decimal(amount), status="open",
                                     due_date=today + dt.timedelta(days=30 * (number - 1) + 3)))
     return Built(tenant_id, staff, debtor_id, document, debt_ids, agreement.id, email, phone)
+
+
+async def place_open_debt(database_url: str, tenant_id: uuid.UUID, *, document: str,
+                          email: str | None = None) -> uuid.UUID:
+    """A debtor with an e-mail (when given) and one open debt 120 days overdue."""
+    set_address(database_url, tenant_id)
+    staff = creditor(tenant_id)
+    async with transaction(staff) as session:
+        debtor = Debtor(tenant_id=tenant_id, id=uuid7(), document=document,
+                        document_kind="cpf", name="ANA SOUZA LIMA", state="SP")
+        session.add(debtor)
+        if email:
+            session.add(ContactPoint(tenant_id=tenant_id, id=uuid7(), debtor_id=debtor.id,
+                                     kind="email", value=email, source="portfolio"))
+        debt = Debt(tenant_id=tenant_id, id=uuid7(), debtor_id=debtor.id, portfolio_id=uuid7(),
+                    last_portfolio_id=uuid7(), contract=f"CT-{uuid.uuid4().hex[:8]}",
+                    installment=1, original_amount=Decimal("480.00"),
+                    current_balance=Decimal("0"),
+                    due_date=dt.date.today() - dt.timedelta(days=120))
+        session.add(debt)
+        await session.flush()
+        await ledger.post(session, staff, DebtId(debt.id), [
+            (Bucket.PRINCIPAL, EntryKind.PLACEMENT, Decimal("480.00"))], source="portfolio")
+    return debtor.id

@@ -284,7 +284,10 @@ async def overview(tenant_id: uuid.UUID, debtor_id: uuid.UUID) -> Overview:
         lines = [DebtLine(u.label, u.due_date, u.days_overdue, u.total)
                  for u in simulation.updates]
         options = [o for o in simulation.options if o.approval == ApprovalLevel.AGENT]
-        return Overview(creditor, first, lines, options, None, [], simulation.notes)
+        # A debtor needs one sentence, not a line per missing month (staff see them all).
+        notes = ["Alguns índices de correção e juros do período ainda não foram publicados;"
+                 " o cálculo usa o último valor conhecido."] if simulation.notes else []
+        return Overview(creditor, first, lines, options, None, [], notes)
 
 
 async def accept(tenant_id: uuid.UUID, debtor_id: uuid.UUID, option_number: int,

@@ -30,6 +30,7 @@ from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.collection import ledger
 from core.db import Scope
+from core.documents import format_document
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.formatting import brl, date_br
 from core.ids import uuid7
@@ -53,7 +54,16 @@ from legal.models import (
     InstallmentStatus,
 )
 from legal.policy import policy_for
-from legal.simulator import Option, Simulation, cents, local_today, schedule, simulate_in
+from legal.simulator import (
+    Option,
+    Screen,
+    Simulation,
+    build_screen,
+    cents,
+    local_today,
+    schedule,
+    simulate_in,
+)
 
 AgreementId = NewType("AgreementId", uuid.UUID)
 ZERO = Decimal("0.00")
@@ -101,10 +111,11 @@ def terms_text(creditor: Tenant, debtor: Debtor, sim: Simulation, option: Option
                " na proporção do valor não pago", DiscountRevocation.FULL.value:
                "os descontos concedidos são revogados integralmente",
                DiscountRevocation.NONE.value: "os descontos concedidos são mantidos"}[revocation]
-    document = ("CPF" if debtor.document_kind == "cpf" else "CNPJ") + f" {debtor.document}"
+    document = (("CPF " if debtor.document_kind == "cpf" else "CNPJ ")
+                + format_document(debtor.document_kind, debtor.document))
     return (
         f"TERMO DE ACORDO EXTRAJUDICIAL\n\n"
-        f"Credor: {creditor.legal_name}, CNPJ {creditor.cnpj}"
+        f"Credor: {creditor.legal_name}, CNPJ {format_document('cnpj', creditor.cnpj)}"
         + (f", {creditor.address}" if creditor.address else "") + ".\n"
         f"Devedor(a): {debtor.name}, {document}.\n\n"
         f"1. O(A) devedor(a) reconhece a dívida abaixo, atualizada em {date_br(sim.at)}"
@@ -224,7 +235,7 @@ def _share_interest(sim: Simulation, option: Option) -> dict[str, str]:
 
 # ---- approvals -------------------------------------------------------------------------
 
-async def decide(principal: Principal, request_id: uuid.UUID, accept: bool,
+async def decide(principal: Principal, request_id: uuid.UUID, accept: bool | None,
                  reason: str | None) -> uuid.UUID:
     """A supervisor or the creditor answers a request; the agreement then awaits
     acceptance, or is cancelled with the reason."""
@@ -238,6 +249,8 @@ async def decide(principal: Principal, request_id: uuid.UUID, accept: bool,
                             + APPROVAL_LEVEL_LABELS[ApprovalLevel(request.level)])
         if request.status != ApprovalStatus.PENDING:
             raise Conflict({"request": "este pedido já foi decidido"})
+        if accept is None:
+            raise ValidationFailed({"accept": "informe se aprova ou recusa"})
         text = (reason or "").strip()
         if not accept and not text:
             raise ValidationFailed({"reason": "informe o motivo da recusa"})
@@ -323,13 +336,13 @@ async def accept_by_agent(principal: Principal, agreement_id: uuid.UUID,
                           call_recording_ref: str | None) -> None:
     _may_negotiate(principal)
     ref = (call_recording_ref or "").strip()
-    if not ref:
-        raise ValidationFailed({"call_recording_ref": "informe a referência da gravação da"
-                                                      " ligação em que o devedor aceitou"})
-    if len(ref) > 200:
-        raise ValidationFailed({"call_recording_ref": "no máximo 200 caracteres"})
     async with transaction(principal) as session:
         checked = await access_agreement(session, principal, agreement_id)
+        if not ref:
+            raise ValidationFailed({"call_recording_ref": "informe a referência da gravação"
+                                                          " da ligação em que o devedor aceitou"})
+        if len(ref) > 200:
+            raise ValidationFailed({"call_recording_ref": "no máximo 200 caracteres"})
         agreement = await _locked(session, checked)
         agreement.accepted_via = AcceptanceChannel.AGENT
         agreement.accepted_by = principal.user_id
@@ -416,7 +429,7 @@ async def issue_link(principal: Principal, agreement_id: uuid.UUID) -> str:
                            entity_id=agreement.id,
                            after={"expires_at": agreement.link_expires_at})
         payload = f"{agreement.tenant_id.hex}.{agreement.id.hex}.{nonce}"
-        return f"/acordo/{payload}.{_sign(payload)}"
+        return f"/acordo?t={payload}.{_sign(payload)}"
 
 
 def _parse_token(token: str) -> tuple[uuid.UUID, uuid.UUID, str]:
@@ -764,13 +777,40 @@ async def for_debtor(principal: Principal, debtor_id: uuid.UUID) -> list[Agreeme
         return await _views(session, ids)
 
 
+LIST_MAX = 300
+
+
+async def listed(principal: Principal, status: str | None = None) -> list[AgreementView]:
+    """The latest agreements of every tenant the principal works (a creditor: its own),
+    optionally of one status; broken ones are how a creditor sees a breach."""
+    if status is not None and status not in {s.value for s in AgreementStatus}:
+        raise ValidationFailed({"status": "situação desconhecida"})
+    async with transaction(principal) as session:
+        query = select(Agreement.id).order_by(Agreement.updated_at.desc()).limit(LIST_MAX)
+        if status:
+            query = query.where(Agreement.status == status)
+        return await _views(session, list((await session.execute(query)).scalars()))
+
+
+async def negotiation_screen(principal: Principal, debtor_id: uuid.UUID,
+                             debt_ids: list[uuid.UUID] | None, at: dt.date | None) -> Screen:
+    """The negotiation screen: debts to choose, the options, the debtor's agreements."""
+    async with transaction(principal) as session:
+        checked = await access_debtor(session, principal, debtor_id)
+        found = await build_screen(session, checked, debt_ids, at)
+        ids = list((await session.execute(select(Agreement.id).where(
+            Agreement.debtor_id == checked))).scalars())
+        found.agreements = await _views(session, ids)
+        return found
+
+
 async def _views(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[AgreementView]:
     if not ids:
         return []
     agreements = list((await session.execute(select(Agreement).where(Agreement.id.in_(ids))
-                                             .order_by(Agreement.created_at.desc()))).scalars())
-    names = dict((await session.execute(select(Debtor.id, Debtor.name).where(
-        Debtor.id.in_([a.debtor_id for a in agreements])))).tuples().all())
+                                             .order_by(Agreement.updated_at.desc()))).scalars())
+    names = {debtor_id: name for debtor_id, name in (await session.execute(
+        select(Debtor.id, Debtor.name).where(Debtor.id.in_([a.debtor_id for a in agreements]))))}
     insts: dict[uuid.UUID, list[InstallmentView]] = {}
     for i in (await session.execute(select(Installment).where(
             Installment.agreement_id.in_(ids)).order_by(Installment.number))).scalars():

@@ -80,7 +80,8 @@ def terms_for(policy: NegotiationPolicy, debtor: Debtor) -> Terms:
 def as_dict(policy: NegotiationPolicy) -> dict[str, Any]:
     out: dict[str, Any] = {k: getattr(policy, k) for k in DEFAULTS}
     for k in (*DECIMALS, *OPTIONAL_DECIMALS):
-        out[k] = None if out[k] is None else str(out[k])
+        # 10.0000 reads as "10", 50.50 as "50.5": what a person typed.
+        out[k] = None if out[k] is None else f"{Decimal(out[k]).normalize():f}"
     return out
 
 

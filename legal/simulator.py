@@ -28,6 +28,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -178,13 +179,17 @@ class Simulation:
                 "options": [o.as_json() for o in self.options], "notes": self.notes}
 
 
+def plan_words(installments: int) -> str:
+    return "pagamento único" if installments == 1 else f"{installments} parcelas"
+
+
 def prior(installments: int) -> Decimal:
     return max(Decimal("0.85") - Decimal("0.04") * (installments - 1), Decimal("0.30"))
 
 
 def approval_for(policy: NegotiationPolicy, discount_pct: Decimal,
                  installments: int) -> tuple[ApprovalLevel, str]:
-    shown = f"desconto de {pct(discount_pct, 2)} do saldo atualizado, {installments} parcela(s)"
+    shown = f"desconto de {pct(discount_pct, 2)} do saldo atualizado, {plan_words(installments)}"
     if (discount_pct <= policy.agent_discount_pct
             and installments <= policy.agent_max_installments):
         return ApprovalLevel.AGENT, f"{shown}: dentro do limite do operador"
@@ -279,10 +284,10 @@ def _option(policy: NegotiationPolicy, updates: list[DebtUpdate], balance: Decim
     kept, broken = history.get(n, (0, 0))
     p0 = prior(n)
     probability = (Decimal(kept) + p0 * PRIOR_WEIGHT) / (kept + broken + PRIOR_WEIGHT)
-    basis = (f"estimativa inicial de {pct(p0 * HUNDRED, 0)} para {n} parcela(s), sem histórico"
+    basis = (f"estimativa inicial de {pct(p0 * HUNDRED, 0)} para {plan_words(n)}, sem histórico"
              " do credor" if kept + broken == 0 else
-             f"{kept} cumprido(s) e {broken} quebrado(s) em acordos de {n} parcela(s) do credor,"
-             f" ponderados com a estimativa inicial de {pct(p0 * HUNDRED, 0)}")
+             f"{kept} cumprido(s) e {broken} quebrado(s) entre os acordos do credor com"
+             f" {plan_words(n)}, ponderados com a estimativa inicial de {pct(p0 * HUNDRED, 0)}")
     return Option(
         option=0, label="À vista" if n == 1 else f"{n} parcelas", installments=n,
         updated_balance=balance, discounts=discounts, discount_total=discount_total,
@@ -356,3 +361,46 @@ async def simulate(principal: Principal, debtor_id: uuid.UUID,
     async with transaction(principal) as session:
         checked = await access_debtor(session, principal, debtor_id)
         return await simulate_in(session, checked, debt_ids, at)
+
+
+@dataclass
+class DebtChoice:
+    id: uuid.UUID
+    label: str
+    due_date: dt.date
+    balance: Decimal
+    selected: bool
+
+
+@dataclass
+class Screen:
+    """What the negotiation screen shows: the debtor's open debts to choose from and the
+    simulation of the chosen ones (or why there is none)."""
+
+    tenant_id: uuid.UUID
+    debtor_id: uuid.UUID
+    debtor_name: str
+    at: dt.date
+    debts: list[DebtChoice]
+    simulation: Simulation | None
+    error: str | None
+    agreements: list[Any] = field(default_factory=list)  # legal.agreements.AgreementView
+
+
+async def build_screen(session: AsyncSession, debtor_id: DebtorId,
+                       debt_ids: list[uuid.UUID] | None, at: dt.date | None) -> Screen:
+    debtor = (await session.execute(select(Debtor).where(Debtor.id == debtor_id))).scalar_one()
+    debts = list((await session.execute(
+        select(Debt).where(Debt.debtor_id == debtor_id, Debt.status == DebtStatus.OPEN)
+        .order_by(Debt.due_date, Debt.contract, Debt.installment))).scalars())
+    chosen = set(debt_ids or [d.id for d in debts])
+    sim, error = None, None
+    try:
+        sim = await simulate_in(session, debtor_id, list(chosen) or None, at)
+    except ValidationFailed as exc:
+        error = "; ".join(exc.detail.values()) if isinstance(exc.detail, dict) else exc.detail
+    return Screen(tenant_id=debtor.tenant_id, debtor_id=debtor.id, debtor_name=debtor.name,
+                  at=sim.at if sim else at or await local_today(session, debtor.tenant_id),
+                  debts=[DebtChoice(d.id, f"{d.contract} / {d.installment}", d.due_date,
+                                    d.current_balance, d.id in chosen) for d in debts],
+                  simulation=sim, error=error)

@@ -34,9 +34,11 @@ from core.debtors.controllers import DebtorController
 from core.errors import DomainError
 from core.runtime import get_db
 from core.system import AuditController, health, ready
-from legal import controllers as payment_controllers
+from legal import payment_controllers
+from legal.controllers import AgreementController
 from portal import (
     debtor_pages,
+    negotiation_pages,
     pages,
     portfolio_pages,
     sandbox_pages,
@@ -232,6 +234,8 @@ API_TAGS = [
                                               " WhatsApp, letter), checked on save."),
     Tag(name="debtors", description="The debtor file: search, debts and balances, contacts,"
                                     " timeline, notes, holds and opt-outs."),
+    Tag(name="agreements", description="Negotiation: updated balances with their memória de"
+                                       " cálculo, options, agreements, approvals, policy."),
 ]
 
 
@@ -240,12 +244,13 @@ def create_app() -> Litestar:
     # HTML pages stay out of the OpenAPI document, and read the viewer's time zone first.
     page_router = Router(path="/", route_handlers=[
         *pages.handlers, *portfolio_pages.handlers, *debtor_pages.handlers,
-        *sandbox_pages.handlers, *statement_pages.handlers, *selfservice_pages.handlers,
+        *sandbox_pages.handlers, *negotiation_pages.handlers, *statement_pages.handlers,
+        *selfservice_pages.handlers,
     ], include_in_schema=False, before_request=pages.load_viewer_zone)
     api_router = Router(path="/", route_handlers=[
         TenantController, UserController, AuditController,
         PortfolioController, LayoutController, RecallController, DebtorController,
-        channel_controllers.MessageTemplateController,
+        channel_controllers.MessageTemplateController, AgreementController,
     ], security=BEARER)
     return Litestar(
         route_handlers=[

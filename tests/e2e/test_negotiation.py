@@ -1,0 +1,95 @@
+"""The negotiation screen in a browser: from the debtor file to the options with their
+memória de cálculo, an agreement accepted on a recorded call, and the creditor's queue."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import login, shot
+from tests.legal.test_agreements import JOSE, load
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_agent_negotiates_and_the_creditor_decides(page, browser, live_server, factory,
+                                                         tmp_path):
+    tenant = await factory.tenant("Loja Exemplo")
+    await load(tmp_path, tenant, [
+        f"{JOSE};José da Conceição;CT-1;1;10/06/2024;1000,00;(11) 98765-4321;jose@ex.com",
+        f"{JOSE};José da Conceição;CT-1;2;10/08/2024;500,00;(11) 98765-4321;jose@ex.com"])
+    agent = await factory.user("agent", tenant_ids=[tenant.id])
+    await login(page, live_server, agent.email, agent.password)
+    await page.wait_for_url("**/inicio")
+    await page.click("nav >> text=Devedores")
+    await page.fill("input[name=q]", "conceicao")
+    await page.click("button:has-text('Buscar')")
+    await page.click("text=José da Conceição")
+    await page.click("#negociar")
+    await page.wait_for_selector("h1:has-text('Negociação')")
+    await page.fill("input[name=data]", "2024-10-10")
+    await page.click("button:has-text('Simular')")
+    await page.wait_for_selector("#opcoes")
+    assert "Primeira por maior recuperação esperada" in await page.locator("#por-que").inner_text()
+    assert await page.locator(".option").count() == 5
+    await page.click("#saldo details summary")
+    memoria = await page.locator("#saldo details").inner_text()
+    assert "Saldo atualizado em 10/10/2024: R$ 1.062,44" in memoria
+    await shot(page, "negotiation-options")
+
+    # Only the first debt, then the agent's own kind of option.
+    await page.uncheck("input[name=titulos] >> nth=1")
+    await page.click("button:has-text('Simular')")
+    await page.wait_for_selector("#opcoes")
+    assert "R$ 1.062,44" in await page.locator("#saldo h2").inner_text()
+    await page.locator(".option:has(.status.done) button:has-text('Criar acordo')").first.click()
+    await page.wait_for_selector(".alert.ok:has-text('Acordo criado')")
+    await page.click("button:has-text('Registrar aceite')")  # required field: the browser stops
+    await page.fill("input[name=call_recording_ref]", "GRAV-2024-0042")
+    await page.click("button:has-text('Registrar aceite')")
+    await page.wait_for_selector(".alert.ok:has-text('Aceite registrado')")
+    assert "ativo" in await page.locator("#situacao").inner_text()
+    assert "TERMO DE ACORDO EXTRAJUDICIAL" in await page.locator("#termos").inner_text()
+    await shot(page, "agreement-accepted")
+
+    # The second debt, with every discount beyond the agent: to the creditor.
+    await page.goto(live_server + "/devedores")
+    await page.fill("input[name=q]", "conceicao")
+    await page.click("button:has-text('Buscar')")
+    await page.click("text=José da Conceição")
+    assert "em acordo" in await page.locator("#titulos").inner_text()
+    await shot(page, "debtor-file-in-agreement")
+
+    creditor = await factory.user("creditor_admin", tenant_id=tenant.id)
+    context = await browser.new_context(viewport={"width": 1280, "height": 860}, locale="pt-BR")
+    tab = await context.new_page()
+    await login(tab, live_server, creditor.email, creditor.password)
+    await tab.wait_for_url("**/inicio")
+    await tab.goto(f"{live_server}/credores/{tenant.id}/negociacao")
+    await tab.fill("input[name=agent_discount_pct]", "0")
+    await tab.fill("input[name=supervisor_discount_pct]", "0")
+    await tab.click("button:has-text('Salvar política')")
+    await tab.wait_for_selector(".alert.ok:has-text('Política de negociação salva')")
+    await shot(tab, "negotiation-policy")
+
+    await page.click("#negociar")
+    await page.fill("input[name=data]", "2024-10-10")
+    await page.click("button:has-text('Simular')")
+    await page.locator(".option button:has-text('Pedir aprovação')").first.click()
+    await page.wait_for_selector(".alert.ok:has-text('Acordo criado')")
+    assert "aguardando aprovação" in await page.locator("#situacao").inner_text()
+
+    await tab.click("nav >> text=Aprovações")
+    await tab.wait_for_selector("#fila")
+    await shot(tab, "approvals-queue")
+    await tab.click("#fila button:has-text('Recusar')")
+    await tab.wait_for_selector(".field-error:has-text('informe o motivo da recusa')")
+    await tab.fill("#fila input[name=reason]", "Desconto acima do que aceitamos.")
+    await tab.click("#fila button:has-text('Recusar')")
+    await tab.wait_for_selector(".alert.ok:has-text('Decisão registrada')")
+    assert "recusado" in await tab.locator("#fila").inner_text()
+    await context.close()
+
+    await page.reload()
+    assert "cancelado" in await page.locator("#situacao").inner_text()
+    assert "Desconto acima do que aceitamos." in await page.locator("body").inner_text()
+    await shot(page, "agreement-refused")

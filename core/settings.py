@@ -115,6 +115,14 @@ class Settings(BaseSettings):
     whatsapp_phone_number_id: str = "100000000000000"
     whatsapp_access_token: SecretStr | None = None
     whatsapp_app_secret: SecretStr | None = None  # signs the webhooks (X-Hub-Signature-256)
+    # Payment slips: the agency's PIX key and boleto agreement with its bank.
+    pix_key: str | None = None  # default: the agency's CNPJ as its PIX key
+    pix_location_url: str | None = None  # set: dynamic codes at {url}/{txid} (the PSP's)
+    pix_merchant_city: str = "SAO PAULO"
+    pix_webhook_secret: SecretStr | None = None  # HMAC-SHA256 key of X-Regua-Pix-Signature
+    boleto_bank: str = "001"
+    boleto_convenio: str = "1234567"  # Banco do Brasil convênio of 7 digits
+    boleto_carteira: str = "17"
     whatsapp_verify_token: SecretStr | None = None  # answers Meta's subscription check
 
     # The local SMTP and provider sandbox (only when a channel is not configured).
@@ -257,6 +265,11 @@ class Settings(BaseSettings):
         if self.whatsapp_app_secret is not None:
             return self.whatsapp_app_secret.get_secret_value()
         return _state_secret(self.state_dir, "whatsapp_app_secret")
+
+    def resolved_pix_webhook_secret(self) -> str:
+        if self.pix_webhook_secret is not None:
+            return self.pix_webhook_secret.get_secret_value()
+        return _state_secret(self.state_dir, "pix_webhook_secret")
 
     def resolved_whatsapp_verify_token(self) -> str:
         if self.whatsapp_verify_token is not None:

@@ -71,3 +71,11 @@ def message_attachment_key(tenant_id: uuid.UUID, dispatch_id: uuid.UUID, file_na
 
 def call_recording_key(tenant_id: uuid.UUID, day: dt.date, call_id: uuid.UUID) -> str:
     return f"tenants/{tenant_id}/calls/{day.isoformat()}/{call_id}.wav"
+
+
+def slip_key(tenant_id: uuid.UUID, agreement_id: uuid.UUID, number: int) -> str:
+    return f"tenants/{tenant_id}/agreements/{agreement_id}/boleto-pix-parcela-{number:03d}.pdf"
+
+
+def statement_key(tenant_id: uuid.UUID, month: dt.date, extension: str) -> str:
+    return f"tenants/{tenant_id}/statements/prestacao-de-contas-{month:%Y-%m}.{extension}"

@@ -6,7 +6,8 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 import dialer.models  # noqa: F401 - the dialer's tables (core may not import dialer)
-import legal.models  # noqa: F401 - the agreements' tables (core imports no legal)
+import legal.models
+import legal.payment_models  # noqa: F401 - slips, slip payments, fees, access codes
 from core.db import Base, sync_url
 from core.models import *  # noqa: F403 - registers every table on Base.metadata
 

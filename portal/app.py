@@ -34,6 +34,7 @@ from core.debtors.controllers import DebtorController
 from core.errors import DomainError
 from core.runtime import get_db
 from core.system import AuditController, health, ready
+from legal import payment_controllers
 from legal.controllers import AgreementController
 from portal import (
     cadence_pages,
@@ -43,6 +44,8 @@ from portal import (
     portfolio_pages,
     sandbox_pages,
     scoring_pages,
+    selfservice_pages,
+    statement_pages,
 )
 from portal.filters import FILTERS
 from portal.jobs import load_tasks
@@ -245,6 +248,7 @@ def create_app() -> Litestar:
         *pages.handlers, *portfolio_pages.handlers, *debtor_pages.handlers,
         *sandbox_pages.handlers, *scoring_pages.handlers, *cadence_pages.handlers,
         *negotiation_pages.handlers,
+        *statement_pages.handlers, *selfservice_pages.handlers,
     ], include_in_schema=False, before_request=pages.load_viewer_zone)
     api_router = Router(path="/", route_handlers=[
         TenantController, UserController, AuditController,
@@ -254,7 +258,7 @@ def create_app() -> Litestar:
     return Litestar(
         route_handlers=[
             health, ready, AuthController, api_router, page_router,
-            *channel_controllers.webhook_handlers,
+            *channel_controllers.webhook_handlers, *payment_controllers.handlers,
             create_static_files_router(path="/static", directories=[HERE / "static"]),
         ],
         middleware=[DefineMiddleware(AuthMiddleware, exclude=PUBLIC_PATHS)],

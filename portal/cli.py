@@ -480,6 +480,35 @@ def portfolio_errors(portfolio_id: str, warnings: bool) -> None:
 
 
 @cli.group()
+def payments() -> None:
+    """Payments received: bank return files."""
+
+
+@payments.command("import-return")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+def payments_import_return(file: str, as_json: bool) -> None:
+    """Import a CNAB 240 or CNAB 400 return file: settle the paid slips, report the rest."""
+    from portal.payments_operator import import_return
+
+    with open(file, "rb") as handle:
+        data = handle.read()
+    result = _operate("payments import-return", lambda: import_return(file, data))
+    if as_json:
+        click.echo(json.dumps(result))
+    elif "error" in result:
+        click.echo(f"Arquivo recusado: {result['error']}")
+    else:
+        labels = {"settled": "parcelas quitadas", "partial": "pagamentos parciais (não quitam)",
+                  "overpaid": "pagamentos a maior", "duplicate": "já importados",
+                  "unknown": "nosso número desconhecido", "not_payable": "parcela não pagável"}
+        click.echo(f"{result['file']} ({result['layout']})")
+        for key, label in labels.items():
+            click.echo(f"  {label}: {result['counts'].get(key, 0)}")
+    sys.exit(1 if "error" in result else 0)
+
+
+@cli.group()
 def compliance() -> None:
     """The compliance guard: may a debtor be contacted on a channel at a moment."""
 
@@ -721,6 +750,22 @@ def agreement_create(tenant_slug: str, document: str, option: int, day: str | No
         click.echo(json.dumps(result, ensure_ascii=False))
     else:
         click.echo(f"Acordo {result['agreement_id']} criado ({result['status']}).")
+
+
+@agreement.command("slips")
+@click.argument("agreement_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the slips as one JSON list.")
+def agreement_slips(agreement_id: str, as_json: bool) -> None:
+    """Issue (once) and send an agreement's PIX and boleto slips, and print them."""
+    from portal.payments_operator import agreement_slips as run
+
+    result = _operate("agreement slips", lambda: run(agreement_id))
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    for item in result:
+        click.echo(f"Parcela {item['number']}  vence {item['due_date']}  R$ {item['amount']}\n"
+                   f"  PIX: {item['pix_payload']}\n  Boleto: {item['boleto_line']}")
 
 
 def main() -> None:

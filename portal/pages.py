@@ -48,6 +48,8 @@ NAV = [
     ("/acordos", "Acordos", None),
     ("/aprovacoes", "Aprovações", {Role.ADMIN, Role.SUPERVISOR, Role.AGENT, Role.LEGAL,
                                    Role.CREDITOR_ADMIN}),
+    ("/prestacao-de-contas", "Prestação de contas", {Role.ADMIN, Role.CREDITOR_ADMIN,
+                                                     Role.CREDITOR_VIEWER}),
     ("/sandbox", "Mensagens (sandbox)", {Role.ADMIN, Role.SUPERVISOR, Role.CREDITOR_ADMIN,
                                           Role.CREDITOR_VIEWER}),
     ("/score", "Score", {Role.ADMIN, Role.SUPERVISOR}),

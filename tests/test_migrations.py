@@ -9,7 +9,8 @@ from sqlalchemy import create_engine
 
 import core.models  # noqa: F401 - every model on the metadata
 import dialer.models  # noqa: F401 - and the dialer's
-import legal.models  # noqa: F401
+import legal.models
+import legal.payment_models  # noqa: F401
 from core.db import Base, sync_url
 
 # What only the database knows: the audit trigger's chain heads (first migration), and

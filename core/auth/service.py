@@ -149,6 +149,13 @@ async def _admit(db: Database, email: str, ip: str, policy: ThrottlePolicy) -> N
             )
 
 
+async def admit_attempt(db: Database, subject: str, ip: str, policy: ThrottlePolicy) -> None:
+    """The login throttle for another secret a stranger could guess (the debtor
+    self-service page's document and one-time code): every attempt counts; raises
+    `LoginRateLimited` while `subject` from `ip` (or either alone) must wait."""
+    await _admit(db, subject, ip, policy)
+
+
 async def _forgive(session: AsyncSession, email: str, ip: str, policy: ThrottlePolicy) -> None:
     """After a right password: the pair starts afresh, and the attempt's count is taken
     back from the address and the account (their other failures stand)."""

@@ -37,6 +37,7 @@ from core.system import AuditController, health, ready
 from portal import (
     cadence_pages,
     debtor_pages,
+    desktop_pages,
     pages,
     portfolio_pages,
     sandbox_pages,
@@ -240,6 +241,7 @@ def create_app() -> Litestar:
     page_router = Router(path="/", route_handlers=[
         *pages.handlers, *portfolio_pages.handlers, *debtor_pages.handlers,
         *sandbox_pages.handlers, *scoring_pages.handlers, *cadence_pages.handlers,
+        *desktop_pages.handlers,
     ], include_in_schema=False, before_request=pages.load_viewer_zone)
     api_router = Router(path="/", route_handlers=[
         TenantController, UserController, AuditController,

@@ -47,6 +47,8 @@ NAV = [
     ("/sandbox", "Mensagens (sandbox)", {Role.ADMIN, Role.SUPERVISOR, Role.CREDITOR_ADMIN,
                                           Role.CREDITOR_VIEWER}),
     ("/score", "Score", {Role.ADMIN, Role.SUPERVISOR}),
+    ("/atendimento", "Atendimento", {Role.ADMIN, Role.SUPERVISOR, Role.AGENT}),
+    ("/atendimento/supervisao", "Supervisão", {Role.ADMIN, Role.SUPERVISOR}),
 ]
 
 

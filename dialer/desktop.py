@@ -245,3 +245,9 @@ async def set_campaign_status(principal: Principal, campaign_id: uuid.UUID,
     async with transaction(principal) as session:
         checked = await campaigns.access_campaign(session, principal, campaign_id)
         await campaigns.set_status(session, principal, checked, status)
+
+
+async def end_call(principal: Principal, call_id: uuid.UUID) -> None:
+    agenda.may_work_agenda(principal)
+    async with transaction(principal) as session:
+        await campaigns.end_call(session, principal, call_id)

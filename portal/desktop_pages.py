@@ -33,6 +33,7 @@ AGENTS = requires(Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
 SUPERVISORS = requires(Role.SUPERVISOR, Role.ADMIN)
 DONE = {"entrada": "Você entrou nas campanhas.", "saida": "Você saiu das campanhas.",
         "estado": "Situação atualizada.", "resultado": "Resultado registrado.",
+        "encerrada": "Pedido de encerramento enviado ao discador.",
         "vazia": "Nada a fazer agora: a agenda está vazia ou fora do horário permitido."}
 DISPOSITION_FIELDS = ("disposition", "promise_date", "promise_amount", "callback_date",
                       "callback_time", "note")
@@ -132,6 +133,11 @@ async def disposition_form(request: Req, debtor_id: FromPath[uuid.UUID],
     return Redirect("/atendimento?feito=resultado")
 
 
+@post("/atendimento/ligacoes/{call_id:uuid}/encerrar", guards=[AGENTS])
+async def hang_up_form(request: Req, call_id: FromPath[uuid.UUID]) -> Template | Redirect:
+    return await _act(request, desktop.end_call, call_id, back="/atendimento?feito=encerrada")
+
+
 @get("/atendimento/eventos", guards=[AGENTS])
 async def event_stream(request: Req) -> ServerSentEvent:
     """This agent's dialer events: its state and its screen pops."""
@@ -174,4 +180,4 @@ async def campaign_status_form(request: Req, campaign_id: FromPath[uuid.UUID],
 
 
 handlers = [desktop_page, login_form, logout_form, state_form, next_form, disposition_form,
-            event_stream, supervisor_page, campaign_status_form]
+            hang_up_form, event_stream, supervisor_page, campaign_status_form]

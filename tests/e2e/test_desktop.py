@@ -78,3 +78,16 @@ async def test_a_screen_pop_opens_the_debtor_and_a_promise_is_saved(page, live_s
         item = (await session.execute(select(AgendaItem).where(
             AgendaItem.debtor_id == placed.debtor_id))).scalar_one()
         assert (item.kind, str(item.amount)) == ("promise", "500.00")
+
+    # The supervisor sees the agent and the call on the campaign's board, and starts it.
+    supervisor = await factory.user("supervisor", tenant_ids=[tenant.id])
+    await page.click(".who button:has-text('Sair')")
+    await login(page, live_server, supervisor.email, supervisor.password)
+    await page.wait_for_url("**/inicio")
+    await page.goto(live_server + "/atendimento/supervisao")
+    board = page.locator(f"#campanha-{campaign.id}")
+    text = await board.inner_text()
+    assert agent.email in text and "Em ligação" in text and "Pausada" in text
+    await page.click(f"#campanha-{campaign.id} button:has-text('Retomar')")
+    await page.wait_for_selector("text=Campanha em andamento.")
+    await shot(page, "supervisor-board")

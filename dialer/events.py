@@ -11,9 +11,11 @@ ringing, answered, bridged, abandoning, ended; outcome and sip_code when ended).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import text
@@ -44,3 +46,32 @@ async def request_hangup(session: AsyncSession, dialer_id: str, call_id: uuid.UU
     payload = {"dialer_id": dialer_id, "call_id": str(call_id)}
     await session.execute(text("SELECT pg_notify(:channel, :payload)"),
                           {"channel": HANGUP_CHANNEL, "payload": json.dumps(payload)})
+
+
+async def listen(tenant_ids: frozenset[uuid.UUID], user_id: uuid.UUID | None = None
+                 ) -> AsyncIterator[dict[str, Any]]:
+    """Dialer events of `tenant_ids` as they are published; with `user_id`, only the
+    events about that agent (its state, its screen pops). One connection per listener,
+    held while the page is open."""
+    from core.runtime import get_db
+
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    tenants = {str(t) for t in tenant_ids}
+    async with get_db().app_engine.connect() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection
+        assert raw is not None
+
+        def heard(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
+            queue.put_nowait(payload)
+
+        await raw.add_listener(CHANNEL, heard)
+        try:
+            while True:
+                event = json.loads(await queue.get())
+                if event.get("tenant_id") not in tenants:
+                    continue
+                if user_id is not None and event.get("user_id") != str(user_id):
+                    continue
+                yield event
+        finally:
+            await raw.remove_listener(CHANNEL, heard)

@@ -171,3 +171,50 @@ class CallRecord(TenantOwned, Base):
         Index("ix_call_record_debtor", "tenant_id", "debtor_id"),
         Index("ix_call_record_open", "dialer_id", postgresql_where=text("ended_at IS NULL")),
     )
+
+
+class AgendaKind(StrEnum):
+    """In the order the agenda serves them."""
+
+    CALLBACK = "callback"  # the debtor asked to be called back at a time
+    PROMISE = "promise"  # a promise to pay: called on its day, and after if broken
+    CADENCE = "cadence"  # the debtor's cadence calls for a call today
+    SCORE = "score"  # a high-score debtor without recent contact
+
+
+class AgendaState(StrEnum):
+    OPEN = "open"
+    TAKEN = "taken"  # an agent took it with "Próximo" (until `taken_until`)
+    DONE = "done"  # disposed
+    CANCELLED = "cancelled"  # the guard refuses with no moment to wait for
+
+
+class AgendaItem(TenantOwned, Base):
+    """One debtor to call on an agent's agenda. At most one open or taken item per
+    debtor, so two agents never hold the same debtor."""
+
+    __tablename__ = "agenda_item"
+
+    debtor_id: Mapped[uuid.UUID]
+    kind: Mapped[str] = mapped_column(String(16))
+    due_at: Mapped[dt.datetime]
+    state: Mapped[str] = mapped_column(String(16), default=AgendaState.OPEN)
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))  # a promise's amount
+    promised_on: Mapped[dt.date | None]
+    assigned_to: Mapped[uuid.UUID | None]  # a callback goes back to its agent first
+    taken_by: Mapped[uuid.UUID | None]
+    taken_until: Mapped[dt.datetime | None]
+    disposition: Mapped[str | None] = mapped_column(String(32))
+    source_id: Mapped[uuid.UUID | None]  # the cadence action or call record behind it
+    created_by: Mapped[uuid.UUID | None]
+    created_at: Mapped[dt.datetime] = created_at_column()
+    closed_at: Mapped[dt.datetime | None]
+
+    __table_args__ = (
+        CheckConstraint(f"kind IN {_in(AgendaKind)}", name="kind"),
+        CheckConstraint(f"state IN {_in(AgendaState)}", name="state"),
+        Index("uq_agenda_item_live", "tenant_id", "debtor_id", unique=True,
+              postgresql_where=text("state IN ('open', 'taken')")),
+        Index("ix_agenda_item_due", "tenant_id", "due_at",
+              postgresql_where=text("state IN ('open', 'taken')")),
+    )

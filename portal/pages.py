@@ -53,6 +53,8 @@ NAV = [
     ("/sandbox", "Mensagens (sandbox)", {Role.ADMIN, Role.SUPERVISOR, Role.CREDITOR_ADMIN,
                                           Role.CREDITOR_VIEWER}),
     ("/score", "Score", {Role.ADMIN, Role.SUPERVISOR}),
+    ("/atendimento", "Atendimento", {Role.ADMIN, Role.SUPERVISOR, Role.AGENT}),
+    ("/atendimento/supervisao", "Supervisão", {Role.ADMIN, Role.SUPERVISOR}),
 ]
 
 
@@ -64,7 +66,11 @@ def base_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
     nav = [(href, label) for href, label, roles in NAV
            if principal and (roles is None or principal.role in roles)]
     zone = request.state.get("zone") or get_settings().default_timezone
-    return {"user": principal, "nav": nav, "path": request.url.path,
+    path = request.url.path
+    # The longest matching entry is the current one (/atendimento/supervisao is not
+    # also /atendimento).
+    current = max((href for href, _ in nav if path.startswith(href)), key=len, default=None)
+    return {"user": principal, "nav": nav, "path": path, "current_nav": current,
             "role_labels": ROLE_LABELS, "zone": zone, "zone_label": zone_label(zone)}
 
 

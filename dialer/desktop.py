@@ -1,0 +1,253 @@
+"""What the agent desktop and the supervisor page show and do, one transaction each.
+
+The desktop: the agent's session in its campaigns (state, since when, why paused), the
+campaigns it may join, its agenda, and the debtor on screen. The supervisor's board:
+per campaign, agents by state, calls ringing and in progress, dial level, today's answer
+and abandoned rates against the target.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.access import transaction
+from core.auth.principal import Principal
+from core.auth.roles import Role
+from core.debtors.file import debtor_file
+from core.debtors.schemas import DebtorFile
+from core.errors import Forbidden, NotFound, ValidationFailed
+from core.models import Tenant
+from dialer import agenda, campaigns
+from dialer.models import (
+    AgentSession,
+    AgentState,
+    CallOutcome,
+    CallRecord,
+    Campaign,
+    CampaignStatus,
+)
+
+STATE_LABELS = {AgentState.READY: "Disponível", AgentState.TALKING: "Em ligação",
+                AgentState.WRAP_UP: "Pós-atendimento", AgentState.PAUSED: "Em pausa",
+                AgentState.LOGGED_OUT: "Fora das campanhas"}
+STATUS_LABELS = {CampaignStatus.ACTIVE: "Em andamento", CampaignStatus.PAUSED: "Pausada",
+                 CampaignStatus.STOPPED: "Encerrada"}
+MODE_LABELS = {"preview": "Prévia", "progressive": "Progressivo", "predictive": "Preditivo"}
+SUPERVISORS = (Role.ADMIN, Role.SUPERVISOR)
+
+
+@dataclass(frozen=True)
+class CampaignChoice:
+    id: uuid.UUID
+    name: str
+    tenant_name: str
+    status: str
+    status_label: str
+
+
+@dataclass(frozen=True)
+class AgentView:
+    state: str
+    state_label: str
+    since: dt.datetime
+    reason: str | None
+    sip_uri: str
+    campaigns: list[str]
+    wrap_up_seconds: int
+    call_id: uuid.UUID | None
+
+
+@dataclass
+class Desktop:
+    agent: AgentView | None
+    choices: list[CampaignChoice]
+    agenda: list[agenda.Item]
+    debtor: DebtorFile | None = None
+
+
+async def _choices(session: AsyncSession, principal: Principal) -> list[CampaignChoice]:
+    rows = (await session.execute(
+        select(Campaign.id, Campaign.name, Campaign.status, Tenant.trade_name)
+        .join(Tenant, Tenant.id == Campaign.tenant_id)
+        .where(Campaign.tenant_id.in_(sorted(principal.tenant_ids)),
+               Campaign.status != CampaignStatus.STOPPED)
+        .order_by(Tenant.trade_name, Campaign.name))).all()
+    return [CampaignChoice(r.id, r.name, r.trade_name, r.status,
+                           STATUS_LABELS[CampaignStatus(r.status)]) for r in rows]
+
+
+async def desktop(principal: Principal, debtor_id: uuid.UUID | None = None) -> Desktop:
+    agenda.may_work_agenda(principal)
+    async with transaction(principal) as session:
+        choices = await _choices(session, principal)
+        live = (await session.execute(select(AgentSession).where(
+            AgentSession.user_id == principal.user_id,
+            AgentSession.logged_out_at.is_(None)))).scalar_one_or_none()
+        view = None
+        if live is not None:
+            names = {str(c.id): c.name for c in choices}
+            wrap = (await session.execute(select(Campaign.wrap_up_seconds).where(
+                Campaign.id == uuid.UUID(live.campaign_ids[0])))).scalar_one_or_none()
+            view = AgentView(live.state, STATE_LABELS[AgentState(live.state)],
+                             live.state_since, live.reason, live.sip_uri,
+                             [names.get(c, "campanha") for c in live.campaign_ids],
+                             wrap if wrap is not None else 20, live.call_id)
+    items = await agenda.upcoming(principal)
+    shown = await debtor_file(principal, debtor_id) if debtor_id else None
+    return Desktop(view, choices, items, shown)
+
+
+async def login(principal: Principal, campaign_ids: list[str], sip_uri: str) -> None:
+    agenda.may_work_agenda(principal)
+    async with transaction(principal) as session:
+        checked = []
+        for raw in campaign_ids:
+            try:
+                wanted = uuid.UUID(raw)
+            except ValueError:
+                raise NotFound("campanha") from None
+            checked.append(await campaigns.access_campaign(session, principal, wanted))
+        await campaigns.login(session, principal, checked, sip_uri)
+
+
+async def logout(principal: Principal) -> None:
+    agenda.may_work_agenda(principal)
+    async with transaction(principal) as session:
+        await campaigns.logout(session, principal)
+
+
+async def set_state(principal: Principal, state: str, reason: str | None) -> None:
+    agenda.may_work_agenda(principal)
+    async with transaction(principal) as session:
+        await campaigns.set_agent_state(session, principal, state, reason)
+
+
+# ---- the supervisor's board --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AgentRow:
+    email: str
+    state: str
+    state_label: str
+    since: dt.datetime
+    reason: str | None
+
+
+@dataclass
+class Board:
+    id: uuid.UUID
+    name: str
+    tenant_name: str
+    mode_label: str
+    status: str
+    status_label: str
+    target: Decimal
+    agents: list[AgentRow] = field(default_factory=list)
+    by_state: dict[str, int] = field(default_factory=dict)
+    ringing: int = 0
+    in_progress: int = 0
+    dial_level: Decimal | None = None  # lines out per agent taking calls
+    ended_today: int = 0
+    answered_today: int = 0
+    abandoned_today: int = 0
+
+    @property
+    def answer_rate(self) -> Decimal | None:
+        if not self.ended_today:
+            return None
+        return Decimal(self.answered_today + self.abandoned_today) / self.ended_today
+
+    @property
+    def abandon_rate(self) -> Decimal | None:
+        answered = self.answered_today + self.abandoned_today
+        return Decimal(self.abandoned_today) / answered if answered else None
+
+    @property
+    def over_target(self) -> bool:
+        rate = self.abandon_rate
+        return rate is not None and rate > self.target
+
+
+def _supervisor(principal: Principal) -> None:
+    if principal.role not in SUPERVISORS:
+        raise Forbidden("apenas supervisores acompanham as campanhas")
+
+
+async def boards(principal: Principal, now: dt.datetime | None = None) -> list[Board]:
+    _supervisor(principal)
+    now = now or dt.datetime.now(dt.UTC)
+    midnight = now.astimezone(agenda.AGENCY_ZONE).replace(hour=0, minute=0, second=0,
+                                                          microsecond=0)
+    async with transaction(principal) as session:
+        rows = (await session.execute(
+            select(Campaign, Tenant.trade_name).join(Tenant, Tenant.id == Campaign.tenant_id)
+            .where(Campaign.tenant_id.in_(sorted(principal.tenant_ids)))
+            .order_by(Campaign.status, Tenant.trade_name, Campaign.name))).all()
+        result: list[Board] = []
+        sessions = list((await session.execute(select(AgentSession).where(
+            AgentSession.logged_out_at.is_(None)).order_by(AgentSession.state_since)))
+            .scalars())
+        emails = await _emails(session, {s.user_id for s in sessions})
+        for campaign, tenant_name in rows:
+            board = Board(campaign.id, campaign.name, tenant_name, MODE_LABELS[campaign.mode],
+                          campaign.status, STATUS_LABELS[CampaignStatus(campaign.status)],
+                          campaign.abandon_target)
+            for s in sessions:
+                if str(campaign.id) in s.campaign_ids:
+                    board.agents.append(AgentRow(emails.get(s.user_id, "operador"), s.state,
+                                                 STATE_LABELS[AgentState(s.state)],
+                                                 s.state_since, s.reason))
+                    board.by_state[s.state] = board.by_state.get(s.state, 0) + 1
+            open_calls = (await session.execute(select(
+                func.count().filter(CallRecord.answered_at.is_(None)),
+                func.count().filter(CallRecord.answered_at.is_not(None))).where(
+                CallRecord.tenant_id == campaign.tenant_id,
+                CallRecord.campaign_id == campaign.id,
+                CallRecord.ended_at.is_(None)))).one()
+            board.ringing, board.in_progress = open_calls
+            taking = sum(board.by_state.get(s, 0) for s in (AgentState.READY,
+                                                              AgentState.TALKING))
+            if taking:
+                board.dial_level = (Decimal(board.ringing + board.in_progress) / taking
+                                    ).quantize(Decimal("0.01"))
+            today = (await session.execute(select(
+                func.count(),
+                func.count().filter(CallRecord.outcome == CallOutcome.ANSWERED),
+                func.count().filter(CallRecord.outcome == CallOutcome.ABANDONED)).where(
+                CallRecord.tenant_id == campaign.tenant_id,
+                CallRecord.campaign_id == campaign.id,
+                CallRecord.ended_at >= midnight))).one()
+            board.ended_today, board.answered_today, board.abandoned_today = today
+            result.append(board)
+        return result
+
+
+async def _emails(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    from core.models import User
+
+    if not ids:
+        return {}
+    rows = await session.execute(select(User.id, User.email).where(User.id.in_(ids)))
+    return {r.id: r.email for r in rows}
+
+
+async def set_campaign_status(principal: Principal, campaign_id: uuid.UUID,
+                              status: str) -> None:
+    _supervisor(principal)
+    if status not in (CampaignStatus.ACTIVE, CampaignStatus.PAUSED, CampaignStatus.STOPPED):
+        raise ValidationFailed({"status": "situação inválida"})
+    async with transaction(principal) as session:
+        checked = await campaigns.access_campaign(session, principal, campaign_id)
+        await campaigns.set_status(session, principal, checked, status)
+
+
+async def end_call(principal: Principal, call_id: uuid.UUID) -> None:
+    agenda.may_work_agenda(principal)
+    async with transaction(principal) as session:
+        await campaigns.end_call(session, principal, call_id)

@@ -1,0 +1,183 @@
+"""The agent desktop ("Atendimento") and the supervisor's board ("Supervisão").
+
+The desktop hears the dialer through server-sent events (`/atendimento/eventos`, fed by
+PostgreSQL LISTEN on the dialer's channel, this agent's events only): a screen pop opens
+the debtor on the desktop. Handlers parse, call one service of `dialer`, and render.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from litestar import Request, get, post
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.params import Body, FromPath, FromQuery
+from litestar.response import Redirect, ServerSentEvent, ServerSentEventMessage, Template
+
+from core.auth.principal import Principal
+from core.auth.roles import Role
+from core.auth.web import requires
+from core.errors import DomainError, Forbidden, NotFound
+from dialer import agenda, desktop, dispositions, events
+from portal.pages import page
+
+Req = Request[Principal, str, Any]
+MultiForm = Annotated[dict[str, str | list[str]],
+                      Body(media_type=RequestEncodingType.URL_ENCODED)]
+Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+AGENTS = requires(Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
+SUPERVISORS = requires(Role.SUPERVISOR, Role.ADMIN)
+DONE = {"entrada": "Você entrou nas campanhas.", "saida": "Você saiu das campanhas.",
+        "estado": "Situação atualizada.", "resultado": "Resultado registrado.",
+        "encerrada": "Pedido de encerramento enviado ao discador.",
+        "vazia": "Nada a fazer agora: a agenda está vazia ou fora do horário permitido."}
+DISPOSITION_FIELDS = ("disposition", "promise_date", "promise_amount", "callback_date",
+                      "callback_time", "note")
+
+
+def _uuid(raw: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(raw) if raw else None
+    except ValueError:
+        raise NotFoundException(detail="endereço não encontrado") from None
+
+
+async def _render(request: Req, debtor_id: uuid.UUID | None = None,
+                  call_id: uuid.UUID | None = None, status_code: int = 200,
+                  errors: dict[str, str] | None = None,
+                  values: dict[str, str] | None = None) -> Template:
+    try:
+        view = await desktop.desktop(request.user, debtor_id)
+    except NotFound as exc:
+        raise NotFoundException(detail=str(exc.detail)) from None
+    except Forbidden as exc:
+        raise PermissionDeniedException(detail=str(exc.detail)) from None
+    return page(request, "desktop.html", status_code=status_code, d=view, call_id=call_id,
+                done=DONE.get(request.query_params.get("feito", "")),
+                dispositions=list(dispositions.LABELS.items()), form=values or {},
+                errors=errors or {})
+
+
+@get("/atendimento", guards=[AGENTS])
+async def desktop_page(request: Req, devedor: FromQuery[str | None] = None,
+                       ligacao: FromQuery[str | None] = None) -> Template:
+    return await _render(request, _uuid(devedor), _uuid(ligacao))
+
+
+async def _act(request: Req, action: Any, *args: Any, back: str = "/atendimento",
+               form_values: dict[str, str] | None = None) -> Template | Redirect:
+    try:
+        await action(request.user, *args)
+    except NotFound as exc:
+        raise NotFoundException(detail=str(exc.detail)) from None
+    except Forbidden as exc:
+        raise PermissionDeniedException(detail=str(exc.detail)) from None
+    except DomainError as exc:
+        errors = exc.detail if isinstance(exc.detail, dict) else {"_": exc.detail}
+        return await _render(request, status_code=exc.status_code, errors=errors,
+                             values=form_values)
+    return Redirect(back)
+
+
+@post("/atendimento/entrar", guards=[AGENTS])
+async def login_form(request: Req, data: MultiForm) -> Template | Redirect:
+    chosen = data.get("campaign_ids") or []
+    ids = [chosen] if isinstance(chosen, str) else chosen
+    sip = data.get("sip_uri")
+    return await _act(request, desktop.login, ids, sip if isinstance(sip, str) else "",
+                      back="/atendimento?feito=entrada",
+                      form_values={"sip_uri": sip if isinstance(sip, str) else ""})
+
+
+@post("/atendimento/sair", guards=[AGENTS])
+async def logout_form(request: Req) -> Template | Redirect:
+    return await _act(request, desktop.logout, back="/atendimento?feito=saida")
+
+
+@post("/atendimento/estado", guards=[AGENTS])
+async def state_form(request: Req, data: Form) -> Template | Redirect:
+    return await _act(request, desktop.set_state, data.get("state", ""), data.get("reason"),
+                      back="/atendimento?feito=estado", form_values=data)
+
+
+@post("/atendimento/proximo", guards=[AGENTS])
+async def next_form(request: Req) -> Redirect:
+    try:
+        item = await agenda.take_next(request.user)
+    except Forbidden as exc:
+        raise PermissionDeniedException(detail=str(exc.detail)) from None
+    if item is None:
+        return Redirect("/atendimento?feito=vazia")
+    return Redirect(f"/atendimento?devedor={item.debtor_id}")
+
+
+@post("/atendimento/devedores/{debtor_id:uuid}/resultado", guards=[AGENTS])
+async def disposition_form(request: Req, debtor_id: FromPath[uuid.UUID],
+                           data: Form) -> Template | Redirect:
+    call_id = _uuid(data.get("call_id"))
+    form = dispositions.Form(**{k: data.get(k, "") for k in DISPOSITION_FIELDS})
+    try:
+        await dispositions.dispose(request.user, debtor_id, form, call_id=call_id,
+                                   contact_point_id=_uuid(data.get("contact_point_id")))
+    except NotFound as exc:
+        raise NotFoundException(detail=str(exc.detail)) from None
+    except Forbidden as exc:
+        raise PermissionDeniedException(detail=str(exc.detail)) from None
+    except DomainError as exc:
+        errors = exc.detail if isinstance(exc.detail, dict) else {"_": exc.detail}
+        return await _render(request, debtor_id, call_id, exc.status_code, errors, data)
+    return Redirect("/atendimento?feito=resultado")
+
+
+@post("/atendimento/ligacoes/{call_id:uuid}/encerrar", guards=[AGENTS])
+async def hang_up_form(request: Req, call_id: FromPath[uuid.UUID]) -> Template | Redirect:
+    return await _act(request, desktop.end_call, call_id, back="/atendimento?feito=encerrada")
+
+
+@get("/atendimento/eventos", guards=[AGENTS])
+async def event_stream(request: Req) -> ServerSentEvent:
+    """This agent's dialer events: its state and its screen pops."""
+    principal = request.user
+
+    async def stream() -> AsyncIterator[ServerSentEventMessage]:
+        yield ServerSentEventMessage(comment="conectado")
+        async for event in events.listen(principal.tenant_ids, principal.user_id):
+            yield ServerSentEventMessage(data=json.dumps(event), event=event["kind"])
+
+    return ServerSentEvent(stream())
+
+
+@get("/atendimento/supervisao", guards=[SUPERVISORS])
+async def supervisor_page(request: Req) -> Template:
+    try:
+        found = await desktop.boards(request.user)
+    except Forbidden as exc:
+        raise PermissionDeniedException(detail=str(exc.detail)) from None
+    return page(request, "supervisor.html", boards=found,
+                done={"active": "Campanha em andamento.", "paused": "Campanha pausada.",
+                      "stopped": "Campanha encerrada."}.get(
+                          request.query_params.get("feito", "")),
+                error=request.query_params.get("erro"))
+
+
+@post("/atendimento/campanhas/{campaign_id:uuid}/situacao", guards=[SUPERVISORS])
+async def campaign_status_form(request: Req, campaign_id: FromPath[uuid.UUID],
+                               data: Form) -> Redirect:
+    status = data.get("status", "")
+    try:
+        await desktop.set_campaign_status(request.user, campaign_id, status)
+    except NotFound as exc:
+        raise NotFoundException(detail=str(exc.detail)) from None
+    except Forbidden as exc:
+        raise PermissionDeniedException(detail=str(exc.detail)) from None
+    except DomainError:
+        return Redirect("/atendimento/supervisao?erro=uma+campanha+encerrada+não+é+retomada")
+    return Redirect(f"/atendimento/supervisao?feito={status}")
+
+
+handlers = [desktop_page, login_form, logout_form, state_form, next_form, disposition_form,
+            hang_up_form, event_stream, supervisor_page, campaign_status_form]

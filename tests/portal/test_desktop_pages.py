@@ -1,0 +1,81 @@
+"""The desktop and supervision pages: roles, the tenant wall, a disposition's errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from core.access import TenantId, transaction
+from dialer import campaigns
+from tests.core.test_collection_model import creditor, place
+from tests.dialer.test_campaigns import random_cpf, system
+
+
+async def setup(factory, tenant_id):
+    placed = await place(creditor(tenant_id), tenant_id, document=random_cpf(),
+                         amount="300.00", due_dates=(dt.date(2026, 6, 1),))
+    boss = system(tenant_id)
+    async with transaction(boss) as session:
+        row = await campaigns.create_campaign(session, boss, TenantId(tenant_id),
+                                              campaigns.NewCampaign(name="Atraso 30+"))
+    return placed, row.id
+
+
+async def headers_for(client, login):
+    await client.get("/")
+    return {**login.headers, "x-csrftoken": client.cookies.get("regua_csrf", "")}
+
+
+async def test_roles_and_the_tenant_wall(client, factory, services):
+    alfa, beta = await factory.tenant("Alfa"), await factory.tenant("Beta")
+    await setup(factory, alfa.id)
+    placed_b, campaign_b = await setup(factory, beta.id)
+    agent = await factory.user("agent", tenant_ids=[alfa.id])
+    boss = await factory.user("supervisor", tenant_ids=[alfa.id])
+    h = await headers_for(client, agent)
+
+    page = await client.get("/atendimento", headers=h)
+    assert page.status_code == 200
+    assert "Atraso 30+" in page.text and "Alfa" in page.text and "Beta" not in page.text
+    for url in ("/atendimento", "/atendimento/supervisao"):
+        assert (await client.get(url, headers=alfa.admin.headers)).status_code == 403
+    assert (await client.get("/atendimento/supervisao", headers=h)).status_code == 403
+    # Another tenant's debtor and campaign are not found.
+    assert (await client.get(f"/atendimento?devedor={placed_b.debtor_id}",
+                             headers=h)).status_code == 404
+    answer = await client.post(f"/atendimento/devedores/{placed_b.debtor_id}/resultado",
+                               headers=h, data={"disposition": "refused"})
+    assert answer.status_code == 404
+    hb = await headers_for(client, boss)
+    answer = await client.post(f"/atendimento/campanhas/{campaign_b}/situacao", headers=hb,
+                               data={"status": "stopped"})
+    assert answer.status_code == 404
+    board = await client.get("/atendimento/supervisao", headers=hb)
+    assert board.status_code == 200 and "Atraso 30+" in board.text
+    assert "Beta" not in board.text
+    answer = await client.post("/atendimento/entrar", headers=h, data={
+        "campaign_ids": str(campaign_b), "sip_uri": "sip:100@pabx.test"})
+    assert answer.status_code == 404
+
+
+async def test_a_disposition_without_its_fields_answers_in_portuguese(client, factory,
+                                                                    services):
+    alfa = await factory.tenant("Alfa")
+    placed, campaign = await setup(factory, alfa.id)
+    agent = await factory.user("agent", tenant_ids=[alfa.id])
+    h = await headers_for(client, agent)
+    answer = await client.post(f"/atendimento/devedores/{placed.debtor_id}/resultado",
+                               headers=h, data={"disposition": "promise",
+                                                "promise_amount": "abc"})
+    assert answer.status_code == 422
+    assert "informe a data prometida" in answer.text
+    assert "informe o valor prometido" in answer.text
+    answer = await client.post("/atendimento/entrar", headers=h, data={
+        "campaign_ids": str(campaign), "sip_uri": "ramal 100"})
+    assert answer.status_code == 422 and "informe um endereço SIP" in answer.text
+    answer = await client.post("/atendimento/entrar", headers=h, data={
+        "campaign_ids": str(campaign), "sip_uri": "sip:100@pabx.test"})
+    assert answer.status_code == 200 and "Você entrou nas campanhas." in answer.text
+    answer = await client.post("/atendimento/estado", headers=h, data={"state": "paused"})
+    assert answer.status_code == 422 and "informe o motivo da pausa" in answer.text
+    page = await client.get("/atendimento", headers=h)
+    assert "Disponível" in page.text and "sip:100@pabx.test" in page.text

@@ -197,13 +197,6 @@ FROM plan
 """
 
 
-# The plan wants hash joins over the tenant's debts. Right after an import the tables have
-# no statistics yet and the planner, reading them as nearly empty, picks nested loops of
-# debts by debtors (measured on the demo's 3,000 debts: minutes instead of a fraction of a
-# second).
-NO_NESTED_LOOPS = "SET LOCAL enable_nestloop = off"
-NESTED_LOOPS_BACK = "SET LOCAL enable_nestloop TO DEFAULT"
-
 SUMMARY = """
 SELECT step_day, channel, state, reason, count(*) AS n
 FROM cadence_action WHERE tenant_id = :t AND day = :d
@@ -291,10 +284,8 @@ async def run(session: AsyncSession, tenant_id: TenantId, day: dt.date, *,
     now = now or dt.datetime.now(dt.UTC)
     zone = await tenant_zone(session, tenant_id)
     params = {"t": tenant_id, "d": day, "at": _noon(day, zone)}
-    await session.execute(text(NO_NESTED_LOOPS))
     await session.execute(text(ENROL), params)
     groups = (await session.execute(text(INSERT), params)).all()
-    await session.execute(text(NESTED_LOOPS_BACK))
     windows = await policy.windows_of(session, tenant_id)
     added = 0
     for uf, tz, channel, n in groups:
@@ -351,10 +342,8 @@ async def preview(session: AsyncSession, tenant_id: TenantId, day: dt.date, *,
     not exist yet are taken as the debtor's side would make them."""
     now = now or dt.datetime.now(dt.UTC)
     zone = await tenant_zone(session, tenant_id)
-    await session.execute(text(NO_NESTED_LOOPS))
     rows = (await session.execute(text(PREVIEW),
                                   {"t": tenant_id, "d": day, "at": _noon(day, zone)})).all()
-    await session.execute(text(NESTED_LOOPS_BACK))
     windows = await policy.windows_of(session, tenant_id)
     answers: dict[tuple[str | None, str, str], Calendar] = {}
     summary = Summary(day)

@@ -14,6 +14,8 @@ from pathlib import Path
 from sqlalchemy import text
 
 from core import audit
+from core.access import TenantId
+from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.documents import strip_document
 from core.errors import NotFound
@@ -202,12 +204,10 @@ async def _demo_cadences(tenant_id: uuid.UUID) -> None:
     """Load (once) the gentle cadence as the tenant's and the accelerated one as its
     challenger on half of the debtors; score the debtors and plan today, so the sandbox
     page and the debtors' timelines have the cadence's messages."""
-    from core.access import TenantId, transaction
-    from core.auth.principal import Principal
+    from core.access import transaction
     from core.cadence import service as cadences
     from core.cadence.engine import local_today
     from core.db import Scope
-    from core.scoring import service as scoring
 
     principal = Principal.system(Scope.tenant(tenant_id))
     db = get_db()
@@ -219,8 +219,8 @@ async def _demo_cadences(tenant_id: uuid.UUID) -> None:
                 challenger = await cadences.load(session, principal, checked, ACCELERATED)
                 await cadences.set_challenger(session, principal, checked,
                                               challenger.cadence_id, 50)
-            await scoring.refresh(session, checked)
             today = await local_today(session, tenant_id)
+        await _score(principal, checked)
         await _analyze()
         summary = await cadences.run_day(principal, tenant_id, today)
         log.info("demo: tenant %s: %d cadence actions today for %d debtors", tenant_id,
@@ -245,3 +245,25 @@ async def _analyze() -> None:
                 await conn.execute(text(f"ANALYZE {table}"))
     finally:
         await engine.dispose()
+
+
+async def _score(principal: Principal, tenant_id: TenantId) -> None:
+    """Score the tenant now. The import has sent its own refresh to the workers, which
+    may run at the same moment and deadlock with this one on the same rows: try again."""
+    import asyncio
+
+    from sqlalchemy.exc import DBAPIError
+
+    from core.access import transaction
+    from core.scoring import service as scoring
+
+    for attempt in range(3):
+        try:
+            async with transaction(principal) as session:
+                await scoring.refresh(session, tenant_id)
+            return
+        except DBAPIError:
+            if attempt == 2:
+                raise
+            log.warning("demo: scoring met a concurrent refresh; trying again")
+            await asyncio.sleep(1 + attempt)

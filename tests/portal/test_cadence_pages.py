@@ -29,6 +29,7 @@ async def test_list_editor_save_and_dry_run(factory, client):
 
     editor = await client.get(f"/cadencias/{loaded.cadence_id}", headers=supervisor.headers)
     assert editor.status_code == 200 and "versão 1" in editor.text
+    assert "só se saldo a partir de R$ 100,00 · UF SP ou RJ" in editor.text
     await client.get("/")
     saved = await client.post(f"/cadencias/{loaded.cadence_id}",
                               data={"source": YAML.replace("day: 5", "day: 6")},

@@ -18,7 +18,7 @@ from core.auth.roles import Role
 from core.auth.web import requires
 from core.cadence import definition as cdef
 from core.cadence import service
-from core.cadence.views import reason_label, step_label
+from core.cadence.views import reason_label, step_label, when_label
 from core.errors import NotFound, ValidationFailed
 from core.models import STEP_CHANNEL_LABELS, Tenant
 from portal.pages import page
@@ -27,7 +27,7 @@ Req = Request[Principal, str, Any]
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 SUPERVISORS = requires(Role.ADMIN, Role.SUPERVISOR)
 LABELS = {"channels": {k.value: v for k, v in STEP_CHANNEL_LABELS.items()},
-          "step": step_label, "reason": reason_label,
+          "step": step_label, "reason": reason_label, "when": when_label,
           "span": (cdef.TIMELINE_FROM, cdef.TIMELINE_TO)}
 
 

@@ -6,12 +6,16 @@ created beside them gets no demo rows.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
+from pathlib import Path
 
 from sqlalchemy import text
 
 from core import audit
+from core.access import TenantId
+from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.documents import strip_document
 from core.errors import NotFound
@@ -100,6 +104,7 @@ async def seed() -> list[tuple[str, str, str]]:
         await db.dispose()
     for index, (tenant_id, slug) in enumerate(zip(tenant_ids, slugs, strict=True)):
         await _demo_portfolio(tenant_id, slug, seed=index + 1)
+        await _demo_cadences(tenant_id)
     return logins
 
 
@@ -110,11 +115,9 @@ async def _demo_portfolio(tenant_id: uuid.UUID, slug: str, seed: int) -> None:
     """Import a generated portfolio (with some bad rows) once per demo tenant."""
     import asyncio
     import tempfile
-    from pathlib import Path
 
     from core.db import Scope
     from tenants.intake import service
-    from tenants.intake.formats.sample import write
 
     db = get_db()
     try:
@@ -123,7 +126,144 @@ async def _demo_portfolio(tenant_id: uuid.UUID, slug: str, seed: int) -> None:
                 return
         with tempfile.TemporaryDirectory(prefix="regua-demo-") as tmp:
             path = Path(tmp) / f"carteira-{slug}.csv"
-            await asyncio.to_thread(write, path, DEMO_ROWS, seed, 0.03)
+            await asyncio.to_thread(_write_portfolio, path, seed)
             await service.import_file(DEMO_ACTOR, tenant_id, path)
     finally:
         await db.dispose()
+
+
+def _write_portfolio(path: Path, seed: int) -> None:
+    """The sample portfolio with its due dates moved so the last first installments fall
+    due about now: the cadence has reminders, today's steps and overdue steps to show."""
+    from tenants.intake.formats.sample import HEADER, rows
+
+    shift = dt.date.today() - SAMPLE_LAST_DUE
+    with path.open("w", encoding="cp1252", newline="") as fh:
+        fh.write(";".join(HEADER) + "\r\n")
+        for row in rows(DEMO_ROWS, seed, 0.03):
+            try:
+                due = dt.datetime.strptime(row[4], "%d/%m/%Y").date()
+                row[4] = (due + shift).strftime("%d/%m/%Y")
+            except ValueError:
+                pass  # the sample's deliberately bad dates stay bad
+            fh.write(";".join(row) + "\r\n")
+
+
+SAMPLE_LAST_DUE = dt.date(2025, 12, 1)  # about the latest first due date of the sample
+# Two cadences, as the source practice recommends: the gentle one for debtors the score
+# expects to pay, the accelerated one for those at risk. A debtor follows one cadence (the
+# tenant's, or its challenger on a stable half), so each cadence treats both kinds and the
+# score decides how hard each step presses.
+GENTLE = """\
+name: Régua suave (score alto)
+steps:
+  - day: -3
+    channels: [email]
+  - day: 0
+    channels: [email]
+  - day: 5
+    channels: [email]
+    when: {score_min: 600}
+  - day: 5
+    channels: [whatsapp]
+    fallback: sms
+    when: {score_max: 599}
+  - day: 15
+    channels: [sms]
+  - day: 30
+    channels: [call]
+    when: {score_max: 399}
+"""
+ACCELERATED = """\
+name: Régua acelerada (score baixo)
+steps:
+  - day: -3
+    channels: [email]
+  - day: -3
+    channels: [sms]
+    when: {score_max: 599}
+  - day: 0
+    channels: [email, sms]
+  - day: 2
+    channels: [whatsapp]
+    fallback: sms
+    when: {score_max: 599}
+  - day: 7
+    channels: [call]
+    when: {score_max: 599}
+  - day: 10
+    channels: [email]
+    when: {score_min: 600}
+  - day: 20
+    channels: [whatsapp]
+    fallback: sms
+"""
+
+
+async def _demo_cadences(tenant_id: uuid.UUID) -> None:
+    """Load (once) the gentle cadence as the tenant's and the accelerated one as its
+    challenger on half of the debtors; score the debtors and plan today, so the sandbox
+    page and the debtors' timelines have the cadence's messages."""
+    from core.access import transaction
+    from core.cadence import service as cadences
+    from core.cadence.engine import local_today
+    from core.db import Scope
+
+    principal = Principal.system(Scope.tenant(tenant_id))
+    db = get_db()
+    try:
+        async with transaction(principal) as session:
+            checked = TenantId(tenant_id)
+            if not await cadences.list_cadences(session, checked):
+                await cadences.load(session, principal, checked, GENTLE, activate=True)
+                challenger = await cadences.load(session, principal, checked, ACCELERATED)
+                await cadences.set_challenger(session, principal, checked,
+                                              challenger.cadence_id, 50)
+            today = await local_today(session, tenant_id)
+        await _score(principal, checked)
+        await _analyze()
+        summary = await cadences.run_day(principal, tenant_id, today)
+        log.info("demo: tenant %s: %d cadence actions today for %d debtors", tenant_id,
+                 summary.actions, summary.debtors)
+    finally:
+        await db.dispose()
+
+
+async def _analyze() -> None:
+    """Statistics for the tables the import just filled: without them the planner reads
+    them as nearly empty and plans the day with nested loops of debts by debtors
+    (minutes on the demo's 3,000 debts instead of a fraction of a second). Autovacuum
+    would get there, but the demo plans right away."""
+    from core.db import owner_engine
+    from core.settings import get_settings
+
+    engine = owner_engine(get_settings())
+    try:
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            for table in ("debtor", "debt", "contact_point", "debtor_score"):
+                await conn.execute(text(f"ANALYZE {table}"))
+    finally:
+        await engine.dispose()
+
+
+async def _score(principal: Principal, tenant_id: TenantId) -> None:
+    """Score the tenant now. The import has sent its own refresh to the workers, which
+    may run at the same moment and deadlock with this one on the same rows: try again."""
+    import asyncio
+
+    from sqlalchemy.exc import DBAPIError
+
+    from core.access import transaction
+    from core.scoring import service as scoring
+
+    for attempt in range(3):
+        try:
+            async with transaction(principal) as session:
+                await scoring.refresh(session, tenant_id)
+            return
+        except DBAPIError:
+            if attempt == 2:
+                raise
+            log.warning("demo: scoring met a concurrent refresh; trying again")
+            await asyncio.sleep(1 + attempt)

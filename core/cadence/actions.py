@@ -153,7 +153,8 @@ UPDATE cadence_action SET state = 'expired', updated_at = now(),
     reason = CASE WHEN channel IN ('call', 'task') THEN :agenda ELSE :message END
 WHERE tenant_id = :t AND state = 'planned'
   AND day < CAST(:today AS date) - CASE WHEN channel IN ('call', 'task')
-                                        THEN :agenda_days ELSE :message_days END
+                                        THEN CAST(:agenda_days AS int)
+                                        ELSE CAST(:message_days AS int) END
 """
 
 

@@ -26,6 +26,7 @@ import yaml
 
 from core.errors import ValidationFailed
 from core.models import StepChannel
+from core.scoring.rules import SEGMENTS
 from core.zones import ZONE_BY_UF
 
 DAY_MIN, DAY_MAX = -30, 365
@@ -153,7 +154,12 @@ def _when(raw: Any, where: str, prefix: str) -> When:
                                     f"desconhecida '{wrong[0]}'; use as 27 siglas (ex.: SP)"})
     segments: list[str] = []
     if raw.get("segments") is not None:
-        segments = _names(raw["segments"], where, f"{prefix}.segments")
+        segments = [v.lower() for v in _names(raw["segments"], where, f"{prefix}.segments")]
+        unknown_segments = [v for v in segments if v not in SEGMENTS]
+        if unknown_segments:
+            raise ValidationFailed({f"{prefix}.segments": f"{where}, campo when.segments: "
+                                    f"segmento desconhecido '{unknown_segments[0]}'; use "
+                                    + ", ".join(SEGMENTS)})
     return When(score.get("score_min"), score.get("score_max"), amount.get("amount_min"),
                 amount.get("amount_max"), tuple(states), tuple(segments))
 

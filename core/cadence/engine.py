@@ -116,33 +116,27 @@ ON CONFLICT DO NOTHING
 """
 
 
-def _plan_sql(with_score: bool) -> str:
-    """The day's (debtor, step, channel) rows, for INSERT or for a dry-run's SELECT.
-
-    Debtors not enrolled yet (a dry-run) take the version their side would get."""
-    score_join = ("LEFT JOIN debtor_score sc ON sc.tenant_id = :t AND sc.debtor_id = x.debtor_id"
-                  if with_score else "")
-    # Without the score tables a step conditioned on score or segments reaches no one.
-    score = "sc.score" if with_score else "CAST(NULL AS int)"
-    segments = "sc.segments" if with_score else "CAST(NULL AS varchar[])"
-    side_expr = SIDE_SQL.format(debtor="x.debtor_id")
-    return f"""
+# The day's (debtor, step, channel) rows, for INSERT or for a dry-run's SELECT. Debtors
+# not enrolled yet (a dry-run) take the version their side would get. A debtor not scored
+# yet has no score and no segments: a step conditioned on them skips it.
+_SIDE = SIDE_SQL.format(debtor="x.debtor_id")
+PLAN = f"""
 WITH {POLICY_CTE},
 due AS (
     SELECT x.id AS debt_id, x.debtor_id, s.id AS step_id, s.version_id, s.day AS step_day,
            s.channels, s.templates, s.fallback, b.state AS uf, b.timezone AS zone,
            coalesce(e.arm, CASE WHEN pol.challenger_v IS NOT NULL
-                                     AND {side_expr} < pol.challenger_percent
+                                     AND {_SIDE} < pol.challenger_percent
                                 THEN 'challenger' ELSE 'champion' END) AS arm
     FROM debt x
     CROSS JOIN pol
     JOIN debtor b ON b.tenant_id = x.tenant_id AND b.id = x.debtor_id
     LEFT JOIN cadence_enrolment e ON e.tenant_id = :t AND e.debtor_id = x.debtor_id
-    {score_join}
+    LEFT JOIN debtor_score sc ON sc.tenant_id = :t AND sc.debtor_id = x.debtor_id
     JOIN cadence_step s ON s.tenant_id = :t
          AND s.version_id = coalesce(e.version_id,
                                      CASE WHEN pol.challenger_v IS NOT NULL
-                                               AND {side_expr} < pol.challenger_percent
+                                               AND {_SIDE} < pol.challenger_percent
                                           THEN pol.challenger_v ELSE pol.champion_v END)
          AND s.day = CAST(:d AS date) - x.due_date
     WHERE x.tenant_id = :t AND x.status = 'open'
@@ -151,9 +145,9 @@ due AS (
       AND (s.amount_min IS NULL OR x.current_balance >= s.amount_min)
       AND (s.amount_max IS NULL OR x.current_balance <= s.amount_max)
       AND (s.states IS NULL OR b.state = ANY (s.states))
-      AND (s.score_min IS NULL OR {score} >= s.score_min)
-      AND (s.score_max IS NULL OR {score} <= s.score_max)
-      AND (s.segments IS NULL OR {segments} && s.segments)
+      AND (s.score_min IS NULL OR sc.score >= s.score_min)
+      AND (s.score_max IS NULL OR sc.score <= s.score_max)
+      AND (s.segments IS NULL OR sc.segments && s.segments)
 ),
 g AS (
     SELECT debtor_id, step_id, version_id, step_day, ch AS step_channel, fallback, templates,
@@ -177,8 +171,7 @@ plan AS (
 )"""
 
 
-def _insert_sql(with_score: bool) -> str:
-    return _plan_sql(with_score) + """,
+INSERT = PLAN + """,
 ins AS (
     INSERT INTO cadence_action (tenant_id, id, day, debtor_id, step_id, version_id, step_day,
                                 step_channel, channel, template, arm, debt_ids, state, reason,
@@ -197,8 +190,7 @@ GROUP BY b.state, b.timezone, ins.channel
 """
 
 
-def _preview_sql(with_score: bool) -> str:
-    return _plan_sql(with_score) + """
+PREVIEW = PLAN + """
 SELECT debtor_id, step_day, step_channel, channel, state, reason, uf, zone, arm,
        coalesce(templates ->> channel, 'padrao') AS template, debt_ids
 FROM plan
@@ -243,11 +235,6 @@ class Summary:
                 "by_step": [{"day": d, "channel": c, "planned": p, "blocked": b}
                             for (d, c), (p, b) in sorted(self.by_step.items())],
                 "blocked_reasons": dict(sorted(self.blocked_reasons.items()))}
-
-
-async def has_score_tables(session: AsyncSession) -> bool:
-    found = (await session.execute(text("SELECT to_regclass('debtor_score')"))).scalar_one()
-    return found is not None
 
 
 async def tenant_zone(session: AsyncSession, tenant_id: uuid.UUID) -> str:
@@ -298,8 +285,7 @@ async def run(session: AsyncSession, tenant_id: TenantId, day: dt.date, *,
     zone = await tenant_zone(session, tenant_id)
     params = {"t": tenant_id, "d": day, "at": _noon(day, zone)}
     await session.execute(text(ENROL), params)
-    groups = (await session.execute(text(_insert_sql(await has_score_tables(session))),
-                                    params)).all()
+    groups = (await session.execute(text(INSERT), params)).all()
     windows = await policy.windows_of(session, tenant_id)
     added = 0
     for uf, tz, channel, n in groups:
@@ -356,7 +342,7 @@ async def preview(session: AsyncSession, tenant_id: TenantId, day: dt.date, *,
     not exist yet are taken as the debtor's side would make them."""
     now = now or dt.datetime.now(dt.UTC)
     zone = await tenant_zone(session, tenant_id)
-    rows = (await session.execute(text(_preview_sql(await has_score_tables(session))),
+    rows = (await session.execute(text(PREVIEW),
                                   {"t": tenant_id, "d": day, "at": _noon(day, zone)})).all()
     windows = await policy.windows_of(session, tenant_id)
     answers: dict[tuple[str | None, str, str], Calendar] = {}

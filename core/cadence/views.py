@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.cadence.definition import When
+from core.formatting import brl
 from core.models import (
     ACTION_STATE_LABELS,
     STEP_CHANNEL_LABELS,
@@ -17,6 +19,7 @@ from core.models import (
     MessageDispatch,
     StepChannel,
 )
+from core.scoring.rules import SEGMENT_LABELS
 
 REASON_LABELS = {
     "opted_out": "o devedor pediu para não ser contatado por este canal",
@@ -53,6 +56,26 @@ class ActionLine:
 
 def step_label(day: int) -> str:
     return f"D{day:+d}" if day else "D0"
+
+
+def when_label(when: When) -> str:
+    """A step's conditions as a supervisor reads them, e.g. "score até 599 · UF SP ou RJ"."""
+    parts = []
+    if when.score_min is not None and when.score_max is not None:
+        parts.append(f"score de {when.score_min} a {when.score_max}")
+    elif when.score_min is not None:
+        parts.append(f"score a partir de {when.score_min}")
+    elif when.score_max is not None:
+        parts.append(f"score até {when.score_max}")
+    if when.amount_min is not None:
+        parts.append(f"saldo a partir de {brl(when.amount_min)}")
+    if when.amount_max is not None:
+        parts.append(f"saldo até {brl(when.amount_max)}")
+    if when.states:
+        parts.append("UF " + " ou ".join(when.states))
+    if when.segments:
+        parts.append("segmento " + " ou ".join(SEGMENT_LABELS.get(s, s) for s in when.segments))
+    return " · ".join(parts)
 
 
 async def action_lines(session: AsyncSession, debtor_id: uuid.UUID,

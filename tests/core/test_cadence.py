@@ -25,8 +25,11 @@ from core.models import (
     ContactPoint,
     Debt,
     Debtor,
+    DebtorScore,
     Hold,
 )
+from core.scoring import service as scoring
+from core.scoring.rules import band_of
 
 DAY = dt.date(2027, 3, 10)  # a Wednesday, no holiday: the calendar lets everything go
 
@@ -285,3 +288,68 @@ async def test_a_second_tenant_sees_neither_the_cadences_nor_the_actions(factory
     async with transaction(staff(alfa.id)) as session:
         assert [c.name for c in await service.list_cadences(session, TenantId(alfa.id))] \
             == ["Régua padrão"]
+
+
+SCORED = """
+name: Régua por score
+steps:
+  - day: 5
+    channels: [email]
+    when: {score_min: 600}
+  - day: 5
+    channels: [sms]
+    when: {score_max: 599}
+  - day: 10
+    channels: [whatsapp]
+    when: {segments: [primeiro_atraso]}
+"""
+
+
+async def score(tenant_id: uuid.UUID, debtor_id: uuid.UUID, value: int,
+                segments: list[str]) -> None:
+    async with transaction(system(tenant_id)) as session:
+        session.add(DebtorScore(tenant_id=tenant_id, debtor_id=debtor_id, score=value,
+                                band=band_of(value), segments=segments, inputs={}, reasons=[],
+                                method="rules", scored_at=dt.datetime(2027, 3, 9, tzinfo=dt.UTC)))
+
+
+async def test_score_and_segment_conditions_pick_the_debtors_the_score_names(factory):
+    tenant = await factory.tenant()
+    await load(tenant.id, SCORED)
+    five, ten = [DAY - dt.timedelta(days=5)], [DAY - dt.timedelta(days=10)]
+    high, low, edge, unscored = [await debtor(tenant.id, five) for _ in range(4)]
+    first_delay, habitual = await debtor(tenant.id, ten), await debtor(tenant.id, ten)
+    await score(tenant.id, high, 850, [])
+    await score(tenant.id, low, 210, ["devedor_viciado"])
+    await score(tenant.id, edge, 600, [])
+    await score(tenant.id, first_delay, 500, ["primeiro_atraso", "saldo_alto"])
+    await score(tenant.id, habitual, 500, ["devedor_viciado"])
+    await run(tenant.id)
+    channels = {d: [a.channel for a in await actions_of(tenant.id, d)]
+                for d in (high, low, edge, unscored, first_delay, habitual)}
+    assert channels == {high: ["email"], low: ["sms"], edge: ["email"], unscored: [],
+                        first_delay: ["whatsapp"], habitual: []}
+
+
+async def test_the_plan_follows_the_scores_the_refresh_computes(factory):
+    tenant = await factory.tenant()
+    await load(tenant.id, SCORED)
+    people = [await debtor(tenant.id, [DAY - dt.timedelta(days=5)], amount=amount)
+              for amount in ("80.00", "300.00", "4500.00", "25000.00")]
+    async with transaction(system(tenant.id)) as session:
+        await scoring.refresh(session, TenantId(tenant.id),
+                              dt.datetime(2027, 3, 10, 9, tzinfo=dt.UTC))
+        scores = dict((await session.execute(select(DebtorScore.debtor_id, DebtorScore.score)
+                                             )).all())
+    assert set(scores) == set(people)
+    await run(tenant.id)
+    for person in people:
+        expected = "email" if scores[person] >= 600 else "sms"
+        assert [a.channel for a in await actions_of(tenant.id, person)] == [expected]
+
+
+def test_an_unknown_segment_is_refused_naming_the_known_ones():
+    with pytest.raises(ValidationFailed) as caught:
+        cdef.parse(SCORED.replace("primeiro_atraso", "caloteiro"))
+    message = caught.value.detail["steps[3].when.segments"]  # type: ignore[index]
+    assert "segmento desconhecido 'caloteiro'" in message and "primeiro_atraso" in message

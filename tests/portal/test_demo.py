@@ -7,12 +7,14 @@ from sqlalchemy import func, select
 from core.auth.roles import Role
 from core.db import Scope
 from core.maintenance import operator_scope
-from core.models import Portfolio, User
+from core.models import CadenceAction, CadencePolicy, Portfolio, Tenant, User
 
 
 async def test_the_demo_seeds_its_own_tenants_and_a_user_of_every_role(db, factory, services):
     from portal.demo import seed
+    from portal.jobs import load_tasks
 
+    load_tasks()  # the demo's plan sends its `cadence.dispatch` job
     mine = await factory.tenant("Credor do usuário")  # created before the demo runs
     logins = await seed()
     async with db.transaction(Scope.tenant(mine.id)) as session:
@@ -29,3 +31,19 @@ async def test_the_demo_seeds_its_own_tenants_and_a_user_of_every_role(db, facto
     assert len(emails) == len(set(emails)) >= 5
     # Running it again (a second start) creates nothing new and prints the same logins.
     assert await seed() == logins
+
+    # Each demo creditor runs the gentle cadence and the accelerated one as its challenger,
+    # has scored debtors, and today's plan shows on both sides and on several channels.
+    async with db.transaction(await operator_scope()) as session:
+        demo = (await session.execute(select(Tenant.id).where(
+            Tenant.slug.in_(["banco-exemplo", "varejo-modelo"])))).scalars().all()
+    assert demo
+    for tenant_id in demo:
+        async with db.transaction(Scope.tenant(tenant_id)) as session:
+            policy = (await session.execute(select(CadencePolicy))).scalar_one()
+            planned = (await session.execute(select(
+                CadenceAction.arm, CadenceAction.channel, func.count()).group_by(
+                CadenceAction.arm, CadenceAction.channel))).all()
+        assert policy.challenger_id is not None and policy.challenger_percent == 50
+        assert {arm for arm, _, _ in planned} == {"champion", "challenger"}
+        assert len({channel for _, channel, _ in planned}) >= 2

@@ -103,7 +103,7 @@ def test_up_serves_logins_on_embedded_services_and_stops_cleanly(tmp_path: Path)
     finally:
         stop(process, state)
     left = wait_gone(running + embedded)
-    assert left == [], [p.cmdline() for p in left]
+    assert left == [], ([p.cmdline() for p in left], log.read_text()[-3000:])
 
     # A second start reuses the data: the same logins work, nothing is duplicated.
     process = start(state, port, log)
@@ -117,4 +117,4 @@ def test_up_serves_logins_on_embedded_services_and_stops_cleanly(tmp_path: Path)
         assert len(tenants) == 2
     finally:
         stop(process, state)
-    assert wait_gone(servers_of(state)) == []
+    assert wait_gone(servers_of(state)) == [], log.read_text()[-3000:]

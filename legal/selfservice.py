@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import urllib.parse
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -302,7 +303,9 @@ async def accept(tenant_id: uuid.UUID, debtor_id: uuid.UUID, option_number: int,
         raise ValidationFailed({"opcao": "escolha uma das opções apresentadas"})
     created = await agreements.create(principal, debtor_id, option_number)
     link = await agreements.issue_link(principal, created.agreement_id)
-    await agreements.accept_by_link(link.rsplit("/", 1)[-1], ip, user_agent)
+    # The link is the debtor's own acceptance channel; its token is after "t=".
+    token = urllib.parse.parse_qs(urllib.parse.urlsplit(link).query).get("t", [""])[0]
+    await agreements.accept_by_link(token, ip, user_agent)
     async with transaction(principal) as session:
         checked = await slips.access_agreement(session, principal, created.agreement_id)
         await slips.issue_and_send(session, principal, checked)

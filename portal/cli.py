@@ -39,6 +39,7 @@ def _setup_logging(command: str | None, verbose: bool) -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("pika").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd: a line per SMTP verb
 
 
 @click.group()
@@ -108,8 +109,10 @@ def _uvicorn_server(port: int) -> Any:
     from portal.app import create_app
 
     settings = get_settings()
+    # Bounded graceful shutdown: a request still in flight (a long poll, the worker's own
+    # calls to the loopback sandbox) must not hold Ctrl-C up indefinitely.
     config = uvicorn.Config(create_app(), host=settings.host, port=port, log_level="warning",
-                            lifespan="on")
+                            lifespan="on", timeout_graceful_shutdown=5)
     return uvicorn.Server(config)
 
 
@@ -243,7 +246,7 @@ def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
     for child in children:
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 15
     for child in children:
         try:
             child.wait(max(0.1, deadline - time.monotonic()))
@@ -305,17 +308,21 @@ def up(demo: bool, port: int | None) -> None:
         # A second Ctrl-C must not cut the clean-up short and leave servers behind.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        log.info("stopping")
+        started = time.monotonic()
         try:
             if background is not None:
                 background.shutdown(wait=False)
             if running_worker is not None:
                 running_worker.stop(timeout=10_000)
+            log.info("worker stopped (%.1f s)", time.monotonic() - started)
             _stop_children(children)
+            log.info("dialer stopped (%.1f s)", time.monotonic() - started)
             if sandbox is not None:
                 sandbox.stop()
         finally:  # whatever failed above, the embedded servers are not left running
             services.stop()
-    log.info("régua stopped")
+    log.info("régua stopped (%.1f s)", time.monotonic() - started)
 
 
 def _announce(url: str, logins: list[tuple[str, str, str]]) -> None:

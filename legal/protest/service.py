@@ -593,8 +593,9 @@ async def import_return(principal: Principal, data: bytes, name: str, *,
                   & (ProtestFile.id == ProtestItem.file_id))
             .where(ProtestFile.kind == ProtestFileKind.REMESSA,
                    ProtestItem.our_number.in_(numbers)))).all()}
-        slugs = dict((await session.execute(select(Tenant.id, Tenant.slug).where(
-            Tenant.id.in_({row.tenant_id for row in sent.values()})))).tuples().all())
+        slugs = {tenant_id: slug for tenant_id, slug in (await session.execute(
+            select(Tenant.id, Tenant.slug).where(
+                Tenant.id.in_({row.tenant_id for row in sent.values()})))).all()}
         matched: dict[uuid.UUID, list[tuple[layout.ReturnedTitle, ReturnLine]]] = {}
         for title in parsed.titles:
             values = title.values

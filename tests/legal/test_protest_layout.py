@@ -230,3 +230,18 @@ def test_malformed_records_and_files_name_line_and_field() -> None:
     no_trailer = b"\r\n".join(as_return(records, "RTP", {}).split(b"\r\n")[:3])
     with pytest.raises(layout.LayoutError, match="termina sem o trailer"):
         layout.read_return(no_trailer)
+
+
+def test_the_sandbox_cartorio_answers_a_remessa_the_reader_accepts() -> None:
+    from legal.protest import sandbox
+
+    records = layout.remessa(WHO, DAY, 7, [title("000000000001"), title("000000000002"),
+                                           title("000000000003", municipality="2304400")])
+    answer = sandbox.retorno(layout.encode(records), {"000000000002": {
+        "notary": "01", "protocol": "77", "occurrence": "2", "occurrence_on": DAY}})
+    read = layout.read_return(answer)
+    assert read.kind == "retorno" and len(read.titles) == 1 and not read.malformed
+    values = read.titles[0].values
+    assert (values["our_number"], values["occurrence"], values["protocol"]) == (
+        "000000000002", "2", "77")
+    assert values["balance"] == Decimal("1234.56")

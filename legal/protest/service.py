@@ -355,8 +355,14 @@ async def write_remessa(tenant_id: TenantId, day: dt.date, *,
         existing = (await session.execute(select(ProtestFile).where(
             ProtestFile.kind == ProtestFileKind.REMESSA, ProtestFile.outgoing,
             ProtestFile.movement_on == day))).scalar_one_or_none()
-        queued = [e for e in await _queued(session) if e.held_since is None]
-        fit = await _assess(session, principal, tenant, queued, day, settings, result)
+        queued = await _queued(session)
+        for escalation in queued:
+            if escalation.held_since is not None:
+                result.not_sent.append(_not_sent(escalation, [
+                    f"em espera desde {escalation.held_since:%d/%m/%Y}"
+                    + (f": {escalation.held_reason}" if escalation.held_reason else "")]))
+        fit = await _assess(session, principal, tenant,
+                            [e for e in queued if e.held_since is None], day, settings, result)
         if existing is not None:
             for escalation, _ in fit:
                 result.not_sent.append(_not_sent(escalation, [

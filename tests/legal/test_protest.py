@@ -172,6 +172,12 @@ async def test_remessa_sends_fit_titles_reports_the_rest_and_runs_once_a_day(
                            address={**SP, "city": "Cidade Que Não Existe"})
     no_species = await queued(database_url, tenant.id, species=None)
     paid = await queued(database_url, tenant.id, status="paid")
+    held = await queued(database_url, tenant.id)
+    async with transaction(system(tenant.id)) as session:
+        hold = (await session.execute(select(Escalation).where(
+            Escalation.id == held))).scalar_one()
+        hold.held_since = dt.datetime.now(dt.UTC)
+        hold.held_reason = "devedor contestou a dívida"
     day = today(tenant.id)
     out = tmp_path / "remessa.txt"
 
@@ -186,6 +192,7 @@ async def test_remessa_sends_fit_titles_reports_the_rest_and_runs_once_a_day(
     assert "não encontrada em SP na tabela de municípios do IBGE" in (
         not_sent[str(nowhere)]["reasons"][0])
     assert "espécie do título não informada" in not_sent[str(no_species)]["reasons"][0]
+    assert not_sent[str(held)]["reasons"][0].endswith(": devedor contestou a dívida")
     assert not_sent[str(paid)]["state"] == "cancelled"
     assert "não está mais em aberto (pago)" in not_sent[str(paid)]["reasons"][0]
     data = out.read_bytes()
@@ -203,6 +210,7 @@ async def test_remessa_sends_fit_titles_reports_the_rest_and_runs_once_a_day(
         escalation = await state_of(tenant.id, escalation_id)
         assert escalation.state == "sent"
         assert len(escalation.details["protest"]["our_number"]) == 12
+    assert (await state_of(tenant.id, held)).state == "queued"
     for escalation_id in (homeless, nowhere, no_species):
         escalation = await state_of(tenant.id, escalation_id)
         assert escalation.state == "queued"

@@ -521,6 +521,7 @@ def protest() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 def protest_remessa(tenant_slug: str, day: str | None, out: str, as_json: bool) -> None:
     """Write the day's remessa (layout 4.3): the fit queued titles go to `sent`."""
+    from core.formatting import brl
     from portal.protest_operator import remessa
 
     at = _day(day)
@@ -531,7 +532,7 @@ def protest_remessa(tenant_slug: str, day: str | None, out: str, as_json: bool) 
     if result["file"]:
         again = " (já gerada hoje; mesmo arquivo)" if result["reused"] else ""
         click.echo(f"Remessa {result['file']}{again}: {result['titles']} títulos,"
-                   f" R$ {result['total_amount']} -> {result['out']}")
+                   f" {brl(result['total_amount'])} -> {result['out']}")
     else:
         click.echo("Nenhum título em condições de ir a protesto hoje; nenhum arquivo gerado.")
     for item in result["not_sent"]:

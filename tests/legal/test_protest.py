@@ -218,12 +218,11 @@ async def test_remessa_sends_fit_titles_reports_the_rest_and_runs_once_a_day(
 
     # The same day again: the same file, nothing sent twice; a title queued since waits.
     late = await queued(database_url, tenant.id)
-    again = last_json(regua("protest", "remessa", "--tenant", tenant.slug, "--date",
-                            day.isoformat(), "--out", str(tmp_path / "again.txt"), "--json"))
-    assert again["reused"] is True and again["file"] == result["file"]
-    assert again["titles"] == 2 and again["total_amount"] == "420.50"
-    assert (tmp_path / "again.txt").read_bytes() == data
-    assert "já foi gerada" in {i["escalation_id"]: i for i in again["not_sent"]}[
+    again = await service.write_remessa(TenantId(tenant.id), day)
+    assert again.reused is True and again.file == result["file"]
+    assert again.titles == 2 and again.total_amount == "420.50"
+    assert again.content == data
+    assert "já foi gerada" in {i["escalation_id"]: i for i in again.not_sent}[
         str(late)]["reasons"][0]
     async with transaction(system(tenant.id)) as session:
         sent_events = (await session.execute(select(EscalationEvent).where(

@@ -123,6 +123,11 @@ class Settings(BaseSettings):
     boleto_bank: str = "001"
     boleto_convenio: str = "1234567"  # Banco do Brasil convênio of 7 digits
     boleto_carteira: str = "17"
+    # Protest through the CRA: the agency's code there as apresentante (3 digits) and
+    # name (default: agency_name); the species of titles that name none.
+    cra_presenter_code: str = Field(default="999", pattern=r"^\d{3}$")
+    cra_presenter_name: str | None = None
+    protest_default_species: str | None = None
     whatsapp_verify_token: SecretStr | None = None  # answers Meta's subscription check
 
     # The local SMTP and provider sandbox (only when a channel is not configured).

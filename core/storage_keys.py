@@ -9,6 +9,7 @@
     tenants/<tenant>/letters/<date>/manifesto-<date>.csv           the print house's manifest
     tenants/<tenant>/messages/<message>/<file name>                a message's attachment
     tenants/<tenant>/calls/<yyyy-mm-dd>/<call record>.wav          a dialer call's recording
+    tenants/<tenant>/protest/<date>/<file name>                    a CRA file sent or read
 
 A tenant's objects share one prefix, so they can be listed, exported or removed together.
 """
@@ -79,3 +80,8 @@ def slip_key(tenant_id: uuid.UUID, agreement_id: uuid.UUID, number: int) -> str:
 
 def statement_key(tenant_id: uuid.UUID, month: dt.date, extension: str) -> str:
     return f"tenants/{tenant_id}/statements/prestacao-de-contas-{month:%Y-%m}.{extension}"
+
+
+def protest_file_key(tenant_id: uuid.UUID, day: dt.date, file_name: str) -> str:
+    """A protest file exchanged with the CRA (remessa, desistência, retorno...)."""
+    return f"tenants/{tenant_id}/protest/{day.isoformat()}/{safe_file_name(file_name)}"

@@ -36,6 +36,7 @@ from core.runtime import get_db
 from core.system import AuditController, health, ready
 from legal import payment_controllers
 from legal.controllers import AgreementController
+from legal.protest.controllers import ProtestController
 from portal import (
     cadence_pages,
     debtor_pages,
@@ -256,6 +257,7 @@ def create_app() -> Litestar:
         TenantController, UserController, AuditController,
         PortfolioController, LayoutController, RecallController, DebtorController,
         channel_controllers.MessageTemplateController, AgreementController,
+        ProtestController,
     ], security=BEARER)
     return Litestar(
         route_handlers=[

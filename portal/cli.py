@@ -516,6 +516,62 @@ def payments_import_return(file: str, as_json: bool) -> None:
 
 
 @cli.group()
+def protest() -> None:
+    """Protest through the CRA: the day's remessa and the return files."""
+
+
+@protest.command("remessa")
+@click.option("--tenant", "tenant_slug", required=True, help="The creditor's slug.")
+@click.option("--date", "day", default=None, help="YYYY-MM-DD (default: today, tenant's zone).")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True),
+              help="Where to write the remessa file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+def protest_remessa(tenant_slug: str, day: str | None, out: str, as_json: bool) -> None:
+    """Write the day's remessa (layout 4.3): the fit queued titles go to `sent`."""
+    from core.formatting import brl
+    from portal.protest_operator import remessa
+
+    at = _day(day)
+    result = _operate("protest remessa", lambda: remessa(tenant_slug, at, out))
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+        return
+    if result["file"]:
+        again = " (já gerada hoje; mesmo arquivo)" if result["reused"] else ""
+        click.echo(f"Remessa {result['file']}{again}: {result['titles']} títulos,"
+                   f" {brl(result['total_amount'])} -> {result['out']}")
+    else:
+        click.echo("Nenhum título em condições de ir a protesto hoje; nenhum arquivo gerado.")
+    for item in result["not_sent"]:
+        click.echo(f"  não enviado {item['escalation_id']}: {'; '.join(item['reasons'])}")
+
+
+@protest.command("import-return")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+def protest_import_return(file: str, as_json: bool) -> None:
+    """Read a confirmação or retorno file and update each title's state."""
+    from portal.protest_operator import import_return
+
+    with open(file, "rb") as handle:
+        data = handle.read()
+    result = _operate("protest import-return", lambda: import_return(file, data))
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+    elif "error" in result:
+        click.echo(f"Arquivo recusado: {result['error']}")
+    else:
+        click.echo(f"{result['file']} ({result['kind']})")
+        for t in result["titles"]:
+            move = f"{t['from']} -> {t['to']}" if t["to"] else (t["from"] or "-")
+            click.echo(f"  linha {t['line']} nosso número {t['our_number']}: {t['result']}"
+                       f" ({move}) {t['reason']}")
+        for problem in result["malformed"]:
+            click.echo(f"  registro ilegível: {problem}")
+    sys.exit(1 if "error" in result else 0)
+
+
+@cli.group()
 def compliance() -> None:
     """The compliance guard: may a debtor be contacted on a channel at a moment."""
 

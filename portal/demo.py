@@ -105,7 +105,59 @@ async def seed() -> list[tuple[str, str, str]]:
     for index, (tenant_id, slug) in enumerate(zip(tenant_ids, slugs, strict=True)):
         await _demo_portfolio(tenant_id, slug, seed=index + 1)
         await _demo_cadences(tenant_id)
+    if "banco-exemplo" in slugs:
+        await _demo_protest(tenant_ids[slugs.index("banco-exemplo")])
     return logins
+
+
+async def _demo_protest(tenant_id: uuid.UUID) -> None:
+    """Once: two overdue debts go to protest in today's remessa; the cartório's retorno
+    gives one back for an irregularity (CEP incorreto), the other stays sent."""
+    from sqlalchemy import exists, select
+
+    from core.access import DebtId, transaction
+    from core.db import Scope
+    from core.models import ContactPoint, Debt
+    from legal.escalation import journal
+    from legal.escalation.models import Escalation, EscalationPath, EscalationState
+    from legal.protest import sandbox
+    from legal.protest import service as protest
+    from legal.protest.models import ProtestFile
+
+    principal = Principal.system(Scope.tenant(tenant_id))
+    db = get_db()
+    try:
+        async with transaction(principal) as session:
+            if (await session.execute(select(ProtestFile.id).limit(1))).first():
+                return
+            with_address = exists().where(
+                ContactPoint.debtor_id == Debt.debtor_id, ContactPoint.kind == "address",
+                ContactPoint.details["zip"].astext.regexp_match("^[0-9]{8}$"))
+            debts = (await session.execute(select(Debt).where(
+                Debt.status == "open", Debt.due_date < dt.date.today() - dt.timedelta(days=90),
+                with_address, ~exists().where(Escalation.debt_id == Debt.id))
+                .order_by(Debt.due_date, Debt.id).limit(2))).scalars().all()
+            opened = [await journal.open_escalation(
+                session, principal, DebtId(d.id), EscalationPath.PROTEST,
+                EscalationState.QUEUED, amount=d.current_balance, rule_name="demonstração",
+                details={"protest": {"species": "CCB"}}) for d in debts]
+        if len(opened) < 2:
+            return
+        day = dt.date.today()
+        sent = await protest.write_remessa(TenantId(tenant_id), day)
+        number = next((t["our_number"] for t in sent.sent
+                       if t["escalation_id"] == str(opened[1].id)), None)
+        if not sent.file or number is None:
+            return
+        data = sandbox.retorno(sent.content, {number: {
+            "notary": "01", "protocol": "0000000001", "protocol_on": day, "occurrence": "5",
+            "occurrence_on": day, "irregularity": "14"}})
+        await protest.import_return(Principal.system(Scope(frozenset({tenant_id}),
+                                                           agency=True)),
+                                    data, "R" + sent.file[1:])
+        log.info("demo: protest remessa %s; one title returned", sent.file)
+    finally:
+        await db.dispose()
 
 
 DEMO_ROWS = 3000

@@ -11,7 +11,8 @@ import core.models  # noqa: F401 - every model on the metadata
 import dialer.models  # noqa: F401 - and the dialer's
 import legal.escalation.models
 import legal.models
-import legal.payment_models  # noqa: F401
+import legal.payment_models
+import legal.protest.models  # noqa: F401 - protest files and their titles
 from core.db import Base, sync_url
 
 # What only the database knows: the audit trigger's chain heads (first migration), and

@@ -47,3 +47,14 @@ async def test_the_demo_seeds_its_own_tenants_and_a_user_of_every_role(db, facto
         assert policy.challenger_id is not None and policy.challenger_percent == 50
         assert {arm for arm, _, _ in planned} == {"champion", "challenger"}
         assert len({channel for _, channel, _ in planned}) >= 2
+
+    # Protest: one title of the first demo creditor sent, one returned by the cartório.
+    from legal.escalation.models import Escalation
+
+    async with db.transaction(await operator_scope()) as session:
+        bank = (await session.execute(select(Tenant.id).where(
+            Tenant.slug == "banco-exemplo"))).scalar_one()
+    async with db.transaction(Scope.tenant(bank)) as session:
+        states = (await session.execute(select(Escalation.state).where(
+            Escalation.path == "protest", Escalation.rule_name == "demonstração"))).scalars()
+    assert sorted(states) == ["returned", "sent"]

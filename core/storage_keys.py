@@ -9,6 +9,8 @@
     tenants/<tenant>/letters/<date>/manifesto-<date>.csv           the print house's manifest
     tenants/<tenant>/messages/<message>/<file name>                a message's attachment
     tenants/<tenant>/calls/<yyyy-mm-dd>/<call record>.wav          a dialer call's recording
+    tenants/<tenant>/bureau/remessa-<number>.txt                   a file sent to the credit bureau
+    tenants/<tenant>/bureau/retorno-<number>.txt                   the bureau's answer to it
 
 A tenant's objects share one prefix, so they can be listed, exported or removed together.
 """
@@ -79,3 +81,9 @@ def slip_key(tenant_id: uuid.UUID, agreement_id: uuid.UUID, number: int) -> str:
 
 def statement_key(tenant_id: uuid.UUID, month: dt.date, extension: str) -> str:
     return f"tenants/{tenant_id}/statements/prestacao-de-contas-{month:%Y-%m}.{extension}"
+
+
+def bureau_file_key(tenant_id: uuid.UUID, number: int, answer: bool = False) -> str:
+    """A remessa sent to the credit bureau, or (`answer`) its return file."""
+    kind = "retorno" if answer else "remessa"
+    return f"tenants/{tenant_id}/bureau/{kind}-{number:06d}.txt"

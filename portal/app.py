@@ -36,6 +36,7 @@ from core.runtime import get_db
 from core.system import AuditController, health, ready
 from legal import payment_controllers
 from legal.controllers import AgreementController
+from legal.escalation import controllers as escalation_controllers
 from portal import (
     cadence_pages,
     debtor_pages,
@@ -239,6 +240,8 @@ API_TAGS = [
                                     " timeline, notes, holds and opt-outs."),
     Tag(name="agreements", description="Negotiation: updated balances with their memória de"
                                        " cálculo, options, agreements, approvals, policy."),
+    Tag(name="escalations", description="Legal escalation: rules, escalations with their"
+                                        " history, hold and release, the bureau policy."),
 ]
 
 
@@ -256,6 +259,8 @@ def create_app() -> Litestar:
         TenantController, UserController, AuditController,
         PortfolioController, LayoutController, RecallController, DebtorController,
         channel_controllers.MessageTemplateController, AgreementController,
+        escalation_controllers.EscalationController, escalation_controllers.RuleController,
+        escalation_controllers.PolicyController,
     ], security=BEARER)
     return Litestar(
         route_handlers=[

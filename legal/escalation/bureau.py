@@ -331,7 +331,7 @@ async def _listing(session: AsyncSession, escalation: Escalation, debt: Debt,
 async def _next_number(session: AsyncSession, tenant_id: uuid.UUID) -> int:
     # One numbering per creditor, whatever runs at once (the bureau refuses repeats).
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('bureau_remessa'"
-                               " || CAST(:t AS text)))"), {"t": tenant_id})
+                               " || CAST(CAST(:t AS uuid) AS text)))"), {"t": tenant_id})
     top = (await session.execute(select(func.max(BureauRemessa.number)).where(
         BureauRemessa.tenant_id == tenant_id))).scalar_one()
     return int(top or 0) + 1

@@ -147,7 +147,7 @@ def validate(values: dict[str, Any]) -> dict[str, Any]:
             f"{p.value} ({PATH_LABELS[p]})" for p in EscalationPath))
     clean: dict[str, Any] = {
         "name": name, "path": path,
-        "priority": _integer(values.get("priority"), "priority", "prioridade", 1, 999, errors),
+        "priority": _integer(values.get("priority"), "priority", "prioridade", 0, 999, errors),
         "min_days_overdue": _integer(values.get("min_days_overdue"), "min_days_overdue",
                                      "dias de atraso", 0, 3650, errors),
         "min_amount": _money(values.get("min_amount"), "min_amount", "valor mínimo", errors),

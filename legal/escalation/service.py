@@ -157,6 +157,7 @@ class Filters:
     overdue: bool = False
     debtor_id: uuid.UUID | None = None
     open_only: bool = False
+    as_of: dt.date | None = None  # the day deadlines are judged against (default: today)
 
 
 LIST = """
@@ -207,7 +208,8 @@ async def rows_in(session: AsyncSession, principal: Principal, filters: Filters,
     found = await session.execute(statement, {
         "tenant": filters.tenant_id, "path": filters.path, "state": filters.state,
         "held": filters.held, "overdue": filters.overdue, "debtor": filters.debtor_id,
-        "open_only": filters.open_only, "today": await _today(session, principal),
+        "open_only": filters.open_only,
+        "today": filters.as_of or await _today(session, principal),
         "overdue_states": [s.value for s in OVERDUE_STATES], "limit": limit})
     return [_row(r) for r in found]
 
@@ -236,7 +238,7 @@ async def listing(principal: Principal, filters: Filters) -> Listing:
         held = int((await session.execute(select(func.count()).select_from(Escalation).where(
             scope, Escalation.held_since.is_not(None)))).scalar_one())
         overdue = await overdue_removals(session, filters.tenant_id,
-                                         await _today(session, principal))
+                                         filters.as_of or await _today(session, principal))
     return Listing(rows, by_state, overdue, held)
 
 

@@ -97,7 +97,7 @@ async def test_rules_decide_by_priority_and_the_stop_conditions_always_apply(
                               .values(status="in_agreement"))
         await session.execute(text(
             "INSERT INTO debtor_score (tenant_id, debtor_id, score, band, segments, inputs,"
-            " reasons, method, scored_at) VALUES (:t, :d, 200, 'E', '{}', '{}', '[]',"
+            " reasons, method, scored_at) VALUES (:t, :d, 200, 'D', '{}', '{}', '[]',"
             " 'rules', now())"), {"t": tenant.id, "d": scored.debtor_id})
 
     result = await service.run(tenant.id)
@@ -287,7 +287,8 @@ async def test_payment_sends_the_removal_within_five_business_days(
 
     person = await auth.load_principal(get_db(), admin.user_id)
     assert person is not None
-    shown = await service.listing(person, service.Filters(tenant_id=tenant.id, overdue=True))
+    shown = await service.listing(person, service.Filters(tenant_id=tenant.id, overdue=True,
+                                                              as_of=late))
     assert [r.id for r in shown.rows] == [pending.id] and shown.overdue == 1
 
     done = await service.run(tenant.id, late)

@@ -5,11 +5,11 @@ rules and policy."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, delete, get, post, put
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from core.auth.principal import Principal
 from core.auth.web import requires
@@ -47,11 +47,13 @@ class EscalationController(Controller):
          description="Escalonamentos (negativação, protesto, cobrança judicial), filtrados por"
                      " credor, caminho, situação, retidos e baixas em atraso.")
     async def list(self, request: Req, tenant_id: FromQuery[uuid.UUID | None] = None,
-                   path: FromQuery[str | None] = None, state: FromQuery[str | None] = None,
+                   path: FromQuery[str | None] = None,
+                   escalation_state: Annotated[str | None, Parameter(query="state")] = None,
                    held: FromQuery[bool | None] = None,
                    overdue: FromQuery[bool] = False) -> dict[str, Any]:
         found = await service.listing(request.user, service.Filters(
-            tenant_id=tenant_id, path=path, state=state, held=held, overdue=overdue))
+            tenant_id=tenant_id, path=path, state=escalation_state, held=held,
+            overdue=overdue))
         return {"items": [r.as_json() for r in found.rows], "by_state": found.by_state,
                 "removals_overdue": found.overdue, "held": found.held}
 

@@ -41,6 +41,7 @@ from portal import (
     cadence_pages,
     debtor_pages,
     desktop_pages,
+    escalation_pages,
     negotiation_pages,
     pages,
     portfolio_pages,
@@ -253,7 +254,7 @@ def create_app() -> Litestar:
         *sandbox_pages.handlers, *scoring_pages.handlers, *cadence_pages.handlers,
         *negotiation_pages.handlers,
         *statement_pages.handlers, *selfservice_pages.handlers,
-        *desktop_pages.handlers,
+        *desktop_pages.handlers, *escalation_pages.handlers,
     ], include_in_schema=False, before_request=pages.load_viewer_zone)
     api_router = Router(path="/", route_handlers=[
         TenantController, UserController, AuditController,

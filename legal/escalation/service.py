@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.access import access_debt, transaction
+from core.access import access_debt, access_debtor, transaction
 from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.collection.workable import blocker_label
@@ -334,8 +334,53 @@ async def release(principal: Principal, escalation_id: uuid.UUID, reason: str) -
                               await _locked(session, principal, escalation_id), clean)
 
 
+async def tenant_choices(principal: Principal) -> list[tuple[uuid.UUID, str, str]]:
+    """The tenants the principal works: id, name and CNPJ, by name."""
+    async with transaction(principal) as session:
+        rows = await session.execute(select(Tenant.id, Tenant.trade_name, Tenant.cnpj)
+                                     .order_by(Tenant.trade_name))
+        return [(r.id, r.trade_name, r.cnpj) for r in rows]
+
+
+@dataclass
+class Candidate:
+    id: uuid.UUID
+    contract: str
+    installment: int
+    due_date: dt.date
+    balance: Any
+    blocked: str | None  # why it may not be escalated (None: it may)
+    escalation_id: uuid.UUID | None  # its unfinished escalation
+    escalation_label: str | None
+
+
+async def escalation_candidates(principal: Principal, debtor_id: uuid.UUID
+                                ) -> tuple[Debtor, list[Candidate]]:
+    """A debtor's placed debts, each with whether a person may escalate it now."""
+    may_act(principal)
+    async with transaction(principal) as session:
+        checked = await access_debtor(session, principal, debtor_id)
+        debtor = (await session.execute(select(Debtor).where(Debtor.id == checked))
+                  ).scalar_one()
+        rows = await session.execute(text(
+            "SELECT x.id, x.contract, x.installment, x.due_date, x.current_balance,"
+            " regua_debt_blocker(x, now()) AS code, e.id AS escalation_id, e.path, e.state"
+            " FROM debt x LEFT JOIN escalation e ON e.tenant_id = x.tenant_id"
+            " AND e.debt_id = x.id AND e.closed_at IS NULL"
+            " WHERE x.tenant_id = :t AND x.debtor_id = :d AND x.status IN ('open', 'in_agreement')"
+            " ORDER BY x.due_date, x.contract, x.installment"),
+            {"t": debtor.tenant_id, "d": debtor.id})
+        found = [Candidate(
+            r.id, r.contract, r.installment, r.due_date, r.current_balance,
+            blocker_label(r.code), r.escalation_id,
+            f"{PATH_LABELS[EscalationPath(r.path)]}: {STATE_LABELS[EscalationState(r.state)]}"
+            if r.escalation_id else None) for r in rows]
+    return debtor, found
+
+
 async def escalate(principal: Principal, debt_id: uuid.UUID, path: str,
-                   note: str | None = None) -> uuid.UUID:
+                   note: str | None = None, *,
+                   debtor_id: uuid.UUID | None = None) -> uuid.UUID:
     """A person sends one debt down a path; the stop conditions apply as to the rules."""
     may_act(principal)
     try:
@@ -350,6 +395,8 @@ async def escalate(principal: Principal, debt_id: uuid.UUID, path: str,
         checked = await access_debt(session, principal, debt_id)
         debt = (await session.execute(select(Debt).where(Debt.id == checked)
                                       .with_for_update())).scalar_one()
+        if debtor_id is not None and debt.debtor_id != debtor_id:
+            raise ValidationFailed({"debt_id": "o título não é deste devedor"})
         code = (await session.execute(text(
             "SELECT regua_debt_blocker(x, now()) FROM debt x WHERE x.tenant_id = :t"
             " AND x.id = :d"), {"t": debt.tenant_id, "d": debt.id})).scalar_one()

@@ -145,7 +145,10 @@ class SerasaPefin(BureauAdapter):
         return pefin.write(informant, batch.day, batch.number, details)
 
     async def _exchange(self, batch: Batch, operation: str) -> Exchange:
-        sent = self.file(batch, operation)
+        try:
+            sent = self.file(batch, operation)
+        except pefin.LayoutError as exc:
+            raise BureauUnavailable(f"remessa fora do layout: {exc}") from exc
         try:
             async with httpx.AsyncClient(timeout=60) as client:
                 reply = await client.post(

@@ -74,6 +74,15 @@ def _num(value: int | str, size: int) -> str:
     return digits.zfill(size)
 
 
+def _code(value: str, size: int) -> str:
+    """A CNPJ or CPF part, zeros on the left. An alphanumeric CNPJ (IN RFB 2.229/2024,
+    newer than the layout) is written with its letters in the same positions."""
+    text = value.upper()
+    if not text.isalnum() or not text.isascii() or len(text) > size:
+        raise LayoutError(f"documento {value!r} não cabe em {size} posições")
+    return text.zfill(size)
+
+
 def _date(day: dt.date | None) -> str:
     return day.strftime("%Y%m%d") if day else "00000000"
 
@@ -115,7 +124,7 @@ class Detail:
 
 
 def header(informant: Informant, day: dt.date, number: int, kind: str = SENT) -> str:
-    line = ("0" + _num(informant.cnpj[:8], 9) + _date(day) + _num(informant.ddd, 4)
+    line = ("0" + _code(informant.cnpj[:8], 9) + _date(day) + _num(informant.ddd, 4)
             + _num(informant.phone, 8) + "0000" + _alpha(informant.contact_name, 70)
             + FILE_ID + _num(number, 6) + kind + " " * 4 + " " * 3
             + _alpha(informant.logon, 8) + " " * 392 + " " * ERRORS_LEN + _num(1, 7))
@@ -127,9 +136,9 @@ def detail(informant: Informant, item: Detail, sequence: int, errors: str = "") 
     person = "F" if item.document_kind == "cpf" else "J"
     doc_kind = "2" if item.document_kind == "cpf" else "1"
     birth = item.birth_date if item.document_kind == "cpf" else None
-    line = ("1" + item.operation + _num(informant.cnpj[8:14], 6) + _date(item.due_date)
+    line = ("1" + item.operation + _code(informant.cnpj[8:14], 6) + _date(item.due_date)
             + _date(item.due_date) + " " + _alpha(item.nature, 2) + " " * 4
-            + person + doc_kind + _num(item.document, 15)
+            + person + doc_kind + _code(item.document, 15)
             + (_alpha(item.reason, 2) if item.operation == EXCLUDE else "  ")
             + " " * 18 + " " * 37 + _alpha(item.name, 70) + _date(birth)
             + " " * 70 + " " * 70 + _alpha(item.street, 45) + _alpha(item.district, 20)

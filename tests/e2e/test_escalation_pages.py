@@ -46,7 +46,7 @@ async def test_escalations_pages(live_server, page, factory, database_url, sandb
             "name": "Protesto após 120 dias", "priority": 0, "path": "protest",
             "min_days_overdue": 120})))
     paid = await place(database_url, tenant.id, days_overdue=(90,), name="Paulo Pagou Souza")
-    waiting = await place(database_url, tenant.id, state="SP", days_overdue=(70,),
+    await place(database_url, tenant.id, state="SP", days_overdue=(70,),
                           name="Sara Aguardando Lima")
     await place(database_url, tenant.id, days_overdue=(150,), name="Pedro Protesto")
     manual = await place(database_url, tenant.id, days_overdue=(20,), name="Marta Manual")

@@ -118,7 +118,7 @@ async def test_rules_are_validated_in_portuguese_by_field(factory, client) -> No
 
 async def test_hold_and_release_over_http_with_the_history(factory, client,
                                                           database_url) -> None:
-    tenant, placed, people, escalation_id = await _setup(factory, client, database_url)
+    tenant, _, people, escalation_id = await _setup(factory, client, database_url)
     base = f"/api/v1/escalations/{escalation_id}"
     empty = await client.post(base + "/hold", headers=people["legal"].headers,
                               json={"reason": "  "})
@@ -156,7 +156,7 @@ def _raw(tenant_id: uuid.UUID, sql: str) -> list[tuple[object, ...]]:
 
 async def test_another_tenant_sees_none_of_the_escalations(factory, client,
                                                          database_url) -> None:
-    tenant, placed, people, escalation_id = await _setup(factory, client, database_url)
+    tenant, placed, _, escalation_id = await _setup(factory, client, database_url)
     async with transaction(system(tenant.id)) as session:
         session.add(rules.EscalationRule(tenant_id=tenant.id, **rules.validate({
             "name": "Regra do Alfa", "priority": 1, "path": "protest",

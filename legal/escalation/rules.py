@@ -8,8 +8,9 @@ priority order (lower first); the first a debt meets decides. Whatever a rule sa
 stop conditions apply: the debt must be workable by `regua_debt_blocker` (open — so in
 no active agreement —, under no hold, dispute included, and not prescribed), and have
 no unfinished escalation. A debt goes down a path again only if every earlier
-escalation on that path was cancelled by a stop condition (not returned by a notary,
-refused by a bureau or stopped by a person).
+escalation on that path was cancelled by a stop condition or removed (an agreement that
+took the listing down and then broke), never after a bureau refused it or a notary
+returned it.
 
 The evaluation is one statement per tenant (`CANDIDATES` fed to `journal.open_many`):
 rules joined to the open debts they reach, `DISTINCT ON` the debt by priority; each
@@ -80,7 +81,8 @@ WHERE r.tenant_id = :t AND r.active
       SELECT 1 FROM escalation e
       WHERE e.tenant_id = x.tenant_id AND e.debt_id = x.id
         AND (e.closed_at IS NULL
-             OR (e.path = r.path AND (e.state <> 'cancelled' OR e.details ? 'final'))))
+             OR (e.path = r.path
+                 AND (e.state NOT IN ('cancelled', 'removed') OR e.details ? 'final'))))
 ORDER BY x.id, r.priority, r.id
 """
 

@@ -268,7 +268,7 @@ async def run_escalation(tenant_slug: str, day: Any) -> dict[str, Any]:
     load_tasks()
     tenant_id = await _tenant_id(tenant_slug)
     settings = get_settings()
-    started = []
+    started: list[Any] = []
     if settings.bureau_url is None and settings.bureau_sandbox_url is None:
         started.append(bureau_sandbox.start(settings))
     if settings.sandbox_url is None and settings.sandbox_smtp_port is None:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, delete, get, post, put
-from litestar.params import FromPath, FromQuery, JSONBody, Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from core.auth.principal import Principal
 from core.auth.web import requires
@@ -48,7 +48,7 @@ class EscalationController(Controller):
                      " credor, caminho, situação, retidos e baixas em atraso.")
     async def list(self, request: Req, tenant_id: FromQuery[uuid.UUID | None] = None,
                    path: FromQuery[str | None] = None,
-                   escalation_state: Annotated[str | None, Parameter(query="state")] = None,
+                   escalation_state: Annotated[str | None, QueryParameter(query="state")] = None,
                    held: FromQuery[bool | None] = None,
                    overdue: FromQuery[bool] = False) -> dict[str, Any]:
         found = await service.listing(request.user, service.Filters(

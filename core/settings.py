@@ -134,6 +134,14 @@ class Settings(BaseSettings):
     sandbox_url: str | None = None
     sandbox_smtp_port: int | None = None
 
+    # The credit bureau's gateway for PEFIN remessa files (legal.escalation.bureau).
+    # Empty: the local bureau sandbox on loopback (`regua up` and `regua escalation run`
+    # start it and publish its address in `bureau_sandbox_url`).
+    bureau_url: str | None = None
+    bureau_logon: str = "REGUA001"  # the informant's logon, in the remessa's header
+    bureau_password: SecretStr | None = None  # HTTP Basic password for the gateway
+    bureau_sandbox_url: str | None = None
+
     # The dialer's SIP trunk: calls go to sip:<number>@<host:port of the trunk URI>.
     # Empty: no trunk; with `dialer_demo` the dialer calls its built-in loopback peer.
     sip_trunk_uri: str | None = None
@@ -180,7 +188,8 @@ class Settings(BaseSettings):
         return value
 
     @field_validator("s3_endpoint_url", "s3_public_endpoint_url", "public_url",
-                     "zenvia_api_url", "whatsapp_api_url", "sandbox_url")
+                     "zenvia_api_url", "whatsapp_api_url", "sandbox_url",
+                     "bureau_url", "bureau_sandbox_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value in (None, ""):

@@ -10,6 +10,8 @@
     tenants/<tenant>/messages/<message>/<file name>                a message's attachment
     tenants/<tenant>/calls/<yyyy-mm-dd>/<call record>.wav          a dialer call's recording
     tenants/<tenant>/protest/<date>/<file name>                    a CRA file sent or read
+    tenants/<tenant>/bureau/remessa-<number>.txt                   a file sent to the credit bureau
+    tenants/<tenant>/bureau/retorno-<number>.txt                   the bureau's answer to it
 
 A tenant's objects share one prefix, so they can be listed, exported or removed together.
 """
@@ -85,3 +87,9 @@ def statement_key(tenant_id: uuid.UUID, month: dt.date, extension: str) -> str:
 def protest_file_key(tenant_id: uuid.UUID, day: dt.date, file_name: str) -> str:
     """A protest file exchanged with the CRA (remessa, desistência, retorno...)."""
     return f"tenants/{tenant_id}/protest/{day.isoformat()}/{safe_file_name(file_name)}"
+
+
+def bureau_file_key(tenant_id: uuid.UUID, number: int, answer: bool = False) -> str:
+    """A remessa sent to the credit bureau, or (`answer`) its return file."""
+    kind = "retorno" if answer else "remessa"
+    return f"tenants/{tenant_id}/bureau/{kind}-{number:06d}.txt"

@@ -36,11 +36,13 @@ from core.runtime import get_db
 from core.system import AuditController, health, ready
 from legal import payment_controllers
 from legal.controllers import AgreementController
+from legal.escalation import controllers as escalation_controllers
 from legal.protest.controllers import ProtestController
 from portal import (
     cadence_pages,
     debtor_pages,
     desktop_pages,
+    escalation_pages,
     negotiation_pages,
     pages,
     portfolio_pages,
@@ -240,6 +242,8 @@ API_TAGS = [
                                     " timeline, notes, holds and opt-outs."),
     Tag(name="agreements", description="Negotiation: updated balances with their memória de"
                                        " cálculo, options, agreements, approvals, policy."),
+    Tag(name="escalations", description="Legal escalation: rules, escalations with their"
+                                        " history, hold and release, the bureau policy."),
 ]
 
 
@@ -251,13 +255,15 @@ def create_app() -> Litestar:
         *sandbox_pages.handlers, *scoring_pages.handlers, *cadence_pages.handlers,
         *negotiation_pages.handlers,
         *statement_pages.handlers, *selfservice_pages.handlers,
-        *desktop_pages.handlers,
+        *desktop_pages.handlers, *escalation_pages.handlers,
     ], include_in_schema=False, before_request=pages.load_viewer_zone)
     api_router = Router(path="/", route_handlers=[
         TenantController, UserController, AuditController,
         PortfolioController, LayoutController, RecallController, DebtorController,
         channel_controllers.MessageTemplateController, AgreementController,
         ProtestController,
+        escalation_controllers.EscalationController, escalation_controllers.RuleController,
+        escalation_controllers.PolicyController,
     ], security=BEARER)
     return Litestar(
         route_handlers=[

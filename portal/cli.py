@@ -272,11 +272,14 @@ def up(demo: bool, port: int | None) -> None:
 
     services = Services(get_settings())
     children: list[subprocess.Popen[bytes]] = []
-    running_worker = background = sandbox = None
+    running_worker = background = sandbox = bureau = None
     try:
         services.start()
         port = port or get_settings().port
         sandbox = start_sandbox(get_settings(), port)
+        from legal.escalation.bureau_sandbox import start as start_bureau
+
+        bureau = start_bureau(get_settings())
         settings = get_settings()
         run_migrate(settings)
         get_storage().ensure_bucket()
@@ -320,6 +323,8 @@ def up(demo: bool, port: int | None) -> None:
             log.info("dialer stopped (%.1f s)", time.monotonic() - started)
             if sandbox is not None:
                 sandbox.stop()
+            if bureau is not None:
+                bureau.stop()
         finally:  # whatever failed above, the embedded servers are not left running
             services.stop()
     log.info("régua stopped (%.1f s)", time.monotonic() - started)
@@ -736,6 +741,41 @@ def cadence_run(tenant_slug: str, day_text: str, dry_run: bool, as_json: bool) -
                    f"  bloqueadas {row['blocked']}")
     for reason, n in result["blocked_reasons"].items():
         click.echo(f"  bloqueio {reason}: {n}")
+
+
+@cli.group()
+def escalation() -> None:
+    """Legal escalation: rules, bureau notices, listings and removals."""
+
+
+@escalation.command("run")
+@click.option("--tenant", "tenant_slug", required=True, help="The creditor's slug.")
+@click.option("--date", "day_text", default=None,
+              help="YYYY-MM-DD: run as of that day in the tenant's zone (default: now).")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as one JSON object.")
+def escalation_run(tenant_slug: str, day_text: str | None, as_json: bool) -> None:
+    """Evaluate the rules, send notices, list, remove and expire (idempotent)."""
+    import datetime as dt
+
+    from portal.operator import run_escalation
+
+    try:
+        day = dt.date.fromisoformat(day_text) if day_text else None
+    except ValueError:
+        raise click.BadParameter("data inválida; use AAAA-MM-DD", param_hint="--date") from None
+    result = _operate("escalation run", lambda: run_escalation(tenant_slug, day))
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+        return
+    opened = result["opened"]
+    click.echo(f"{result['date']}: escalados {sum(opened.values())} (negativação"
+               f" {opened['bureau']}, protesto {opened['protest']}, judicial"
+               f" {opened['judicial']}); notificações {result['notices']}; negativados"
+               f" {result['listed']}; baixas {result['removed']}; expirados {result['expired']};"
+               f" cancelados {result['cancelled']}; baixas fora do prazo"
+               f" {result['removals_overdue']}")
+    for error in result["bureau_errors"]:
+        click.echo(f"  bureau: {error}")
 
 
 @cli.group()

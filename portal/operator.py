@@ -9,6 +9,7 @@ from core.auth.roles import Role
 from core.errors import NotFound
 from core.maintenance import operator_scope, verify_chains
 from core.runtime import get_db
+from core.settings import get_settings
 from tenants import onboarding, users
 from tenants.onboarding import tenant_summary
 
@@ -254,3 +255,29 @@ async def load_indexes(text: str) -> dict[str, Any]:
     from legal import indexes
 
     return await indexes.load(text)
+
+
+async def run_escalation(tenant_slug: str, day: Any) -> dict[str, Any]:
+    """The tenant's escalation day. With no bureau or message providers configured, the
+    local sandboxes answer for the duration of the command (what they received stays in
+    the state folder, where `regua up`'s pages read it)."""
+    from core.channels import sandbox as channel_sandbox
+    from legal.escalation import bureau_sandbox, service
+    from portal.jobs import load_tasks
+
+    load_tasks()
+    tenant_id = await _tenant_id(tenant_slug)
+    settings = get_settings()
+    started: list[Any] = []
+    if settings.bureau_url is None and settings.bureau_sandbox_url is None:
+        started.append(bureau_sandbox.start(settings))
+    if settings.sandbox_url is None and settings.sandbox_smtp_port is None:
+        started.append(channel_sandbox.start(
+            settings, settings.public_url or f"http://{settings.host}:{settings.port}"))
+    try:
+        return await service.run(tenant_id, day)
+    finally:
+        for running in started:
+            if running is not None:
+                running.stop()
+        await get_db().dispose()

@@ -46,6 +46,8 @@ NAV = [
     ("/auditoria", "Auditoria", {Role.ADMIN, Role.CREDITOR_ADMIN}),
     ("/cadencias", "Réguas", {Role.ADMIN, Role.SUPERVISOR}),
     ("/acordos", "Acordos", None),
+    ("/escalonamentos", "Escalonamentos", {Role.ADMIN, Role.SUPERVISOR, Role.LEGAL,
+                                           Role.CREDITOR_ADMIN, Role.CREDITOR_VIEWER}),
     ("/aprovacoes", "Aprovações", {Role.ADMIN, Role.SUPERVISOR, Role.AGENT, Role.LEGAL,
                                    Role.CREDITOR_ADMIN}),
     ("/prestacao-de-contas", "Prestação de contas", {Role.ADMIN, Role.CREDITOR_ADMIN,

@@ -12,7 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select, text
@@ -75,6 +76,10 @@ class OutboundMessage:
     attachments: tuple[Attachment, ...] = ()
     cause_kind: CauseKind = CauseKind.SYSTEM
     cause_id: uuid.UUID | None = None  # the cadence action, campaign or agent (user id)
+    # A text of the caller's own instead of the tenant's template (a legal notice whose
+    # wording the law sets), and the variables it adds to the context.
+    template_source: tpl.TemplateSource | None = None
+    context_extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 def provider_of(channel: Channel, settings: Settings) -> tuple[str, bool]:
@@ -149,9 +154,11 @@ async def prepare(session: AsyncSession, message: OutboundMessage, *,
         select(Debtor).where(Debtor.id == message.debtor_id))).scalar_one()
     debts = await _debts(session, message)
     point = await _contact_point(session, message)
-    source = await tpl.active(session, debtor.tenant_id, message.channel, message.template)
+    source = message.template_source or await tpl.active(
+        session, debtor.tenant_id, message.channel, message.template)
     address = point.value if point is not None and point.kind == ContactKind.ADDRESS else None
-    context = await context_for(session, debtor, debts, settings, address)
+    context = {**await context_for(session, debtor, debts, settings, address),
+               **message.context_extra}
     rendered = tpl.render(source, context)
     provider, sandbox = provider_of(message.channel, settings)
     status, reason = DispatchStatus.QUEUED, None

@@ -1,7 +1,7 @@
 """protest: the CRA files sent and read, and the titles in each
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-05 15:00:00
 
 The CRA knows one apresentante, the agency: a remessa's continuous number and each
@@ -17,7 +17,7 @@ from alembic import op
 from migrations.rls import APP, tenant_owned
 
 revision: str = "0018"
-down_revision: str | None = "0016"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -41,6 +41,7 @@ from core.channels.templates import TemplateSource
 from core.collection import contacts
 from core.collection.workable import add_years, blocker_label
 from core.compliance import guard
+from core.compliance.business_days import add_business_days
 from core.db import Scope
 from core.formatting import date_br
 from core.ids import uuid7
@@ -69,7 +70,6 @@ from legal.escalation.adapters import (
 from legal.escalation.bureau_models import BureauRemessa, EscalationPolicy
 from legal.escalation.models import Escalation, EscalationPath, EscalationState
 from legal.escalation.policy import notice_days
-from legal.simulator import non_business
 
 log = logging.getLogger("regua.escalation")
 HERE = Path(__file__).parent
@@ -100,16 +100,6 @@ def listing_limit(due_date: dt.date) -> dt.date:
     """The last day a debt due on `due_date` may stay listed: five years counted from the
     day after the due date (CDC art. 43 §1, STJ Súmula 323)."""
     return add_years(due_date, 5)
-
-
-def add_business_days(day: dt.date, count: int, state: str | None) -> dt.date:
-    """`count` business days after `day` (weekends and national and `state` holidays
-    skipped)."""
-    while count > 0:
-        day += dt.timedelta(days=1)
-        if non_business(day, state) is None:
-            count -= 1
-    return day
 
 
 @cache

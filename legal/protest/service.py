@@ -32,7 +32,7 @@ from core.addresses import UF_CODES
 from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.collection import ledger
-from core.compliance.holidays import holiday
+from core.compliance.business_days import add_business_days
 from core.db import Scope
 from core.documents import is_valid_cnpj, is_valid_cpf
 from core.errors import Forbidden
@@ -102,16 +102,6 @@ async def access_protest_file(session: AsyncSession, principal: Principal,
 def presenter(settings: Settings) -> layout.Presenter:
     return layout.Presenter(settings.cra_presenter_code,
                             settings.cra_presenter_name or settings.agency_name)
-
-
-def add_business_days(day: dt.date, days: int, state: str | None) -> dt.date:
-    """`days` business days after `day`: no weekends, national or `state`'s holidays."""
-    current = day
-    while days > 0:
-        current += dt.timedelta(days=1)
-        if current.weekday() < 5 and holiday(state, current) is None:
-            days -= 1
-    return current
 
 
 def file_name(prefix: str, code: str, day: dt.date, sequence: int) -> str:

@@ -19,6 +19,7 @@ from core.access import DebtorId, transaction
 from core.channels import sandbox as channel_sandbox
 from core.collection import holds
 from core.collection.workable import add_years
+from core.compliance.business_days import add_business_days
 from core.models import Debt, HoldKind, MessageDispatch
 from core.settings import get_settings
 from legal.escalation import bureau, bureau_sandbox, journal, pefin, rules, service
@@ -275,7 +276,7 @@ async def test_payment_sends_the_removal_within_five_business_days(
     assert down["bureau_errors"] and "inacessível" in down["bureau_errors"][0]
     pending = (await escalations(tenant.id))[placed.debt_ids[0]]
     assert (pending.state, pending.deadline_on) == ("removal_pending", dt.date(2026, 12, 30))
-    assert bureau.add_business_days(dt.date(2026, 12, 22), 5, "SP") == dt.date(2026, 12, 30)
+    assert add_business_days(dt.date(2026, 12, 22), 5, "SP") == dt.date(2026, 12, 30)
 
     # Past the deadline with the bureau still down: counted and listed as overdue.
     late = dt.date(2026, 12, 31) if dt.date.today() < dt.date(2026, 12, 31) else day(30)

@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from core.access import DebtId, TenantId, transaction
 from core.auth.principal import Principal
 from core.collection import ledger
+from core.compliance.business_days import add_business_days
 from core.db import Scope, app_url
 from core.ids import uuid7
 from core.jobs import scoped, send
@@ -369,7 +370,7 @@ async def test_paid_debts_get_the_cancellation_authorised_once(
     registered = await state_of(tenant.id, registered_id)
     waiting = await state_of(tenant.id, sent_id)
     assert protested.state == registered.state == "cancellation_sent"
-    due = service.add_business_days(paid_on[protested_id], 5, "SP")
+    due = add_business_days(paid_on[protested_id], 5, "SP")
     assert protested.deadline_on == due
     assert protested.details["protest"]["cancellation"]["kind"] == "autorizacao_cancelamento"
     assert registered.details["protest"]["cancellation"]["kind"] == "desistencia"
@@ -442,4 +443,4 @@ async def test_files_by_role_and_tenant(client, factory, database_url) -> None:
 def test_business_days_skip_weekends_and_holidays() -> None:
     # From Friday 13/11/2026: 16, 17, 18, 19 and, past the national holiday of 20/11
     # (Consciência Negra) and the weekend, Monday 23.
-    assert service.add_business_days(dt.date(2026, 11, 13), 5, "SP") == dt.date(2026, 11, 23)
+    assert add_business_days(dt.date(2026, 11, 13), 5, "SP") == dt.date(2026, 11, 23)

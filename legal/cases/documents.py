@@ -89,13 +89,13 @@ def check(file_name: str, data: bytes) -> str:
 async def upload(principal: Principal, case_id: uuid.UUID, file_name: str, data: bytes,
                  kind: str | None, description: str | None = None) -> uuid.UUID:
     require(principal, UPLOADING_ROLES, "enviar documentos de casos")
-    if kind not in {k.value for k in UPLOADED_KINDS}:
-        raise ValidationFailed({"kind": "escolha o tipo do documento"})
-    text = (description or "").strip() or None
-    if text and len(text) > 300:
-        raise ValidationFailed({"description": "use no máximo 300 caracteres"})
     async with transaction(principal) as session:
         case = await _locked(session, await access_case(session, principal, case_id))
+        if kind not in {k.value for k in UPLOADED_KINDS}:
+            raise ValidationFailed({"kind": "escolha o tipo do documento"})
+        text = (description or "").strip() or None
+        if text and len(text) > 300:
+            raise ValidationFailed({"description": "use no máximo 300 caracteres"})
         content_type = check(file_name, data)
         if case.state == CaseState.CLOSED:
             raise Conflict({"file": "o caso está encerrado"})

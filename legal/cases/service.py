@@ -599,6 +599,8 @@ async def _view(session: AsyncSession, principal: Principal, case_id: CaseId) ->
 
 def _event_text(e: CaseEvent) -> str:
     label = EVENT_TEXTS.get(e.kind, e.kind)
+    if e.kind == "opened":
+        return label
     if e.kind == "state":
         return (f"{label}: {CASE_STATE_LABELS.get(CaseState(e.from_value), e.from_value)}"
                 f" → {CASE_STATE_LABELS[CaseState(e.to_value)]}") if e.from_value and e.to_value \

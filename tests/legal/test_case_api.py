@@ -11,7 +11,6 @@ import io
 import json
 import threading
 import urllib.request
-import uuid
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -122,7 +121,7 @@ async def test_another_tenants_cases_and_documents_are_not_found(client, people,
     assert (await client.get(base, headers=other_legal.headers)).status_code == 404
     for table in ("legal_case", "case_document", "case_escalation", "case_event"):
         async with db.transaction(Scope.tenant(people["beta"].id)) as session:
-            seen = (await session.execute(text(f"SELECT count(*) FROM {table}"  # noqa: S608
+            seen = (await session.execute(text(f"SELECT count(*) FROM {table}"
                                                " WHERE tenant_id = :a"),
                                           {"a": people["alfa"].id})).scalar_one()
         assert seen == 0, table
@@ -133,10 +132,10 @@ async def test_another_tenants_cases_and_documents_are_not_found(client, people,
 class _LawFirm(BaseHTTPRequestHandler):
     """A law firm's endpoint: keeps what it got, and fetches the ZIP the link points to."""
 
-    received: list[dict[str, object]] = []  # noqa: RUF012
+    received: list[dict[str, object]] = []
     answer = 200
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         record: dict[str, object] = {"headers": dict(self.headers), "body": body}
         if self.answer == 200:
@@ -158,14 +157,14 @@ def law_firm():
     _LawFirm.answer = 200
     server = ThreadingHTTPServer(("127.0.0.1", 0), _LawFirm)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server, f"http://127.0.0.1:{server.server_address[1]}/regua"
+    yield f"http://127.0.0.1:{server.server_address[1]}/regua"
     server.shutdown()
     server.server_close()
 
 
 async def test_the_webhook_is_signed_and_its_link_serves_the_zip_until_it_expires(
         people, law_firm, web_url, db):  # noqa: F811
-    server, url = law_firm
+    url = law_firm
     legal = people["legal"].headers
     case = people["case"]
     async with httpx.AsyncClient(base_url=web_url, timeout=30) as http:

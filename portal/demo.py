@@ -105,7 +105,23 @@ async def seed() -> list[tuple[str, str, str]]:
     for index, (tenant_id, slug) in enumerate(zip(tenant_ids, slugs, strict=True)):
         await _demo_portfolio(tenant_id, slug, seed=index + 1)
         await _demo_cadences(tenant_id)
+    if tenant_ids:
+        await _demo_case(tenant_ids[0])
     return logins
+
+
+async def _demo_case(tenant_id: uuid.UUID) -> None:
+    """A case in the legal queue, with its dossier (legal.cases.demo)."""
+    from legal.cases.demo import seed_case
+
+    db = get_db()
+    try:
+        case_id = await seed_case(tenant_id)
+        if case_id:
+            log.info("demo: tenant %s: judicial case %s opened with its dossier", tenant_id,
+                     case_id)
+    finally:
+        await db.dispose()
 
 
 DEMO_ROWS = 3000

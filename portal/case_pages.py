@@ -23,7 +23,7 @@ from core.auth.web import requires
 from core.errors import DomainError, NotFound
 from legal.cases import documents, export, service
 from legal.cases.controllers import UPLOAD_BODY_LIMIT, public_base, read_upload, streamed
-from legal.cases.models import CASE_STATE_LABELS, DocumentKind
+from legal.cases.models import CASE_STATE_LABELS
 from portal.pages import page
 
 Req = Request[Principal, str, Any]
@@ -177,8 +177,7 @@ async def document_download(request: Req, case_id: FromPath[uuid.UUID],
 
 @get("/juridico/casos/{case_id:uuid}/dossie.pdf", guards=[DOSSIER])
 async def dossier_pdf(request: Req, case_id: FromPath[uuid.UUID]) -> Stream:
-    return streamed(await documents.current_dossier(request.user, case_id,
-                                                    DocumentKind.DOSSIER_PDF))
+    return streamed(await documents.current_dossier(request.user, case_id))
 
 
 @get("/juridico/casos/{case_id:uuid}/dossie.zip", guards=[DOSSIER])

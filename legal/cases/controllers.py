@@ -19,7 +19,6 @@ from core.auth.web import requires
 from core.settings import get_settings
 from legal.cases import documents, export, service
 from legal.cases.documents import Download
-from legal.cases.models import DocumentKind
 
 Req = Request[Principal, str, Any]
 READERS = tuple(sorted(service.READING_ROLES))
@@ -186,8 +185,7 @@ class CaseController(Controller):
 
     @get("/{case_id:uuid}/dossier.pdf", guards=[requires(*DOSSIER)])
     async def dossier_pdf(self, request: Req, case_id: FromPath[uuid.UUID]) -> Stream:
-        return streamed(await documents.current_dossier(request.user, case_id,
-                                                        DocumentKind.DOSSIER_PDF))
+        return streamed(await documents.current_dossier(request.user, case_id))
 
     @get("/{case_id:uuid}/dossier.zip", guards=[requires(*DOSSIER)],
          description="O ZIP com os originais; fica registrado como exportação.")

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.access import transaction
 from core.auth.principal import Principal
@@ -35,9 +36,9 @@ from legal.cases.service import (
     DOSSIER_ROLES,
     READING_ROLES,
     UPLOADING_ROLES,
-    _event,
-    _locked,
     access_case,
+    add_event,
+    lock_case,
     require,
 )
 
@@ -90,7 +91,7 @@ async def upload(principal: Principal, case_id: uuid.UUID, file_name: str, data:
                  kind: str | None, description: str | None = None) -> uuid.UUID:
     require(principal, UPLOADING_ROLES, "enviar documentos de casos")
     async with transaction(principal) as session:
-        case = await _locked(session, await access_case(session, principal, case_id))
+        case = await lock_case(session, await access_case(session, principal, case_id))
         if kind not in {k.value for k in UPLOADED_KINDS}:
             raise ValidationFailed({"kind": "escolha o tipo do documento"})
         text = (description or "").strip() or None
@@ -114,7 +115,7 @@ async def upload(principal: Principal, case_id: uuid.UUID, file_name: str, data:
             kind=kind, file_name=name, content_type=content_type, size=len(data),
             sha256=hashlib.sha256(data).hexdigest(), key=key, description=text,
             uploaded_by=principal.user_id, uploaded_by_email=principal.email))
-        _event(session, principal, case, "document", None,
+        add_event(session, principal, case, "document", None,
                f"{DOCUMENT_KIND_LABELS[DocumentKind(kind)]}: {name}"[:200])
         return document_id
 
@@ -127,7 +128,7 @@ class Download:
     chunks: Iterator[bytes]
 
 
-def _stream(key: str) -> Iterator[bytes]:
+def stream(key: str) -> Iterator[bytes]:
     return get_storage().stream(key)
 
 
@@ -145,20 +146,25 @@ async def download(principal: Principal, case_id: uuid.UUID,
             raise NotFound("documento")
         if row.origin == DocumentOrigin.GENERATED and principal.role not in DOSSIER_ROLES:
             raise Forbidden("o dossiê é da equipe da assessoria")
-        return Download(row.file_name, row.content_type, row.size, _stream(row.key))
+        return Download(row.file_name, row.content_type, row.size, stream(row.key))
 
 
-async def current_dossier(principal: Principal, case_id: uuid.UUID, kind: DocumentKind
-                          ) -> Download:
-    """The latest dossier PDF or ZIP."""
+async def current_file(session: AsyncSession, case_id: uuid.UUID,
+                       kind: DocumentKind) -> CaseDocument:
+    """The latest dossier PDF or ZIP of a case."""
+    version = (await session.execute(select(LegalCase.dossier_version).where(
+        LegalCase.id == case_id))).scalar_one()
+    row = (await session.execute(select(CaseDocument).where(
+        CaseDocument.case_id == case_id, CaseDocument.kind == kind,
+        CaseDocument.version == version))).scalar_one_or_none()
+    if row is None:
+        raise NotFound("dossiê")
+    return row
+
+
+async def current_dossier(principal: Principal, case_id: uuid.UUID) -> Download:
     require(principal, DOSSIER_ROLES, "baixar o dossiê")
     async with transaction(principal) as session:
         checked = await access_case(session, principal, case_id)
-        case = (await session.execute(select(LegalCase).where(LegalCase.id == checked))
-                ).scalar_one()
-        row = (await session.execute(select(CaseDocument).where(
-            CaseDocument.case_id == checked, CaseDocument.kind == kind,
-            CaseDocument.version == case.dossier_version))).scalar_one_or_none()
-        if row is None:
-            raise NotFound("dossiê")
-        return Download(row.file_name, row.content_type, row.size, _stream(row.key))
+        row = await current_file(session, checked, DocumentKind.DOSSIER_PDF)
+        return Download(row.file_name, row.content_type, row.size, stream(row.key))

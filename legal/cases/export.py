@@ -38,7 +38,7 @@ from core.ids import uuid7
 from core.models import Debt, Debtor, Tenant
 from core.settings import get_settings
 from legal.cases import cnj
-from legal.cases.documents import Download, _stream
+from legal.cases.documents import Download, current_file, stream
 from legal.cases.models import (
     CASE_STATE_LABELS,
     CaseDocument,
@@ -52,10 +52,10 @@ from legal.cases.models import (
 from legal.cases.service import (
     DOSSIER_ROLES,
     EDITING_ROLES,
-    _audit,
-    _event,
-    _locked,
     access_case,
+    add_event,
+    audit_case,
+    lock_case,
     require,
 )
 
@@ -159,23 +159,14 @@ async def download_zip(principal: Principal, case_id: uuid.UUID) -> Download:
         checked = await access_case(session, principal, case_id)
         case = (await session.execute(select(LegalCase).where(LegalCase.id == checked))
                 ).scalar_one()
-        row = await _zip(session, case)
+        row = await current_file(session, case.id, DocumentKind.DOSSIER_ZIP)
         session.add(CaseExport(
             tenant_id=case.tenant_id, id=uuid7(), case_id=case.id, kind="download",
             dossier_version=case.dossier_version, zip_key=row.key, status="downloaded",
             created_by_email=principal.email))
-        _event(session, principal, case, "export", None,
+        add_event(session, principal, case, "export", None,
                f"ZIP v{case.dossier_version} baixado")
-        return Download(row.file_name, row.content_type, row.size, _stream(row.key))
-
-
-async def _zip(session: AsyncSession, case: LegalCase) -> CaseDocument:
-    row = (await session.execute(select(CaseDocument).where(
-        CaseDocument.case_id == case.id, CaseDocument.kind == DocumentKind.DOSSIER_ZIP,
-        CaseDocument.version == case.dossier_version))).scalar_one_or_none()
-    if row is None:
-        raise NotFound("dossiê")
-    return row
+        return Download(row.file_name, row.content_type, row.size, stream(row.key))
 
 
 @dataclass
@@ -192,13 +183,13 @@ async def send_webhook(principal: Principal, case_id: uuid.UUID, base_url: str) 
     the answer is recorded and shown; sending again makes a new export (and link)."""
     require(principal, EDITING_ROLES, "exportar casos")
     async with transaction(principal) as session:
-        case = await _locked(session, await access_case(session, principal, case_id))
+        case = await lock_case(session, await access_case(session, principal, case_id))
         hook = (await session.execute(select(CaseWebhook).where(
             CaseWebhook.tenant_id == case.tenant_id,
             CaseWebhook.active.is_(True)))).scalar_one_or_none()
         if hook is None:
             raise Conflict({"webhook": "configure o webhook do escritório deste credor antes"})
-        archive = await _zip(session, case)
+        archive = await current_file(session, case.id, DocumentKind.DOSSIER_ZIP)
         now = dt.datetime.now(dt.UTC)
         expires = now + dt.timedelta(hours=LINK_HOURS)
         export = CaseExport(
@@ -210,8 +201,8 @@ async def send_webhook(principal: Principal, case_id: uuid.UUID, base_url: str) 
         link = f"{base_url.rstrip('/')}/exportacoes/{token}"
         body = await _payload(session, case, archive, link, expires, now)
         url, secret = hook.url, hook.secret
-        _event(session, principal, case, "export", None, f"webhook para {url}"[:200])
-        await _audit(session, principal, case, "exported", None,
+        add_event(session, principal, case, "export", None, f"webhook para {url}"[:200])
+        await audit_case(session, principal, case, "exported", None,
                      {"url": url, "version": case.dossier_version, "expires_at": expires})
     timestamp = str(int(time.time()))
     status, http_status, error = "failed", None, None
@@ -283,4 +274,4 @@ async def fetch(token: str) -> Download:
         archive = (await session.execute(select(CaseDocument).where(
             CaseDocument.key == row.zip_key, CaseDocument.case_id == row.case_id))).scalar_one()
         return Download(archive.file_name, archive.content_type, archive.size,
-                        _stream(archive.key))
+                        stream(archive.key))

@@ -86,12 +86,12 @@ async def access_case(session: AsyncSession, principal: Principal,
     return CaseId(case_id)
 
 
-async def _locked(session: AsyncSession, case_id: CaseId) -> LegalCase:
+async def lock_case(session: AsyncSession, case_id: CaseId) -> LegalCase:
     return (await session.execute(select(LegalCase).where(LegalCase.id == case_id)
                                   .with_for_update())).scalar_one()
 
 
-def _event(session: AsyncSession, principal: Principal, case: LegalCase, kind: str,
+def add_event(session: AsyncSession, principal: Principal, case: LegalCase, kind: str,
            before: str | None, after: str | None, note: str | None = None) -> None:
     person = not principal.is_system
     session.add(CaseEvent(
@@ -101,7 +101,7 @@ def _event(session: AsyncSession, principal: Principal, case: LegalCase, kind: s
         actor_email=principal.email if person else None, note=note))
 
 
-async def _audit(session: AsyncSession, principal: Principal, case: LegalCase, action: str,
+async def audit_case(session: AsyncSession, principal: Principal, case: LegalCase, action: str,
                  before: dict[str, object] | None, after: dict[str, object]) -> None:
     if not principal.is_system:
         await audit.record(session, principal.actor, f"case.{action}", tenant_id=case.tenant_id,
@@ -131,13 +131,13 @@ async def _open(session: AsyncSession, principal: Principal, tenant_id: uuid.UUI
     for escalation in escalations:
         session.add(CaseEscalation(tenant_id=tenant_id, id=uuid7(), case_id=case.id,
                                    escalation_id=escalation.id, debt_id=escalation.debt_id))
-    _event(session, principal, case, "opened", None, CaseState.RECEIVED, reason)
+    add_event(session, principal, case, "opened", None, CaseState.RECEIVED, reason)
     await session.flush()
     stored = await dossier.build_and_store(
         session, get_storage(), case, principal.user_id if person else None,
         principal.email if person else "Régua")
-    _event(session, principal, case, "dossier", None, f"v{stored.version}")
-    await _audit(session, principal, case, "opened", None,
+    add_event(session, principal, case, "dossier", None, f"v{stored.version}")
+    await audit_case(session, principal, case, "opened", None,
                  {"debtor_id": debtor_id, "escalations": [e.id for e in escalations],
                   "amount": case.amount, "reason": reason})
     return case
@@ -225,7 +225,7 @@ async def hand_off(principal: Principal, debtor_id: uuid.UUID, debt_ids: list[uu
             except Conflict:
                 raise Conflict({"debt_ids": f"o título {d.contract} / {d.installment} já está"
                                             " em escalonamento"}) from None
-        case = await _open(session, principal, d.tenant_id, checked, escalations, text)
+        case = await _open(session, principal, debts[0].tenant_id, checked, escalations, text)
         return case.id
 
 
@@ -399,7 +399,7 @@ async def queue(principal: Principal, *, state: str | None = None, lawyer: str |
                 amount=case.amount, court_number=cnj.formatted(case.court_number),
                 opened_at=case.opened_at, next_deadline=pending[0] if pending else None,
                 overdue=late_count))
-        tenant_ids = sorted({t for t in principal.tenant_ids})
+        tenant_ids = sorted(principal.tenant_ids)
         by_state = dict((await session.execute(
             select(LegalCase.state, func.count()).group_by(LegalCase.state))).all())
         lawyers = await lawyers_for(session, tenant_ids) if principal.role.is_agency else []
@@ -481,7 +481,6 @@ class CaseView:
     state: str
     state_label: str
     next_states: list[tuple[str, str]]
-    in_court_states: list[str]
     lawyer_id: uuid.UUID | None
     lawyer_name: str | None
     lawyers: list[tuple[uuid.UUID, str]]
@@ -575,7 +574,6 @@ async def _view(session: AsyncSession, principal: Principal, case_id: CaseId) ->
         state=case.state, state_label=CASE_STATE_LABELS[current],
         next_states=[(s.value, CASE_STATE_LABELS[s]) for s in CaseState
                      if s in TRANSITIONS[current]],
-        in_court_states=[s.value for s in IN_COURT],
         lawyer_id=case.lawyer_id, lawyer_name=_lawyer_label(principal, case.lawyer_id, names),
         lawyers=await lawyers_for(session, [case.tenant_id]) if editing else [],
         court_number=cnj.formatted(case.court_number), court_name=case.court_name,
@@ -683,8 +681,8 @@ async def _apply_court(session: AsyncSession, principal: Principal, case: LegalC
     if before != after:
         shown = f"processo {after[0] or '-'}, {after[1] or 'vara não informada'}, ajuizado em" \
                 f" {filed.strftime('%d/%m/%Y') if filed else '-'}"
-        _event(session, principal, case, "court", None, shown[:200])
-        await _audit(session, principal, case, "court_set",
+        add_event(session, principal, case, "court", None, shown[:200])
+        await audit_case(session, principal, case, "court_set",
                      {"court_number": before[0], "court_name": before[1], "filed_on": before[2]},
                      {"court_number": after[0], "court_name": after[1], "filed_on": after[2]})
 
@@ -692,7 +690,7 @@ async def _apply_court(session: AsyncSession, principal: Principal, case: LegalC
 async def set_court(principal: Principal, case_id: uuid.UUID, data: CourtData) -> None:
     require(principal, EDITING_ROLES, "alterar casos do jurídico")
     async with transaction(principal) as session:
-        case = await _locked(session, await access_case(session, principal, case_id))
+        case = await lock_case(session, await access_case(session, principal, case_id))
         if case.state == CaseState.CLOSED:
             raise Conflict({"state": "o caso está encerrado"})
         await _apply_court(session, principal, case, data)
@@ -709,7 +707,7 @@ async def move(principal: Principal, case_id: uuid.UUID, to_state: str | None,
     if text and len(text) > 1000:
         raise ValidationFailed({"note": "use no máximo 1000 caracteres"})
     async with transaction(principal) as session:
-        case = await _locked(session, await access_case(session, principal, case_id))
+        case = await lock_case(session, await access_case(session, principal, case_id))
         current = CaseState(case.state)
         if target not in TRANSITIONS[current]:
             raise Conflict({"state": f"um caso {CASE_STATE_LABELS[current]} não passa a"
@@ -738,15 +736,15 @@ async def move(principal: Principal, case_id: uuid.UUID, to_state: str | None,
                 await journal.move(session, principal, escalation, EscalationState.CLOSED,
                                    note=f"caso {case.code} encerrado" + (f": {text}" if text
                                                                          else ""))
-        _event(session, principal, case, "state", current, target, text)
-        await _audit(session, principal, case, "moved", {"state": current},
+        add_event(session, principal, case, "state", current, target, text)
+        await audit_case(session, principal, case, "moved", {"state": current},
                      {"state": target, "note": text})
 
 
 async def assign(principal: Principal, case_id: uuid.UUID, lawyer_id: uuid.UUID | None) -> None:
     require(principal, EDITING_ROLES, "alterar casos do jurídico")
     async with transaction(principal) as session:
-        case = await _locked(session, await access_case(session, principal, case_id))
+        case = await lock_case(session, await access_case(session, principal, case_id))
         names = dict(await lawyers_for(session, [case.tenant_id]))
         if lawyer_id is not None and lawyer_id not in names:
             raise ValidationFailed({"lawyer_id": "escolha alguém do jurídico que trabalhe"
@@ -757,9 +755,9 @@ async def assign(principal: Principal, case_id: uuid.UUID, lawyer_id: uuid.UUID 
             if case.lawyer_id else None
         case.lawyer_id = lawyer_id
         case.updated_at = dt.datetime.now(dt.UTC)
-        _event(session, principal, case, "lawyer", before,
+        add_event(session, principal, case, "lawyer", before,
                names[lawyer_id] if lawyer_id else "nenhum")
-        await _audit(session, principal, case, "assigned", {"lawyer_id": before},
+        await audit_case(session, principal, case, "assigned", {"lawyer_id": before},
                      {"lawyer_id": lawyer_id})
 
 
@@ -783,13 +781,13 @@ async def add_deadline(principal: Principal, case_id: uuid.UUID, what: str | Non
         raise ValidationFailed(errors)
     assert day is not None
     async with transaction(principal) as session:
-        case = await _locked(session, await access_case(session, principal, case_id))
+        case = await lock_case(session, await access_case(session, principal, case_id))
         row = CaseDeadline(tenant_id=case.tenant_id, id=uuid7(), case_id=case.id, what=text,
                            due_on=day, created_by_email=principal.email)
         session.add(row)
-        _event(session, principal, case, "deadline", None,
+        add_event(session, principal, case, "deadline", None,
                f"{text} até {day.strftime('%d/%m/%Y')}"[:200])
-        await _audit(session, principal, case, "deadline_added", None,
+        await audit_case(session, principal, case, "deadline_added", None,
                      {"what": text, "due_on": day})
         return row.id
 
@@ -798,7 +796,7 @@ async def complete_deadline(principal: Principal, case_id: uuid.UUID,
                             deadline_id: uuid.UUID) -> None:
     require(principal, EDITING_ROLES, "alterar casos do jurídico")
     async with transaction(principal) as session:
-        case = await _locked(session, await access_case(session, principal, case_id))
+        case = await lock_case(session, await access_case(session, principal, case_id))
         row = (await session.execute(select(CaseDeadline).where(
             CaseDeadline.id == deadline_id, CaseDeadline.case_id == case.id)
             .with_for_update())).scalar_one_or_none()
@@ -807,9 +805,9 @@ async def complete_deadline(principal: Principal, case_id: uuid.UUID,
         if row.done_at is not None:
             return
         row.done_at, row.done_by_email = dt.datetime.now(dt.UTC), principal.email
-        _event(session, principal, case, "deadline", None,
+        add_event(session, principal, case, "deadline", None,
                f"cumprido: {row.what}"[:200])
-        await _audit(session, principal, case, "deadline_done", None, {"what": row.what})
+        await audit_case(session, principal, case, "deadline_done", None, {"what": row.what})
 
 
 async def add_note(principal: Principal, case_id: uuid.UUID, body: str | None) -> None:
@@ -832,10 +830,10 @@ async def regenerate(principal: Principal, case_id: uuid.UUID) -> int:
     earlier versions stay."""
     require(principal, EDITING_ROLES, "gerar o dossiê")
     async with transaction(principal) as session:
-        case = await _locked(session, await access_case(session, principal, case_id))
+        case = await lock_case(session, await access_case(session, principal, case_id))
         stored = await dossier.build_and_store(session, get_storage(), case,
                                                principal.user_id, principal.email)
-        _event(session, principal, case, "dossier", None, f"v{stored.version}")
-        await _audit(session, principal, case, "dossier_generated", None,
+        add_event(session, principal, case, "dossier", None, f"v{stored.version}")
+        await audit_case(session, principal, case, "dossier_generated", None,
                      {"version": stored.version})
         return stored.version

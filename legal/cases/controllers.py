@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
-from litestar.params import FromPath, FromQuery, JSONBody, Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import Stream
 
 from core.auth.principal import Principal
@@ -100,7 +100,7 @@ class CaseController(Controller):
     @get("/", guards=[requires(*READERS)],
          description="A fila do jurídico: casos com situação, advogado e próximo prazo.")
     async def list_cases(self, request: Req,
-                         case_state: Annotated[str | None, Parameter(query="state")] = None,
+                         case_state: Annotated[str | None, QueryParameter(name="state")] = None,
                          lawyer: FromQuery[str | None] = None,
                          tenant_id: FromQuery[uuid.UUID | None] = None,
                          late: FromQuery[bool] = False,

@@ -55,6 +55,9 @@ async def test_legal_and_admins_edit_creditors_read_their_own_and_agents_are_ref
 
     listed = await client.get(f"/api/v1/cases?tenant_id={people['alfa'].id}", headers=legal)
     assert listed.status_code == 200 and [c["id"] for c in listed.json()["cases"]] == [case_id]
+    filtered = await client.get(f"/api/v1/cases?tenant_id={people['alfa'].id}&state=filed",
+                                headers=legal)
+    assert filtered.json()["cases"] == []
     for headers in (legal, admin, supervisor, creditor, viewer):
         assert (await client.get(base, headers=headers)).status_code == 200
     mine = (await client.get("/api/v1/cases", headers=creditor)).json()["cases"]

@@ -309,8 +309,11 @@ def _alert(due_on: dt.date, today: dt.date) -> str | None:
     return None
 
 
-def _deadline(d: CaseDeadline, today: dt.date) -> DeadlineView:
-    return DeadlineView(d.id, d.what, d.due_on, d.done_at, d.done_by_email, d.created_by_email,
+def _deadline(d: CaseDeadline, today: dt.date, agency: bool = True) -> DeadlineView:
+    # Deadlines are set by the legal team: a creditor's staff read them as the team's.
+    done_by = d.done_by_email if agency or not d.done_by_email else LEGAL_TEAM
+    return DeadlineView(d.id, d.what, d.due_on, d.done_at, done_by,
+                        d.created_by_email if agency else LEGAL_TEAM,
                         None if d.done_at else _alert(d.due_on, today))
 
 
@@ -540,7 +543,7 @@ async def _view(session: AsyncSession, principal: Principal, case_id: CaseId) ->
                        & (Escalation.id == CaseEscalation.escalation_id))
                  .where(CaseEscalation.case_id == case.id)
                  .order_by(Debt.due_date, Debt.contract, Debt.installment))).all()]
-    deadlines = [_deadline(d, today) for d in (await session.execute(
+    deadlines = [_deadline(d, today, agency) for d in (await session.execute(
         select(CaseDeadline).where(CaseDeadline.case_id == case.id)
         .order_by(CaseDeadline.done_at.is_not(None), CaseDeadline.due_on))).scalars()]
     events = list((await session.execute(select(CaseEvent).where(CaseEvent.case_id == case.id)
@@ -581,7 +584,9 @@ async def _view(session: AsyncSession, principal: Principal, case_id: CaseId) ->
         opened_at=case.opened_at, state_changed_at=case.state_changed_at,
         closed_at=case.closed_at, dossier_version=case.dossier_version, debts=debts,
         deadlines=deadlines,
-        notes=[EventView(n.created_at, n.body, who(n.author_email), None) for n in notes],
+        # The legal team's notes are its own working papers.
+        notes=[EventView(n.created_at, n.body, n.author_email, None) for n in notes]
+        if agency else [],
         documents=[_document(d, agency) for d in documents
                    if d.origin != DocumentOrigin.GENERATED],
         dossiers=[_document(d, agency) for d in documents

@@ -97,10 +97,17 @@ async def test_legal_and_admins_edit_creditors_read_their_own_and_agents_are_ref
     doc = sent.json()["id"]
     got = await client.get(f"{base}/documents/{doc}", headers=viewer)
     assert got.status_code == 200 and got.content == b"%PDF-1.7 fatura"
+    assert (await client.post(f"{base}/notes", headers=legal,
+                              json={"body": "estratégia interna"})).status_code == 201
+    assert (await client.post(f"{base}/deadlines", headers=legal, json={
+        "what": "Réplica", "due_on": "2027-01-10"})).status_code == 201
     view = (await client.get(base, headers=viewer)).json()
+    assert [d["what"] for d in view["deadlines"]] == ["Réplica"]
     assert [d["origin"] for d in view["documents"]] == ["creditor"]
     assert view["dossiers"] == [] and view["exports"] == [] and view["may_edit"] is False
-    assert all("@regua.test" not in e["by"] for e in view["events"])  # agency staff unnamed
+    # Agency staff stay unnamed to a creditor, and the legal team's notes its own.
+    assert all("@regua.test" not in e["by"] for e in view["events"])
+    assert view["notes"] == [] and "@regua.test" not in json.dumps(view)
 
 
 async def test_another_tenants_cases_and_documents_are_not_found(client, people, db, factory):

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit
-from core.access import DebtId, access_debtor, transaction
+from core.access import DebtId, DebtorId, access_debtor, transaction
 from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.collection import ledger
@@ -775,9 +775,15 @@ async def get(principal: Principal, agreement_id: uuid.UUID) -> AgreementView:
 async def for_debtor(principal: Principal, debtor_id: uuid.UUID) -> list[AgreementView]:
     async with transaction(principal) as session:
         checked = await access_debtor(session, principal, debtor_id)
-        ids = list((await session.execute(select(Agreement.id).where(
-            Agreement.debtor_id == checked).order_by(Agreement.created_at.desc()))).scalars())
-        return await _views(session, ids)
+        return await debtor_views(session, checked)
+
+
+async def debtor_views(session: AsyncSession, debtor_id: DebtorId) -> list[AgreementView]:
+    """The debtor's agreements, newest first, inside the caller's transaction (the
+    judicial dossier reads them beside everything else of the file)."""
+    ids = list((await session.execute(select(Agreement.id).where(
+        Agreement.debtor_id == debtor_id).order_by(Agreement.created_at.desc()))).scalars())
+    return await _views(session, ids)
 
 
 LIST_MAX = 300

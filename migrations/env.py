@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 import dialer.models  # noqa: F401 - the dialer's tables (core may not import dialer)
+import legal.cases.models
 import legal.escalation.models
 import legal.models
 import legal.payment_models

@@ -109,6 +109,8 @@ async def seed() -> list[tuple[str, str, str]]:
         await _demo_escalation(tenant_id)
     if "banco-exemplo" in slugs:
         await _demo_protest(tenant_ids[slugs.index("banco-exemplo")])
+    if tenant_ids:
+        await _demo_case(tenant_ids[0])
     return logins
 
 
@@ -158,6 +160,20 @@ async def _demo_protest(tenant_id: uuid.UUID) -> None:
                                                            agency=True)),
                                     data, "R" + sent.file[1:])
         log.info("demo: protest remessa %s; one title returned", sent.file)
+    finally:
+        await db.dispose()
+
+
+async def _demo_case(tenant_id: uuid.UUID) -> None:
+    """A case in the legal queue, with its dossier (legal.cases.demo)."""
+    from legal.cases.demo import seed_case
+
+    db = get_db()
+    try:
+        case_id = await seed_case(tenant_id)
+        if case_id:
+            log.info("demo: tenant %s: judicial case %s opened with its dossier", tenant_id,
+                     case_id)
     finally:
         await db.dispose()
 

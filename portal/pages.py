@@ -57,7 +57,11 @@ NAV = [
     ("/score", "Score", {Role.ADMIN, Role.SUPERVISOR}),
     ("/atendimento", "Atendimento", {Role.ADMIN, Role.SUPERVISOR, Role.AGENT}),
     ("/atendimento/supervisao", "Supervisão", {Role.ADMIN, Role.SUPERVISOR}),
+    ("/juridico", "Jurídico", {Role.ADMIN, Role.SUPERVISOR, Role.LEGAL, Role.CREDITOR_ADMIN,
+                               Role.CREDITOR_VIEWER}),
 ]
+# Where a role lands after login when no page was asked for (the rest: /inicio).
+HOMES = {Role.LEGAL: "/juridico"}
 
 
 def base_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
@@ -89,16 +93,16 @@ def page(request: Req, name: str, status_code: int = 200, **context: Any) -> Tem
                     status_code=status_code)
 
 
-def _safe_next(target: str | None) -> str:
+def _safe_next(target: str | None, role: Role | None = None) -> str:
     safe = target and target.startswith("/") and not target.startswith("//")
-    return target if safe and target else "/inicio"
+    return target if safe and target else HOMES.get(role, "/inicio") if role else "/inicio"
 
 
 @get("/", exclude_from_auth=True)
 async def index(request: Req, next: FromQuery[str | None] = None) -> Template | Redirect:
     token = request.cookies.get(SESSION_COOKIE)
-    if token and await service.resolve_token(get_db(), token, "session"):
-        return Redirect(_safe_next(next))
+    if token and (who := await service.resolve_token(get_db(), token, "session")):
+        return Redirect(_safe_next(next, who.role))
     return page(request, "login.html", next=next or "", email="")
 
 
@@ -114,7 +118,7 @@ async def login_form(request: Req, data: Form) -> Template | Redirect:
                     next=next_url)
     ttl = dt.timedelta(hours=get_settings().session_ttl_hours)
     issued = await service.issue_token(get_db(), principal, "session", ttl)
-    response = Redirect(_safe_next(next_url))
+    response = Redirect(_safe_next(next_url, principal.role))
     response.set_cookie(SESSION_COOKIE, issued.token, max_age=int(ttl.total_seconds()),
                         httponly=True, samesite="lax", secure=get_settings().env == "production")
     return response

@@ -9,6 +9,7 @@ from sqlalchemy import create_engine
 
 import core.models  # noqa: F401 - every model on the metadata
 import dialer.models  # noqa: F401 - and the dialer's
+import legal.cases.models
 import legal.escalation.bureau_models
 import legal.escalation.models
 import legal.models

@@ -75,3 +75,12 @@ async def test_the_demo_seeds_its_own_tenants_and_a_user_of_every_role(db, facto
         states = (await session.execute(select(Escalation.state).where(
             Escalation.path == "protest", Escalation.rule_name == "demonstração"))).scalars()
     assert sorted(states) == ["returned", "sent"]
+    # A case in the legal queue, with its dossier and the demo's lawyer (once: seeded twice).
+    from legal.cases.models import LegalCase
+
+    async with db.transaction(await operator_scope()) as session:
+        cases = (await session.execute(
+            select(LegalCase.dossier_version, LegalCase.lawyer_id)
+            .join(Tenant, Tenant.id == LegalCase.tenant_id)
+            .where(Tenant.slug == "banco-exemplo"))).all()
+    assert len(cases) == 1 and cases[0].dossier_version == 1 and cases[0].lawyer_id is not None

@@ -22,15 +22,25 @@ from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit
-from core.access import DebtId, access_debtor, tenant_of, transaction
+from core.access import DebtId, DebtorId, HoldId, access_debtor, tenant_of, transaction
 from core.auth.principal import Principal
 from core.auth.roles import Role
-from core.collection import ledger
+from core.collection import holds, ledger
 from core.db import Scope
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.ids import uuid7
 from core.masking import Masker
-from core.models import DEBT_STATUS_LABELS, Debt, Debtor, DebtStatus, Tenant, User, UserTenant
+from core.models import (
+    DEBT_STATUS_LABELS,
+    Debt,
+    Debtor,
+    DebtStatus,
+    Hold,
+    HoldKind,
+    Tenant,
+    User,
+    UserTenant,
+)
 from core.runtime import get_storage
 from legal.cases import cnj, dossier
 from legal.cases.models import (
@@ -132,6 +142,10 @@ async def _open(session: AsyncSession, principal: Principal, tenant_id: uuid.UUI
         session.add(CaseEscalation(tenant_id=tenant_id, id=uuid7(), case_id=case.id,
                                    escalation_id=escalation.id, debt_id=escalation.debt_id))
     add_event(session, principal, case, "opened", None, CaseState.RECEIVED, reason)
+    # In court, the friendly collection stops: no cadence, no dialer, no new escalation.
+    for escalation in escalations:
+        await holds.set_hold(session, principal, DebtorId(debtor_id), HoldKind.LEGAL,
+                             _hold_reason(case), debt_id=DebtId(escalation.debt_id))
     await session.flush()
     stored = await dossier.build_and_store(
         session, get_storage(), case, principal.user_id if person else None,
@@ -141,6 +155,10 @@ async def _open(session: AsyncSession, principal: Principal, tenant_id: uuid.UUI
                  {"debtor_id": debtor_id, "escalations": [e.id for e in escalations],
                   "amount": case.amount, "reason": reason})
     return case
+
+
+def _hold_reason(case: LegalCase) -> str:
+    return f"cobrança judicial: caso {case.code}"
 
 
 @dataclass
@@ -741,6 +759,12 @@ async def move(principal: Principal, case_id: uuid.UUID, to_state: str | None,
                 await journal.move(session, principal, escalation, EscalationState.CLOSED,
                                    note=f"caso {case.code} encerrado" + (f": {text}" if text
                                                                          else ""))
+            legal_holds = (await session.execute(select(Hold.id).where(
+                Hold.debtor_id == case.debtor_id, Hold.kind == HoldKind.LEGAL,
+                Hold.ends_at.is_(None), Hold.reason == _hold_reason(case)))).scalars().all()
+            for hold_id in legal_holds:
+                await holds.end_hold(session, principal, HoldId(hold_id),
+                                     f"caso {case.code} encerrado")
         add_event(session, principal, case, "state", current, target, text)
         await audit_case(session, principal, case, "moved", {"state": current},
                      {"state": target, "note": text})

@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from core.access import DebtId, DebtorId, transaction
 from core.auth import service as auth
@@ -272,6 +272,7 @@ async def test_a_person_hands_a_debtor_to_court_from_the_file(book):
 async def test_states_move_as_allowed_and_filing_needs_a_valid_process_number(book, db):
     case_id = await service.hand_off(book["p_legal"], book["jose"], book["debts"], None)
     legal = book["p_legal"]
+    assert await worked(book) == {False}  # in court: the friendly collection stops
     with pytest.raises(Conflict) as caught:
         await service.move(legal, case_id, "filed")
     assert "um caso recebido não passa a ajuizado" in caught.value.detail["state"]
@@ -300,8 +301,18 @@ async def test_states_move_as_allowed_and_filing_needs_a_valid_process_number(bo
         states = set((await session.execute(select(Escalation.state).where(
             Escalation.path == "judicial"))).scalars())
     assert states == {"closed"}  # the escalations the case held closed with it
+    assert await worked(book) == {True}  # and its legal holds ended
     with pytest.raises(Conflict):
         await service.move(legal, case_id, "in_analysis")
+
+
+async def worked(book) -> set[bool]:
+    """Whether each of the book's debts may be worked now (the one definition)."""
+    async with transaction(Principal.system(Scope.tenant(book["alfa"].id))) as session:
+        blockers = (await session.execute(text(
+            "SELECT regua_debt_blocker(d, now()) FROM debt d WHERE d.id = ANY(:ids)"),
+            {"ids": list(book["debts"])})).scalars()
+        return {blocker is None for blocker in blockers}
 
 
 def test_cnj_numbers_are_checked_by_their_digits():

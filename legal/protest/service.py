@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.access import TenantId, tenant_of, transaction
+from core.access import DebtId, TenantId, tenant_of, transaction
 from core.addresses import UF_CODES
 from core.auth.principal import Principal
 from core.auth.roles import Role
@@ -47,6 +47,7 @@ from core.models import (
     Debtor,
     DebtStatus,
     Payment,
+    PaymentSource,
     Tenant,
 )
 from core.runtime import get_storage
@@ -696,6 +697,15 @@ async def _apply(session: AsyncSession, principal: Principal, record: ProtestFil
         label = FILE_KIND_LABELS[ProtestFileKind(kind)]
         await journal.move(session, principal, escalation, EscalationState(line.to_state),
                            note=f"{label} {record.name}: {reason}")
+        if line.to_state == S.PAID_AT_NOTARY and values.get("balance"):
+            # The cartório passes what the debtor paid on to the presenter (the agency):
+            # it is a payment on the debt, or the cadence would go on asking for it.
+            await ledger.record_payment(
+                session, principal, DebtId(escalation.debt_id), values["balance"],
+                paid_on=values.get("occurrence_on") or record.movement_on,
+                source=PaymentSource.AGENCY,
+                reference=f"cartório {values.get('notary') or '?'}"
+                          f" protocolo {values.get('protocol') or '?'}")
 
 
 # ---- after payment: the desistência or the authorisation to cancel ------------------------

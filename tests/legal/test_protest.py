@@ -25,7 +25,7 @@ from core.compliance.business_days import add_business_days
 from core.db import Scope, app_url
 from core.ids import uuid7
 from core.jobs import scoped, send
-from core.models import Bucket, ContactPoint, Debt, Debtor, EntryKind
+from core.models import Bucket, ContactPoint, Debt, Debtor, EntryKind, Payment
 from core.runtime import get_storage
 from core.settings import get_settings
 from legal.agreements import pay_installment
@@ -291,7 +291,12 @@ async def test_confirmacao_and_retorno_move_titles_and_say_what_changed(
     assert moves[ne] == ("recorded", "sent", None)  # sustado: noted, no move
     protested = await state_of(tenant.id, a)
     assert protested.state == "protested" and protested.details["protest"]["costs"] == "45.90"
-    assert (await state_of(tenant.id, c)).state == "paid_at_notary"
+    paid = await state_of(tenant.id, c)
+    assert paid.state == "paid_at_notary" and paid.closed_at is not None
+    async with transaction(system(tenant.id)) as session:  # booked on the debt, not lost
+        booked = (await session.execute(select(Payment.amount, Payment.reference).where(
+            Payment.debt_id == paid.debt_id))).one()
+    assert booked.amount > 0 and booked.reference == "cartório 01 protocolo 0000000103"
     assert (await state_of(tenant.id, d)).closed_at is not None  # withdrawn: finished
     again = await service.import_return(principal, retorno, "R9990512.261")
     assert {t.result for t in again.titles} == {"duplicate"}

@@ -14,7 +14,7 @@ from dialer import campaigns, events
 from dialer.models import AgendaItem, CallRecord
 from tests.core.test_collection_model import creditor, place
 from tests.dialer.test_campaigns import random_cpf, system
-from tests.e2e.conftest import login, shot
+from tests.e2e.conftest import go_to, login, shot
 
 pytestmark = pytest.mark.e2e
 
@@ -31,7 +31,7 @@ async def test_a_screen_pop_opens_the_debtor_and_a_promise_is_saved(page, live_s
     agent = await factory.user("agent", tenant_ids=[tenant.id])
     await login(page, live_server, agent.email, agent.password)
     await page.wait_for_url("**/inicio")
-    await page.click("nav >> text=Atendimento")
+    await go_to(page, "Atendimento")
     await page.check("input[name=campaign_ids]")
     await page.fill("input[name=sip_uri]", "sip:agente1@127.0.0.1:5070")
     await page.click("button:has-text('Entrar')")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import login, shot
+from tests.e2e.conftest import go_to, login, shot
 from tests.legal.test_agreements import JOSE, load
 
 pytestmark = pytest.mark.e2e
@@ -20,7 +20,7 @@ async def test_agent_negotiates_and_the_creditor_decides(page, browser, live_ser
     agent = await factory.user("agent", tenant_ids=[tenant.id])
     await login(page, live_server, agent.email, agent.password)
     await page.wait_for_url("**/inicio")
-    await page.click("nav >> text=Devedores")
+    await go_to(page, "Devedores")
     await page.fill("input[name=q]", "conceicao")
     await page.click("button:has-text('Buscar')")
     await page.click("text=José da Conceição")
@@ -78,7 +78,7 @@ async def test_agent_negotiates_and_the_creditor_decides(page, browser, live_ser
     await page.wait_for_selector(".alert.ok:has-text('Acordo criado')")
     assert "aguardando aprovação" in await page.locator("#situacao").inner_text()
 
-    await tab.click("nav >> text=Aprovações")
+    await go_to(tab, "Aprovações")
     await tab.wait_for_selector("#fila")
     await shot(tab, "approvals-queue")
     await tab.click("#fila button:has-text('Recusar')")

@@ -28,6 +28,7 @@ from core.compliance import guard
 from core.errors import Forbidden, NotFound, ValidationFailed
 from core.ids import uuid7
 from core.models import CauseKind, Channel, Outcome
+from dialer import agenda
 from dialer.models import (
     AgentSession,
     AgentState,
@@ -56,8 +57,9 @@ OUTCOME_OF = {
 }
 
 # Retry rules per outcome: wait `delay_seconds`, stop after `max_attempts` attempts with
-# that outcome's rule. An answered call ends the entry. An invalid number is marked
-# invalid on the debtor's file, so the retry dials the debtor's next phone.
+# that outcome's rule. An answered call ends the entry, and so does an abandoned one (its
+# callback goes to the agenda). An invalid number is marked invalid on the debtor's
+# file, so the retry dials the debtor's next phone.
 DEFAULT_RETRY_RULES: dict[str, dict[str, int]] = {
     CallOutcome.BUSY: {"delay_seconds": 30 * 60, "max_attempts": 4},
     CallOutcome.NO_ANSWER: {"delay_seconds": 2 * 3600, "max_attempts": 4},
@@ -65,7 +67,6 @@ DEFAULT_RETRY_RULES: dict[str, dict[str, int]] = {
     CallOutcome.FAILED: {"delay_seconds": 10 * 60, "max_attempts": 4},
     CallOutcome.CONGESTION: {"delay_seconds": 5 * 60, "max_attempts": 6},
     CallOutcome.INVALID: {"delay_seconds": 60, "max_attempts": 3},
-    CallOutcome.ABANDONED: {"delay_seconds": 3600, "max_attempts": 3},
 }
 
 
@@ -135,7 +136,7 @@ def validate_retry_rules(rules: dict[str, Any]) -> dict[str, dict[str, int]]:
 @dataclass(frozen=True)
 class NewCampaign:
     name: str
-    mode: str = CampaignMode.PROGRESSIVE
+    mode: str = CampaignMode.PREDICTIVE
     abandon_target: Decimal = Decimal("0.03")
     max_lines_per_agent: Decimal = Decimal("3")
     ring_timeout_seconds: int = 25
@@ -143,6 +144,27 @@ class NewCampaign:
     retry_rules: dict[str, Any] | None = None
     filters: dict[str, Any] | None = None
     callback_number: str | None = None
+
+
+MAX_ABANDON_TARGET = Decimal("0.03")  # abandoned / answered: 3% at most
+MAX_LINES_PER_AGENT = Decimal("10")
+MODE_LABELS = {CampaignMode.PREVIEW: "Prévia", CampaignMode.PROGRESSIVE: "Progressivo",
+               CampaignMode.PREDICTIVE: "Preditivo"}
+
+
+def pacing_errors(mode: str, abandon_target: Decimal, max_lines: Decimal) -> dict[str, str]:
+    """What is wrong with a campaign's pacing, by field, in Portuguese."""
+    errors: dict[str, str] = {}
+    if mode not in CampaignMode.__members__.values():
+        errors["mode"] = "modo de discagem inválido: escolha prévia, progressivo ou preditivo"
+    if not abandon_target.is_finite() or not Decimal("0") < abandon_target <= \
+            MAX_ABANDON_TARGET:
+        errors["abandon_target"] = ("a meta de abandono deve ser maior que 0% e no máximo "
+                                    "3% das ligações atendidas")
+    if not max_lines.is_finite() or not Decimal("1") <= max_lines <= MAX_LINES_PER_AGENT:
+        errors["max_lines_per_agent"] = ("o máximo de linhas por operador vai de 1 a 10 "
+                                         "(ex.: 2,5)")
+    return errors
 
 
 def _manager(principal: Principal) -> None:
@@ -157,12 +179,7 @@ async def create_campaign(session: AsyncSession, principal: Principal, tenant_id
     name = new.name.strip()
     if not 1 <= len(name) <= 120:
         errors["name"] = "informe um nome de até 120 caracteres"
-    if new.mode not in CampaignMode.__members__.values():
-        errors["mode"] = "modo inválido; use preview, progressive ou predictive"
-    if not Decimal("0") < new.abandon_target < Decimal("0.2"):
-        errors["abandon_target"] = "a meta de abandono fica entre 0 e 0,2 (20%)"
-    if not Decimal("1") <= new.max_lines_per_agent <= Decimal("10"):
-        errors["max_lines_per_agent"] = "entre 1 e 10 linhas por operador"
+    errors.update(pacing_errors(new.mode, new.abandon_target, new.max_lines_per_agent))
     if new.ring_timeout_seconds < 15 or new.ring_timeout_seconds > 60:
         errors["ring_timeout_seconds"] = "entre 15 e 60 segundos"
     if not 0 <= new.wrap_up_seconds <= 600:
@@ -218,6 +235,30 @@ async def set_status(session: AsyncSession, principal: Principal, campaign_id: C
     await audit.record(session, principal.actor, "campaign.status_set",
                        tenant_id=row.tenant_id, entity="campaign", entity_id=row.id,
                        before={"status": before}, after={"status": status})
+    return row
+
+
+async def set_pacing(session: AsyncSession, principal: Principal, campaign_id: CampaignId,
+                     mode: str, abandon_target: Decimal, max_lines: Decimal) -> Campaign:
+    """A supervisor's pacing: the mode, the abandon target and the lines-per-agent cap.
+    The dialer reads the campaign every round, so it paces with them at once."""
+    _manager(principal)
+    errors = pacing_errors(mode, abandon_target, max_lines)
+    if errors:
+        raise ValidationFailed(errors)
+    row = (await session.execute(select(Campaign).where(
+        Campaign.id == campaign_id).with_for_update())).scalar_one()
+    before = {"mode": row.mode, "abandon_target": str(row.abandon_target),
+              "max_lines_per_agent": str(row.max_lines_per_agent)}
+    row.mode, row.abandon_target = mode, abandon_target.quantize(Decimal("0.0001"))
+    row.max_lines_per_agent = max_lines.quantize(Decimal("0.01"))
+    row.updated_at = dt.datetime.now(dt.UTC)
+    after = {"mode": row.mode, "abandon_target": str(row.abandon_target),
+             "max_lines_per_agent": str(row.max_lines_per_agent)}
+    if after != before:
+        await audit.record(session, principal.actor, "campaign.pacing_set",
+                           tenant_id=row.tenant_id, entity="campaign", entity_id=row.id,
+                           before=before, after=after)
     return row
 
 
@@ -386,6 +427,9 @@ async def finish(session: AsyncSession, result: Result) -> CallRecord:
         contact_point_id=record.contact_point_id, started_at=record.dialed_at,
         answered_at=result.answered_at, ended_at=ended, details=details)
     record.interaction_id = interaction.id
+    if result.outcome is CallOutcome.ABANDONED:
+        await agenda.callback_after_abandon(session, record.tenant_id, record.debtor_id,
+                                            record.id, ended)
     if record.entry_id is not None:
         await _schedule(session, record, result.outcome, ended)
     return record
@@ -400,7 +444,8 @@ async def _schedule(session: AsyncSession, record: CallRecord, outcome: CallOutc
     entry.attempts += 1
     entry.last_outcome = outcome
     entry.lease_owner = entry.lease_until = None
-    if outcome is CallOutcome.ANSWERED:
+    if outcome in (CallOutcome.ANSWERED, CallOutcome.ABANDONED):
+        # An abandoned call's debtor heard that we will call back: the agenda has it.
         entry.state = EntryState.DONE
         return
     rule = campaign.retry_rules.get(outcome) or DEFAULT_RETRY_RULES[outcome]
@@ -441,6 +486,15 @@ async def expire_leases(session: AsyncSession) -> list[uuid.UUID]:
         if not open_calls:
             entry.state, entry.lease_owner, entry.lease_until = EntryState.PENDING, None, None
     return closed
+
+
+async def calls_since(session: AsyncSession, campaign: Campaign, since: dt.datetime
+                      ) -> list[CallRecord]:
+    """The campaign's call records dialed from `since` on, in order (pacing starts its
+    measurements from them)."""
+    return list((await session.execute(select(CallRecord).where(
+        CallRecord.tenant_id == campaign.tenant_id, CallRecord.campaign_id == campaign.id,
+        CallRecord.dialed_at >= since).order_by(CallRecord.dialed_at))).scalars())
 
 
 async def open_calls(session: AsyncSession, dialer_id: str) -> list[uuid.UUID]:

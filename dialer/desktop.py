@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +30,7 @@ from dialer.models import (
     CallOutcome,
     CallRecord,
     Campaign,
+    CampaignMode,
     CampaignStatus,
 )
 
@@ -38,8 +39,8 @@ STATE_LABELS = {AgentState.READY: "Disponível", AgentState.TALKING: "Em ligaç�
                 AgentState.LOGGED_OUT: "Fora das campanhas"}
 STATUS_LABELS = {CampaignStatus.ACTIVE: "Em andamento", CampaignStatus.PAUSED: "Pausada",
                  CampaignStatus.STOPPED: "Encerrada"}
-MODE_LABELS = {"preview": "Prévia", "progressive": "Progressivo", "predictive": "Preditivo"}
 SUPERVISORS = (Role.ADMIN, Role.SUPERVISOR)
+WINDOW = dt.timedelta(minutes=30)  # pacing.Measurements.window_s
 
 
 @dataclass(frozen=True)
@@ -144,10 +145,12 @@ class Board:
     id: uuid.UUID
     name: str
     tenant_name: str
+    mode: str
     mode_label: str
     status: str
     status_label: str
     target: Decimal
+    max_lines: Decimal
     agents: list[AgentRow] = field(default_factory=list)
     by_state: dict[str, int] = field(default_factory=dict)
     ringing: int = 0
@@ -156,6 +159,8 @@ class Board:
     ended_today: int = 0
     answered_today: int = 0
     abandoned_today: int = 0
+    answered_window: int = 0  # answered (bridged or abandoned) in the last 30 minutes
+    abandoned_window: int = 0
 
     @property
     def answer_rate(self) -> Decimal | None:
@@ -167,6 +172,13 @@ class Board:
     def abandon_rate(self) -> Decimal | None:
         answered = self.answered_today + self.abandoned_today
         return Decimal(self.abandoned_today) / answered if answered else None
+
+    @property
+    def window_rate(self) -> Decimal | None:
+        """The rate the predictive pacing steers by: over the last 30 minutes."""
+        if not self.answered_window:
+            return None
+        return Decimal(self.abandoned_window) / self.answered_window
 
     @property
     def over_target(self) -> bool:
@@ -195,9 +207,10 @@ async def boards(principal: Principal, now: dt.datetime | None = None) -> list[B
             .scalars())
         emails = await _emails(session, {s.user_id for s in sessions})
         for campaign, tenant_name in rows:
-            board = Board(campaign.id, campaign.name, tenant_name, MODE_LABELS[campaign.mode],
+            board = Board(campaign.id, campaign.name, tenant_name, campaign.mode,
+                          campaigns.MODE_LABELS[CampaignMode(campaign.mode)],
                           campaign.status, STATUS_LABELS[CampaignStatus(campaign.status)],
-                          campaign.abandon_target)
+                          campaign.abandon_target, campaign.max_lines_per_agent)
             for s in sessions:
                 if str(campaign.id) in s.campaign_ids:
                     board.agents.append(AgentRow(emails.get(s.user_id, "operador"), s.state,
@@ -224,6 +237,14 @@ async def boards(principal: Principal, now: dt.datetime | None = None) -> list[B
                 CallRecord.campaign_id == campaign.id,
                 CallRecord.ended_at >= midnight))).one()
             board.ended_today, board.answered_today, board.abandoned_today = today
+            window = (await session.execute(select(
+                func.count().filter(CallRecord.outcome.in_((CallOutcome.ANSWERED,
+                                                            CallOutcome.ABANDONED))),
+                func.count().filter(CallRecord.outcome == CallOutcome.ABANDONED)).where(
+                CallRecord.tenant_id == campaign.tenant_id,
+                CallRecord.campaign_id == campaign.id,
+                CallRecord.ended_at >= now - WINDOW))).one()
+            board.answered_window, board.abandoned_window = window
             result.append(board)
         return result
 
@@ -245,6 +266,38 @@ async def set_campaign_status(principal: Principal, campaign_id: uuid.UUID,
     async with transaction(principal) as session:
         checked = await campaigns.access_campaign(session, principal, campaign_id)
         await campaigns.set_status(session, principal, checked, status)
+
+
+def _decimal(raw: str) -> Decimal | None:
+    """A number as typed on a Brazilian page ("2,5", "1.234,5", "3%"); None if it is not."""
+    text = raw.strip().removesuffix("%").strip()
+    if "," in text:
+        text = text.replace(".", "").replace(",", ".")
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
+
+
+async def set_pacing(principal: Principal, campaign_id: uuid.UUID, mode: str,
+                     target_percent: str, max_lines: str) -> None:
+    """The supervisor's pacing form: the target as a percentage ("2,5"), the cap as
+    lines per agent ("2,5")."""
+    _supervisor(principal)
+    async with transaction(principal) as session:
+        checked = await campaigns.access_campaign(session, principal, campaign_id)
+        percent, lines = _decimal(target_percent), _decimal(max_lines)
+        target = percent / 100 if percent is not None else campaigns.MAX_ABANDON_TARGET
+        errors = campaigns.pacing_errors(mode, target,
+                                         lines if lines is not None else Decimal("1"))
+        if percent is None:
+            errors["abandon_target"] = "informe a meta de abandono em % (ex.: 2,5)"
+        if lines is None:
+            errors["max_lines_per_agent"] = "informe o máximo de linhas por operador (ex.: 2,5)"
+        if errors or lines is None:
+            raise ValidationFailed(errors)
+        await campaigns.set_pacing(session, principal, checked, mode, target, lines)
 
 
 async def end_call(principal: Principal, call_id: uuid.UUID) -> None:

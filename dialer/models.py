@@ -68,7 +68,7 @@ class Campaign(TenantOwned, Base):
     __tablename__ = "campaign"
 
     name: Mapped[str] = mapped_column(String(120))
-    mode: Mapped[str] = mapped_column(String(16), default=CampaignMode.PROGRESSIVE)
+    mode: Mapped[str] = mapped_column(String(16), default=CampaignMode.PREDICTIVE)
     status: Mapped[str] = mapped_column(String(16), default=CampaignStatus.PAUSED)
     abandon_target: Mapped[Decimal] = mapped_column(Numeric(5, 4), default=Decimal("0.03"))
     max_lines_per_agent: Mapped[Decimal] = mapped_column(Numeric(4, 2), default=Decimal("3"))

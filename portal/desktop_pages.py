@@ -22,7 +22,7 @@ from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.auth.web import requires
 from core.errors import DomainError, Forbidden, NotFound
-from dialer import agenda, desktop, dispositions, events
+from dialer import agenda, campaigns, desktop, dispositions, events
 from portal.pages import page
 
 Req = Request[Principal, str, Any]
@@ -151,17 +151,45 @@ async def event_stream(request: Req) -> ServerSentEvent:
     return ServerSentEvent(stream())
 
 
-@get("/atendimento/supervisao", guards=[SUPERVISORS])
-async def supervisor_page(request: Req) -> Template:
+BOARD_DONE = {"active": "Campanha em andamento.", "paused": "Campanha pausada.",
+              "stopped": "Campanha encerrada.",
+              "ritmo": "Ritmo de discagem salvo: o discador passa a usá-lo na próxima rodada."}
+
+
+async def _board(request: Req, status_code: int = 200, editing: uuid.UUID | None = None,
+                 errors: dict[str, str] | None = None,
+                 values: dict[str, str] | None = None) -> Template:
     try:
         found = await desktop.boards(request.user)
     except Forbidden as exc:
         raise PermissionDeniedException(detail=str(exc.detail)) from None
-    return page(request, "supervisor.html", boards=found,
-                done={"active": "Campanha em andamento.", "paused": "Campanha pausada.",
-                      "stopped": "Campanha encerrada."}.get(
-                          request.query_params.get("feito", "")),
-                error=request.query_params.get("erro"))
+    return page(request, "supervisor.html", status_code=status_code, boards=found,
+                modes=list(campaigns.MODE_LABELS.items()),
+                done=BOARD_DONE.get(request.query_params.get("feito", "")),
+                error=request.query_params.get("erro"), editing=editing,
+                errors=errors or {}, form=values or {})
+
+
+@get("/atendimento/supervisao", guards=[SUPERVISORS])
+async def supervisor_page(request: Req) -> Template:
+    return await _board(request)
+
+
+@post("/atendimento/campanhas/{campaign_id:uuid}/ritmo", guards=[SUPERVISORS])
+async def campaign_pacing_form(request: Req, campaign_id: FromPath[uuid.UUID],
+                               data: Form) -> Template | Redirect:
+    try:
+        await desktop.set_pacing(request.user, campaign_id, data.get("mode", ""),
+                                 data.get("abandon_target", ""),
+                                 data.get("max_lines_per_agent", ""))
+    except NotFound as exc:
+        raise NotFoundException(detail=str(exc.detail)) from None
+    except Forbidden as exc:
+        raise PermissionDeniedException(detail=str(exc.detail)) from None
+    except DomainError as exc:
+        errors = exc.detail if isinstance(exc.detail, dict) else {"_": exc.detail}
+        return await _board(request, exc.status_code, campaign_id, errors, data)
+    return Redirect(f"/atendimento/supervisao?feito=ritmo#campanha-{campaign_id}")
 
 
 @post("/atendimento/campanhas/{campaign_id:uuid}/situacao", guards=[SUPERVISORS])
@@ -180,4 +208,5 @@ async def campaign_status_form(request: Req, campaign_id: FromPath[uuid.UUID],
 
 
 handlers = [desktop_page, login_form, logout_form, state_form, next_form, disposition_form,
-            hang_up_form, event_stream, supervisor_page, campaign_status_form]
+            hang_up_form, event_stream, supervisor_page, campaign_status_form,
+            campaign_pacing_form]

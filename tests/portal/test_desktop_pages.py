@@ -79,3 +79,34 @@ async def test_a_disposition_without_its_fields_answers_in_portuguese(client, fa
     assert answer.status_code == 422 and "informe o motivo da pausa" in answer.text
     page = await client.get("/atendimento", headers=h)
     assert "Disponível" in page.text and "sip:100@pabx.test" in page.text
+
+
+async def test_the_supervisor_sets_the_pacing_on_the_board(client, factory, services):
+    alfa, beta = await factory.tenant("Alfa"), await factory.tenant("Beta")
+    _, campaign = await setup(factory, alfa.id)
+    _, campaign_b = await setup(factory, beta.id)
+    boss = await factory.user("supervisor", tenant_ids=[alfa.id])
+    agent = await factory.user("agent", tenant_ids=[alfa.id])
+    h = await headers_for(client, boss)
+    board = await client.get("/atendimento/supervisao", headers=h)
+    assert 'name="abandon_target"' in board.text and ">Preditivo<" in board.text
+    url = f"/atendimento/campanhas/{campaign}/ritmo"
+    answer = await client.post(url, headers=h, data={
+        "mode": "predictive", "abandon_target": "4,5", "max_lines_per_agent": "abc"})
+    assert answer.status_code == 422
+    assert "no máximo 3% das ligações atendidas" in answer.text
+    assert "informe o máximo de linhas por operador" in answer.text
+    assert 'value="4,5"' in answer.text  # what was typed stays in the form
+    answer = await client.post(url, headers=h, data={
+        "mode": "progressive", "abandon_target": "2,5", "max_lines_per_agent": "2"})
+    assert answer.status_code == 200 and "Ritmo de discagem salvo" in answer.text
+    assert 'value="2,5"' in answer.text
+    assert '<option value="progressive" selected>' in answer.text
+    answer = await client.post(f"/atendimento/campanhas/{campaign_b}/ritmo", headers=h,
+                               data={"mode": "predictive", "abandon_target": "2",
+                                     "max_lines_per_agent": "2"})
+    assert answer.status_code == 404
+    ha = await headers_for(client, agent)
+    answer = await client.post(url, headers=ha, data={
+        "mode": "predictive", "abandon_target": "2", "max_lines_per_agent": "2"})
+    assert answer.status_code == 403

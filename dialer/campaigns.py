@@ -27,7 +27,7 @@ from core.collection import contacts, interactions
 from core.compliance import guard
 from core.errors import Forbidden, NotFound, ValidationFailed
 from core.ids import uuid7
-from core.models import CauseKind, Channel, Outcome
+from core.models import CauseKind, Channel, ContactPoint, Outcome
 from dialer import agenda
 from dialer.models import (
     AgentSession,
@@ -348,25 +348,34 @@ async def claim(session: AsyncSession, campaign: Campaign, n: int, *, dialer_id:
     return dials
 
 
-async def _lease(session: AsyncSession, campaign: Campaign, entry: CampaignEntry,
-                 now: dt.datetime, dialer_id: str, worker_id: int) -> Dial | None:
+async def _guarded_phone(session: AsyncSession, campaign: Campaign, entry: CampaignEntry,
+                         now: dt.datetime) -> tuple[ContactPoint | None, guard.Verdict]:
+    """The debtor's best phone, if the guard lets us call it now. A refusal is recorded
+    as a blocked attempt and the entry waits for the moment the guard gives (or leaves
+    the list without one)."""
     debtor_id = DebtorId(entry.debtor_id)
     phones = await contacts.usable(session, debtor_id, Channel.CALL)
     verdict = await guard.check(session, debtor_id, Channel.CALL, now,
                                 contact_point_id=ContactPointId(phones[0].id)
                                 if phones else None)
-    if not verdict.allowed:
-        await guard.record_blocked(session, debtor_id, Channel.CALL, verdict,
-                                   cause_kind=CauseKind.CAMPAIGN, process="dialer",
-                                   cause_id=campaign.id,
-                                   contact_point_id=phones[0].id if phones else None, at=now)
-        entry.last_outcome = "blocked"
-        if verdict.next_allowed_at is None:
-            entry.state = EntryState.BLOCKED
-        else:
-            entry.next_attempt_at = verdict.next_allowed_at
-        return None
-    phone = phones[0]
+    if verdict.allowed:
+        return phones[0], verdict
+    await guard.record_blocked(session, debtor_id, Channel.CALL, verdict,
+                               cause_kind=CauseKind.CAMPAIGN, process="dialer",
+                               cause_id=campaign.id,
+                               contact_point_id=phones[0].id if phones else None, at=now)
+    entry.last_outcome = "blocked"
+    entry.lease_owner = entry.lease_until = None
+    if verdict.next_allowed_at is None:
+        entry.state = EntryState.BLOCKED
+    else:
+        entry.state, entry.next_attempt_at = EntryState.PENDING, verdict.next_allowed_at
+    return None, verdict
+
+
+async def _open_call(session: AsyncSession, campaign: Campaign, entry: CampaignEntry,
+                     phone: ContactPoint, now: dt.datetime, dialer_id: str,
+                     worker_id: int) -> Dial:
     entry.state, entry.lease_owner, entry.lease_until = (
         EntryState.DIALING, dialer_id, now + LEASE)
     record = CallRecord(
@@ -377,6 +386,14 @@ async def _lease(session: AsyncSession, campaign: Campaign, entry: CampaignEntry
     await session.flush()
     return Dial(record.id, campaign.tenant_id, campaign.id, entry.id, entry.debtor_id,
                 phone.id, phone.value, campaign.ring_timeout_seconds)
+
+
+async def _lease(session: AsyncSession, campaign: Campaign, entry: CampaignEntry,
+                 now: dt.datetime, dialer_id: str, worker_id: int) -> Dial | None:
+    phone, _ = await _guarded_phone(session, campaign, entry, now)
+    if phone is None:
+        return None
+    return await _open_call(session, campaign, entry, phone, now, dialer_id, worker_id)
 
 
 async def assign_worker(session: AsyncSession, call_id: uuid.UUID, worker_id: int) -> None:
@@ -500,6 +517,199 @@ async def calls_since(session: AsyncSession, campaign: Campaign, since: dt.datet
 async def open_calls(session: AsyncSession, dialer_id: str) -> list[uuid.UUID]:
     return list((await session.execute(select(CallRecord.id).where(
         CallRecord.dialer_id == dialer_id, CallRecord.ended_at.is_(None)))).scalars())
+
+
+# ---- preview dialing -------------------------------------------------------------------
+# A preview campaign is not paced: "Próxima ficha" leases the top due entry to the agent
+# (lease owner `preview:<user>`), who reads the file and then either asks for the call
+# (`preview_dial`: a call record that no dialer process owns yet, the agent reserved
+# for it) or skips the debtor with a reason. A dialer process takes the call on its next
+# round (`take_preview_calls`) and places it like any other, with the agent's phone
+# called the moment the debtor answers.
+
+PREVIEW_LEASE = dt.timedelta(minutes=15)  # the agent reads the file; then it returns
+PREVIEW_SKIP_DELAY = dt.timedelta(hours=4)  # a skipped debtor comes back after this
+PREVIEW_PENDING = "preview"  # the dialer id of a preview call no process has taken yet
+
+
+def _preview_owner(principal: Principal) -> str:
+    return f"preview:{principal.user_id}"
+
+
+@dataclass(frozen=True)
+class Preview:
+    entry_id: uuid.UUID
+    tenant_id: uuid.UUID
+    campaign_id: uuid.UUID
+    campaign_name: str
+    debtor_id: uuid.UUID
+    number: str | None  # the phone the call would use (None: none callable now)
+
+
+async def _live_session(session: AsyncSession, principal: Principal) -> AgentSession:
+    row = (await session.execute(select(AgentSession).where(
+        AgentSession.user_id == principal.user_id,
+        AgentSession.logged_out_at.is_(None)).with_for_update())).scalar_one_or_none()
+    if row is None:
+        raise NotFound("sessão de operador")
+    return row
+
+
+async def _preview(session: AsyncSession, campaign: Campaign,
+                   entry: CampaignEntry) -> Preview:
+    phones = await contacts.usable(session, DebtorId(entry.debtor_id), Channel.CALL)
+    return Preview(entry.id, entry.tenant_id, campaign.id, campaign.name, entry.debtor_id,
+                   phones[0].value if phones else None)
+
+
+async def held_preview(session: AsyncSession, principal: Principal) -> Preview | None:
+    """The entry this agent is reading, if any."""
+    row = (await session.execute(select(CampaignEntry, Campaign).join(
+        Campaign, (Campaign.tenant_id == CampaignEntry.tenant_id)
+        & (Campaign.id == CampaignEntry.campaign_id)).where(
+        CampaignEntry.state == EntryState.DIALING,
+        CampaignEntry.lease_owner == _preview_owner(principal),
+        CampaignEntry.lease_until > dt.datetime.now(dt.UTC)))).first()
+    return await _preview(session, row[1], row[0]) if row else None
+
+
+async def preview_next(session: AsyncSession, principal: Principal,
+                       at: dt.datetime | None = None) -> Preview | None:
+    """The next debtor of the agent's preview campaigns, leased to the agent, the guard
+    first (None: nothing to call now). The one the agent holds comes back until it is
+    called or skipped."""
+    now = at or dt.datetime.now(dt.UTC)
+    agent = await _live_session(session, principal)
+    held = await held_preview(session, principal)
+    if held is not None:
+        return held
+    chosen = list((await session.execute(select(Campaign).where(
+        Campaign.id.in_([uuid.UUID(c) for c in agent.campaign_ids]),
+        Campaign.mode == CampaignMode.PREVIEW, Campaign.status == CampaignStatus.ACTIVE)
+        .order_by(Campaign.created_at))).scalars())
+    for campaign in chosen:
+        while True:
+            entry = (await session.execute(select(CampaignEntry).where(
+                CampaignEntry.tenant_id == campaign.tenant_id,
+                CampaignEntry.campaign_id == campaign.id,
+                CampaignEntry.state == EntryState.PENDING,
+                CampaignEntry.next_attempt_at <= now)
+                .order_by(CampaignEntry.priority.desc(), CampaignEntry.next_attempt_at)
+                .limit(1).with_for_update(skip_locked=True))).scalar_one_or_none()
+            if entry is None:
+                break
+            phone, _ = await _guarded_phone(session, campaign, entry, now)
+            if phone is None:
+                continue
+            entry.state, entry.lease_owner = EntryState.DIALING, _preview_owner(principal)
+            entry.lease_until = dt.datetime.now(dt.UTC) + PREVIEW_LEASE
+            return Preview(entry.id, entry.tenant_id, campaign.id, campaign.name,
+                           entry.debtor_id, phone.value)
+    return None
+
+
+async def _held_entry(session: AsyncSession, principal: Principal,
+                      entry_id: uuid.UUID) -> tuple[CampaignEntry, Campaign]:
+    row = (await session.execute(select(CampaignEntry, Campaign).join(
+        Campaign, (Campaign.tenant_id == CampaignEntry.tenant_id)
+        & (Campaign.id == CampaignEntry.campaign_id)).where(
+        CampaignEntry.id == entry_id, CampaignEntry.state == EntryState.DIALING,
+        CampaignEntry.lease_owner == _preview_owner(principal))
+        .with_for_update(of=CampaignEntry))).first()
+    if row is None:
+        raise NotFound("ficha")
+    return row[0], row[1]
+
+
+@dataclass(frozen=True)
+class PreviewCall:
+    call_id: uuid.UUID | None  # None: the guard refused
+    debtor_id: uuid.UUID
+    refused: str | None = None  # the guard's reason, in Portuguese
+
+
+async def preview_dial(session: AsyncSession, principal: Principal, entry_id: uuid.UUID,
+                       at: dt.datetime | None = None) -> PreviewCall:
+    """The agent read the file and clicks "Ligar": the call is opened for a dialer
+    process to place, with this agent reserved for it. The guard is asked again (the
+    file may have been on screen a while); a refusal is recorded and the entry waits."""
+    now = at or dt.datetime.now(dt.UTC)
+    entry, campaign = await _held_entry(session, principal, entry_id)
+    agent = await _live_session(session, principal)
+    if agent.state != AgentState.READY or agent.call_id is not None:
+        raise ValidationFailed({"_": "fique disponível antes de ligar (você está em "
+                                     "ligação, em pós-atendimento ou em pausa)"})
+    phone, verdict = await _guarded_phone(session, campaign, entry, now)
+    if phone is None:
+        return PreviewCall(None, entry.debtor_id, verdict.reason)
+    dial = await _open_call(session, campaign, entry, phone, now, PREVIEW_PENDING, -1)
+    agent.call_id = dial.call_id
+    await audit.record(session, principal.actor, "campaign.preview_dialed",
+                       tenant_id=campaign.tenant_id, entity="debtor",
+                       entity_id=entry.debtor_id,
+                       after={"campaign_id": campaign.id, "call_id": dial.call_id})
+    return PreviewCall(dial.call_id, entry.debtor_id)
+
+
+async def preview_skip(session: AsyncSession, principal: Principal, entry_id: uuid.UUID,
+                       reason: str | None, at: dt.datetime | None = None) -> None:
+    """The agent skips the debtor without calling, saying why; it comes back later."""
+    text = (reason or "").strip()
+    if not text:
+        raise ValidationFailed({"skip_reason": "informe por que esta ficha fica para depois"})
+    if len(text) > 200:
+        raise ValidationFailed({"skip_reason": f"o motivo tem {len(text)} caracteres; "
+                                               "o máximo é 200"})
+    entry, campaign = await _held_entry(session, principal, entry_id)
+    entry.state, entry.lease_owner, entry.lease_until = EntryState.PENDING, None, None
+    entry.last_outcome = "skipped"
+    entry.next_attempt_at = (at or dt.datetime.now(dt.UTC)) + PREVIEW_SKIP_DELAY
+    await audit.record(session, principal.actor, "campaign.preview_skipped",
+                       tenant_id=campaign.tenant_id, entity="debtor",
+                       entity_id=entry.debtor_id,
+                       after={"campaign_id": campaign.id, "reason": text})
+
+
+@dataclass(frozen=True)
+class PreviewDial:
+    campaign: Campaign
+    dial: Dial
+    agent: Agent
+
+
+async def take_preview_calls(session: AsyncSession, dialer_id: str, limit: int
+                             ) -> list[PreviewDial]:
+    """Preview calls agents asked for, taken by this dialer process (several processes
+    never take one: `SKIP LOCKED`). A call whose agent left meanwhile is failed."""
+    if limit <= 0:
+        return []
+    records = list((await session.execute(select(CallRecord).where(
+        CallRecord.dialer_id == PREVIEW_PENDING, CallRecord.ended_at.is_(None))
+        .order_by(CallRecord.dialed_at).limit(limit)
+        .with_for_update(skip_locked=True))).scalars())
+    taken = []
+    for record in records:
+        record.dialer_id = dialer_id
+        await session.execute(update(CampaignEntry).where(
+            CampaignEntry.tenant_id == record.tenant_id, CampaignEntry.id == record.entry_id)
+            .values(lease_owner=dialer_id, lease_until=dt.datetime.now(dt.UTC) + LEASE))
+        agent = (await session.execute(select(AgentSession).where(
+            AgentSession.call_id == record.id,
+            AgentSession.logged_out_at.is_(None)))).scalar_one_or_none()
+        if agent is None:
+            await finish(session, Result(record.id, CallOutcome.FAILED,
+                                         reason="the agent left before the call"))
+            continue
+        campaign = (await session.execute(select(Campaign).where(
+            Campaign.tenant_id == record.tenant_id,
+            Campaign.id == record.campaign_id))).scalar_one()
+        assert record.entry_id is not None and record.contact_point_id is not None
+        taken.append(PreviewDial(campaign, Dial(
+            record.id, record.tenant_id, record.campaign_id, record.entry_id,
+            record.debtor_id, record.contact_point_id, record.number,
+            campaign.ring_timeout_seconds),
+            Agent(agent.id, agent.tenant_id, agent.user_id, agent.sip_uri)))
+    return taken
 
 
 # ---- agents ----------------------------------------------------------------------------

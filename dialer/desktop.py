@@ -64,12 +64,40 @@ class AgentView:
     call_id: uuid.UUID | None
 
 
+CALL_LABELS = {CallOutcome.ANSWERED: "Ligação encerrada", CallOutcome.BUSY: "Ocupado",
+               CallOutcome.NO_ANSWER: "Não atendeu", CallOutcome.REJECTED: "Recusada",
+               CallOutcome.FAILED: "Falhou", CallOutcome.CONGESTION: "Rede congestionada",
+               CallOutcome.INVALID: "Número inexistente",
+               CallOutcome.ABANDONED: "Atendida sem operador"}
+
+
+@dataclass(frozen=True)
+class CallView:
+    id: uuid.UUID
+    number: str
+    label: str  # Chamando…, Em ligação, or how it ended
+    live: bool
+    bridged: bool
+
+
 @dataclass
 class Desktop:
     agent: AgentView | None
     choices: list[CampaignChoice]
     agenda: list[agenda.Item]
     debtor: DebtorFile | None = None
+    previewing: bool = False  # logged in to a preview campaign
+    preview: campaigns.Preview | None = None  # the file the agent reads before calling
+    call: CallView | None = None
+
+
+def _call_view(record: CallRecord) -> CallView:
+    if record.ended_at is not None:
+        label = CALL_LABELS[CallOutcome(record.outcome)] if record.outcome else "Encerrada"
+    else:
+        label = "Em ligação" if record.bridged_at is not None else "Chamando…"
+    return CallView(record.id, record.number, label, record.ended_at is None,
+                    record.bridged_at is not None)
 
 
 async def _choices(session: AsyncSession, principal: Principal) -> list[CampaignChoice]:
@@ -83,8 +111,10 @@ async def _choices(session: AsyncSession, principal: Principal) -> list[Campaign
                            STATUS_LABELS[CampaignStatus(r.status)]) for r in rows]
 
 
-async def desktop(principal: Principal, debtor_id: uuid.UUID | None = None) -> Desktop:
+async def desktop(principal: Principal, debtor_id: uuid.UUID | None = None,
+                  call_id: uuid.UUID | None = None) -> Desktop:
     agenda.may_work_agenda(principal)
+    previewing, preview, call = False, None, None
     async with transaction(principal) as session:
         choices = await _choices(session, principal)
         live = (await session.execute(select(AgentSession).where(
@@ -99,9 +129,20 @@ async def desktop(principal: Principal, debtor_id: uuid.UUID | None = None) -> D
                              live.state_since, live.reason, live.sip_uri,
                              [names.get(c, "campanha") for c in live.campaign_ids],
                              wrap if wrap is not None else 20, live.call_id)
+            previewing = (await session.execute(select(Campaign.id).where(
+                Campaign.id.in_([uuid.UUID(c) for c in live.campaign_ids]),
+                Campaign.mode == CampaignMode.PREVIEW).limit(1))).first() is not None
+            preview = await campaigns.held_preview(session, principal)
+        if call_id is not None:
+            record = (await session.execute(select(CallRecord).where(
+                CallRecord.id == call_id))).scalar_one_or_none()
+            if record is None or (debtor_id is not None and record.debtor_id != debtor_id):
+                raise NotFound("ligação")
+            call = _call_view(record)
     items = await agenda.upcoming(principal)
-    shown = await debtor_file(principal, debtor_id) if debtor_id else None
-    return Desktop(view, choices, items, shown)
+    shown_id = debtor_id or (preview.debtor_id if preview and call is None else None)
+    shown = await debtor_file(principal, shown_id) if shown_id else None
+    return Desktop(view, choices, items, shown, previewing, preview, call)
 
 
 async def login(principal: Principal, campaign_ids: list[str], sip_uri: str) -> None:
@@ -298,6 +339,27 @@ async def set_pacing(principal: Principal, campaign_id: uuid.UUID, mode: str,
         if errors or lines is None:
             raise ValidationFailed(errors)
         await campaigns.set_pacing(session, principal, checked, mode, target, lines)
+
+
+async def preview_next(principal: Principal, at: dt.datetime | None = None
+                       ) -> campaigns.Preview | None:
+    agenda.may_work_agenda(principal)
+    async with transaction(principal) as session:
+        return await campaigns.preview_next(session, principal, at)
+
+
+async def preview_dial(principal: Principal, entry_id: uuid.UUID,
+                       at: dt.datetime | None = None) -> campaigns.PreviewCall:
+    agenda.may_work_agenda(principal)
+    async with transaction(principal) as session:
+        return await campaigns.preview_dial(session, principal, entry_id, at)
+
+
+async def preview_skip(principal: Principal, entry_id: uuid.UUID, reason: str | None,
+                       at: dt.datetime | None = None) -> None:
+    agenda.may_work_agenda(principal)
+    async with transaction(principal) as session:
+        await campaigns.preview_skip(session, principal, entry_id, reason, at)
 
 
 async def end_call(principal: Principal, call_id: uuid.UUID) -> None:

@@ -34,7 +34,11 @@ SUPERVISORS = requires(Role.SUPERVISOR, Role.ADMIN)
 DONE = {"entrada": "Você entrou nas campanhas.", "saida": "Você saiu das campanhas.",
         "estado": "Situação atualizada.", "resultado": "Resultado registrado.",
         "encerrada": "Pedido de encerramento enviado ao discador.",
-        "vazia": "Nada a fazer agora: a agenda está vazia ou fora do horário permitido."}
+        "vazia": "Nada a fazer agora: a agenda está vazia ou fora do horário permitido.",
+        "sem-fichas": "Nenhuma ficha para ligar agora nas campanhas em prévia (lista vazia "
+                      "ou fora do horário permitido).",
+        "ligando": "Ligação pedida ao discador: seu telefone toca quando o devedor atender.",
+        "pulada": "Ficha pulada: ela volta à lista mais tarde."}
 DISPOSITION_FIELDS = ("disposition", "promise_date", "promise_amount", "callback_date",
                       "callback_time", "note")
 
@@ -51,7 +55,7 @@ async def _render(request: Req, debtor_id: uuid.UUID | None = None,
                   errors: dict[str, str] | None = None,
                   values: dict[str, str] | None = None) -> Template:
     try:
-        view = await desktop.desktop(request.user, debtor_id)
+        view = await desktop.desktop(request.user, debtor_id, call_id)
     except NotFound as exc:
         raise NotFoundException(detail=str(exc.detail)) from None
     except Forbidden as exc:
@@ -113,6 +117,43 @@ async def next_form(request: Req) -> Redirect:
     if item is None:
         return Redirect("/atendimento?feito=vazia")
     return Redirect(f"/atendimento?devedor={item.debtor_id}")
+
+
+@post("/atendimento/previa/proxima", guards=[AGENTS])
+async def preview_next_form(request: Req) -> Template | Redirect:
+    try:
+        found = await desktop.preview_next(request.user)
+    except NotFound as exc:
+        raise NotFoundException(detail=str(exc.detail)) from None
+    except Forbidden as exc:
+        raise PermissionDeniedException(detail=str(exc.detail)) from None
+    return Redirect("/atendimento" if found else "/atendimento?feito=sem-fichas")
+
+
+@post("/atendimento/previa/{entry_id:uuid}/ligar", guards=[AGENTS])
+async def preview_dial_form(request: Req, entry_id: FromPath[uuid.UUID]) -> Template | Redirect:
+    try:
+        placed = await desktop.preview_dial(request.user, entry_id)
+    except NotFound as exc:
+        raise NotFoundException(detail=str(exc.detail)) from None
+    except Forbidden as exc:
+        raise PermissionDeniedException(detail=str(exc.detail)) from None
+    except DomainError as exc:
+        errors = exc.detail if isinstance(exc.detail, dict) else {"_": exc.detail}
+        return await _render(request, status_code=exc.status_code, errors=errors)
+    if placed.call_id is None:
+        return await _render(request, placed.debtor_id, status_code=409, errors={
+            "_": f"A ligação não foi feita: {placed.refused}. A ficha volta à lista quando "
+                 "o contato for permitido."})
+    return Redirect(f"/atendimento?devedor={placed.debtor_id}&ligacao={placed.call_id}"
+                    "&feito=ligando")
+
+
+@post("/atendimento/previa/{entry_id:uuid}/pular", guards=[AGENTS])
+async def preview_skip_form(request: Req, entry_id: FromPath[uuid.UUID],
+                            data: Form) -> Template | Redirect:
+    return await _act(request, desktop.preview_skip, entry_id, data.get("skip_reason"),
+                      back="/atendimento?feito=pulada", form_values=data)
 
 
 @post("/atendimento/devedores/{debtor_id:uuid}/resultado", guards=[AGENTS])
@@ -209,4 +250,4 @@ async def campaign_status_form(request: Req, campaign_id: FromPath[uuid.UUID],
 
 handlers = [desktop_page, login_form, logout_form, state_form, next_form, disposition_form,
             hang_up_form, event_stream, supervisor_page, campaign_status_form,
-            campaign_pacing_form]
+            campaign_pacing_form, preview_next_form, preview_dial_form, preview_skip_form]

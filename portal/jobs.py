@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 
 TASK_MODULES = ("core.maintenance", "core.channels.tasks", "core.cadence.tasks",
-                "core.scoring.tasks", "tenants.intake.tasks", "legal.tasks")
+                "core.scoring.tasks", "tenants.intake.tasks", "legal.tasks", "dialer.tasks")
 
 
 def load_tasks() -> None:

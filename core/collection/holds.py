@@ -30,17 +30,28 @@ def _reason(text: str | None, field: str = "reason") -> str:
     return reason
 
 
+# Holds staff set by hand; a promise hold comes with the promise (a call's disposition),
+# which gives its end.
+MANUAL_KINDS = tuple(k for k in HoldKind if k is not HoldKind.PROMISE)
+
+
 def parse_kind(value: str | None) -> HoldKind:
+    """A kind staff may choose by hand."""
     try:
-        return HoldKind(value or "")
+        kind = HoldKind(value or "")
     except ValueError:
-        names = ", ".join(k.value for k in HoldKind)
-        raise ValidationFailed({"kind": f"tipo de bloqueio desconhecido; use {names}"}) from None
+        kind = None
+    if kind not in MANUAL_KINDS:
+        names = ", ".join(k.value for k in MANUAL_KINDS)
+        raise ValidationFailed({"kind": f"tipo de bloqueio desconhecido; use {names}"})
+    return kind
 
 
 async def set_hold(session: AsyncSession, principal: Principal, debtor_id: DebtorId,
                    kind: HoldKind, reason: str, *, debt_id: DebtId | None = None,
-                   at: dt.datetime | None = None) -> Hold:
+                   at: dt.datetime | None = None, until: dt.datetime | None = None) -> Hold:
+    """Stop collecting from `at` (now), until someone ends the hold or, with `until`,
+    until then."""
     reason = _reason(reason)
     debtor = (await session.execute(
         select(Debtor).where(Debtor.id == debtor_id).with_for_update())).scalar_one()
@@ -50,9 +61,11 @@ async def set_hold(session: AsyncSession, principal: Principal, debtor_id: Debto
         if owner != debtor.id:
             raise ValidationFailed({"debt_id": "o título não é deste devedor"})
     now = at or dt.datetime.now(dt.UTC)
+    if until is not None and until <= now:
+        raise ValidationFailed({"until": "o bloqueio deve terminar depois de começar"})
     hold = Hold(tenant_id=debtor.tenant_id, id=uuid7(), debtor_id=debtor.id, debt_id=debt_id,
-                kind=kind, reason=reason, starts_at=now, set_by=principal.actor.id,
-                set_by_email=principal.email)
+                kind=kind, reason=reason, starts_at=now, ends_at=until,
+                set_by=principal.actor.id, set_by_email=principal.email)
     session.add(hold)
     if kind is HoldKind.DECEASED:
         debtor.deceased_on = now.date()
@@ -60,7 +73,7 @@ async def set_hold(session: AsyncSession, principal: Principal, debtor_id: Debto
     await audit.record(session, principal.actor, "hold.set", tenant_id=debtor.tenant_id,
                        entity="debtor", entity_id=debtor.id,
                        after={"hold_id": hold.id, "kind": kind, "reason": reason,
-                              "debt_id": debt_id})
+                              "debt_id": debt_id, "until": until})
     return hold
 
 

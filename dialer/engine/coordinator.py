@@ -30,7 +30,7 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -196,6 +196,9 @@ class Live:
     abandoning: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
+
+Outgoing = tuple[campaigns.Dial, campaigns.Agent | None, str]  # call, agent, message
+Lease = Callable[[Any], Awaitable[list[Outgoing]]]
 
 CLAIM_CHUNK = 10  # entries leased per transaction
 CLAIM_PARALLEL = 8  # transactions leasing at once (the pool holds 2 x REGUA_DATABASE_POOL_SIZE)
@@ -508,6 +511,8 @@ class Coordinator:
         if now - self._last_housekeeping > 5:
             self._last_housekeeping = now
             await self._housekeeping(scope)
+        # Calls agents asked for on preview campaigns go first: an agent is waiting.
+        previewed = await self._dial(scope, self._previews)
         for live in list(self.live.values()):
             if (live.answered is not None and live.agent is None and not live.abandoning
                     and live.bridged is None and not live.lock.locked()):
@@ -536,10 +541,10 @@ class Coordinator:
                                   await self._prompt(session, campaign)))
         # Each lease asks the guard a few queries: several transactions at once keep a
         # large team's redial within a round or two.
-        chunks = [(campaign, size, prompt) for campaign, wanted, prompt in plans
+        chunks = [self._paced(campaign, size, prompt) for campaign, wanted, prompt in plans
                   for size in _split(wanted, CLAIM_CHUNK)]
-        placed = await asyncio.gather(*(self._dial(scope, *chunk) for chunk in chunks))
-        return sum(placed)
+        placed = await asyncio.gather(*(self._dial(scope, chunk) for chunk in chunks))
+        return previewed + sum(placed)
 
     async def _housekeeping(self, scope: Scope) -> None:
         async with self._db().transaction(scope) as session:
@@ -608,38 +613,50 @@ class Coordinator:
     def _wanted(self, campaign: Campaign, agents: list[AgentSession], now: float) -> int:
         return max(0, int(self._policy(campaign)(self.snapshot(campaign, agents, now))))
 
-    async def _dial(self, scope: Scope, campaign: Campaign, wanted: int, prompt: str) -> int:
-        """Lease up to `wanted` entries in one transaction and, once it commits, send the
-        calls to workers (a worker may report a call's end at once)."""
+    def _paced(self, campaign: Campaign, wanted: int, prompt: str) -> Lease:
+        """Up to `wanted` of the campaign's due entries, the guard first."""
+        async def lease(session: Any) -> list[Outgoing]:
+            dials = await campaigns.claim(
+                session, campaign, wanted, dialer_id=self.config.dialer_id, worker_id=-1,
+                at=dt.datetime.now(dt.UTC) + self.config.time_shift)
+            # One line per ready agent is dialed for that agent (progressive); lines
+            # beyond them (predictive) take whoever is ready on answer.
+            return [(dial, await campaigns.reserve_agent(session, campaign.id, dial.call_id),
+                     prompt) for dial in dials]
+        return lease
+
+    async def _previews(self, session: Any) -> list[Outgoing]:
+        """The preview calls agents asked for, as many as there are free lines."""
+        free = sum(w.free for w in self.workers.values())
+        return [(taken.dial, taken.agent, await self._prompt(session, taken.campaign))
+                for taken in await campaigns.take_preview_calls(
+                    session, self.config.dialer_id, free)]
+
+    async def _dial(self, scope: Scope, lease: Lease) -> int:
+        """Lease calls in one transaction and, once it commits, send them to workers (a
+        worker may report a call's end at once)."""
         outbox: list[tuple[WorkerHandle, dict[str, Any]]] = []
         taken: list[Live] = []
         try:
             async with self._leasing, self._db().transaction(scope) as session:
-                dials = await campaigns.claim(
-                    session, campaign, wanted, dialer_id=self.config.dialer_id,
-                    worker_id=-1, at=dt.datetime.now(dt.UTC) + self.config.time_shift)
-                for dial in dials:
+                for dial, agent, prompt in await lease(session):
                     # The line is counted on its worker before any await: the other
                     # chunks of this round choose workers meanwhile.
                     handle = max(self.workers.values(), key=lambda w: w.free)
-                    live = Live(dial, handle.index, time.time())
+                    live = Live(dial, handle.index, time.time(), agent=agent)
                     self.live[dial.call_id] = live
-                    measured = self._measured(campaign.id)
-                    if measured is not None:
-                        measured.dialed(live.dialed)
                     handle.calls.add(dial.call_id)
                     taken.append(live)
-                    # One line per ready agent is dialed for that agent (progressive);
-                    # lines beyond them (predictive) take whoever is ready on answer.
-                    live.agent = await campaigns.reserve_agent(session, campaign.id,
-                                                               dial.call_id)
+                    measured = self._measured(dial.campaign_id)
+                    if measured is not None:
+                        measured.dialed(live.dialed)
                     await campaigns.assign_worker(session, dial.call_id, handle.index)
                     await self._call_event(session, live, "dialing")
                     outbox.append((handle, {
                         "op": "dial", "call_id": str(dial.call_id),
                         "uri": f"sip:{dial.number}@{self._trunk(handle)}",
                         "ring_timeout": dial.ring_timeout_seconds, "abandon_wav": prompt,
-                        "agent_uri": live.agent.sip_uri if live.agent else None}))
+                        "agent_uri": agent.sip_uri if agent else None}))
         except BaseException:
             for live in taken:
                 self.live.pop(live.dial.call_id, None)

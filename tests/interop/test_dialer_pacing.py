@@ -1,7 +1,8 @@
 """Pacing in the live engine over real SIP: a predictive campaign dials ahead of its free
 agents when the measured answer rate is low, what it abandons is counted (in the call
 records, the engine's measurements and the supervisor's board), the debtor hears the
-spoken message and gets a callback on the agenda, and the engine backs off."""
+spoken message and gets a callback on the agenda, and the engine backs off. A preview
+campaign dials nothing until the agent, having read the file, clicks "Ligar"."""
 
 from __future__ import annotations
 
@@ -18,10 +19,12 @@ from sqlalchemy import select
 from core.access import transaction
 from core.auth.principal import Principal
 from core.auth.roles import Role
+from core.errors import NotFound, ValidationFailed
 from core.ids import uuid7
+from core.models import AuditLog
 from dialer import agenda, desktop, pacing
 from dialer.engine.peer import PeerProcess
-from dialer.models import AgendaItem, CampaignEntry, EntryState
+from dialer.models import AgendaItem, CallRecord, CampaignEntry, EntryState
 from tests.interop.conftest import (
     engine,
     finished_calls,
@@ -144,3 +147,65 @@ async def test_predictive_dials_ahead_of_free_agents_and_counts_what_it_abandons
         source = next(c for c in abandoned if c.id == item.source_id)
         assert item.due_at == source.ended_at + agenda.ABANDON_CALLBACK_AFTER
     assert all(entries[sc.debtors[n]].state == EntryState.DONE for n in numbers)
+
+
+async def test_a_preview_call_is_placed_only_when_the_agent_clicks_ligar(
+        factory, services, trunk, phones, tmp_path):
+    skipped_number, called_number = "+5511980000010", "+5511980000020"
+    sc = await scenario(factory, [skipped_number, called_number], [phones.uri("op-p")],
+                        mode="preview")
+    other = await scenario(factory, ["+5511980000030"], [])
+    agent = Principal(user_id=sc.agents[0], email="op@regua.test", full_name="Op",
+                      role=Role.AGENT, tenant_id=None, tenant_ids=frozenset({sc.tenant_id}))
+    stranger = Principal(user_id=uuid7(), email="x@regua.test", full_name="X",
+                         role=Role.SUPERVISOR, tenant_id=None,
+                         tenant_ids=frozenset({other.tenant_id}))
+    shift = open_window_shift()
+    dialer = engine(tmp_path, sc, shift=shift)
+    seen: dict[str, object] = {}
+
+    def now() -> dt.datetime:
+        return dt.datetime.now(dt.UTC) + shift
+
+    async def agent_works() -> None:
+        if "first" not in seen:
+            seen["first"], seen["at"] = await desktop.preview_next(agent, now()), time.time()
+        elif "called" not in seen and time.time() - seen["at"] > 1.5:
+            # Six rounds of the dialer went by with the file on screen: nothing dialed.
+            async with transaction(sc.boss) as session:
+                assert (await session.execute(select(CallRecord))).first() is None
+            assert not [c for c in trunk.stats() if c["user"] == skipped_number]
+            first = seen["first"]
+            with pytest.raises(ValidationFailed, match="skip_reason"):
+                await desktop.preview_skip(agent, first.entry_id, "  ", now())
+            await desktop.preview_skip(agent, first.entry_id, "Devedor em tratativa por e-mail",
+                                       now())
+            second = await desktop.preview_next(agent, now())
+            assert second.debtor_id == sc.debtors[called_number]
+            assert second.number == called_number
+            with pytest.raises(NotFound):
+                await desktop.preview_dial(stranger, second.entry_id, now())
+            seen["called"] = await desktop.preview_dial(agent, second.entry_id, now())
+
+    async def done() -> bool:
+        return len(await finished_calls(sc)) == 1
+
+    await run_until(dialer, done, limit=40, during=agent_works)
+    assert seen["first"].debtor_id == sc.debtors[skipped_number]
+    [call] = await finished_calls(sc)
+    assert call.id == seen["called"].call_id and call.number == called_number
+    assert (call.outcome, call.agent_user_id) == ("answered", agent.user_id)
+    assert call.dialer_id == dialer.config.dialer_id and call.answer_to_bridge_ms < 500
+    assert [c for c in phones.stats() if c["user"] == "op-p"][-1]["rx_max"] > 10
+    async with transaction(sc.boss) as session:
+        entries = {e.debtor_id: e for e in (await session.execute(
+            select(CampaignEntry))).scalars()}
+        logged = {e.action: e for e in (await session.execute(select(AuditLog).where(
+            AuditLog.action.like("campaign.preview_%")))).scalars()}
+    skipped = entries[sc.debtors[skipped_number]]
+    assert (skipped.state, skipped.last_outcome) == (EntryState.PENDING, "skipped")
+    assert skipped.next_attempt_at > now() + dt.timedelta(hours=3)
+    assert entries[sc.debtors[called_number]].state == EntryState.DONE
+    assert logged["campaign.preview_skipped"].after["reason"] == (
+        "Devedor em tratativa por e-mail")
+    assert logged["campaign.preview_dialed"].after["call_id"] == str(call.id)

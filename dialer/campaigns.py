@@ -476,6 +476,21 @@ async def _schedule(session: AsyncSession, record: CallRecord, outcome: CallOutc
         entry.next_attempt_at = ended + dt.timedelta(seconds=rule["delay_seconds"])
 
 
+async def next_phone(session: AsyncSession, record: CallRecord, at: dt.datetime) -> bool:
+    """The call reached someone who is not the debtor on that number (graded
+    `wrong_party` already): the list entry is due again for the debtor's next phone,
+    when one is left (the guard still decides when)."""
+    if record.entry_id is None:
+        return False
+    if not await contacts.usable(session, DebtorId(record.debtor_id), Channel.CALL):
+        return False
+    await session.execute(update(CampaignEntry).where(
+        CampaignEntry.tenant_id == record.tenant_id, CampaignEntry.id == record.entry_id,
+        CampaignEntry.state == EntryState.DONE)
+        .values(state=EntryState.PENDING, next_attempt_at=at, last_outcome="wrong_number"))
+    return True
+
+
 async def renew_leases(session: AsyncSession, dialer_id: str, entry_ids: list[uuid.UUID]
                        ) -> None:
     if entry_ids:

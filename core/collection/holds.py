@@ -82,9 +82,11 @@ async def end_hold(session: AsyncSession, principal: Principal, hold_id: HoldId,
     reason = _reason(reason)
     hold = (await session.execute(
         select(Hold).where(Hold.id == hold_id).with_for_update())).scalar_one()
-    if hold.ends_at is not None:
+    now = at or dt.datetime.now(dt.UTC)
+    # A hold set to end later (a promise's) may be ended sooner.
+    if hold.ends_at is not None and hold.ends_at <= now:
         raise Conflict({"hold": "este bloqueio já foi encerrado"})
-    hold.ends_at = max(at or dt.datetime.now(dt.UTC), hold.starts_at)
+    hold.ends_at = max(now, hold.starts_at)
     hold.ended_by_email = principal.email
     hold.end_reason = reason
     if hold.kind == HoldKind.DECEASED:
@@ -101,6 +103,15 @@ async def end_hold(session: AsyncSession, principal: Principal, hold_id: HoldId,
                        before={"hold_id": hold.id, "kind": hold.kind},
                        after={"end_reason": reason})
     return hold
+
+
+async def active_holds(session: AsyncSession, debtor_id: DebtorId, kind: HoldKind,
+                       at: dt.datetime | None = None) -> list[Hold]:
+    """The debtor's holds of `kind` in force at `at` (now)."""
+    now = at or dt.datetime.now(dt.UTC)
+    return list((await session.execute(select(Hold).where(
+        Hold.debtor_id == debtor_id, Hold.kind == kind, Hold.starts_at <= now,
+        (Hold.ends_at.is_(None)) | (Hold.ends_at > now)))).scalars())
 
 
 async def debtor_holds(session: AsyncSession, debtor_id: DebtorId) -> list[Hold]:

@@ -27,6 +27,7 @@ from core.collection import contacts, interactions
 from core.compliance import guard
 from core.errors import Forbidden, NotFound, ValidationFailed
 from core.ids import uuid7
+from core.masking import format_phone
 from core.models import CauseKind, Channel, ContactPoint, Outcome
 from dialer import agenda
 from dialer.models import (
@@ -559,6 +560,10 @@ class Preview:
     campaign_name: str
     debtor_id: uuid.UUID
     number: str | None  # the phone the call would use (None: none callable now)
+
+    @property
+    def number_label(self) -> str:
+        return format_phone(self.number) if self.number else ""
 
 
 async def _live_session(session: AsyncSession, principal: Principal) -> AgentSession:

@@ -216,7 +216,7 @@ async def supervisor_page(request: Req) -> Template:
     return await _board(request)
 
 
-@post("/atendimento/campanhas/{campaign_id:uuid}/ritmo", guards=[SUPERVISORS])
+@post("/atendimento/supervisao/campanhas/{campaign_id:uuid}/ritmo", guards=[SUPERVISORS])
 async def campaign_pacing_form(request: Req, campaign_id: FromPath[uuid.UUID],
                                data: Form) -> Template | Redirect:
     try:

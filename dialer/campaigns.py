@@ -530,6 +530,17 @@ async def calls_since(session: AsyncSession, campaign: Campaign, since: dt.datet
         CallRecord.dialed_at >= since).order_by(CallRecord.dialed_at))).scalars())
 
 
+async def others_lines(session: AsyncSession, campaign: Campaign, dialer_id: str
+                       ) -> list[tuple[dt.datetime, dt.datetime | None]]:
+    """(dialed, answered) of the campaign's calls other dialer processes have out and
+    not yet bridged: pacing counts them with its own."""
+    return [(r.dialed_at, r.answered_at) for r in (await session.execute(select(
+        CallRecord.dialed_at, CallRecord.answered_at).where(
+        CallRecord.tenant_id == campaign.tenant_id, CallRecord.campaign_id == campaign.id,
+        CallRecord.ended_at.is_(None), CallRecord.bridged_at.is_(None),
+        CallRecord.dialer_id != dialer_id)))]
+
+
 async def open_calls(session: AsyncSession, dialer_id: str) -> list[uuid.UUID]:
     return list((await session.execute(select(CallRecord.id).where(
         CallRecord.dialer_id == dialer_id, CallRecord.ended_at.is_(None)))).scalars())

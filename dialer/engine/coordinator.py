@@ -534,7 +534,9 @@ class Coordinator:
             free = sum(w.free for w in self.workers.values())
             for campaign in await campaigns.active_campaigns(session):
                 await self._measure(session, campaign, now)
-                wanted = min(self._wanted(campaign, agents, now), free)
+                others = await campaigns.others_lines(session, campaign,
+                                                      self.config.dialer_id)
+                wanted = min(self._wanted(campaign, agents, now, others), free)
                 if wanted > 0:
                     free -= wanted
                     plans.append((campaign, wanted,
@@ -590,10 +592,12 @@ class Coordinator:
             self._policies[campaign.id] = found
         return found[1]
 
-    def snapshot(self, campaign: Campaign, agents: list[AgentSession],
-                 now: float) -> pacing.Snapshot:
-        """What the policy sees: the campaign's logged-in agents, this process's lines
-        of the campaign ringing and answered-but-waiting, and the measurements."""
+    def snapshot(self, campaign: Campaign, agents: list[AgentSession], now: float,
+                 others: list[tuple[dt.datetime, dt.datetime | None]] | None = None
+                 ) -> pacing.Snapshot:
+        """What the policy sees: the campaign's logged-in agents, its lines ringing and
+        answered-but-waiting (this process's, and `others`: those of other dialer
+        processes, from their call records), and the measurements."""
         key = str(campaign.id)
         # Agents' times are the database's clock, not shifted like the call records'.
         mine = tuple(paced_agent(a.state, now - a.state_since.timestamp(),
@@ -602,16 +606,24 @@ class Coordinator:
         ours = [v for v in self.live.values() if v.dial.campaign_id == campaign.id]
         measured = self._measured(campaign.id)
         assert measured is not None
+        shift = self.config.time_shift.total_seconds()
+        ringing = [now - v.dialed for v in ours if v.answered is None]
+        waiting = [now - v.answered for v in ours if v.answered is not None
+                   and v.bridged is None and not v.abandoning]
+        for dialed, answered in others or []:
+            if answered is None:
+                ringing.append(now - (dialed.timestamp() - shift))
+            else:
+                waiting.append(now - (answered.timestamp() - shift))
         return pacing.Snapshot(
-            now=now, agents=mine,
-            ringing=tuple(now - v.dialed for v in ours if v.answered is None),
-            waiting=tuple(now - v.answered for v in ours if v.answered is not None
-                          and v.bridged is None and not v.abandoning),
+            now=now, agents=mine, ringing=tuple(ringing), waiting=tuple(waiting),
             stats=measured.stats(now), abandon_target=float(campaign.abandon_target),
             max_ratio=float(campaign.max_lines_per_agent))
 
-    def _wanted(self, campaign: Campaign, agents: list[AgentSession], now: float) -> int:
-        return max(0, int(self._policy(campaign)(self.snapshot(campaign, agents, now))))
+    def _wanted(self, campaign: Campaign, agents: list[AgentSession], now: float,
+                others: list[tuple[dt.datetime, dt.datetime | None]]) -> int:
+        snapshot = self.snapshot(campaign, agents, now, others)
+        return max(0, int(self._policy(campaign)(snapshot)))
 
     def _paced(self, campaign: Campaign, wanted: int, prompt: str) -> Lease:
         """Up to `wanted` of the campaign's due entries, the guard first."""

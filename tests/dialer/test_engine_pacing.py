@@ -38,7 +38,9 @@ async def lines_now(coordinator: Coordinator, sc) -> int | None:
         for campaign in await campaigns.active_campaigns(session):
             if campaign.id == sc.campaign_id:
                 await coordinator._measure(session, campaign, now)
-                return coordinator._wanted(campaign, agents, now)
+                others = await campaigns.others_lines(session, campaign,
+                                                      coordinator.config.dialer_id)
+                return coordinator._wanted(campaign, agents, now, others)
     return None
 
 
@@ -54,12 +56,20 @@ async def test_the_engine_paces_by_the_campaign_and_follows_the_supervisor(
     assert await lines_now(coordinator, sc) == 6
     measured = coordinator.measurements[sc.campaign_id][1].stats(time.time())
     assert (measured.attempts, len(measured.answered_ring_s), measured.talks) == (300, 15, 15)
+    # Another dialer process has two of the campaign's lines ringing: they count too.
+    async with transaction(sc.boss) as session:
+        for _ in range(2):
+            session.add(campaigns.CallRecord(
+                tenant_id=sc.tenant_id, id=uuid7(), campaign_id=sc.campaign_id,
+                debtor_id=next(iter(sc.debtors.values())), number="+5511910000099",
+                dialed_at=dt.datetime.now(dt.UTC), dialer_id="other-host:1", worker_id=0))
+    assert await lines_now(coordinator, sc) == 4
 
     boss = supervisor(sc.tenant_id)
-    await desktop.set_pacing(boss, sc.campaign_id, "predictive", "2,5", "1,5")
-    assert await lines_now(coordinator, sc) == 3  # the cap moved: 1.5 lines per agent
-    await desktop.set_pacing(boss, sc.campaign_id, "progressive", "2,5", "1,5")
-    assert await lines_now(coordinator, sc) == 2  # one line per ready agent
+    await desktop.set_pacing(boss, sc.campaign_id, "predictive", "2,5", "2,5")
+    assert await lines_now(coordinator, sc) == 3  # the cap moved: 2.5 lines per agent
+    await desktop.set_pacing(boss, sc.campaign_id, "progressive", "2,5", "2,5")
+    assert await lines_now(coordinator, sc) == 0  # one line per ready agent: both out
     await desktop.set_pacing(boss, sc.campaign_id, "preview", "3", "1")
     assert await lines_now(coordinator, sc) is None  # placed by the agents, not paced
     async with transaction(sc.boss) as session:
@@ -69,7 +79,8 @@ async def test_the_engine_paces_by_the_campaign_and_follows_the_supervisor(
     assert [e.after["mode"] for e in logged] == ["predictive", "progressive", "preview"]
     assert logged[0].before == {"mode": "predictive", "abandon_target": "0.0300",
                                 "max_lines_per_agent": "3.00"}
-    assert logged[0].after["abandon_target"] == "0.0250"
+    assert logged[0].after == {"mode": "predictive", "abandon_target": "0.0250",
+                               "max_lines_per_agent": "2.50"}
     assert (row.mode, row.abandon_target, row.max_lines_per_agent) == (
         CampaignMode.PREVIEW, Decimal("0.0300"), Decimal("1.00"))
 

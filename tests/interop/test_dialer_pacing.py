@@ -131,7 +131,9 @@ async def test_predictive_dials_ahead_of_free_agents_and_counts_what_it_abandons
         assert voiced > 3, f"{call.number} heard {voiced:.1f} s of sound"
         score, lag = best_match(heard, sent)
         assert score > 0.8, f"{call.number}: correlation {score:.2f}"
-        assert 1.5 <= lag / FPS <= 3.5
+        # 2 s after the answer on an idle machine; a loaded one delays the worker's loop
+        # and the peer's recorder by a second or more.
+        assert 1.0 <= lag / FPS <= 6.0, f"{call.number}: the message began at {lag / FPS} s"
         assert (call.ended_at - call.answered_at).total_seconds() >= 2 + len(sent) / FPS
 
     # The message promised a call back: each is on the agenda, and its list entry ends.

@@ -231,6 +231,27 @@ def dialer_simulate(policy: str, lines_per_agent: float, agents: int, answer_rat
     click.echo(f"espera média do agente: {result['agent_wait_mean_s']:.1f} s")
 
 
+@dialer.command("retention")
+@click.option("--tenant", "tenant_slug", required=True, help="The creditor's slug.")
+@click.option("--days", type=int, default=None,
+              help="Keep this tenant's call recordings this many days (30 to 3650).")
+@click.option("--purge", is_flag=True,
+              help="Delete the recordings past the period now (the nightly job's work).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def dialer_retention(tenant_slug: str, days: int | None, purge: bool, as_json: bool) -> None:
+    """Show or set how long a tenant's call recordings are kept."""
+    from portal.operator import recording_retention
+
+    result = _operate("dialer retention",
+                      lambda: recording_retention(tenant_slug, days, purge))
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    click.echo(f"{result['tenant']}: gravações guardadas por {result['retention_days']} dias")
+    if result["deleted"] is not None:
+        click.echo(f"gravações vencidas apagadas agora: {result['deleted']}")
+
+
 def _resume_pending() -> None:
     """Messages are not the source of truth: find imports a dead process left behind."""
     from core.jobs import send

@@ -281,3 +281,26 @@ async def run_escalation(tenant_slug: str, day: Any) -> dict[str, Any]:
             if running is not None:
                 running.stop()
         await get_db().dispose()
+
+
+async def recording_retention(tenant_slug: str, days: int | None,
+                              purge: bool) -> dict[str, Any]:
+    """A tenant's call-recording period: shown, set (`days`), and applied now (`purge`)."""
+    from core.access import TenantId
+    from core.auth.principal import Principal
+    from core.db import Scope
+    from dialer import recordings
+
+    db = get_db()
+    try:
+        async with db.transaction(await operator_scope()) as session:
+            tenant = await onboarding.get_tenant_by_slug(session, tenant_slug)
+        operator = Principal.system(Scope.tenant(tenant.id))
+        async with db.transaction(Scope.tenant(tenant.id)) as session:
+            if days is not None:
+                await recordings.set_retention(session, operator, TenantId(tenant.id), days)
+            kept = await recordings.retention_days(session, tenant.id)
+            deleted = await recordings.purge(session, tenant.id) if purge else None
+        return {"tenant": tenant.slug, "retention_days": kept, "deleted": deleted}
+    finally:
+        await db.dispose()

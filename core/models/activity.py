@@ -21,12 +21,13 @@ class HoldKind(StrEnum):
     DECEASED = "deceased"
     LEGAL = "legal"  # the legal team asked to stop
     CREDITOR = "creditor"  # the creditor asked to pause
+    PROMISE = "promise"  # the debtor promised to pay by a date: until then, and a margin
 
 
 HOLD_LABELS = {
     HoldKind.DISPUTE: "contestação", HoldKind.COURT_PLAN: "plano judicial (superendividamento)",
     HoldKind.DECEASED: "devedor falecido", HoldKind.LEGAL: "bloqueio jurídico",
-    HoldKind.CREDITOR: "pausa pedida pelo credor",
+    HoldKind.CREDITOR: "pausa pedida pelo credor", HoldKind.PROMISE: "promessa de pagamento",
 }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.conftest import login, shot
-from tests.legal.test_agreements import JOSE, load
+from tests.legal.helpers import JOSE, load
 
 pytestmark = pytest.mark.e2e
 

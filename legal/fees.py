@@ -88,12 +88,16 @@ def _check(contract: Contract) -> None:
         if band.min_days < 0 or (band.max_days is not None and band.max_days < band.min_days):
             errors["bands"] = (f"faixa de {band.min_days} a {band.max_days} dias inválida: o fim"
                                " é menor que o início")
+    overlaps = []
     for bucket in Bucket:
         ranges = sorted((b.min_days, b.max_days) for b in contract.bands if b.bucket == bucket)
         for (low, high), (next_low, _) in itertools.pairwise(ranges):
             if high is None or next_low <= high:
-                errors["bands"] = (f"faixas sobrepostas para {BUCKET_LABELS[bucket]}: a que"
-                                   f" começa em {low} dias e a que começa em {next_low} dias")
+                overlaps.append(f"{BUCKET_LABELS[bucket]} (a faixa que começa em {low} dias e a"
+                                f" que começa em {next_low} dias)")
+                break
+    if overlaps:
+        errors["bands"] = "faixas sobrepostas para " + "; ".join(overlaps)
     if contract.debtor_fee_pct is not None and not ZERO <= contract.debtor_fee_pct <= HUNDRED:
         errors["debtor_fee_pct"] = "percentual de honorários deve estar entre 0 e 100"
     if errors:

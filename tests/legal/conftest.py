@@ -1,5 +1,5 @@
 """The book the negotiation tests share: two creditors and their Josés, imported as a
-portfolio is, and Alfa's agent, supervisor and creditor admin."""
+portfolio is, Alfa's agent, supervisor and creditor admin, and the agency's admin."""
 
 from __future__ import annotations
 
@@ -29,8 +29,10 @@ async def book(db, factory, services, tmp_path):
     agent = await factory.user("agent", tenant_ids=[alfa.id])
     supervisor = await factory.user("supervisor", tenant_ids=[alfa.id])
     creditor = await factory.user("creditor_admin", tenant_id=alfa.id)
+    admin = await factory.user("admin", tenant_ids=[alfa.id, beta.id])
     return {"alfa": alfa, "beta": beta, "jose": jose, "jose_beta": jose_beta, "debts": debts,
-            "agent": agent, "supervisor": supervisor, "creditor": creditor,
+            "agent": agent, "supervisor": supervisor, "creditor": creditor, "admin": admin,
+            "p_admin": await principal(db, admin),
             "p_agent": await principal(db, agent),
             "p_supervisor": await principal(db, supervisor),
             "p_creditor": await principal(db, creditor)}

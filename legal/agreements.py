@@ -310,8 +310,8 @@ async def decide(principal: Principal, request_id: uuid.UUID, accept: bool | Non
                                   "debtor_notice": request.debtor_notice})
         await _event(session, principal, agreement, "approved" if accept else "refused",
                      f"Acordo {'aprovado' if accept else 'recusado'} pelo {level}",
-                     detail="; ".join(p for p in (text and f"motivo: {text}",
-                                                  request.debtor_notice) if p))
+                     detail=" · ".join(p for p in (text and f"motivo: {text}",
+                                                   request.debtor_notice) if p))
         return agreement.id
 
 

@@ -125,7 +125,7 @@ async def test_an_approval_sends_the_debtor_the_link_and_tells_the_agent(
     steps = [e.title for e in reversed(timeline) if e.kind == "agreement"]
     assert steps == ["Proposta de acordo", "Acordo aprovado pelo supervisor", "Aceite do acordo"]
     approved = next(e for e in timeline if e.title == "Acordo aprovado pelo supervisor")
-    assert approved.detail == ("motivo: ok, parcelas; Link de aceite enviado ao devedor por"
+    assert approved.detail == ("motivo: ok, parcelas · Link de aceite enviado ao devedor por"
                                " e-mail e SMS")
     assert approved.link == f"/acordos/{made.agreement_id}"
     assert next(e for e in timeline if e.title == "Aceite do acordo").by == (

@@ -159,9 +159,11 @@ class Created:
 
 
 async def create(principal: Principal, debtor_id: uuid.UUID, option_number: int,
-                 debt_ids: list[uuid.UUID] | None = None, at: dt.date | None = None) -> Created:
+                 debt_ids: list[uuid.UUID] | None = None, at: dt.date | None = None, *,
+                 by_label: str | None = None) -> Created:
     """An agreement on the simulated option `option_number` (the simulation is run again
-    here: the figures are never taken from the client)."""
+    here: the figures are never taken from the client). `by_label` names, on the debtor's
+    timeline, who proposed it when no user did (the debtor on the self-service page)."""
     _may_negotiate(principal)
     async with transaction(principal) as session:
         checked = await access_debtor(session, principal, debtor_id)
@@ -169,11 +171,11 @@ async def create(principal: Principal, debtor_id: uuid.UUID, option_number: int,
         chosen = [o for o in sim.options if o.option == option_number]
         if not chosen:
             raise ValidationFailed({"option": f"escolha uma das opções de 1 a {len(sim.options)}"})
-        return await _create(session, principal, sim, chosen[0])
+        return await _create(session, principal, sim, chosen[0], by_label)
 
 
 async def _create(session: AsyncSession, principal: Principal, sim: Simulation,
-                  option: Option) -> Created:
+                  option: Option, by_label: str | None = None) -> Created:
     debtor = (await session.execute(select(Debtor).where(Debtor.id == sim.debtor_id))
               ).scalar_one()
     creditor = (await session.execute(select(Tenant).where(Tenant.id == sim.tenant_id))
@@ -231,7 +233,7 @@ async def _create(session: AsyncSession, principal: Principal, sim: Simulation,
     await _event(session, principal, agreement, "proposed", "Proposta de acordo",
                  detail=option.label + ("" if approved_here else
                                         f"; aguarda aprovação do {APPROVAL_LEVEL_LABELS[needs]}"),
-                 amount=option.total)
+                 amount=option.total, by_label=by_label)
     return Created(agreement.id, agreement.status, needs.value, request_id)
 
 

@@ -174,14 +174,19 @@ def from_dict(values: dict[str, Any]) -> Contract:
             low = int(str(row.get("min_days", "")).strip())
             top = row.get("max_days")
             high = None if top in (None, "") else int(str(top).strip())
-            for bucket in Bucket:
-                raw = row.get(bucket.value)
-                if raw not in (None, ""):
-                    bands.append(Band(low, high, bucket,
-                                      _number(raw, f"faixa {i}, {bucket.value}")))
-        except (ValueError, TypeError, AttributeError) as exc:
-            detail = str(exc) if "faixa" in str(exc) else "informe os dias (início e fim)"
-            raise ValidationFailed({"bands": f"faixa {i}: {detail}"}) from None
+        except (ValueError, TypeError, AttributeError):
+            raise ValidationFailed({"bands": f"faixa {i}: informe os dias (início e fim)"
+                                             " em números inteiros"}) from None
+        named = [b for b in Bucket if row.get(b.value) not in (None, "")]
+        if not named:
+            raise ValidationFailed({"bands": f"faixa {i}: informe a comissão de ao menos um"
+                                             " componente"})
+        for bucket in named:
+            try:
+                bands.append(Band(low, high, bucket, _number(row[bucket.value],
+                                                             BUCKET_LABELS[bucket])))
+            except ValueError as exc:
+                raise ValidationFailed({"bands": f"faixa {i}, {exc}"}) from None
     fee = values.get("debtor_fee_pct")
     try:
         debtor_fee = None if fee in (None, "") else _number(fee, "honorários do devedor")

@@ -188,3 +188,16 @@ async def test_an_sms_outside_its_window_waits_and_the_answer_says_so(db, book, 
         queued = (await session.execute(select(MessageDispatch.channel).where(
             MessageDispatch.cause_id == made.agreement_id))).scalars().all()
     assert queued == ["email"]
+
+
+def test_the_platforms_notice_templates_obey_the_template_rules(services):
+    from core.channels import templates
+    from core.models import Channel
+
+    settings = get_settings()
+    for channel in (Channel.EMAIL, Channel.SMS):
+        source = templates.default_template(channel, templates.NOTICE_NAME)
+        templates.check(source, settings)  # identification, wording, SP/RJ itemisation
+        shown = templates.render(source, templates.sample_context(settings)).body
+        assert templates.SAMPLE_NOTICE.link in shown
+    assert not templates.has_default(Channel.WHATSAPP, templates.NOTICE_NAME)

@@ -336,6 +336,7 @@ class QueueItem:
     created_at: dt.datetime
     decided_at: dt.datetime | None
     may_decide: bool
+    debtor_notice: str | None  # what the debtor was sent with the answer
 
 
 async def queue(principal: Principal, include_decided: bool = False) -> list[QueueItem]:
@@ -362,7 +363,8 @@ async def queue(principal: Principal, include_decided: bool = False) -> list[Que
             status_label=APPROVAL_STATUS_LABELS[ApprovalStatus(r.status)], why=r.why,
             reason=r.reason, option_label=a.option_label, total=a.total,
             discount_total=a.discount_total, created_at=r.created_at, decided_at=r.decided_at,
-            may_decide=r.status == ApprovalStatus.PENDING and ApprovalLevel(r.level) in levels)
+            may_decide=r.status == ApprovalStatus.PENDING and ApprovalLevel(r.level) in levels,
+            debtor_notice=r.debtor_notice)
             for r, a, name in rows]
 
 

@@ -89,7 +89,8 @@ async def test_agent_negotiates_and_the_creditor_decides(page, browser, live_ser
     await tab.fill("#fila input[name=reason]", "Desconto acima do que aceitamos.")
     await tab.click("#fila button:has-text('Recusar')")
     await tab.wait_for_selector(".alert.ok:has-text('Decisão registrada')")
-    assert "recusado" in await tab.locator("#fila").inner_text()
+    queue = await tab.locator("#fila").inner_text()
+    assert "recusado" in queue and "Resposta enviada ao devedor por e-mail e SMS" in queue
     await context.close()
 
     await page.reload()

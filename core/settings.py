@@ -249,6 +249,11 @@ class Settings(BaseSettings):
         return tuple(ipaddress.ip_network(item, strict=False)
                      for item in _split(self.trusted_proxies))
 
+    def public_base_url(self) -> str:
+        """Where people reach the web app (links in messages): REGUA_PUBLIC_URL, else the
+        address `regua web` listens on."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
     def resolved_secret_key(self) -> str:
         """The signing/hashing key: configured, or generated once into the state folder."""
         if self.secret_key is not None:

@@ -40,6 +40,7 @@ from core.compliance.business_days import next_business_day, non_business, previ
 from core.errors import ValidationFailed
 from core.formatting import brl, date_br
 from core.models import Bucket, Debt, Debtor, DebtStatus, Tenant
+from legal.fees import contract_of
 from legal.models import Agreement, AgreementStatus, ApprovalLevel, NegotiationPolicy
 from legal.policy import band_for, policy_for, terms_for
 from legal.updating import DebtUpdate, IndexTable, pct, update_debts
@@ -325,7 +326,9 @@ async def simulate_in(session: AsyncSession, debtor_id: DebtorId,
     policy = await policy_for(session, tenant.id)
     debts = await open_debts(session, debtor.id, debt_ids)
     table = await IndexTable.load(session)
-    updates = await update_debts(session, debts, day, terms_for(policy, debtor), table)
+    contract = await contract_of(session, tenant.id)
+    updates = await update_debts(session, debts, day, terms_for(policy, contract, debtor),
+                                 table)
     options = build_options(policy, updates, day, tenant.state, await history(session, tenant.id))
     notes = sorted({n for u in updates for n in u.notes})
     if not options:

@@ -817,6 +817,76 @@ def indexes_load(file: Any) -> None:
 
 
 @cli.group()
+def fees() -> None:
+    """The agency's fee contract with a creditor: commission and the debtor's fee."""
+
+
+def _print_fees(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+        return
+    from core.models.ledger import BUCKET_LABELS
+
+    if result["default"]:
+        click.echo("Sem contrato salvo: comissão padrão.")
+    for band in result["bands"]:
+        days = (f"{band['min_days']} a {band['max_days']} dias" if band["max_days"] is not None
+                else f"{band['min_days']} dias ou mais")
+        rates = ", ".join(f"{BUCKET_LABELS[b]} {band[b]}%" for b in BUCKET_LABELS
+                          if band.get(b) is not None)
+        click.echo(f"Comissão, {days} de atraso na colocação: {rates}")
+    click.echo("Pagamentos direto ao credor geram comissão: "
+               + ("sim" if result["direct_payments_earn"] else "não"))
+    fee = result["debtor_fee_pct"]
+    click.echo("Honorários cobrados do devedor: "
+               + (f"{fee}% sobre o saldo atualizado" if fee is not None else "não cobrados"))
+
+
+@fees.command("show")
+@click.option("--tenant", "tenant_slug", required=True, help="The creditor's slug.")
+@click.option("--json", "as_json", is_flag=True, help="Print the contract as one JSON object.")
+def fees_show(tenant_slug: str, as_json: bool) -> None:
+    """Print a tenant's fee contract (the default commission until one is saved)."""
+    from portal.operator import fee_contract
+
+    _print_fees(_operate("fees show", lambda: fee_contract(tenant_slug, None)), as_json)
+
+
+@fees.command("set")
+@click.option("--tenant", "tenant_slug", required=True, help="The creditor's slug.")
+@click.option("--band", "bands", multiple=True, metavar="DE-ATÉ:COMPONENTE=PCT,...",
+              help="A commission band, e.g. 0-180:principal=10,interest=30 or "
+                   "181-:principal=20 (repeat; replaces every band).")
+@click.option("--debtor-fee", default=None, metavar="PCT",
+              help="Fee charged to the debtor, % of the updated balance; 'none': not charged.")
+@click.option("--direct-payments-earn/--direct-payments-do-not-earn", default=None,
+              help="Whether payments made directly to the creditor earn commission.")
+@click.option("--json", "as_json", is_flag=True, help="Print the contract as one JSON object.")
+def fees_set(tenant_slug: str, bands: tuple[str, ...], debtor_fee: str | None,
+             direct_payments_earn: bool | None, as_json: bool) -> None:
+    """Change a tenant's fee contract; what is not given stays as it is."""
+    from core.errors import DomainError
+    from legal.fees import band_from_text
+    from portal.operator import fee_contract
+
+    changes: dict[str, Any] = {}
+    if bands:
+        try:
+            changes["bands"] = [band_from_text(b) for b in bands]
+        except DomainError as exc:
+            click.echo(f"regua fees set: {exc}", err=True)
+            sys.exit(1)
+    if debtor_fee is not None:
+        changes["debtor_fee_pct"] = None if debtor_fee.strip().lower() in ("none", "") \
+            else debtor_fee
+    if direct_payments_earn is not None:
+        changes["direct_payments_earn"] = direct_payments_earn
+    if not changes:
+        raise click.UsageError("give --band, --debtor-fee or --direct-payments-earn")
+    _print_fees(_operate("fees set", lambda: fee_contract(tenant_slug, changes)), as_json)
+
+
+@cli.group()
 def agreement() -> None:
     """Negotiation: simulate options and create agreements."""
 

@@ -2,7 +2,10 @@
 
 The desktop hears the dialer through server-sent events (`/atendimento/eventos`, fed by
 PostgreSQL LISTEN on the dialer's channel, this agent's events only): a screen pop opens
-the debtor on the desktop. Handlers parse, call one service of `dialer`, and render.
+the debtor on the desktop. Handlers parse, call one service of `dialer`, and render. The
+desktop also shows the answers to the agent's approval requests until the agent marks
+them as seen (`legal.notices`: the page composes both packages, which do not import each
+other).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from core.auth.roles import Role
 from core.auth.web import requires
 from core.errors import DomainError, Forbidden, NotFound
 from dialer import agenda, campaigns, desktop, dispositions, events
+from legal import notices
 from portal.pages import page
 
 Req = Request[Principal, str, Any]
@@ -38,7 +42,8 @@ DONE = {"entrada": "Você entrou nas campanhas.", "saida": "Você saiu das campa
         "sem-fichas": "Nenhuma ficha para ligar agora nas campanhas em prévia (lista vazia "
                       "ou fora do horário permitido).",
         "ligando": "Ligação pedida ao discador: seu telefone toca quando o devedor atender.",
-        "pulada": "Ficha pulada: ela volta à lista mais tarde."}
+        "pulada": "Ficha pulada: ela volta à lista mais tarde.",
+        "ciente": "Resposta marcada como vista."}
 DISPOSITION_FIELDS = ("disposition", "promise_date", "promise_amount", "callback_date",
                       "callback_time", "note")
 
@@ -60,7 +65,9 @@ async def _render(request: Req, debtor_id: uuid.UUID | None = None,
         raise NotFoundException(detail=str(exc.detail)) from None
     except Forbidden as exc:
         raise PermissionDeniedException(detail=str(exc.detail)) from None
+    answers = await notices.answers_for(request.user)
     return page(request, "desktop.html", status_code=status_code, d=view, call_id=call_id,
+                answers=answers,
                 done=DONE.get(request.query_params.get("feito", "")),
                 dispositions=list(dispositions.LABELS.items()), form=values or {},
                 errors=errors or {})
@@ -174,6 +181,15 @@ async def disposition_form(request: Req, debtor_id: FromPath[uuid.UUID],
     return Redirect("/atendimento?feito=resultado")
 
 
+@post("/atendimento/respostas/{request_id:uuid}/ciente", guards=[AGENTS])
+async def answer_seen_form(request: Req, request_id: FromPath[uuid.UUID]) -> Redirect:
+    try:
+        await notices.acknowledge(request.user, request_id)
+    except NotFound as exc:
+        raise NotFoundException(detail=str(exc.detail)) from None
+    return Redirect("/atendimento?feito=ciente")
+
+
 @post("/atendimento/ligacoes/{call_id:uuid}/encerrar", guards=[AGENTS])
 async def hang_up_form(request: Req, call_id: FromPath[uuid.UUID]) -> Template | Redirect:
     return await _act(request, desktop.end_call, call_id, back="/atendimento?feito=encerrada")
@@ -249,5 +265,6 @@ async def campaign_status_form(request: Req, campaign_id: FromPath[uuid.UUID],
 
 
 handlers = [desktop_page, login_form, logout_form, state_form, next_form, disposition_form,
-            hang_up_form, event_stream, supervisor_page, campaign_status_form,
-            campaign_pacing_form, preview_next_form, preview_dial_form, preview_skip_form]
+            answer_seen_form, hang_up_form, event_stream, supervisor_page,
+            campaign_status_form, campaign_pacing_form, preview_next_form,
+            preview_dial_form, preview_skip_form]

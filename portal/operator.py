@@ -304,3 +304,21 @@ async def recording_retention(tenant_slug: str, days: int | None,
         return {"tenant": tenant.slug, "retention_days": kept, "deleted": deleted}
     finally:
         await db.dispose()
+
+
+async def fee_contract(tenant_slug: str, changes: dict[str, Any] | None) -> dict[str, Any]:
+    """The tenant's fee contract; with `changes`, those fields replaced first (`bands`
+    replaces every band)."""
+    from core.auth.principal import Principal
+    from core.db import Scope
+    from legal import fees
+
+    tenant_id = await _tenant_id(tenant_slug)
+    principal = Principal.system(Scope.tenant(tenant_id))
+    try:
+        current = await fees.read(principal, tenant_id)
+        if changes:
+            current = await fees.save(principal, tenant_id, {**current, **changes})
+        return {"tenant": tenant_slug, **current}
+    finally:
+        await get_db().dispose()

@@ -73,6 +73,7 @@ from legal.escalation.models import (
     EscalationPath,
     EscalationState,
 )
+from legal.fees import contract_of
 from legal.policy import policy_for, terms_for
 from legal.updating import DebtUpdate, IndexTable, update_debts
 
@@ -152,7 +153,8 @@ async def gather(session: AsyncSession, case: LegalCase, version: int,
     policy = await policy_for(session, case.tenant_id)
     debtor = (await session.execute(select(Debtor).where(Debtor.id == case.debtor_id))
               ).scalar_one()
-    updates = await update_debts(session, debts, today, terms_for(policy, debtor),
+    contract = await contract_of(session, case.tenant_id)
+    updates = await update_debts(session, debts, today, terms_for(policy, contract, debtor),
                                  await IndexTable.load(session))
     return Contents(
         case=case, version=version, tenant=tenant, today=today, now=now, zone=zone,

@@ -33,6 +33,7 @@ from legal.cases import cnj, documents, service
 from legal.cases.models import CaseDocument, CaseEscalation, LegalCase
 from legal.escalation import journal
 from legal.escalation.models import Escalation, EscalationPath, EscalationState
+from legal.fees import contract_of
 from legal.policy import policy_for, terms_for
 from legal.updating import update_debts
 from portal.operator import import_portfolio
@@ -171,6 +172,7 @@ async def test_the_dossier_shows_the_debtor_the_debts_with_their_memoria_the_agr
         today = await service.today_of(session, book["alfa"].id)
         updates = await update_debts(session, debts, today,
                                      terms_for(await policy_for(session, book["alfa"].id),
+                                               await contract_of(session, book["alfa"].id),
                                                debtor))
     assert [u.label for u in updates] == ["CT-1 / 1", "CT-1 / 2"]
     for update in updates:

@@ -1,21 +1,30 @@
 """The cadence engine: one day's plan for a whole tenant in set-based SQL.
 
-`run(session, tenant_id, day)`:
+`run(session, tenant_id, day)`, in one statement:
 1. enrols the debtors a step reaches today and who follow no version yet (the champion's
    current version, or the challenger's for the debtors a hash of their id with the
    tenant's salt puts on its side);
-2. one `INSERT ... SELECT ... ON CONFLICT DO NOTHING` writes one action per debtor, step,
-   step channel and day: the debtor's workable debts (`regua_debt_blocker`, the one rule)
-   whose due date is `day - step.day`, with the step's conditions, grouped per debtor so
-   one message lists them all; the channel's contact point decides `planned` (on the
-   channel, or on its fallback) or `blocked` (opted out, no usable contact). A rerun of the
-   day finds every row present and adds nothing;
+2. `INSERT ... SELECT ... ON CONFLICT DO NOTHING` writes one action per debtor, step,
+   step channel and day: the debtor's workable debts (`regua_debt_blocker`, the one rule,
+   judged once per debt) whose due date is `day - step.day`, with the step's conditions,
+   grouped per debtor so one message lists them all; the channel's contact point decides
+   `planned` (on the channel, or on its fallback) or `blocked` (opted out, no usable
+   contact). A rerun of the day finds every row present and adds nothing;
 3. the calendar part of the compliance guard (windows and holidays) per group of
    (state, zone, channel) — a handful per tenant, not a loop over debtors: a closed day
    blocks the group's actions with the guard's code, a window that opens later that day
    sets `send_after`;
 4. the sends are the `cadence.dispatch` job's (after commit): the per-attempt guard
    (caps, opt-outs now, holds now) runs in each `cadence.send`.
+
+A run leaves a mark for the tenant's day (`cadence_plan_mark`): the oldest transaction
+still running when it started (the snapshot's xmin). A rerun of the day, with the
+cadences unchanged since, selects only the debtors with a row written since then (by
+row version, `xmin`, so every writer counts, whichever code path it took): a debt due on
+a step's offset (an import, a payment, a debt reopened), the debtor, its score, its
+enrolment or a hold (one ended). Nothing else can change what the day's plan holds (the
+plan judges the day at its noon), so a rerun with nothing new adds nothing and costs a
+small fraction of the first run, and one after a change plans what the change made due.
 
 `preview(...)` runs the same selection without writing (the dry-run).
 """
@@ -77,7 +86,7 @@ def _opted_out(channel: str) -> str:
 
 
 POLICY_CTE = """
-pol AS (
+pol AS MATERIALIZED (
     SELECT p.salt, p.challenger_percent,
            (SELECT v.id FROM cadence_version v JOIN cadence c
               ON c.tenant_id = v.tenant_id AND c.id = v.cadence_id
@@ -92,45 +101,106 @@ pol AS (
 offsets AS (SELECT DISTINCT CAST(:d AS date) - s.day AS due FROM cadence_step s
             WHERE s.tenant_id = :t)"""
 
-# Debtors a step reaches today who follow no version yet.
-ENROL = f"""
-WITH {POLICY_CTE},
-reached AS (
-    SELECT DISTINCT x.debtor_id FROM debt x
-    WHERE x.tenant_id = :t AND x.status = 'open' AND x.due_date IN (SELECT due FROM offsets)
-)
-INSERT INTO cadence_enrolment (tenant_id, id, debtor_id, version_id, arm, enrolled_at)
-SELECT :t, regua_uuid7(), r.debtor_id,
-       CASE WHEN pol.challenger_v IS NOT NULL
-                 AND {SIDE_SQL.format(debtor="r.debtor_id")} < pol.challenger_percent
-            THEN pol.challenger_v ELSE pol.champion_v END,
-       CASE WHEN pol.challenger_v IS NOT NULL
-                 AND {SIDE_SQL.format(debtor="r.debtor_id")} < pol.challenger_percent
-            THEN 'challenger' ELSE 'champion' END,
-       now()
-FROM reached r CROSS JOIN pol
-WHERE pol.champion_v IS NOT NULL
-  AND NOT EXISTS (SELECT 1 FROM cadence_enrolment e
-                  WHERE e.tenant_id = :t AND e.debtor_id = r.debtor_id)
-ON CONFLICT DO NOTHING
+
+def _changed(xmin: str) -> str:
+    """SQL: the row version `xmin` was written by a transaction not finished when the
+    marked run started, other than that run itself. Row versions older than about two
+    billion transactions may count as changed: a wasted look, never a missed change."""
+    return (f"({xmin} <> CAST(:own AS xid)"
+            f" AND age({xmin}) <= age(CAST(:since AS xid)))")
+
+
+DUE = "x.tenant_id = :t AND x.status = 'open' AND x.due_date IN (SELECT due FROM offsets)"
+
+# The open debts due on a step's offset (`due_debts`, rows of `debt`) and the debtors
+# they reach today (`reached`, enrolled if they follow no version yet): the whole day's.
+WHOLE_DAY = f""",
+due_debts AS MATERIALIZED (SELECT * FROM debt x WHERE {DUE}),
+reached AS (SELECT DISTINCT debtor_id FROM due_debts)"""
+
+# A rerun's (see the module's docstring): the debtors reached by a debt written since the
+# mark, the debtors touched since (those, and any whose own row, score, enrolment or hold
+# changed), and the due debts of the touched debtors, looked up debtor by debtor (the
+# fence, OFFSET 0, keeps the planner from reading every due debt first).
+SINCE_MARK = f""",
+reached AS MATERIALIZED (
+    SELECT DISTINCT x.debtor_id FROM debt x WHERE {DUE} AND {_changed("x.xmin")}
+),
+touched AS (
+    SELECT debtor_id FROM reached
+    UNION SELECT b.id FROM debtor b WHERE b.tenant_id = :t AND {_changed("b.xmin")}
+    UNION SELECT sc.debtor_id FROM debtor_score sc
+          WHERE sc.tenant_id = :t AND {_changed("sc.xmin")}
+    UNION SELECT e.debtor_id FROM cadence_enrolment e
+          WHERE e.tenant_id = :t AND {_changed("e.xmin")}
+    UNION SELECT h.debtor_id FROM hold h WHERE h.tenant_id = :t AND {_changed("h.xmin")}
+),
+due_debts AS MATERIALIZED (
+    SELECT x.* FROM touched t CROSS JOIN LATERAL (
+        SELECT * FROM debt x WHERE {DUE} AND x.debtor_id = t.debtor_id OFFSET 0) x
+)"""
+
+# What a rerun cannot narrow to debtors: the tenant (its zone), its cadences and policy.
+CONFIG_CHANGED = f"""
+SELECT EXISTS (SELECT 1 FROM tenant WHERE id = :t AND {_changed("xmin")})
+    OR EXISTS (SELECT 1 FROM cadence_policy WHERE tenant_id = :t AND {_changed("xmin")})
+    OR EXISTS (SELECT 1 FROM cadence WHERE tenant_id = :t AND {_changed("xmin")})
+    OR EXISTS (SELECT 1 FROM cadence_version WHERE tenant_id = :t AND {_changed("xmin")})
+    OR EXISTS (SELECT 1 FROM cadence_step WHERE tenant_id = :t AND {_changed("xmin")})
 """
+
+MARK = """
+SELECT CAST(split_part(snapshot, ':', 1) AS bigint) AS since,
+       CAST(CAST(xmin AS text) AS bigint) AS own
+FROM cadence_plan_mark WHERE tenant_id = :t AND day = :d
+"""
+SET_MARK = """
+INSERT INTO cadence_plan_mark AS m (tenant_id, id, day, snapshot, planned_at, runs)
+VALUES (:t, regua_uuid7(), :d, :snapshot, now(), 1)
+ON CONFLICT (tenant_id, day) DO UPDATE
+    SET snapshot = excluded.snapshot, planned_at = excluded.planned_at, runs = m.runs + 1
+"""
+
+# The reached debtors who follow no version yet, enrolled. The plan in the same statement
+# does not see these rows; it takes the version their side gives, which is the same.
+ENROL_CTE = f""",
+enrolled AS (
+    INSERT INTO cadence_enrolment (tenant_id, id, debtor_id, version_id, arm, enrolled_at)
+    SELECT :t, regua_uuid7(), r.debtor_id,
+           CASE WHEN pol.challenger_v IS NOT NULL
+                     AND {SIDE_SQL.format(debtor="r.debtor_id")} < pol.challenger_percent
+                THEN pol.challenger_v ELSE pol.champion_v END,
+           CASE WHEN pol.challenger_v IS NOT NULL
+                     AND {SIDE_SQL.format(debtor="r.debtor_id")} < pol.challenger_percent
+                THEN 'challenger' ELSE 'champion' END,
+           now()
+    FROM reached r CROSS JOIN pol
+    WHERE pol.champion_v IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM cadence_enrolment e
+                      WHERE e.tenant_id = :t AND e.debtor_id = r.debtor_id)
+    ON CONFLICT DO NOTHING
+    RETURNING debtor_id
+)"""
 
 
 # The day's (debtor, step, channel) rows, for INSERT or for a dry-run's SELECT. Debtors
 # not enrolled yet (a dry-run) take the version their side would get. A debtor not scored
 # yet has no score and no segments: a step conditioned on them skips it.
 _SIDE = SIDE_SQL.format(debtor="x.debtor_id")
-PLAN = f"""
-WITH {POLICY_CTE},
+PLAN = f""",
+workable AS MATERIALIZED (  -- each debt judged once, not once per step
+    SELECT x.id, x.debtor_id, x.due_date, x.current_balance FROM due_debts x
+    WHERE regua_debt_blocker(x, CAST(:at AS timestamptz)) IS NULL
+),
 due AS (
     SELECT x.id AS debt_id, x.debtor_id, s.id AS step_id, s.version_id, s.day AS step_day,
            s.channels, s.templates, s.fallback, b.state AS uf, b.timezone AS zone,
            coalesce(e.arm, CASE WHEN pol.challenger_v IS NOT NULL
                                      AND {_SIDE} < pol.challenger_percent
                                 THEN 'challenger' ELSE 'champion' END) AS arm
-    FROM debt x
+    FROM workable x
     CROSS JOIN pol
-    JOIN debtor b ON b.tenant_id = x.tenant_id AND b.id = x.debtor_id
+    JOIN debtor b ON b.tenant_id = :t AND b.id = x.debtor_id
     LEFT JOIN cadence_enrolment e ON e.tenant_id = :t AND e.debtor_id = x.debtor_id
     LEFT JOIN debtor_score sc ON sc.tenant_id = :t AND sc.debtor_id = x.debtor_id
     JOIN cadence_step s ON s.tenant_id = :t
@@ -139,10 +209,7 @@ due AS (
                                                AND {_SIDE} < pol.challenger_percent
                                           THEN pol.challenger_v ELSE pol.champion_v END)
          AND s.day = CAST(:d AS date) - x.due_date
-    WHERE x.tenant_id = :t AND x.status = 'open'
-      AND x.due_date IN (SELECT due FROM offsets)
-      AND regua_debt_blocker(x, CAST(:at AS timestamptz)) IS NULL
-      AND (s.amount_min IS NULL OR x.current_balance >= s.amount_min)
+    WHERE (s.amount_min IS NULL OR x.current_balance >= s.amount_min)
       AND (s.amount_max IS NULL OR x.current_balance <= s.amount_max)
       AND (s.states IS NULL OR b.state = ANY (s.states))
       AND (s.score_min IS NULL OR sc.score >= s.score_min)
@@ -171,7 +238,7 @@ plan AS (
 )"""
 
 
-INSERT = PLAN + """,
+INSERT_ACTIONS = """,
 ins AS (
     INSERT INTO cadence_action (tenant_id, id, day, debtor_id, step_id, version_id, step_day,
                                 step_channel, channel, template, arm, debt_ids, state, reason,
@@ -183,29 +250,26 @@ ins AS (
     ON CONFLICT ON CONSTRAINT uq_cadence_action_once DO NOTHING
     RETURNING debtor_id, channel, state
 )
-SELECT b.state, b.timezone, ins.channel, count(*)
+SELECT b.state, b.timezone, ins.channel, ins.state, count(*)
 FROM ins JOIN debtor b ON b.tenant_id = :t AND b.id = ins.debtor_id
-WHERE ins.state = 'planned'
-GROUP BY b.state, b.timezone, ins.channel
+GROUP BY b.state, b.timezone, ins.channel, ins.state
 """
-
-
-PREVIEW = PLAN + """
+RUN = f"WITH {POLICY_CTE}{WHOLE_DAY}{ENROL_CTE}{PLAN}{INSERT_ACTIONS}"
+RERUN = f"WITH {POLICY_CTE}{SINCE_MARK}{ENROL_CTE}{PLAN}{INSERT_ACTIONS}"
+PREVIEW = f"""WITH {POLICY_CTE}{WHOLE_DAY}{PLAN}
 SELECT debtor_id, step_day, step_channel, channel, state, reason, uf, zone, arm,
        coalesce(templates ->> channel, 'padrao') AS template, debt_ids
 FROM plan
 """
 
-
+# The day's actions by step, channel, state and reason, and (the empty grouping set) how
+# many debtors they reach: one pass.
 SUMMARY = """
-SELECT step_day, channel, state, reason, count(*) AS n
+SELECT step_day, channel, state, reason, count(*) AS n,
+       count(DISTINCT debtor_id) FILTER (WHERE state <> 'expired') AS debtors
 FROM cadence_action WHERE tenant_id = :t AND day = :d
-GROUP BY step_day, channel, state, reason
+GROUP BY GROUPING SETS ((step_day, channel, state, reason), ())
 """
-DEBTORS = ("SELECT count(DISTINCT debtor_id) FROM cadence_action"
-           " WHERE tenant_id = :t AND day = :d AND state <> 'expired'")
-
-
 @dataclass
 class Summary:
     """What a day's plan holds: the CLI's JSON (`as_json`) and the dry-run page's figures."""
@@ -278,18 +342,42 @@ def calendar(channel: str, day: dt.date, uf: str | None, zone: str,
     return Calendar(verdict.code or "closed", None)
 
 
+async def _since_mark(session: AsyncSession, params: dict[str, Any]) -> dict[str, int] | None:
+    """The day's mark as the rerun's parameters, or None when the whole day is planned
+    again: no mark yet, or the tenant or its cadences changed since."""
+    mark = (await session.execute(text(MARK), params)).one_or_none()
+    if mark is None:
+        return None
+    # The snapshot counts transactions in 64 bits (with their epoch), `xmin` in 32.
+    since = {"since": int(mark.since) % 2**32, "own": int(mark.own)}
+    if (await session.execute(text(CONFIG_CHANGED), {**params, **since})).scalar_one():
+        return None
+    return since
+
+
 async def run(session: AsyncSession, tenant_id: TenantId, day: dt.date, *,
               now: dt.datetime | None = None) -> Summary:
-    """Plan `day` for the tenant (idempotent) and return the day's summary."""
+    """Plan `day` for the tenant (idempotent) and return the day's summary. A rerun looks
+    only at what changed since the day's mark."""
     now = now or dt.datetime.now(dt.UTC)
+    # First: what this run sees is what its mark records.
+    snapshot = (await session.execute(text("SELECT CAST(pg_current_snapshot() AS text)"))
+                ).scalar_one()
+    # The rerun's lateral lookups look costly to the planner (it cannot know how few
+    # debtors changed), and JIT compilation then took seconds for milliseconds of work.
+    await session.execute(text("SET LOCAL jit = off"))
     zone = await tenant_zone(session, tenant_id)
-    params = {"t": tenant_id, "d": day, "at": _noon(day, zone)}
-    await session.execute(text(ENROL), params)
-    groups = (await session.execute(text(INSERT), params)).all()
+    params: dict[str, Any] = {"t": tenant_id, "d": day, "at": _noon(day, zone)}
+    since = await _since_mark(session, params)
+    if since is None:
+        groups = (await session.execute(text(RUN), params)).all()
+    else:
+        groups = (await session.execute(text(RERUN), {**params, **since})).all()
+    await session.execute(text(SET_MARK), {**params, "snapshot": snapshot})
     windows = await policy.windows_of(session, tenant_id)
-    added = 0
-    for uf, tz, channel, n in groups:
-        added += n
+    for uf, tz, channel, state, _ in groups:
+        if state != "planned":
+            continue
         verdict = calendar(channel, day, uf, tz, windows, now)
         if verdict.blocked is None and verdict.send_after is None:
             continue
@@ -307,19 +395,19 @@ async def run(session: AsyncSession, tenant_id: TenantId, day: dt.date, *,
             {**params, "code": verdict.blocked, "after": verdict.send_after, "ch": channel,
              "uf": uf, "tz": tz})
     summary = await summarize(session, tenant_id, day)
-    blocked_now = (await session.execute(text(
-        "SELECT count(*) FROM cadence_action WHERE tenant_id = :t AND day = :d"
-        " AND state = 'blocked' AND created_at = now()"), params)).scalar_one()
-    summary.added = added + int(blocked_now)
+    summary.added = sum(n for *_, n in groups)
     return summary
 
 
 async def summarize(session: AsyncSession, tenant_id: uuid.UUID, day: dt.date) -> Summary:
     summary = Summary(day)
     params = {"t": tenant_id, "d": day}
-    for step_day, channel, state, reason, n in await session.execute(text(SUMMARY), params):
-        summary.count(step_day, channel, state, reason, n)
-    summary.debtors = int((await session.execute(text(DEBTORS), params)).scalar_one())
+    for step_day, channel, state, reason, n, debtors in await session.execute(
+            text(SUMMARY), params):
+        if step_day is None:  # the empty grouping set: the whole day
+            summary.debtors = int(debtors)
+        else:
+            summary.count(step_day, channel, state, reason, n)
     return summary
 
 

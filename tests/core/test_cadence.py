@@ -136,6 +136,75 @@ async def test_a_rerun_adds_nothing_and_a_dry_run_writes_nothing(factory):
     assert first.as_json()["by_step"] == second.as_json()["by_step"] == dry.as_json()["by_step"]
 
 
+async def whole_day(tenant_id: uuid.UUID) -> dict[str, object]:
+    """The day's plan as one from scratch would make it (the dry-run's selection)."""
+    async with transaction(system(tenant_id)) as session:
+        summary, _ = await engine.preview(session, TenantId(tenant_id), DAY,
+                                          now=dt.datetime(2027, 1, 1, tzinfo=dt.UTC))
+    return summary.as_json()
+
+
+async def test_a_rerun_plans_what_changed_since_the_first_and_nothing_else(factory, db):
+    tenant = await factory.tenant()
+    await load(tenant.id)
+    await debtor(tenant.id, [DAY, DAY - dt.timedelta(days=5)])
+    held = await debtor(tenant.id, [DAY - dt.timedelta(days=5)])
+    settled = await debtor(tenant.id, [DAY + dt.timedelta(days=3)])
+    small = await debtor(tenant.id, [DAY - dt.timedelta(days=20)], amount="50.00")
+    async with transaction(system(tenant.id)) as session:
+        session.add(Hold(tenant_id=tenant.id, id=uuid7(), debtor_id=held, kind="dispute",
+                         reason="contesta", starts_at=dt.datetime(2027, 1, 1, tzinfo=dt.UTC),
+                         set_by_email="a@b.c"))
+        await session.execute(text("UPDATE debt SET status = 'in_agreement'"
+                                   " WHERE debtor_id = :d"), {"d": settled})
+    # An import that began before the first run and commits after it: the first run
+    # cannot see its debtor, the rerun must.
+    late = uuid7()
+    async with db.transaction(Scope.tenant(tenant.id)) as other:
+        other.add(Debtor(tenant_id=tenant.id, id=late, document="52998224725",
+                         document_kind="cpf", name="Bruno Lima", state="SP"))
+        other.add(ContactPoint(tenant_id=tenant.id, id=uuid7(), debtor_id=late, kind="email",
+                               value="bruno@ex.com.br", source="portfolio"))
+        other.add(Debt(tenant_id=tenant.id, id=uuid7(), debtor_id=late, portfolio_id=uuid7(),
+                       last_portfolio_id=uuid7(), contract="C-LATE", installment=1,
+                       original_amount=Decimal("80.00"), current_balance=Decimal("80.00"),
+                       due_date=DAY + dt.timedelta(days=3)))
+        await other.flush()
+        first = await run(tenant.id)
+    assert first.added == 3  # D+0 e-mail and SMS, D+5 WhatsApp
+    assert (await run(tenant.id)).added == 1  # the late import's D-3 e-mail
+    assert (await run(tenant.id)).added == 0
+
+    # The dispute ends, the agreement breaks (the debt reopens), a fee lifts the small
+    # debt over the D+20 call's amount, and a new debtor arrives due in three days.
+    newcomer = await debtor(tenant.id, [DAY + dt.timedelta(days=3)])
+    async with transaction(system(tenant.id)) as session:
+        await session.execute(text("UPDATE hold SET ends_at = :t WHERE debtor_id = :d"),
+                              {"t": dt.datetime(2027, 3, 1, tzinfo=dt.UTC), "d": held})
+        await session.execute(text("UPDATE debt SET status = 'open' WHERE debtor_id = :d"),
+                              {"d": settled})
+        await session.execute(text("UPDATE debt SET current_balance = 150"
+                                   " WHERE debtor_id = :d"), {"d": small})
+    rerun = await run(tenant.id)
+    assert rerun.added == 4
+    for person, step_day in ((late, -3), (held, 5), (settled, -3), (small, 20),
+                             (newcomer, -3)):
+        assert [a.step_day for a in await actions_of(tenant.id, person)] == [step_day]
+    assert rerun.as_json()["by_step"] == (await whole_day(tenant.id))["by_step"]
+    assert (await run(tenant.id)).added == 0
+
+
+async def test_a_rerun_after_a_new_version_plans_the_whole_day_again(factory):
+    tenant = await factory.tenant()
+    await load(tenant.id)
+    waiting = await debtor(tenant.id, [DAY - dt.timedelta(days=12)])
+    assert (await run(tenant.id)).added == 0  # no step on D+12 yet
+    await load(tenant.id, YAML + "  - day: 12\n    channels: [sms]\n")
+    assert (await run(tenant.id)).added == 1
+    [sms] = await actions_of(tenant.id, waiting)
+    assert (sms.step_day, sms.channel) == (12, "sms")
+
+
 async def test_every_stop_holds_and_a_debt_resumes_where_the_calendar_is(factory):
     tenant = await factory.tenant()
     await load(tenant.id)

@@ -17,10 +17,10 @@
 4. the sends are the `cadence.dispatch` job's (after commit): the per-attempt guard
    (caps, opt-outs now, holds now) runs in each `cadence.send`.
 
-A run leaves a mark for the tenant's day (`cadence_plan_mark`): the oldest transaction
-still running when it started (the snapshot's xmin). A rerun of the day, with the
-cadences unchanged since, selects only the debtors with a row written since then (by
-row version, `xmin`, so every writer counts, whichever code path it took): a debt due on
+A run leaves a mark for the tenant's day (`cadence_plan_mark`): the database snapshot it
+started from. A rerun of the day, with the cadences unchanged since, selects only the
+debtors with a row written by a transaction that snapshot could not see (by row version,
+`xmin`, so every writer counts, whichever code path it took): a debt due on
 a step's offset (an import, a payment, a debt reopened), the debtor, its score, its
 enrolment or a hold (one ended). Nothing else can change what the day's plan holds (the
 plan judges the day at its noon), so a rerun with nothing new adds nothing and costs a
@@ -103,11 +103,12 @@ offsets AS (SELECT DISTINCT CAST(:d AS date) - s.day AS due FROM cadence_step s
 
 
 def _changed(xmin: str) -> str:
-    """SQL: the row version `xmin` was written by a transaction not finished when the
-    marked run started, other than that run itself. Row versions older than about two
-    billion transactions may count as changed: a wasted look, never a missed change."""
-    return (f"({xmin} <> CAST(:own AS xid)"
-            f" AND age({xmin}) <= age(CAST(:since AS xid)))")
+    """SQL: the row version `xmin` was written by a transaction the marked run could not
+    see (one that started after it, or was running when it began), other than that run
+    itself. Row versions older than about two billion transactions may count as changed:
+    a wasted look, never a missed change."""
+    return (f"({xmin} <> CAST(:own AS xid) AND (age({xmin}) <= age(CAST(:unseen AS xid))"
+            f" OR {xmin} = ANY (CAST(:running AS xid[]))))")
 
 
 DUE = "x.tenant_id = :t AND x.status = 'open' AND x.due_date IN (SELECT due FROM offsets)"
@@ -150,8 +151,7 @@ SELECT EXISTS (SELECT 1 FROM tenant WHERE id = :t AND {_changed("xmin")})
 """
 
 MARK = """
-SELECT CAST(split_part(snapshot, ':', 1) AS bigint) AS since,
-       CAST(CAST(xmin AS text) AS bigint) AS own
+SELECT snapshot, CAST(CAST(xmin AS text) AS bigint) AS own
 FROM cadence_plan_mark WHERE tenant_id = :t AND day = :d
 """
 SET_MARK = """
@@ -342,14 +342,19 @@ def calendar(channel: str, day: dt.date, uf: str | None, zone: str,
     return Calendar(verdict.code or "closed", None)
 
 
-async def _since_mark(session: AsyncSession, params: dict[str, Any]) -> dict[str, int] | None:
+async def _since_mark(session: AsyncSession, params: dict[str, Any]) -> dict[str, Any] | None:
     """The day's mark as the rerun's parameters, or None when the whole day is planned
     again: no mark yet, or the tenant or its cadences changed since."""
     mark = (await session.execute(text(MARK), params)).one_or_none()
     if mark is None:
         return None
-    # The snapshot counts transactions in 64 bits (with their epoch), `xmin` in 32.
-    since = {"since": int(mark.since) % 2**32, "own": int(mark.own)}
+    # "xmin:xmax:running,…" counts transactions in 64 bits (with their epoch), `xmin`
+    # columns in 32. Running transactions are top-level ones: a change made in a
+    # subtransaction (a savepoint) of one running when the mark was taken is not seen;
+    # Régua's writers open none.
+    _, unseen, running = mark.snapshot.split(":")
+    since = {"unseen": int(unseen) % 2**32, "own": int(mark.own),
+             "running": [int(x) % 2**32 for x in running.split(",") if x]}
     if (await session.execute(text(CONFIG_CHANGED), {**params, **since})).scalar_one():
         return None
     return since

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.access import ContactPointId, DebtId, DebtorId, TenantId, access_debtor
 from core.auth.principal import Principal
-from core.collection import contacts, interactions
+from core.collection import agency_counts, contacts, interactions
 from core.collection.workable import DebtFacts, HoldSpan, blocker, blocker_label, is_active
 from core.compliance import caps, policy
 from core.compliance.windows import closed_at, law_window, narrow, next_open
@@ -185,11 +185,18 @@ async def _contact_blocker(session: AsyncSession, debtor_id: DebtorId, channel: 
 
 async def check(session: AsyncSession, debtor_id: DebtorId, channel: Channel,
                 at: dt.datetime | None = None, *, debt_id: DebtId | None = None,
-                contact_point_id: ContactPointId | None = None) -> Verdict:
+                contact_point_id: ContactPointId | None = None,
+                reserve: bool = False) -> Verdict:
     """May `debtor_id` be contacted on `channel` at `at` (now by default)? Every rule.
 
     With `debt_id`, about that debt only; else the debtor may be contacted while one of
-    its debts may be worked. With `contact_point_id`, about that phone or address."""
+    its debts may be worked. With `contact_point_id`, about that phone or address.
+
+    `reserve`: the caller is about to make the attempt and record it (`interactions.
+    record`) in this transaction. The agency-wide counter of the debtor and channel is
+    held until the transaction ends, so a sender to the same debtor elsewhere (another
+    worker, another creditor) waits and then counts this attempt: both cannot pass a cap
+    that only one attempt fits under."""
     at = _aware(at) if at is not None else dt.datetime.now(dt.UTC)
     debtor = (await session.execute(select(Debtor).where(Debtor.id == debtor_id))).scalar_one()
     stopped = await _debts_blocker(session, debtor, debt_id, at)
@@ -199,6 +206,8 @@ async def check(session: AsyncSession, debtor_id: DebtorId, channel: Channel,
         return Verdict(False, stopped.code, stopped.reason)
     tenant_windows = await policy.windows_of(session, TenantId(debtor.tenant_id))
     local_day = at.astimezone(ZoneInfo(debtor.timezone)).date()
+    if reserve and stopped is None and refused is None:
+        await agency_counts.hold(session, debtor.document, channel)
     counts = await caps.load_counts(session, debtor.document, local_day)
     if stopped is not None:
         assert stopped.next_allowed_at is not None

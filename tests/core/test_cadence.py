@@ -59,9 +59,11 @@ def system(tenant_id: uuid.UUID) -> Principal:
 
 
 async def debtor(tenant_id: uuid.UUID, dues: list[dt.date], *, state: str = "SP",
-                 email: bool = True, phone: bool = True, amount: str = "300.00") -> uuid.UUID:
+                 email: bool = True, phone: bool = True, amount: str = "300.00",
+                 document: str | None = None) -> uuid.UUID:
     async with transaction(system(tenant_id)) as session:
-        person = Debtor(tenant_id=tenant_id, id=uuid7(), document=str(uuid.uuid4().int)[:11],
+        person = Debtor(tenant_id=tenant_id, id=uuid7(),
+                        document=document or str(uuid.uuid4().int)[:11],
                         document_kind="cpf", name="Ana Souza", state=state)
         session.add(person)
         if email:

@@ -4,9 +4,13 @@ prescription, and blocked attempts on the timeline."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import os
+import uuid
 from zoneinfo import ZoneInfo
 
+import psycopg
 import pytest
 from sqlalchemy import select
 
@@ -279,6 +283,49 @@ async def test_the_cap_holds_across_creditors_without_reading_across_the_wall(
         # The next day is a new day.
         assert (await guard.check(session, in_beta.debtor_id, CALL,
                                   local(SP, 2026, 12, 8, 9, 0))).allowed
+
+
+async def test_a_second_sender_waits_for_the_first_and_then_counts_its_attempt(
+        factory, services):
+    alfa, beta = await factory.tenant("Alfa"), await factory.tenant("Beta")
+    document = str(uuid.uuid4().int)[:11]  # its own counter: nothing else counts on it
+    staff_a, staff_b = creditor(alfa.id), creditor(beta.id)
+    in_alfa = await place(staff_a, alfa.id, document=document, due_dates=DUE)
+    in_beta = await place(staff_b, beta.id, document=document, due_dates=DUE)
+
+    async def beta_sends() -> guard.Verdict:
+        async with transaction(staff_b) as session:
+            return await guard.check(session, in_beta.debtor_id, SMS, MONDAY_10H, reserve=True)
+
+    async with transaction(staff_a) as session:
+        assert (await guard.check(session, in_alfa.debtor_id, SMS, MONDAY_10H,
+                                  reserve=True)).allowed
+        second = asyncio.create_task(beta_sends())
+        await asyncio.sleep(0.5)
+        assert not second.done()  # Beta's sender waits for Alfa's to finish its attempt
+        await interactions.record(
+            session, debtor_id=in_alfa.debtor_id, channel=SMS, outcome=Outcome.SENT,
+            cause_kind=CauseKind.CADENCE_STEP, process="cadence",
+            contact_point_id=in_alfa.phone_id, started_at=MONDAY_10H)
+    verdict = await second
+    assert (verdict.allowed, verdict.code) == (False, "cap_day")
+
+
+def test_the_caps_read_their_counts_through_the_primary_key(database_url):
+    """The counting statements are key lookups whatever the table's size (no limit)."""
+    sql = ("SELECT c.day, c.channel, c.attempts, c.answered FROM agency_contact_count c"
+           " WHERE c.debtor_key = %(k)s AND c.day BETWEEN %(a)s AND %(b)s")
+    with psycopg.connect(database_url) as conn:  # the owner; rolled back below
+        conn.execute("INSERT INTO agency_contact_count SELECT"
+                     " decode(md5(g::text) || md5(g::text), 'hex'), ch, DATE '2026-12-01' + d,"
+                     " 1, 0 FROM generate_series(1, 20000) g,"
+                     " unnest(ARRAY['sms', 'call']) ch, generate_series(0, 6) d")
+        conn.execute("ANALYZE agency_contact_count")
+        plan = "\n".join(r[0] for r in conn.execute(
+            "EXPLAIN " + sql, {"k": os.urandom(32), "a": dt.date(2026, 12, 7),
+                               "b": dt.date(2026, 12, 20)}))
+        conn.rollback()
+    assert "pk_agency_contact_count" in plan and "Seq Scan" not in plan
 
 
 async def test_an_answered_call_and_a_weeks_messages_cap_the_debtor(factory, services):

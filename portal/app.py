@@ -38,8 +38,10 @@ from legal import payment_controllers
 from legal.controllers import AgreementController
 from portal import (
     cadence_pages,
+    contact_policy_pages,
     debtor_pages,
     desktop_pages,
+    letter_pages,
     negotiation_pages,
     pages,
     portfolio_pages,
@@ -248,6 +250,7 @@ def create_app() -> Litestar:
     page_router = Router(path="/", route_handlers=[
         *pages.handlers, *portfolio_pages.handlers, *debtor_pages.handlers,
         *sandbox_pages.handlers, *scoring_pages.handlers, *cadence_pages.handlers,
+        *contact_policy_pages.handlers, *letter_pages.handlers,
         *negotiation_pages.handlers,
         *statement_pages.handlers, *selfservice_pages.handlers,
         *desktop_pages.handlers,

@@ -325,7 +325,7 @@ class Calendar:
 
 
 def calendar(channel: str, day: dt.date, uf: str | None, zone: str,
-             windows: policy.TenantWindows, now: dt.datetime) -> Calendar:
+             tenant: policy.TenantPolicy, now: dt.datetime) -> Calendar:
     if channel not in CALENDAR_CHANNELS:
         return Calendar(None, None)
     place = ZoneInfo(zone)
@@ -333,7 +333,7 @@ def calendar(channel: str, day: dt.date, uf: str | None, zone: str,
     if start.astimezone(place).date() != day:
         return Calendar("day_over", None)
     verdict = guard.check_calendar(Channel(channel), start, state=uf, zone=zone,
-                                   tenant_windows=windows)
+                                   tenant=tenant)
     if verdict.allowed:
         return Calendar(None, None)
     opens = verdict.next_allowed_at
@@ -379,11 +379,11 @@ async def run(session: AsyncSession, tenant_id: TenantId, day: dt.date, *,
     else:
         groups = (await session.execute(text(RERUN), {**params, **since})).all()
     await session.execute(text(SET_MARK), {**params, "snapshot": snapshot})
-    windows = await policy.windows_of(session, tenant_id)
+    tenant = await policy.policy_of(session, tenant_id)
     for uf, tz, channel, state, _ in groups:
         if state != "planned":
             continue
-        verdict = calendar(channel, day, uf, tz, windows, now)
+        verdict = calendar(channel, day, uf, tz, tenant, now)
         if verdict.blocked is None and verdict.send_after is None:
             continue
         # One statement per group: every planned action of the day in that (state, zone,
@@ -437,7 +437,7 @@ async def preview(session: AsyncSession, tenant_id: TenantId, day: dt.date, *,
     zone = await tenant_zone(session, tenant_id)
     rows = (await session.execute(text(PREVIEW),
                                   {"t": tenant_id, "d": day, "at": _noon(day, zone)})).all()
-    windows = await policy.windows_of(session, tenant_id)
+    tenant = await policy.policy_of(session, tenant_id)
     answers: dict[tuple[str | None, str, str], Calendar] = {}
     summary = Summary(day)
     planned: list[PlannedRow] = []
@@ -448,7 +448,7 @@ async def preview(session: AsyncSession, tenant_id: TenantId, day: dt.date, *,
         if state == "planned":
             key = (r.uf, r.zone, r.channel)
             if key not in answers:
-                answers[key] = calendar(r.channel, day, r.uf, r.zone, windows, now)
+                answers[key] = calendar(r.channel, day, r.uf, r.zone, tenant, now)
             if answers[key].blocked is not None:
                 state, reason = "blocked", answers[key].blocked
         per_key[(r.step_day, r.channel, state, reason)] += 1

@@ -178,32 +178,55 @@ def test_next_allowed_skips_nights_sundays_and_holidays():
 def test_a_tenant_policy_narrows_the_window_and_cannot_widen_it():
     narrower = policy.parse({"windows": {"*": {"sat": None},
                                          "call": {"weekdays": "09:00-18:00"}}})
-    early = at(CALL, local(SP, 2026, 12, 7, 8, 30), tenant_windows=narrower)
+    early = at(CALL, local(SP, 2026, 12, 7, 8, 30), tenant=narrower)
     assert (early.allowed, early.code) == (False, "tenant_window")
     assert early.next_allowed_at == local(SP, 2026, 12, 7, 9, 0)
-    saturday = at(SMS, local(SP, 2026, 12, 5, 10, 0), tenant_windows=narrower)
+    saturday = at(SMS, local(SP, 2026, 12, 5, 10, 0), tenant=narrower)
     assert (saturday.code, saturday.next_allowed_at) == ("tenant_window",
                                                           local(SP, 2026, 12, 7, 8, 0))
-    assert at(SMS, local(SP, 2026, 12, 7, 19, 0), tenant_windows=narrower).allowed
+    assert at(SMS, local(SP, 2026, 12, 7, 19, 0), tenant=narrower).allowed
 
     wider = policy.parse({"windows": {"call": {"weekdays": "06:00-23:00",
                                                "sun": "08:00-20:00"}}})
-    assert at(CALL, local(SP, 2026, 12, 7, 21, 0), tenant_windows=wider).code == "outside_hours"
-    assert at(CALL, local(SP, 2026, 12, 6, 10, 0), tenant_windows=wider).code == "closed_day"
+    assert at(CALL, local(SP, 2026, 12, 7, 21, 0), tenant=wider).code == "outside_hours"
+    assert at(CALL, local(SP, 2026, 12, 6, 10, 0), tenant=wider).code == "closed_day"
 
     # A channel the law leaves open gets the tenant's window, holidays included.
     mail = policy.parse({"windows": {"email": {"weekdays": "08:00-20:00", "sat": None,
                                                "sun": None}}})
-    assert at(EMAIL, local(SP, 2026, 12, 6, 10, 0), tenant_windows=mail).code == "tenant_window"
-    assert at(EMAIL, local(SP, 2026, 12, 25, 10, 0), tenant_windows=mail).code == "holiday"
-    assert at(LETTER, local(SP, 2026, 12, 6, 10, 0), tenant_windows=mail).allowed
+    assert at(EMAIL, local(SP, 2026, 12, 6, 10, 0), tenant=mail).code == "tenant_window"
+    assert at(EMAIL, local(SP, 2026, 12, 25, 10, 0), tenant=mail).code == "holiday"
+    assert at(LETTER, local(SP, 2026, 12, 6, 10, 0), tenant=mail).allowed
+
+
+def test_a_tenants_quiet_days_and_lower_caps_hold_for_its_debtors():
+    own = policy.parse({"caps": {"sms": {"attempts_week": 1}},
+                        "quiet_days": ["2026-12-24", "2026-12-31"]})
+    eve = at(EMAIL, local(SP, 2026, 12, 24, 10, 0), tenant=own)
+    assert (eve.allowed, eve.code) == (False, "tenant_quiet_day")
+    assert eve.reason is not None and "24/12/2026" in eve.reason
+    assert eve.next_allowed_at == local(SP, 2026, 12, 25, 0, 0)  # e-mail knows no window
+    # A call on the 24th waits for the 26th: the 25th is Christmas.
+    assert at(CALL, local(SP, 2026, 12, 24, 10, 0), tenant=own).next_allowed_at \
+        == local(SP, 2026, 12, 26, 8, 0)
+    monday = dt.date(2026, 12, 7)
+    one = {(monday, SMS): DayCount(attempts=1)}
+    tuesday = at(SMS, local(SP, 2026, 12, 8, 10, 0), tenant=own, counts=one)
+    assert (tuesday.code, tuesday.next_allowed_at) == ("cap_week", local(SP, 2026, 12, 14, 8, 0))
+    assert tuesday.reason is not None and "definido pelo credor" in tuesday.reason
+    assert at(SMS, local(SP, 2026, 12, 8, 10, 0), counts=one).allowed  # others: the agency's
 
 
 def test_a_bad_tenant_policy_names_the_field():
     for raw, field in (({"windows": {"fax": {}}}, "windows.fax"),
                        ({"windows": {"call": {"mon": "9h-18h"}}}, "windows.call.mon"),
                        ({"windows": {"call": {"feriado": None}}}, "windows.call.feriado"),
-                       ({"windows": {"sms": {"tue": "18:00-09:00"}}}, "windows.sms.tue")):
+                       ({"windows": {"sms": {"tue": "18:00-09:00"}}}, "windows.sms.tue"),
+                       ({"caps": {"sms": {"attempts_day": 2}}}, "caps.sms.attempts_day"),
+                       ({"caps": {"sms": {"answered_day": 1}}}, "caps.sms.answered_day"),
+                       ({"caps": {"fax": {"attempts_day": 1}}}, "caps.fax"),
+                       ({"caps": {"call": {"attempts_day": -1}}}, "caps.call.attempts_day"),
+                       ({"quiet_days": ["2026-02-30"]}, "quiet_days.0")):
         with pytest.raises(ValidationFailed) as raised:
             policy.parse(raw)
         assert field in raised.value.detail, raw

@@ -70,8 +70,8 @@ def _span(value: Any, field_name: str) -> Span | None:
         start, end = str(value).split("-")
         return hours(start.strip(), end.strip())
     except ValueError:
-        raise ValidationFailed({field_name: "use o formato HH:MM-HH:MM (ex.: 09:00-18:00) "
-                                            "ou null para nenhum contato no dia"}) from None
+        raise ValidationFailed({field_name: "use o formato HH:MM-HH:MM, o início antes do "
+                                            "fim (ex.: 09:00-18:00)"}) from None
 
 
 def _week(days: Any, field_name: str) -> Week:

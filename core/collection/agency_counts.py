@@ -6,7 +6,7 @@ functions that add to a count and read counts back (migration 0004; 0008 reads a
 of days): agency caps hold across creditors while no tenant's rows cross the wall.
 
 Every statement here is a primary-key lookup (`debtor_key`, `channel`, `day`): a count
-is one row upserted, a week's counts one index range of at most 6 channels × 14 days,
+is one row upserted, a week's counts one index range of at most 5 channels × 14 days,
 whatever the size of the table. The guard reads them once per attempt, never per debtor
 in a loop (the cadence's plan counts nothing; its sends ask one by one).
 

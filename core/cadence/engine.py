@@ -44,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.access import TenantId
 from core.compliance import guard, policy
 from core.models import Channel, StepChannel, Tenant
+from core.zones import DEFAULT_ZONE, ZONE_BY_UF
 
 # Channels whose contact point kind is what a step's channel needs.
 KIND_SQL = ("CASE {ch} WHEN 'email' THEN 'email' WHEN 'letter' THEN 'address' "
@@ -238,15 +239,33 @@ plan AS (
 )"""
 
 
+# The calendar's answers the run computed for the usual (state, zone, channel) groups
+# (`calendar_table`): a planned action of such a group is written blocked, or with the
+# moment its window opens, as it is inserted.
 INSERT_ACTIONS = """,
+cal AS (
+    SELECT * FROM unnest(CAST(:cal_uf AS text[]), CAST(:cal_zone AS text[]),
+                         CAST(:cal_channel AS text[]), CAST(:cal_code AS text[]),
+                         CAST(:cal_after AS timestamptz[])) AS c(uf, zone, channel, code, after)
+),
+timed AS (
+    SELECT plan.*,
+           CASE WHEN plan.state = 'planned' AND cal.code IS NOT NULL THEN 'blocked'
+                ELSE plan.state END AS final_state,
+           CASE WHEN plan.state = 'planned' THEN coalesce(cal.code, plan.reason)
+                ELSE plan.reason END AS final_reason,
+           CASE WHEN plan.state = 'planned' AND cal.code IS NULL THEN cal.after END AS after
+    FROM plan LEFT JOIN cal ON cal.uf IS NOT DISTINCT FROM plan.uf AND cal.zone = plan.zone
+                           AND cal.channel = plan.channel
+),
 ins AS (
     INSERT INTO cadence_action (tenant_id, id, day, debtor_id, step_id, version_id, step_day,
                                 step_channel, channel, template, arm, debt_ids, state, reason,
-                                created_at, updated_at)
+                                send_after, created_at, updated_at)
     SELECT :t, regua_uuid7(), CAST(:d AS date), debtor_id, step_id, version_id, step_day,
            step_channel, channel, coalesce(templates ->> channel, 'padrao'), arm, debt_ids,
-           state, reason, now(), now()
-    FROM plan
+           final_state, final_reason, after, now(), now()
+    FROM timed
     ON CONFLICT ON CONSTRAINT uq_cadence_action_once DO NOTHING
     RETURNING debtor_id, channel, state
 )
@@ -270,6 +289,8 @@ SELECT step_day, channel, state, reason, count(*) AS n,
 FROM cadence_action WHERE tenant_id = :t AND day = :d
 GROUP BY GROUPING SETS ((step_day, channel, state, reason), ())
 """
+
+
 @dataclass
 class Summary:
     """What a day's plan holds: the CLI's JSON (`as_json`) and the dry-run page's figures."""
@@ -342,6 +363,28 @@ def calendar(channel: str, day: dt.date, uf: str | None, zone: str,
     return Calendar(verdict.code or "closed", None)
 
 
+# The (state, zone) pairs the statement gets the calendar for: each state in its own
+# zone, and no state in the default one. A debtor elsewhere (Fernando de Noronha) gets
+# it after the insert, by its group.
+USUAL_PLACES = [(None, DEFAULT_ZONE), *sorted(ZONE_BY_UF.items())]
+
+
+def calendar_table(day: dt.date, tenant: policy.TenantPolicy,
+                   now: dt.datetime) -> dict[str, list[Any]]:
+    """The calendar's answers for the usual places, as the statement's arrays."""
+    table: dict[str, list[Any]] = {"cal_uf": [], "cal_zone": [], "cal_channel": [],
+                                   "cal_code": [], "cal_after": []}
+    for uf, zone in USUAL_PLACES:
+        for channel in CALENDAR_CHANNELS:
+            answer = calendar(channel, day, uf, zone, tenant, now)
+            if answer.blocked is None and answer.send_after is None:
+                continue
+            for key, value in zip(table, (uf, zone, channel.value, answer.blocked,
+                                          answer.send_after), strict=True):
+                table[key].append(value)
+    return table
+
+
 async def _since_mark(session: AsyncSession, params: dict[str, Any]) -> dict[str, Any] | None:
     """The day's mark as the rerun's parameters, or None when the whole day is planned
     again: no mark yet, or the tenant or its cadences changed since."""
@@ -373,21 +416,23 @@ async def run(session: AsyncSession, tenant_id: TenantId, day: dt.date, *,
     await session.execute(text("SET LOCAL jit = off"))
     zone = await tenant_zone(session, tenant_id)
     params: dict[str, Any] = {"t": tenant_id, "d": day, "at": _noon(day, zone)}
+    tenant = await policy.policy_of(session, tenant_id)
+    params |= calendar_table(day, tenant, now)
     since = await _since_mark(session, params)
     if since is None:
         groups = (await session.execute(text(RUN), params)).all()
     else:
         groups = (await session.execute(text(RERUN), {**params, **since})).all()
     await session.execute(text(SET_MARK), {**params, "snapshot": snapshot})
-    tenant = await policy.policy_of(session, tenant_id)
+    usual = set(USUAL_PLACES)
     for uf, tz, channel, state, _ in groups:
-        if state != "planned":
+        if state != "planned" or (uf, tz) in usual:
             continue
         verdict = calendar(channel, day, uf, tz, tenant, now)
         if verdict.blocked is None and verdict.send_after is None:
             continue
-        # One statement per group: every planned action of the day in that (state, zone,
-        # channel) shares the calendar's answer.
+        # One statement per unusual group: every planned action of the day in that
+        # (state, zone, channel) shares the calendar's answer.
         await session.execute(text(
             "UPDATE cadence_action a SET state = CASE WHEN CAST(:code AS text) IS NULL"
             "   THEN a.state ELSE 'blocked' END,"

@@ -111,7 +111,9 @@ def check_calendar(channel: Channel, at: dt.datetime, *, state: str | None, zone
     local = _aware(at).astimezone(ZoneInfo(zone))
     closed = closed_at(law_window(state, channel), own.windows.get(channel), state, channel,
                        local)
-    if closed is not None:
+    # A day closed by law says so; a quiet day outranks the hour of the day.
+    if closed is not None and (closed.code in ("holiday", "closed_day")
+                               or local.date() not in own.quiet_days):
         code, reason = closed.code, closed.reason
     elif local.date() in own.quiet_days:
         code = "tenant_quiet_day"

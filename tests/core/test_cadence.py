@@ -15,6 +15,7 @@ from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.cadence import definition as cdef
 from core.cadence import engine, service
+from core.compliance import policy
 from core.db import Scope
 from core.errors import NotFound, ValidationFailed
 from core.ids import uuid7
@@ -194,6 +195,46 @@ async def test_a_rerun_plans_what_changed_since_the_first_and_nothing_else(facto
         assert [a.step_day for a in await actions_of(tenant.id, person)] == [step_day]
     assert rerun.as_json()["by_step"] == (await whole_day(tenant.id))["by_step"]
     assert (await run(tenant.id)).added == 0
+
+
+async def test_the_calendar_blocks_holidays_and_quiet_days_and_times_the_windows(factory):
+    holiday = dt.date(2027, 7, 9)  # a Friday, São Paulo's Revolução Constitucionalista
+    six_in_sp = dt.datetime(2027, 7, 9, 9, 0, tzinfo=dt.UTC)  # 07:00 on Noronha
+
+    async def plan(tenant_id: uuid.UUID) -> None:
+        async with transaction(system(tenant_id)) as session:
+            await engine.run(session, TenantId(tenant_id), holiday, now=six_in_sp)
+
+    async def sms_of(tenant_id: uuid.UUID, person: uuid.UUID) -> tuple[object, ...]:
+        [sms] = [a for a in await actions_of(tenant_id, person) if a.channel == "sms"]
+        return sms.state, sms.reason, sms.send_after
+
+    tenant = await factory.tenant()
+    await load(tenant.id)
+    in_sp = await debtor(tenant.id, [holiday])  # D0: e-mail and SMS
+    in_rj = await debtor(tenant.id, [holiday], state="RJ")
+    on_noronha = await debtor(tenant.id, [holiday], state="PE")
+    async with transaction(system(tenant.id)) as session:
+        await session.execute(text("UPDATE debtor SET timezone = 'America/Noronha'"
+                                   " WHERE id = :d"), {"d": on_noronha})
+    await plan(tenant.id)
+    assert await sms_of(tenant.id, in_sp) == ("blocked", "holiday", None)
+    assert [a.state for a in await actions_of(tenant.id, in_sp) if a.channel == "email"] \
+        == ["planned"]  # a mailbox knows no holiday
+    assert await sms_of(tenant.id, in_rj) == ("planned", None, dt.datetime(
+        2027, 7, 9, 11, 0, tzinfo=dt.UTC))  # 08:00 in Rio
+    assert await sms_of(tenant.id, on_noronha) == ("planned", None, dt.datetime(
+        2027, 7, 9, 10, 0, tzinfo=dt.UTC))  # 08:00 on the islands
+
+    quiet = await factory.tenant()
+    await load(quiet.id)
+    async with transaction(staff(quiet.id)) as session:
+        await policy.set_policy(session, staff(quiet.id), TenantId(quiet.id),
+                                {"quiet_days": [holiday.isoformat()]})
+    person = await debtor(quiet.id, [holiday], state="RJ")
+    await plan(quiet.id)
+    assert {(a.channel, a.state, a.reason) for a in await actions_of(quiet.id, person)} == {
+        ("email", "blocked", "tenant_quiet_day"), ("sms", "blocked", "tenant_quiet_day")}
 
 
 async def test_a_rerun_after_a_new_version_plans_the_whole_day_again(factory):

@@ -22,6 +22,7 @@ from core.ids import uuid7
 from core.models import (
     CadenceAction,
     CadenceEnrolment,
+    CadencePlanMark,
     ContactOptOut,
     ContactPoint,
     Debt,
@@ -396,10 +397,13 @@ async def test_a_second_tenant_sees_neither_the_cadences_nor_the_actions(factory
         assert await service.list_cadences(session, TenantId(beta.id)) == []
         seen = (await session.execute(select(CadenceAction).where(
             CadenceAction.debtor_id == person))).all()
-    assert seen == []
+        marks = (await session.execute(select(CadencePlanMark))).all()
+    assert seen == [] and marks == []
     async with transaction(staff(alfa.id)) as session:
         assert [c.name for c in await service.list_cadences(session, TenantId(alfa.id))] \
             == ["Régua padrão"]
+        assert [m.day for m in (await session.execute(select(CadencePlanMark))).scalars()] \
+            == [DAY]
 
 
 SCORED = """

@@ -110,7 +110,7 @@ def _windows(entries: Any) -> TenantWindows:
     return out
 
 
-def _caps(entries: Any) -> dict[Channel, dict[str, int]]:
+def _caps(entries: Any, saving: bool) -> dict[Channel, dict[str, int]]:
     if not isinstance(entries, dict):
         raise ValidationFailed({"caps": "informe os limites por canal"})
     agency = get_settings().contact_caps
@@ -135,7 +135,9 @@ def _caps(entries: Any) -> dict[Channel, dict[str, int]]:
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValidationFailed({where: "informe um número inteiro, 0 ou mais"})
-            if value > ceiling[kind]:
+            # Checked when saved: a cap stored under an agency limit since lowered is
+            # still read (the lower of the two holds, `caps.limits`).
+            if saving and value > ceiling[kind]:
                 raise ValidationFailed({where: f"acima do limite da assessoria "
                                                f"({CAP_LABELS[kind]}: {ceiling[kind]}); o "
                                                "credor só pode reduzir os limites"})
@@ -160,15 +162,16 @@ def _quiet_days(entries: Any) -> frozenset[dt.date]:
     return frozenset(days)
 
 
-def parse(raw: Any) -> TenantPolicy:
-    """A tenant's stored policy; ValidationFailed names the bad field, in Portuguese."""
+def parse(raw: Any, *, saving: bool = False) -> TenantPolicy:
+    """A tenant's policy (`saving`: one about to be stored, its caps no higher than the
+    agency's); ValidationFailed names the bad field, in Portuguese."""
     if raw is None:
         return NO_POLICY
     if not isinstance(raw, dict) or not set(raw) <= {"windows", "caps", "quiet_days"}:
         raise ValidationFailed({"contact_policy": 'use {"windows": …, "caps": …, '
                                                   '"quiet_days": […]}'})
     return TenantPolicy(windows=_windows(raw.get("windows") or {}),
-                        caps=_caps(raw.get("caps") or {}),
+                        caps=_caps(raw.get("caps") or {}, saving),
                         quiet_days=_quiet_days(raw.get("quiet_days") or []))
 
 
@@ -184,7 +187,7 @@ async def set_policy(session: AsyncSession, principal: Principal, tenant_id: Ten
     if principal.role not in SETTERS:
         raise Forbidden("somente administradores e supervisores podem mudar a política de "
                         "contato")
-    parse(raw)
+    parse(raw, saving=True)
     tenant = (await session.execute(
         select(Tenant).where(Tenant.id == tenant_id).with_for_update())).scalar_one()
     before = tenant.contact_policy

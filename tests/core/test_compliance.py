@@ -228,8 +228,10 @@ def test_a_bad_tenant_policy_names_the_field():
                        ({"caps": {"call": {"attempts_day": -1}}}, "caps.call.attempts_day"),
                        ({"quiet_days": ["2026-02-30"]}, "quiet_days.0")):
         with pytest.raises(ValidationFailed) as raised:
-            policy.parse(raw)
+            policy.parse(raw, saving=True)
         assert field in raised.value.detail, raw
+    # Stored before the agency lowered its cap: still read, the lower limit holds.
+    assert policy.parse({"caps": {"sms": {"attempts_day": 2}}}).caps == {SMS: {"attempts_day": 2}}
 
 
 # ---- caps over given counts (pure) --------------------------------------------------------------

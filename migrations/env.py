@@ -9,6 +9,7 @@ import dialer.models  # noqa: F401 - the dialer's tables (core may not import di
 import legal.escalation.models
 import legal.models
 import legal.payment_models  # noqa: F401 - slips, slip payments, fees, access codes
+import reports.models  # noqa: F401 - the reports' aggregates and base-table indexes
 from core.db import Base, sync_url
 from core.models import *  # noqa: F403 - registers every table on Base.metadata
 

@@ -12,6 +12,7 @@ import dialer.models  # noqa: F401 - and the dialer's
 import legal.escalation.models
 import legal.models
 import legal.payment_models  # noqa: F401
+import reports.models  # noqa: F401 - with its BRIN indexes on base tables
 from core.db import Base, sync_url
 
 # What only the database knows: the audit trigger's chain heads (first migration), and

@@ -10,7 +10,8 @@ from __future__ import annotations
 import importlib
 
 TASK_MODULES = ("core.maintenance", "core.channels.tasks", "core.cadence.tasks",
-                "core.scoring.tasks", "tenants.intake.tasks", "legal.tasks")
+                "core.scoring.tasks", "tenants.intake.tasks", "legal.tasks",
+                "reports.tasks")
 
 
 def load_tasks() -> None:

@@ -8,8 +8,8 @@ the rows the same way (`reports.dashboard`).
 
 Every statement takes `:tenant`, `:tz` (the tenant's zone: months are the tenant's),
 the range as moments (`:start_ts`, `:end_ts`) and as days (`:start_day`, `:end_day`),
-`:today` (the tenant's date, and `:current_month` its month) and `:now`. Months are `date_trunc('month', …)` of the
-moment in the tenant's zone, or of the date.
+`:today` (the tenant's date, and `:current_month` its month) and `:now`. Months are
+`date_trunc('month', …)` of the moment in the tenant's zone, or of the date.
 
 Dimensions: a debt-level figure (placement, recovery, escalation) takes the portfolio of
 the debt; the others the debtor's first portfolio. Segment and cadence come from the

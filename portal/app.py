@@ -43,6 +43,7 @@ from portal import (
     negotiation_pages,
     pages,
     portfolio_pages,
+    report_pages,
     sandbox_pages,
     scoring_pages,
     selfservice_pages,
@@ -250,7 +251,7 @@ def create_app() -> Litestar:
         *sandbox_pages.handlers, *scoring_pages.handlers, *cadence_pages.handlers,
         *negotiation_pages.handlers,
         *statement_pages.handlers, *selfservice_pages.handlers,
-        *desktop_pages.handlers,
+        *desktop_pages.handlers, *report_pages.handlers,
     ], include_in_schema=False, before_request=pages.load_viewer_zone)
     api_router = Router(path="/", route_handlers=[
         TenantController, UserController, AuditController,

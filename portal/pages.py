@@ -50,6 +50,8 @@ NAV = [
                                    Role.CREDITOR_ADMIN}),
     ("/prestacao-de-contas", "Prestação de contas", {Role.ADMIN, Role.CREDITOR_ADMIN,
                                                      Role.CREDITOR_VIEWER}),
+    ("/relatorios", "Relatórios", {Role.ADMIN, Role.SUPERVISOR, Role.CREDITOR_ADMIN,
+                                   Role.CREDITOR_VIEWER}),
     ("/sandbox", "Mensagens (sandbox)", {Role.ADMIN, Role.SUPERVISOR, Role.CREDITOR_ADMIN,
                                           Role.CREDITOR_VIEWER}),
     ("/score", "Score", {Role.ADMIN, Role.SUPERVISOR}),

@@ -318,7 +318,9 @@ class Experiment:
         a, b = pair
         pa, pb = Decimal(a.payers) / a.debtors, Decimal(b.payers) / b.debtors
         se = (pa * (1 - pa) / a.debtors + pb * (1 - pb) / b.debtors).sqrt()
-        return Difference(pb - pa, pb - pa - Z95 * se, pb - pa + Z95 * se)
+        # Two shares differ by at most one either way, whatever a small sample's bound says.
+        return Difference(pb - pa, max(pb - pa - Z95 * se, Decimal(-1)),
+                          min(pb - pa + Z95 * se, Decimal(1)))
 
     @property
     def mean_diff(self) -> Difference | None:

@@ -151,7 +151,7 @@ def _pdf_table(pdf: _Pdf, table: Table, max_columns: int = 14) -> None:
 
 
 def _pdf_chart(pdf: _Pdf, svg: str, x: float, y: float, w: float) -> None:
-    pdf.image(io.BytesIO(latin1(svg).encode("latin-1")), x=x, y=y, w=w)
+    pdf.image(io.BytesIO(latin1(svg).encode()), x=x, y=y, w=w)
 
 
 def tables_pdf(heading: str, subtitle: str, tables: Sequence[Table],
@@ -166,8 +166,7 @@ def tables_pdf(heading: str, subtitle: str, tables: Sequence[Table],
     summary = [t for t in tables if t.key == "resumo"]
     for table in summary:
         _pdf_table(pdf, table)
-    svgs = [chart_svgs[k] for k in ("faixas", "safras", "curvas", "contato", "mensagens")
-            if k in chart_svgs]
+    svgs = list(chart_svgs.values())
     if svgs:
         pdf.add_page()
         pdf.set_font("Helvetica", "B", 11)

@@ -81,14 +81,14 @@ def _channel(code: str) -> str:
 
 def _diff(diff: Difference | None, fmt: Callable[[Decimal], str]) -> list[Cell]:
     if diff is None:
-        return [Cell("—"), Cell("—")]
+        return [Cell("—", None, None, "num"), Cell("—")]
     verdict = "diferença significativa" if diff.significant else "sem diferença significativa"
     return [Cell(fmt(diff.value), round(diff.value, 4), None, "num", "num"),
             Cell(f"de {fmt(diff.low)} a {fmt(diff.high)} ({verdict})")]
 
 
 def _pp(value: Decimal) -> str:
-    return f"{value * 100:+.1f} p.p.".replace(".", ",")
+    return f"{value * 100:+.1f}".replace(".", ",") + " p.p."
 
 
 def _brl_signed(value: Decimal) -> str:
@@ -296,3 +296,55 @@ def build_charts(board: Dashboard, link: Link) -> dict[str, str]:
             [Series(label, [Decimal(by_channel[n][i]) for n in names])
              for i, label in enumerate(("enviadas", "entregues", "lidas"))], count)
     return out
+
+
+def agency_table(boards: list[Dashboard]) -> Table:
+    """The tenants side by side: one column each, the same figures in the same rows."""
+    table = Table("credores", "Credores lado a lado",
+                  ["Indicador", *[b.tenant_name for b in boards]])
+    if not boards:
+        return table
+    columns = [dict(kpis(b)) for b in boards]
+    for label, _ in kpis(boards[0]):
+        table.rows.append([Cell(label), *[c.get(label, Cell("—")) for c in columns]])
+
+    def row(label: str, cells: list[Cell]) -> None:
+        table.rows.append([Cell(label), *cells])
+
+    for band in boards[0].bands:
+        row(f"Colocado na faixa {BAND_LABELS[band.band]}",
+            [_money(next(x.amount for x in b.bands if x.band == band.band)) for b in boards])
+    row("Contatos com o devedor (CPC)", [_num(b.channel_totals().rpc) for b in boards])
+    row("Promessas feitas", [_num(b.promises.made) for b in boards])
+    row("Acordos quitados", [_num(b.agreements.counts.get("settled", 0)) for b in boards])
+    row("Acordos quebrados", [_num(b.agreements.counts.get("broken", 0)) for b in boards])
+    row("Saldo a receber em acordos hoje",
+        [_money(b.agreements.outstanding) for b in boards])
+    row("Títulos escalonados", [_num(sum(e.escalations for e in b.escalations))
+                                for b in boards])
+    row("Ligações atendidas pelos operadores", [_num(sum(a.calls for a in b.agents))
+                                                for b in boards])
+    row("Taxa de abandono do discador",
+        [_pct(ratio_of(sum(d.abandoned for d in b.dialer), sum(d.answered for d in b.dialer)))
+         for b in boards])
+    row("Ocupação dos operadores", [_pct(b.occupancy) for b in boards])
+    row("Desafiante − campeã (% que pagou)",
+        [_diff(b.experiment.payer_rate_diff, _pp)[0] for b in boards])
+    return table
+
+
+def ratio_of(num: int, den: int) -> Decimal | None:
+    return Decimal(num) / Decimal(den) if den else None
+
+
+def agency_charts(boards: list[Dashboard]) -> dict[str, str]:
+    names = [b.tenant_name[:18] for b in boards]
+    return {
+        "Índice de liquidez por credor": charts.bars("Índice de liquidez por credor",
+                                [Bar(n, b.liquidity or Decimal(0)) for n, b in
+                                 zip(names, boards, strict=True)], lambda v: pct(Decimal(v))),
+        "Recuperado no período por credor": charts.bars("Recuperado no período por credor",
+                                  [Bar(n, b.money.recovered) for n, b in
+                                   zip(names, boards, strict=True)], money_short,
+                                  color=charts.PALETTE[2]),
+    }

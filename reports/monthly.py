@@ -13,13 +13,14 @@ import datetime as dt
 import logging
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.access import TenantId, transaction
 from core.auth.roles import Role
-from core.channels import email
+from core.channels import email, sandbox
 from core.channels.base import Attachment, Outgoing
 from core.formatting import brl
 from core.models import User
@@ -152,10 +153,11 @@ async def send(tenant_id: uuid.UUID, month: dt.date) -> list[Sent]:
     return out
 
 
-async def send_due(tenant_id: uuid.UUID) -> list[Sent]:
+async def send_due(tenant_id: uuid.UUID, today: dt.date | None = None) -> list[Sent]:
     """The monthly job: last month's report, on the first days of the tenant's month."""
-    async with transaction(system(tenant_id)) as session:
-        _, today, _ = await tenant_clock(session, tenant_id)
+    if today is None:
+        async with transaction(system(tenant_id)) as session:
+            _, today, _ = await tenant_clock(session, tenant_id)
     if today.day > SEND_UNTIL_DAY:
         return []
     return await send(tenant_id, previous_month(today))
@@ -163,17 +165,25 @@ async def send_due(tenant_id: uuid.UUID) -> list[Sent]:
 
 @dataclass(frozen=True)
 class Delivery:
+    tenant_name: str
     month: dt.date
     recipient: str
     status: str
     sandbox: bool
     provider_message_id: str | None
     sent_at: dt.datetime
+    received: dict[str, Any] | None  # what the local SMTP sandbox got, when it was used
 
 
 async def deliveries(session: AsyncSession, limit: int = 50) -> list[Delivery]:
     """The monthly reports e-mailed to the session's tenants, newest first."""
+    settings = get_settings()
     rows = await session.execute(text(
-        "SELECT month, recipient, status, sandbox, provider_message_id, sent_at"
-        " FROM report_delivery ORDER BY sent_at DESC LIMIT :n"), {"n": limit})
-    return [Delivery(*r) for r in rows]
+        "SELECT t.trade_name, d.month, d.recipient, d.status, d.sandbox,"
+        " d.provider_message_id, d.sent_at FROM report_delivery d"
+        " JOIN tenant t ON t.id = d.tenant_id ORDER BY d.sent_at DESC LIMIT :n"),
+        {"n": limit})
+    return [Delivery(name, month, recipient, status, sandboxed, message_id, sent_at,
+                     sandbox.received(settings, sandbox.SMTP_PROVIDER, message_id)
+                     if sandboxed else None)
+            for name, month, recipient, status, sandboxed, message_id, sent_at in rows]

@@ -47,8 +47,10 @@ async def rebuild(tenant: str) -> None:
 
 
 @actor("reports.monthly", max_retries=3)
-async def send_monthly(tenant: str) -> None:
-    await monthly.send_due(uuid.UUID(tenant))
+async def send_monthly(tenant: str, day: str | None = None) -> None:
+    """Last month's report, on the first days of the tenant's month (`day`: as if it
+    were that day, for a catch-up or a test)."""
+    await monthly.send_due(uuid.UUID(tenant), dt.date.fromisoformat(day) if day else None)
 
 
 # Fresh within a minute of the events; the nightly rebuild after the nightly scoring

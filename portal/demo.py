@@ -105,7 +105,19 @@ async def seed() -> list[tuple[str, str, str]]:
     for index, (tenant_id, slug) in enumerate(zip(tenant_ids, slugs, strict=True)):
         await _demo_portfolio(tenant_id, slug, seed=index + 1)
         await _demo_cadences(tenant_id)
+        await _demo_reports(tenant_id)
     return logins
+
+
+async def _demo_reports(tenant_id: uuid.UUID) -> None:
+    """The reports' figures now (the refresh job keeps them from here on), and this
+    month's report so far e-mailed once to the creditor's users: the sandbox page shows
+    it without waiting for the first days of next month."""
+    from reports import monthly
+    from reports.refresh import refresh_tenant
+
+    await refresh_tenant(TenantId(tenant_id), full=True)
+    await monthly.send(tenant_id, dt.date.today().replace(day=1))
 
 
 DEMO_ROWS = 3000

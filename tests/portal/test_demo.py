@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from core.auth.roles import Role
 from core.db import Scope
@@ -47,3 +47,10 @@ async def test_the_demo_seeds_its_own_tenants_and_a_user_of_every_role(db, facto
         assert policy.challenger_id is not None and policy.challenger_percent == 50
         assert {arm for arm, _, _ in planned} == {"champion", "challenger"}
         assert len({channel for _, channel, _ in planned}) >= 2
+        # The reports' figures are computed, and this month's report went to the users.
+        async with db.transaction(Scope.tenant(tenant_id)) as session:
+            placed = (await session.execute(text(
+                "SELECT sum(debts) FROM report_placement"))).scalar()
+            mailed = (await session.execute(text(
+                "SELECT count(*) FROM report_delivery"))).scalar()
+        assert placed and placed > 1000 and mailed and mailed >= 1

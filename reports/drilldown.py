@@ -17,7 +17,8 @@ from core.auth.principal import Principal
 from core.documents import format_document
 from core.errors import NotFound, ValidationFailed
 from core.masking import mask_document, sees_in_full
-from core.models import DEBT_STATUS_LABELS
+from core.models import CHANNEL_LABELS, DEBT_STATUS_LABELS
+from legal.escalation.models import PATH_LABELS, STATE_LABELS
 from reports.dashboard import NO_CADENCE, Filters, parse_filters
 from reports.families import BAND_LABELS, BAND_SQL, CONTACT_OUTCOMES, Range, _list
 from reports.refresh import tenant_clock
@@ -115,9 +116,6 @@ class Detail:
 
 
 def _label(figure: str, key: str) -> str:
-    from core.models import CHANNEL_LABELS
-    from legal.escalation.models import PATH_LABELS, STATE_LABELS
-
     if figure == "faixa":
         return BAND_LABELS.get(key, key)
     if figure == "safra":

@@ -37,8 +37,17 @@ async def tenants_with_changes() -> list[uuid.UUID]:
 
 @actor("reports.refresh", max_retries=3)
 async def refresh() -> None:
+    """Every tenant with queued months; one tenant's failure does not hold the others
+    back (the job fails at the end, and its retry or the next run takes it again)."""
+    failed: Exception | None = None
     for tenant_id in await tenants_with_changes():
-        await refresh_tenant(TenantId(tenant_id))
+        try:
+            await refresh_tenant(TenantId(tenant_id))
+        except Exception as exc:
+            log.exception("reports of tenant %s: refresh failed", tenant_id)
+            failed = failed or exc
+    if failed is not None:
+        raise failed
 
 
 @actor("reports.rebuild", max_retries=3)

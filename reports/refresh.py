@@ -113,36 +113,38 @@ async def classify(session: AsyncSession, tenant_id: uuid.UUID, tz: str,
                                   WHERE r.tenant_id = d.tenant_id AND r.id = d.debtor_id)
                 ON CONFLICT DO NOTHING RETURNING placed_month"""), span.params())
             earliest += [r[0] for r in added]
-    settled = await session.execute(text(f"""
-        WITH known AS (
-            SELECT rd.id, rd.created_at,
-                   coalesce(rd.segment, CASE WHEN s.debtor_id IS NULL THEN NULL
-                                             ELSE {PRIMARY_SEGMENT} END) AS segment,
-                   coalesce(rd.cadence_id, cv.cadence_id) AS cadence_id,
-                   coalesce(rd.arm, ce.arm) AS arm,
-                   coalesce(rd.enrolled_on, (ce.enrolled_at AT TIME ZONE :tz)::date)
-                       AS enrolled_on
-            FROM report_debtor rd
-            LEFT JOIN debtor_score s ON s.tenant_id = rd.tenant_id AND s.debtor_id = rd.id
-            LEFT JOIN cadence_enrolment ce ON ce.tenant_id = rd.tenant_id
-                                          AND ce.debtor_id = rd.id
-            LEFT JOIN cadence_version cv ON cv.tenant_id = ce.tenant_id AND cv.id = ce.version_id
-            WHERE rd.tenant_id = :tenant AND rd.pending
-        ), decided AS (
-            SELECT k.*, (k.segment IS NULL OR k.arm IS NULL)
-                        AND k.created_at > now() - make_interval(days => :days) AS still
-            FROM known k
-        )
-        UPDATE report_debtor rd
-        SET segment = CASE WHEN d.still THEN d.segment
-                           ELSE coalesce(d.segment, 'sem_segmento') END,
-            arm = CASE WHEN d.still THEN d.arm ELSE coalesce(d.arm, 'none') END,
-            cadence_id = d.cadence_id, enrolled_on = d.enrolled_on, pending = d.still
-        FROM decided d
-        WHERE rd.tenant_id = :tenant AND rd.id = d.id
-          AND (NOT d.still OR d.segment IS DISTINCT FROM rd.segment
-               OR d.arm IS DISTINCT FROM rd.arm)
+    # Row by row through the keys (no join of report_debtor with itself: right after a
+    # large import its statistics say it is empty, and a planner that believes it may
+    # loop over the pending rows once per pending row).
+    found = await session.execute(text(f"""
+        UPDATE report_debtor rd SET
+            segment = coalesce(rd.segment, (
+                SELECT {PRIMARY_SEGMENT} FROM debtor_score s
+                WHERE s.tenant_id = rd.tenant_id AND s.debtor_id = rd.id)),
+            (cadence_id, arm, enrolled_on) = (
+                SELECT coalesce(rd.cadence_id, cv.cadence_id), coalesce(rd.arm, ce.arm),
+                       coalesce(rd.enrolled_on, (ce.enrolled_at AT TIME ZONE :tz)::date)
+                FROM (SELECT 1) one
+                LEFT JOIN cadence_enrolment ce ON ce.tenant_id = rd.tenant_id
+                                              AND ce.debtor_id = rd.id
+                LEFT JOIN cadence_version cv ON cv.tenant_id = ce.tenant_id
+                                            AND cv.id = ce.version_id)
+        WHERE rd.tenant_id = :tenant AND rd.pending
+          AND ((rd.segment IS NULL AND EXISTS (
+                    SELECT 1 FROM debtor_score s
+                    WHERE s.tenant_id = rd.tenant_id AND s.debtor_id = rd.id))
+               OR (rd.arm IS NULL AND EXISTS (
+                    SELECT 1 FROM cadence_enrolment ce
+                    WHERE ce.tenant_id = rd.tenant_id AND ce.debtor_id = rd.id)))
         RETURNING rd.placed_month"""), params)
+    earliest += [r[0] for r in found]
+    settled = await session.execute(text("""
+        UPDATE report_debtor SET pending = false,
+            segment = coalesce(segment, 'sem_segmento'), arm = coalesce(arm, 'none')
+        WHERE tenant_id = :tenant AND pending
+          AND ((segment IS NOT NULL AND arm IS NOT NULL)
+               OR created_at <= now() - make_interval(days => :days))
+        RETURNING placed_month"""), params)
     earliest += [r[0] for r in settled]
     return len(earliest), min(earliest, default=None)
 

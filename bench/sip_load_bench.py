@@ -130,7 +130,9 @@ async def seed(debtors: int, agents: int) -> tuple[uuid.UUID, uuid.UUID]:
         """), {"t": tenant.id, "p": uuid7()})
         row = await campaigns.create_campaign(
             session, boss, TenantId(tenant.id),
-            campaigns.NewCampaign(name="Carga SIP", wrap_up_seconds=0,
+            # Progressive: every line has its agent, so the benchmark measures SIP and
+            # bridging, not pacing (that is bench/pacing_bench.py's).
+            campaigns.NewCampaign(name="Carga SIP", mode="progressive", wrap_up_seconds=0,
                                   max_lines_per_agent=Decimal("1")))
         cid = campaigns.CampaignId(row.id)
         await campaigns.build_list(session, boss, cid)

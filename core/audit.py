@@ -51,11 +51,21 @@ ACTION_LABELS = {
     "portfolio.imported": "Carteira importada",
     "layout.saved": "Layout de colunas salvo",
     "debt.recalled": "Dívidas recolhidas pelo credor",
+    "case.opened": "Caso judicial aberto",
+    "case.moved": "Situação do caso judicial alterada",
+    "case.court_set": "Dados do processo alterados",
+    "case.assigned": "Advogado do caso alterado",
+    "case.deadline_added": "Prazo do caso registrado",
+    "case.deadline_done": "Prazo do caso cumprido",
+    "case.dossier_generated": "Nova versão do dossiê gerada",
+    "case.exported": "Caso enviado ao escritório de advocacia",
+    "case_webhook.saved": "Webhook do escritório de advocacia salvo",
 }
 
 ENTITY_LABELS = {
     "auth": "Acesso", "tenant": "Credor", "user": "Usuário", "portfolio": "Carteira",
     "layout": "Layout", "debt": "Dívida", "debtor": "Devedor", "agreement": "Acordo",
+    "case": "Caso judicial",
 }
 
 

@@ -123,11 +123,24 @@ class Settings(BaseSettings):
     boleto_bank: str = "001"
     boleto_convenio: str = "1234567"  # Banco do Brasil convênio of 7 digits
     boleto_carteira: str = "17"
+    # Protest through the CRA: the agency's code there as apresentante (3 digits) and
+    # name (default: agency_name); the species of titles that name none.
+    cra_presenter_code: str = Field(default="999", pattern=r"^\d{3}$")
+    cra_presenter_name: str | None = None
+    protest_default_species: str | None = None
     whatsapp_verify_token: SecretStr | None = None  # answers Meta's subscription check
 
     # The local SMTP and provider sandbox (only when a channel is not configured).
     sandbox_url: str | None = None
     sandbox_smtp_port: int | None = None
+
+    # The credit bureau's gateway for PEFIN remessa files (legal.escalation.bureau).
+    # Empty: the local bureau sandbox on loopback (`regua up` and `regua escalation run`
+    # start it and publish its address in `bureau_sandbox_url`).
+    bureau_url: str | None = None
+    bureau_logon: str = "REGUA001"  # the informant's logon, in the remessa's header
+    bureau_password: SecretStr | None = None  # HTTP Basic password for the gateway
+    bureau_sandbox_url: str | None = None
 
     # The dialer's SIP trunk: calls go to sip:<number>@<host:port of the trunk URI>.
     # Empty: no trunk; with `dialer_demo` the dialer calls its built-in loopback peer.
@@ -142,6 +155,8 @@ class Settings(BaseSettings):
     dialer_workers: int = Field(default=2, ge=1, le=200)  # line-worker processes
     dialer_sip_port: int = Field(default=5260, ge=1024, le=65000)  # worker i: port + i
     dialer_rtp_port: int = Field(default=30000, ge=1024, le=60000)  # worker i: + 40 * i
+    # Days a call recording is kept when its tenant sets no period of its own.
+    call_recording_retention_days: int = Field(default=180, ge=30, le=3650)
 
     @field_validator("sip_trunk_uri")
     @classmethod
@@ -175,7 +190,8 @@ class Settings(BaseSettings):
         return value
 
     @field_validator("s3_endpoint_url", "s3_public_endpoint_url", "public_url",
-                     "zenvia_api_url", "whatsapp_api_url", "sandbox_url")
+                     "zenvia_api_url", "whatsapp_api_url", "sandbox_url",
+                     "bureau_url", "bureau_sandbox_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value in (None, ""):
@@ -232,6 +248,11 @@ class Settings(BaseSettings):
     def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
         return tuple(ipaddress.ip_network(item, strict=False)
                      for item in _split(self.trusted_proxies))
+
+    def public_base_url(self) -> str:
+        """Where people reach the web app (links in messages): REGUA_PUBLIC_URL, else the
+        address `regua web` listens on."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     def resolved_secret_key(self) -> str:
         """The signing/hashing key: configured, or generated once into the state folder."""

@@ -68,6 +68,10 @@ class Storage:
     def upload_file(self, key: str, path: str) -> None:
         self.client.upload_file(path, self.bucket, key, Config=TRANSFER)
 
+    def delete(self, key: str) -> None:
+        """Remove the object; removing one that is gone already is no error (S3's rule)."""
+        self.client.delete_object(Bucket=self.bucket, Key=key)
+
     def get(self, key: str) -> bytes:
         body: bytes = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         return body

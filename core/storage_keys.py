@@ -9,6 +9,11 @@
     tenants/<tenant>/letters/<date>/manifesto-<date>.csv           the print house's manifest
     tenants/<tenant>/messages/<message>/<file name>                a message's attachment
     tenants/<tenant>/calls/<yyyy-mm-dd>/<call record>.wav          a dialer call's recording
+    tenants/<tenant>/protest/<date>/<file name>                    a CRA file sent or read
+    tenants/<tenant>/bureau/remessa-<number>.txt                   a file sent to the credit bureau
+    tenants/<tenant>/bureau/retorno-<number>.txt                   the bureau's answer to it
+    tenants/<tenant>/cases/<case>/documents/<document>/<file name> a document of a judicial case
+    tenants/<tenant>/cases/<case>/dossie-v<NNN>.pdf|.zip           a case's dossier, each version
 
 A tenant's objects share one prefix, so they can be listed, exported or removed together.
 """
@@ -79,3 +84,22 @@ def slip_key(tenant_id: uuid.UUID, agreement_id: uuid.UUID, number: int) -> str:
 
 def statement_key(tenant_id: uuid.UUID, month: dt.date, extension: str) -> str:
     return f"tenants/{tenant_id}/statements/prestacao-de-contas-{month:%Y-%m}.{extension}"
+
+
+def protest_file_key(tenant_id: uuid.UUID, day: dt.date, file_name: str) -> str:
+    """A protest file exchanged with the CRA (remessa, desistência, retorno...)."""
+    return f"tenants/{tenant_id}/protest/{day.isoformat()}/{safe_file_name(file_name)}"
+
+
+def bureau_file_key(tenant_id: uuid.UUID, number: int, answer: bool = False) -> str:
+    """A remessa sent to the credit bureau, or (`answer`) its return file."""
+    kind = "retorno" if answer else "remessa"
+    return f"tenants/{tenant_id}/bureau/{kind}-{number:06d}.txt"
+def case_document_key(tenant_id: uuid.UUID, case_id: uuid.UUID, document_id: uuid.UUID,
+                      file_name: str) -> str:
+    return (f"tenants/{tenant_id}/cases/{case_id}/documents/{document_id}/"
+            f"{safe_file_name(file_name)}")
+
+
+def dossier_key(tenant_id: uuid.UUID, case_id: uuid.UUID, version: int, extension: str) -> str:
+    return f"tenants/{tenant_id}/cases/{case_id}/dossie-v{version:03d}.{extension}"

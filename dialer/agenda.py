@@ -48,6 +48,8 @@ RANK = case({AgendaKind.CALLBACK.value: 0, AgendaKind.PROMISE.value: 1,
              AgendaKind.CADENCE.value: 2}, value=AgendaItem.kind, else_=3)
 LIVE = (AgendaState.OPEN.value, AgendaState.TAKEN.value)
 
+ABANDON_CALLBACK_AFTER = dt.timedelta(minutes=5)
+ABANDONED_LABEL = "Retornar: ligação atendida sem operador"
 KIND_LABELS = {AgendaKind.CALLBACK: "Retorno agendado", AgendaKind.PROMISE: "Promessa de"
                " pagamento", AgendaKind.CADENCE: "Régua pede ligação",
                AgendaKind.SCORE: "Score alto sem contato recente"}
@@ -77,9 +79,11 @@ async def _item(session: AsyncSession, row: AgendaItem, now: dt.datetime) -> Ite
         Debtor.tenant_id == row.tenant_id, Debtor.id == row.debtor_id))).scalar_one()
     broken = (row.kind == AgendaKind.PROMISE and row.promised_on is not None
               and row.promised_on < now.astimezone(AGENCY_ZONE).date())
-    return Item(row.id, row.tenant_id, row.debtor_id, name, row.kind,
-                "Promessa quebrada" if broken else KIND_LABELS[AgendaKind(row.kind)],
-                row.due_at, row.amount, row.promised_on, broken)
+    label = ("Promessa quebrada" if broken
+             else ABANDONED_LABEL if row.kind == AgendaKind.CALLBACK and row.created_by is None
+             else KIND_LABELS[AgendaKind(row.kind)])
+    return Item(row.id, row.tenant_id, row.debtor_id, name, row.kind, label, row.due_at,
+                row.amount, row.promised_on, broken)
 
 
 async def add_item(session: AsyncSession, tenant_id: uuid.UUID, debtor_id: uuid.UUID,
@@ -99,6 +103,21 @@ async def add_item(session: AsyncSession, tenant_id: uuid.UUID, debtor_id: uuid.
     session.add(row)
     await session.flush()
     return row
+
+
+async def callback_after_abandon(session: AsyncSession, tenant_id: uuid.UUID,
+                                 debtor_id: uuid.UUID, call_id: uuid.UUID,
+                                 ended: dt.datetime) -> AgendaItem | None:
+    """The message told the debtor we would call back: a callback on the agenda, for any
+    agent, unless the debtor already waits for a callback or a promise's follow-up."""
+    kept = (await session.execute(select(AgendaItem.id).where(
+        AgendaItem.tenant_id == tenant_id, AgendaItem.debtor_id == debtor_id,
+        AgendaItem.state.in_(LIVE),
+        AgendaItem.kind.in_((AgendaKind.CALLBACK, AgendaKind.PROMISE))))).first()
+    if kept is not None:
+        return None
+    return await add_item(session, tenant_id, debtor_id, AgendaKind.CALLBACK,
+                          ended + ABANDON_CALLBACK_AFTER, created_by=None, source_id=call_id)
 
 
 async def _refill(session: AsyncSession, tenant_id: uuid.UUID, now: dt.datetime) -> None:

@@ -27,7 +27,9 @@ from core.collection import contacts, interactions
 from core.compliance import guard
 from core.errors import Forbidden, NotFound, ValidationFailed
 from core.ids import uuid7
-from core.models import CauseKind, Channel, Outcome
+from core.masking import format_phone
+from core.models import CauseKind, Channel, ContactPoint, Outcome
+from dialer import agenda
 from dialer.models import (
     AgentSession,
     AgentState,
@@ -56,8 +58,9 @@ OUTCOME_OF = {
 }
 
 # Retry rules per outcome: wait `delay_seconds`, stop after `max_attempts` attempts with
-# that outcome's rule. An answered call ends the entry. An invalid number is marked
-# invalid on the debtor's file, so the retry dials the debtor's next phone.
+# that outcome's rule. An answered call ends the entry, and so does an abandoned one (its
+# callback goes to the agenda). An invalid number is marked invalid on the debtor's
+# file, so the retry dials the debtor's next phone.
 DEFAULT_RETRY_RULES: dict[str, dict[str, int]] = {
     CallOutcome.BUSY: {"delay_seconds": 30 * 60, "max_attempts": 4},
     CallOutcome.NO_ANSWER: {"delay_seconds": 2 * 3600, "max_attempts": 4},
@@ -65,7 +68,6 @@ DEFAULT_RETRY_RULES: dict[str, dict[str, int]] = {
     CallOutcome.FAILED: {"delay_seconds": 10 * 60, "max_attempts": 4},
     CallOutcome.CONGESTION: {"delay_seconds": 5 * 60, "max_attempts": 6},
     CallOutcome.INVALID: {"delay_seconds": 60, "max_attempts": 3},
-    CallOutcome.ABANDONED: {"delay_seconds": 3600, "max_attempts": 3},
 }
 
 
@@ -135,7 +137,7 @@ def validate_retry_rules(rules: dict[str, Any]) -> dict[str, dict[str, int]]:
 @dataclass(frozen=True)
 class NewCampaign:
     name: str
-    mode: str = CampaignMode.PROGRESSIVE
+    mode: str = CampaignMode.PREDICTIVE
     abandon_target: Decimal = Decimal("0.03")
     max_lines_per_agent: Decimal = Decimal("3")
     ring_timeout_seconds: int = 25
@@ -143,6 +145,27 @@ class NewCampaign:
     retry_rules: dict[str, Any] | None = None
     filters: dict[str, Any] | None = None
     callback_number: str | None = None
+
+
+MAX_ABANDON_TARGET = Decimal("0.03")  # abandoned / answered: 3% at most
+MAX_LINES_PER_AGENT = Decimal("10")
+MODE_LABELS = {CampaignMode.PREVIEW: "Prévia", CampaignMode.PROGRESSIVE: "Progressivo",
+               CampaignMode.PREDICTIVE: "Preditivo"}
+
+
+def pacing_errors(mode: str, abandon_target: Decimal, max_lines: Decimal) -> dict[str, str]:
+    """What is wrong with a campaign's pacing, by field, in Portuguese."""
+    errors: dict[str, str] = {}
+    if mode not in CampaignMode.__members__.values():
+        errors["mode"] = "modo de discagem inválido: escolha prévia, progressivo ou preditivo"
+    if not abandon_target.is_finite() or not Decimal("0") < abandon_target <= \
+            MAX_ABANDON_TARGET:
+        errors["abandon_target"] = ("a meta de abandono deve ser maior que 0% e no máximo "
+                                    "3% das ligações atendidas")
+    if not max_lines.is_finite() or not Decimal("1") <= max_lines <= MAX_LINES_PER_AGENT:
+        errors["max_lines_per_agent"] = ("o máximo de linhas por operador vai de 1 a 10 "
+                                         "(ex.: 2,5)")
+    return errors
 
 
 def _manager(principal: Principal) -> None:
@@ -157,12 +180,7 @@ async def create_campaign(session: AsyncSession, principal: Principal, tenant_id
     name = new.name.strip()
     if not 1 <= len(name) <= 120:
         errors["name"] = "informe um nome de até 120 caracteres"
-    if new.mode not in CampaignMode.__members__.values():
-        errors["mode"] = "modo inválido; use preview, progressive ou predictive"
-    if not Decimal("0") < new.abandon_target < Decimal("0.2"):
-        errors["abandon_target"] = "a meta de abandono fica entre 0 e 0,2 (20%)"
-    if not Decimal("1") <= new.max_lines_per_agent <= Decimal("10"):
-        errors["max_lines_per_agent"] = "entre 1 e 10 linhas por operador"
+    errors.update(pacing_errors(new.mode, new.abandon_target, new.max_lines_per_agent))
     if new.ring_timeout_seconds < 15 or new.ring_timeout_seconds > 60:
         errors["ring_timeout_seconds"] = "entre 15 e 60 segundos"
     if not 0 <= new.wrap_up_seconds <= 600:
@@ -218,6 +236,30 @@ async def set_status(session: AsyncSession, principal: Principal, campaign_id: C
     await audit.record(session, principal.actor, "campaign.status_set",
                        tenant_id=row.tenant_id, entity="campaign", entity_id=row.id,
                        before={"status": before}, after={"status": status})
+    return row
+
+
+async def set_pacing(session: AsyncSession, principal: Principal, campaign_id: CampaignId,
+                     mode: str, abandon_target: Decimal, max_lines: Decimal) -> Campaign:
+    """A supervisor's pacing: the mode, the abandon target and the lines-per-agent cap.
+    The dialer reads the campaign every round, so it paces with them at once."""
+    _manager(principal)
+    errors = pacing_errors(mode, abandon_target, max_lines)
+    if errors:
+        raise ValidationFailed(errors)
+    row = (await session.execute(select(Campaign).where(
+        Campaign.id == campaign_id).with_for_update())).scalar_one()
+    before = {"mode": row.mode, "abandon_target": str(row.abandon_target),
+              "max_lines_per_agent": str(row.max_lines_per_agent)}
+    row.mode, row.abandon_target = mode, abandon_target.quantize(Decimal("0.0001"))
+    row.max_lines_per_agent = max_lines.quantize(Decimal("0.01"))
+    row.updated_at = dt.datetime.now(dt.UTC)
+    after = {"mode": row.mode, "abandon_target": str(row.abandon_target),
+             "max_lines_per_agent": str(row.max_lines_per_agent)}
+    if after != before:
+        await audit.record(session, principal.actor, "campaign.pacing_set",
+                           tenant_id=row.tenant_id, entity="campaign", entity_id=row.id,
+                           before=before, after=after)
     return row
 
 
@@ -307,25 +349,34 @@ async def claim(session: AsyncSession, campaign: Campaign, n: int, *, dialer_id:
     return dials
 
 
-async def _lease(session: AsyncSession, campaign: Campaign, entry: CampaignEntry,
-                 now: dt.datetime, dialer_id: str, worker_id: int) -> Dial | None:
+async def _guarded_phone(session: AsyncSession, campaign: Campaign, entry: CampaignEntry,
+                         now: dt.datetime) -> tuple[ContactPoint | None, guard.Verdict]:
+    """The debtor's best phone, if the guard lets us call it now. A refusal is recorded
+    as a blocked attempt and the entry waits for the moment the guard gives (or leaves
+    the list without one)."""
     debtor_id = DebtorId(entry.debtor_id)
     phones = await contacts.usable(session, debtor_id, Channel.CALL)
     verdict = await guard.check(session, debtor_id, Channel.CALL, now,
                                 contact_point_id=ContactPointId(phones[0].id)
                                 if phones else None)
-    if not verdict.allowed:
-        await guard.record_blocked(session, debtor_id, Channel.CALL, verdict,
-                                   cause_kind=CauseKind.CAMPAIGN, process="dialer",
-                                   cause_id=campaign.id,
-                                   contact_point_id=phones[0].id if phones else None, at=now)
-        entry.last_outcome = "blocked"
-        if verdict.next_allowed_at is None:
-            entry.state = EntryState.BLOCKED
-        else:
-            entry.next_attempt_at = verdict.next_allowed_at
-        return None
-    phone = phones[0]
+    if verdict.allowed:
+        return phones[0], verdict
+    await guard.record_blocked(session, debtor_id, Channel.CALL, verdict,
+                               cause_kind=CauseKind.CAMPAIGN, process="dialer",
+                               cause_id=campaign.id,
+                               contact_point_id=phones[0].id if phones else None, at=now)
+    entry.last_outcome = "blocked"
+    entry.lease_owner = entry.lease_until = None
+    if verdict.next_allowed_at is None:
+        entry.state = EntryState.BLOCKED
+    else:
+        entry.state, entry.next_attempt_at = EntryState.PENDING, verdict.next_allowed_at
+    return None, verdict
+
+
+async def _open_call(session: AsyncSession, campaign: Campaign, entry: CampaignEntry,
+                     phone: ContactPoint, now: dt.datetime, dialer_id: str,
+                     worker_id: int) -> Dial:
     entry.state, entry.lease_owner, entry.lease_until = (
         EntryState.DIALING, dialer_id, now + LEASE)
     record = CallRecord(
@@ -336,6 +387,14 @@ async def _lease(session: AsyncSession, campaign: Campaign, entry: CampaignEntry
     await session.flush()
     return Dial(record.id, campaign.tenant_id, campaign.id, entry.id, entry.debtor_id,
                 phone.id, phone.value, campaign.ring_timeout_seconds)
+
+
+async def _lease(session: AsyncSession, campaign: Campaign, entry: CampaignEntry,
+                 now: dt.datetime, dialer_id: str, worker_id: int) -> Dial | None:
+    phone, _ = await _guarded_phone(session, campaign, entry, now)
+    if phone is None:
+        return None
+    return await _open_call(session, campaign, entry, phone, now, dialer_id, worker_id)
 
 
 async def assign_worker(session: AsyncSession, call_id: uuid.UUID, worker_id: int) -> None:
@@ -386,6 +445,9 @@ async def finish(session: AsyncSession, result: Result) -> CallRecord:
         contact_point_id=record.contact_point_id, started_at=record.dialed_at,
         answered_at=result.answered_at, ended_at=ended, details=details)
     record.interaction_id = interaction.id
+    if result.outcome is CallOutcome.ABANDONED:
+        await agenda.callback_after_abandon(session, record.tenant_id, record.debtor_id,
+                                            record.id, ended)
     if record.entry_id is not None:
         await _schedule(session, record, result.outcome, ended)
     return record
@@ -400,7 +462,8 @@ async def _schedule(session: AsyncSession, record: CallRecord, outcome: CallOutc
     entry.attempts += 1
     entry.last_outcome = outcome
     entry.lease_owner = entry.lease_until = None
-    if outcome is CallOutcome.ANSWERED:
+    if outcome in (CallOutcome.ANSWERED, CallOutcome.ABANDONED):
+        # An abandoned call's debtor heard that we will call back: the agenda has it.
         entry.state = EntryState.DONE
         return
     rule = campaign.retry_rules.get(outcome) or DEFAULT_RETRY_RULES[outcome]
@@ -412,6 +475,21 @@ async def _schedule(session: AsyncSession, record: CallRecord, outcome: CallOutc
     else:
         entry.state = EntryState.PENDING
         entry.next_attempt_at = ended + dt.timedelta(seconds=rule["delay_seconds"])
+
+
+async def next_phone(session: AsyncSession, record: CallRecord, at: dt.datetime) -> bool:
+    """The call reached someone who is not the debtor on that number (graded
+    `wrong_party` already): the list entry is due again for the debtor's next phone,
+    when one is left (the guard still decides when)."""
+    if record.entry_id is None:
+        return False
+    if not await contacts.usable(session, DebtorId(record.debtor_id), Channel.CALL):
+        return False
+    await session.execute(update(CampaignEntry).where(
+        CampaignEntry.tenant_id == record.tenant_id, CampaignEntry.id == record.entry_id,
+        CampaignEntry.state == EntryState.DONE)
+        .values(state=EntryState.PENDING, next_attempt_at=at, last_outcome="wrong_number"))
+    return True
 
 
 async def renew_leases(session: AsyncSession, dialer_id: str, entry_ids: list[uuid.UUID]
@@ -443,9 +521,226 @@ async def expire_leases(session: AsyncSession) -> list[uuid.UUID]:
     return closed
 
 
+async def calls_since(session: AsyncSession, campaign: Campaign, since: dt.datetime
+                      ) -> list[CallRecord]:
+    """The campaign's call records dialed from `since` on, in order (pacing starts its
+    measurements from them)."""
+    return list((await session.execute(select(CallRecord).where(
+        CallRecord.tenant_id == campaign.tenant_id, CallRecord.campaign_id == campaign.id,
+        CallRecord.dialed_at >= since).order_by(CallRecord.dialed_at))).scalars())
+
+
+async def others_lines(session: AsyncSession, campaign: Campaign, dialer_id: str
+                       ) -> list[tuple[dt.datetime, dt.datetime | None]]:
+    """(dialed, answered) of the campaign's calls other dialer processes have out and
+    not yet bridged: pacing counts them with its own."""
+    return [(r.dialed_at, r.answered_at) for r in (await session.execute(select(
+        CallRecord.dialed_at, CallRecord.answered_at).where(
+        CallRecord.tenant_id == campaign.tenant_id, CallRecord.campaign_id == campaign.id,
+        CallRecord.ended_at.is_(None), CallRecord.bridged_at.is_(None),
+        CallRecord.dialer_id != dialer_id)))]
+
+
 async def open_calls(session: AsyncSession, dialer_id: str) -> list[uuid.UUID]:
     return list((await session.execute(select(CallRecord.id).where(
         CallRecord.dialer_id == dialer_id, CallRecord.ended_at.is_(None)))).scalars())
+
+
+# ---- preview dialing -------------------------------------------------------------------
+# A preview campaign is not paced: "Próxima ficha" leases the top due entry to the agent
+# (lease owner `preview:<user>`), who reads the file and then either asks for the call
+# (`preview_dial`: a call record that no dialer process owns yet, the agent reserved
+# for it) or skips the debtor with a reason. A dialer process takes the call on its next
+# round (`take_preview_calls`) and places it like any other, with the agent's phone
+# called the moment the debtor answers.
+
+PREVIEW_LEASE = dt.timedelta(minutes=15)  # the agent reads the file; then it returns
+PREVIEW_SKIP_DELAY = dt.timedelta(hours=4)  # a skipped debtor comes back after this
+PREVIEW_PENDING = "preview"  # the dialer id of a preview call no process has taken yet
+
+
+def _preview_owner(principal: Principal) -> str:
+    return f"preview:{principal.user_id}"
+
+
+@dataclass(frozen=True)
+class Preview:
+    entry_id: uuid.UUID
+    tenant_id: uuid.UUID
+    campaign_id: uuid.UUID
+    campaign_name: str
+    debtor_id: uuid.UUID
+    number: str | None  # the phone the call would use (None: none callable now)
+
+    @property
+    def number_label(self) -> str:
+        return format_phone(self.number) if self.number else ""
+
+
+async def _live_session(session: AsyncSession, principal: Principal) -> AgentSession:
+    row = (await session.execute(select(AgentSession).where(
+        AgentSession.user_id == principal.user_id,
+        AgentSession.logged_out_at.is_(None)).with_for_update())).scalar_one_or_none()
+    if row is None:
+        raise NotFound("sessão de operador")
+    return row
+
+
+async def _preview(session: AsyncSession, campaign: Campaign,
+                   entry: CampaignEntry) -> Preview:
+    phones = await contacts.usable(session, DebtorId(entry.debtor_id), Channel.CALL)
+    return Preview(entry.id, entry.tenant_id, campaign.id, campaign.name, entry.debtor_id,
+                   phones[0].value if phones else None)
+
+
+async def held_preview(session: AsyncSession, principal: Principal) -> Preview | None:
+    """The entry this agent is reading, if any."""
+    row = (await session.execute(select(CampaignEntry, Campaign).join(
+        Campaign, (Campaign.tenant_id == CampaignEntry.tenant_id)
+        & (Campaign.id == CampaignEntry.campaign_id)).where(
+        CampaignEntry.state == EntryState.DIALING,
+        CampaignEntry.lease_owner == _preview_owner(principal),
+        CampaignEntry.lease_until > dt.datetime.now(dt.UTC)))).first()
+    return await _preview(session, row[1], row[0]) if row else None
+
+
+async def preview_next(session: AsyncSession, principal: Principal,
+                       at: dt.datetime | None = None) -> Preview | None:
+    """The next debtor of the agent's preview campaigns, leased to the agent, the guard
+    first (None: nothing to call now). The one the agent holds comes back until it is
+    called or skipped."""
+    now = at or dt.datetime.now(dt.UTC)
+    agent = await _live_session(session, principal)
+    held = await held_preview(session, principal)
+    if held is not None:
+        return held
+    chosen = list((await session.execute(select(Campaign).where(
+        Campaign.id.in_([uuid.UUID(c) for c in agent.campaign_ids]),
+        Campaign.mode == CampaignMode.PREVIEW, Campaign.status == CampaignStatus.ACTIVE)
+        .order_by(Campaign.created_at))).scalars())
+    for campaign in chosen:
+        while True:
+            entry = (await session.execute(select(CampaignEntry).where(
+                CampaignEntry.tenant_id == campaign.tenant_id,
+                CampaignEntry.campaign_id == campaign.id,
+                CampaignEntry.state == EntryState.PENDING,
+                CampaignEntry.next_attempt_at <= now)
+                .order_by(CampaignEntry.priority.desc(), CampaignEntry.next_attempt_at)
+                .limit(1).with_for_update(skip_locked=True))).scalar_one_or_none()
+            if entry is None:
+                break
+            phone, _ = await _guarded_phone(session, campaign, entry, now)
+            if phone is None:
+                continue
+            entry.state, entry.lease_owner = EntryState.DIALING, _preview_owner(principal)
+            entry.lease_until = dt.datetime.now(dt.UTC) + PREVIEW_LEASE
+            return Preview(entry.id, entry.tenant_id, campaign.id, campaign.name,
+                           entry.debtor_id, phone.value)
+    return None
+
+
+async def _held_entry(session: AsyncSession, principal: Principal,
+                      entry_id: uuid.UUID) -> tuple[CampaignEntry, Campaign]:
+    row = (await session.execute(select(CampaignEntry, Campaign).join(
+        Campaign, (Campaign.tenant_id == CampaignEntry.tenant_id)
+        & (Campaign.id == CampaignEntry.campaign_id)).where(
+        CampaignEntry.id == entry_id, CampaignEntry.state == EntryState.DIALING,
+        CampaignEntry.lease_owner == _preview_owner(principal))
+        .with_for_update(of=CampaignEntry))).first()
+    if row is None:
+        raise NotFound("ficha")
+    return row[0], row[1]
+
+
+@dataclass(frozen=True)
+class PreviewCall:
+    call_id: uuid.UUID | None  # None: the guard refused
+    debtor_id: uuid.UUID
+    refused: str | None = None  # the guard's reason, in Portuguese
+
+
+async def preview_dial(session: AsyncSession, principal: Principal, entry_id: uuid.UUID,
+                       at: dt.datetime | None = None) -> PreviewCall:
+    """The agent read the file and clicks "Ligar": the call is opened for a dialer
+    process to place, with this agent reserved for it. The guard is asked again (the
+    file may have been on screen a while); a refusal is recorded and the entry waits."""
+    now = at or dt.datetime.now(dt.UTC)
+    entry, campaign = await _held_entry(session, principal, entry_id)
+    agent = await _live_session(session, principal)
+    if agent.state != AgentState.READY or agent.call_id is not None:
+        raise ValidationFailed({"_": "fique disponível antes de ligar (você está em "
+                                     "ligação, em pós-atendimento ou em pausa)"})
+    phone, verdict = await _guarded_phone(session, campaign, entry, now)
+    if phone is None:
+        return PreviewCall(None, entry.debtor_id, verdict.reason)
+    dial = await _open_call(session, campaign, entry, phone, now, PREVIEW_PENDING, -1)
+    agent.call_id = dial.call_id
+    await audit.record(session, principal.actor, "campaign.preview_dialed",
+                       tenant_id=campaign.tenant_id, entity="debtor",
+                       entity_id=entry.debtor_id,
+                       after={"campaign_id": campaign.id, "call_id": dial.call_id})
+    return PreviewCall(dial.call_id, entry.debtor_id)
+
+
+async def preview_skip(session: AsyncSession, principal: Principal, entry_id: uuid.UUID,
+                       reason: str | None, at: dt.datetime | None = None) -> None:
+    """The agent skips the debtor without calling, saying why; it comes back later."""
+    text = (reason or "").strip()
+    if not text:
+        raise ValidationFailed({"skip_reason": "informe por que esta ficha fica para depois"})
+    if len(text) > 200:
+        raise ValidationFailed({"skip_reason": f"o motivo tem {len(text)} caracteres; "
+                                               "o máximo é 200"})
+    entry, campaign = await _held_entry(session, principal, entry_id)
+    entry.state, entry.lease_owner, entry.lease_until = EntryState.PENDING, None, None
+    entry.last_outcome = "skipped"
+    entry.next_attempt_at = (at or dt.datetime.now(dt.UTC)) + PREVIEW_SKIP_DELAY
+    await audit.record(session, principal.actor, "campaign.preview_skipped",
+                       tenant_id=campaign.tenant_id, entity="debtor",
+                       entity_id=entry.debtor_id,
+                       after={"campaign_id": campaign.id, "reason": text})
+
+
+@dataclass(frozen=True)
+class PreviewDial:
+    campaign: Campaign
+    dial: Dial
+    agent: Agent
+
+
+async def take_preview_calls(session: AsyncSession, dialer_id: str, limit: int
+                             ) -> list[PreviewDial]:
+    """Preview calls agents asked for, taken by this dialer process (several processes
+    never take one: `SKIP LOCKED`). A call whose agent left meanwhile is failed."""
+    if limit <= 0:
+        return []
+    records = list((await session.execute(select(CallRecord).where(
+        CallRecord.dialer_id == PREVIEW_PENDING, CallRecord.ended_at.is_(None))
+        .order_by(CallRecord.dialed_at).limit(limit)
+        .with_for_update(skip_locked=True))).scalars())
+    taken = []
+    for record in records:
+        record.dialer_id = dialer_id
+        await session.execute(update(CampaignEntry).where(
+            CampaignEntry.tenant_id == record.tenant_id, CampaignEntry.id == record.entry_id)
+            .values(lease_owner=dialer_id, lease_until=dt.datetime.now(dt.UTC) + LEASE))
+        agent = (await session.execute(select(AgentSession).where(
+            AgentSession.call_id == record.id,
+            AgentSession.logged_out_at.is_(None)))).scalar_one_or_none()
+        if agent is None:
+            await finish(session, Result(record.id, CallOutcome.FAILED,
+                                         reason="the agent left before the call"))
+            continue
+        campaign = (await session.execute(select(Campaign).where(
+            Campaign.tenant_id == record.tenant_id,
+            Campaign.id == record.campaign_id))).scalar_one()
+        assert record.entry_id is not None and record.contact_point_id is not None
+        taken.append(PreviewDial(campaign, Dial(
+            record.id, record.tenant_id, record.campaign_id, record.entry_id,
+            record.debtor_id, record.contact_point_id, record.number,
+            campaign.ring_timeout_seconds),
+            Agent(agent.id, agent.tenant_id, agent.user_id, agent.sip_uri)))
+    return taken
 
 
 # ---- agents ----------------------------------------------------------------------------

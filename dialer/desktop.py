@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +30,7 @@ from dialer.models import (
     CallOutcome,
     CallRecord,
     Campaign,
+    CampaignMode,
     CampaignStatus,
 )
 
@@ -38,8 +39,8 @@ STATE_LABELS = {AgentState.READY: "Disponível", AgentState.TALKING: "Em ligaç�
                 AgentState.LOGGED_OUT: "Fora das campanhas"}
 STATUS_LABELS = {CampaignStatus.ACTIVE: "Em andamento", CampaignStatus.PAUSED: "Pausada",
                  CampaignStatus.STOPPED: "Encerrada"}
-MODE_LABELS = {"preview": "Prévia", "progressive": "Progressivo", "predictive": "Preditivo"}
 SUPERVISORS = (Role.ADMIN, Role.SUPERVISOR)
+WINDOW = dt.timedelta(minutes=30)  # pacing.Measurements.window_s
 
 
 @dataclass(frozen=True)
@@ -63,12 +64,40 @@ class AgentView:
     call_id: uuid.UUID | None
 
 
+CALL_LABELS = {CallOutcome.ANSWERED: "Ligação encerrada", CallOutcome.BUSY: "Ocupado",
+               CallOutcome.NO_ANSWER: "Não atendeu", CallOutcome.REJECTED: "Recusada",
+               CallOutcome.FAILED: "Falhou", CallOutcome.CONGESTION: "Rede congestionada",
+               CallOutcome.INVALID: "Número inexistente",
+               CallOutcome.ABANDONED: "Atendida sem operador"}
+
+
+@dataclass(frozen=True)
+class CallView:
+    id: uuid.UUID
+    number: str
+    label: str  # Chamando…, Em ligação, or how it ended
+    live: bool
+    bridged: bool
+
+
 @dataclass
 class Desktop:
     agent: AgentView | None
     choices: list[CampaignChoice]
     agenda: list[agenda.Item]
     debtor: DebtorFile | None = None
+    previewing: bool = False  # logged in to a preview campaign
+    preview: campaigns.Preview | None = None  # the file the agent reads before calling
+    call: CallView | None = None
+
+
+def _call_view(record: CallRecord) -> CallView:
+    if record.ended_at is not None:
+        label = CALL_LABELS[CallOutcome(record.outcome)] if record.outcome else "Encerrada"
+    else:
+        label = "Em ligação" if record.bridged_at is not None else "Chamando…"
+    return CallView(record.id, record.number, label, record.ended_at is None,
+                    record.bridged_at is not None)
 
 
 async def _choices(session: AsyncSession, principal: Principal) -> list[CampaignChoice]:
@@ -82,8 +111,10 @@ async def _choices(session: AsyncSession, principal: Principal) -> list[Campaign
                            STATUS_LABELS[CampaignStatus(r.status)]) for r in rows]
 
 
-async def desktop(principal: Principal, debtor_id: uuid.UUID | None = None) -> Desktop:
+async def desktop(principal: Principal, debtor_id: uuid.UUID | None = None,
+                  call_id: uuid.UUID | None = None) -> Desktop:
     agenda.may_work_agenda(principal)
+    previewing, preview, call = False, None, None
     async with transaction(principal) as session:
         choices = await _choices(session, principal)
         live = (await session.execute(select(AgentSession).where(
@@ -98,9 +129,20 @@ async def desktop(principal: Principal, debtor_id: uuid.UUID | None = None) -> D
                              live.state_since, live.reason, live.sip_uri,
                              [names.get(c, "campanha") for c in live.campaign_ids],
                              wrap if wrap is not None else 20, live.call_id)
+            previewing = (await session.execute(select(Campaign.id).where(
+                Campaign.id.in_([uuid.UUID(c) for c in live.campaign_ids]),
+                Campaign.mode == CampaignMode.PREVIEW).limit(1))).first() is not None
+            preview = await campaigns.held_preview(session, principal)
+        if call_id is not None:
+            record = (await session.execute(select(CallRecord).where(
+                CallRecord.id == call_id))).scalar_one_or_none()
+            if record is None or (debtor_id is not None and record.debtor_id != debtor_id):
+                raise NotFound("ligação")
+            call = _call_view(record)
     items = await agenda.upcoming(principal)
-    shown = await debtor_file(principal, debtor_id) if debtor_id else None
-    return Desktop(view, choices, items, shown)
+    shown_id = debtor_id or (preview.debtor_id if preview and call is None else None)
+    shown = await debtor_file(principal, shown_id) if shown_id else None
+    return Desktop(view, choices, items, shown, previewing, preview, call)
 
 
 async def login(principal: Principal, campaign_ids: list[str], sip_uri: str) -> None:
@@ -144,10 +186,12 @@ class Board:
     id: uuid.UUID
     name: str
     tenant_name: str
+    mode: str
     mode_label: str
     status: str
     status_label: str
     target: Decimal
+    max_lines: Decimal
     agents: list[AgentRow] = field(default_factory=list)
     by_state: dict[str, int] = field(default_factory=dict)
     ringing: int = 0
@@ -156,6 +200,8 @@ class Board:
     ended_today: int = 0
     answered_today: int = 0
     abandoned_today: int = 0
+    answered_window: int = 0  # answered (bridged or abandoned) in the last 30 minutes
+    abandoned_window: int = 0
 
     @property
     def answer_rate(self) -> Decimal | None:
@@ -167,6 +213,13 @@ class Board:
     def abandon_rate(self) -> Decimal | None:
         answered = self.answered_today + self.abandoned_today
         return Decimal(self.abandoned_today) / answered if answered else None
+
+    @property
+    def window_rate(self) -> Decimal | None:
+        """The rate the predictive pacing steers by: over the last 30 minutes."""
+        if not self.answered_window:
+            return None
+        return Decimal(self.abandoned_window) / self.answered_window
 
     @property
     def over_target(self) -> bool:
@@ -195,9 +248,10 @@ async def boards(principal: Principal, now: dt.datetime | None = None) -> list[B
             .scalars())
         emails = await _emails(session, {s.user_id for s in sessions})
         for campaign, tenant_name in rows:
-            board = Board(campaign.id, campaign.name, tenant_name, MODE_LABELS[campaign.mode],
+            board = Board(campaign.id, campaign.name, tenant_name, campaign.mode,
+                          campaigns.MODE_LABELS[CampaignMode(campaign.mode)],
                           campaign.status, STATUS_LABELS[CampaignStatus(campaign.status)],
-                          campaign.abandon_target)
+                          campaign.abandon_target, campaign.max_lines_per_agent)
             for s in sessions:
                 if str(campaign.id) in s.campaign_ids:
                     board.agents.append(AgentRow(emails.get(s.user_id, "operador"), s.state,
@@ -224,6 +278,14 @@ async def boards(principal: Principal, now: dt.datetime | None = None) -> list[B
                 CallRecord.campaign_id == campaign.id,
                 CallRecord.ended_at >= midnight))).one()
             board.ended_today, board.answered_today, board.abandoned_today = today
+            window = (await session.execute(select(
+                func.count().filter(CallRecord.outcome.in_((CallOutcome.ANSWERED,
+                                                            CallOutcome.ABANDONED))),
+                func.count().filter(CallRecord.outcome == CallOutcome.ABANDONED)).where(
+                CallRecord.tenant_id == campaign.tenant_id,
+                CallRecord.campaign_id == campaign.id,
+                CallRecord.ended_at >= now - WINDOW))).one()
+            board.answered_window, board.abandoned_window = window
             result.append(board)
         return result
 
@@ -245,6 +307,59 @@ async def set_campaign_status(principal: Principal, campaign_id: uuid.UUID,
     async with transaction(principal) as session:
         checked = await campaigns.access_campaign(session, principal, campaign_id)
         await campaigns.set_status(session, principal, checked, status)
+
+
+def _decimal(raw: str) -> Decimal | None:
+    """A number as typed on a Brazilian page ("2,5", "1.234,5", "3%"); None if it is not."""
+    text = raw.strip().removesuffix("%").strip()
+    if "," in text:
+        text = text.replace(".", "").replace(",", ".")
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
+
+
+async def set_pacing(principal: Principal, campaign_id: uuid.UUID, mode: str,
+                     target_percent: str, max_lines: str) -> None:
+    """The supervisor's pacing form: the target as a percentage ("2,5"), the cap as
+    lines per agent ("2,5")."""
+    _supervisor(principal)
+    async with transaction(principal) as session:
+        checked = await campaigns.access_campaign(session, principal, campaign_id)
+        percent, lines = _decimal(target_percent), _decimal(max_lines)
+        target = percent / 100 if percent is not None else campaigns.MAX_ABANDON_TARGET
+        errors = campaigns.pacing_errors(mode, target,
+                                         lines if lines is not None else Decimal("1"))
+        if percent is None:
+            errors["abandon_target"] = "informe a meta de abandono em % (ex.: 2,5)"
+        if lines is None:
+            errors["max_lines_per_agent"] = "informe o máximo de linhas por operador (ex.: 2,5)"
+        if errors or lines is None:
+            raise ValidationFailed(errors)
+        await campaigns.set_pacing(session, principal, checked, mode, target, lines)
+
+
+async def preview_next(principal: Principal, at: dt.datetime | None = None
+                       ) -> campaigns.Preview | None:
+    agenda.may_work_agenda(principal)
+    async with transaction(principal) as session:
+        return await campaigns.preview_next(session, principal, at)
+
+
+async def preview_dial(principal: Principal, entry_id: uuid.UUID,
+                       at: dt.datetime | None = None) -> campaigns.PreviewCall:
+    agenda.may_work_agenda(principal)
+    async with transaction(principal) as session:
+        return await campaigns.preview_dial(session, principal, entry_id, at)
+
+
+async def preview_skip(principal: Principal, entry_id: uuid.UUID, reason: str | None,
+                       at: dt.datetime | None = None) -> None:
+    agenda.may_work_agenda(principal)
+    async with transaction(principal) as session:
+        await campaigns.preview_skip(session, principal, entry_id, reason, at)
 
 
 async def end_call(principal: Principal, call_id: uuid.UUID) -> None:

@@ -4,6 +4,20 @@ Each records an interaction outcome on the debtor's timeline (or completes the d
 own interaction of that call), grades the phone, sets holds (deceased, dispute) and
 updates the agenda: a promise to pay or a callback puts the debtor back on it, any other
 disposition closes the debtor's item.
+
+The debtor's cadence hears of it through what core already reads, holds and contact
+points (the plan skips held debts, the guard refuses a held debtor and an unusable phone
+at every send), never through the cadence's internals:
+
+* a promise to pay is a `promise` hold until the promised day plus
+  `PROMISE_TOLERANCE_DAYS` (the payment's time to arrive): the cadence's messages and
+  calls, the dialer's lists and the agenda's other items wait; the agenda calls the
+  debtor the morning the hold ends (the promise is broken by then); a new promise
+  replaces the old one;
+* a refusal to pay ends a promise still running, so the cadence resumes at once;
+* a wrong number grades the phone `wrong_party`: no list, step or agenda uses it again,
+  and a dialer call's list entry is due again for the debtor's next phone, if any;
+* a callback is the agenda's (at the debtor's time, for this agent); the cadence goes on.
 """
 
 from __future__ import annotations
@@ -20,12 +34,13 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit
-from core.access import DebtorId, access_debtor, transaction
+from core.access import DebtorId, HoldId, access_debtor, transaction
 from core.auth.principal import Principal
 from core.collection import holds, interactions, notes
 from core.errors import NotFound, ValidationFailed
+from core.formatting import brl, date_br
 from core.models import CauseKind, Channel, ContactPoint, Debtor, HoldKind, Outcome
-from dialer import agenda
+from dialer import agenda, campaigns
 from dialer.models import AgendaItem, AgendaKind, AgendaState, CallRecord
 
 
@@ -60,7 +75,8 @@ HOLD_REASONS = {Disposition.DECEASED: "Falecimento informado na ligação",
                 Disposition.DISPUTE: "Dívida contestada na ligação"}
 PROMISE_HORIZON = dt.timedelta(days=60)
 CALLBACK_HORIZON = dt.timedelta(days=30)
-PROMISE_CALL_AT = dt.time(9, 0)  # a promise's day: the agenda reminds at 9h the debtor's time
+PROMISE_CALL_AT = dt.time(9, 0)  # a broken promise: the agenda calls at 9h the debtor's time
+PROMISE_TOLERANCE_DAYS = 2  # after the promised day, for the payment to arrive
 
 
 @dataclass(frozen=True)
@@ -189,6 +205,13 @@ async def dispose(principal: Principal, debtor_id: uuid.UUID, form: Form, *,
         if parsed.disposition in HOLDS:
             await holds.set_hold(session, principal, checked, HOLDS[parsed.disposition],
                                  parsed.note or HOLD_REASONS[parsed.disposition], at=now)
+        if parsed.disposition is Disposition.PROMISE:
+            await _pause_for_promise(session, principal, debtor, parsed, now)
+        elif parsed.disposition is Disposition.REFUSED:
+            await _end_promises(session, principal, checked, "o devedor recusou pagar na"
+                                " ligação", now)
+        elif parsed.disposition is Disposition.WRONG_NUMBER and record is not None:
+            await campaigns.next_phone(session, record, now)
         if parsed.note:
             await notes.add_note(session, principal, checked, parsed.note)
         item_id = await _agenda(session, principal, debtor, parsed, now)
@@ -229,11 +252,36 @@ async def _record(session: AsyncSession, principal: Principal, debtor_id: Debtor
     return row.id
 
 
+def promise_ends(promised: dt.date, zone: str) -> dt.datetime:
+    """When a promise's pause ends: the start of the day after its tolerance."""
+    day = promised + dt.timedelta(days=PROMISE_TOLERANCE_DAYS + 1)
+    return dt.datetime.combine(day, dt.time(0), tzinfo=ZoneInfo(zone))
+
+
+async def _end_promises(session: AsyncSession, principal: Principal, debtor_id: DebtorId,
+                        reason: str, now: dt.datetime) -> None:
+    for hold in await holds.active_holds(session, debtor_id, HoldKind.PROMISE, now):
+        await holds.end_hold(session, principal, HoldId(hold.id), reason, at=now)
+
+
+async def _pause_for_promise(session: AsyncSession, principal: Principal, debtor: Debtor,
+                             parsed: Parsed, now: dt.datetime) -> None:
+    assert parsed.promise_date is not None
+    debtor_id = DebtorId(debtor.id)
+    await _end_promises(session, principal, debtor_id, "substituída por nova promessa", now)
+    await holds.set_hold(
+        session, principal, debtor_id, HoldKind.PROMISE,
+        f"Promessa de pagamento de {brl(parsed.amount)} para {date_br(parsed.promise_date)}",
+        at=now, until=promise_ends(parsed.promise_date, debtor.timezone))
+
+
 async def _agenda(session: AsyncSession, principal: Principal, debtor: Debtor,
                   parsed: Parsed, now: dt.datetime) -> uuid.UUID | None:
     if parsed.disposition is Disposition.PROMISE and parsed.promise_date is not None:
-        due = dt.datetime.combine(parsed.promise_date, PROMISE_CALL_AT,
-                                  tzinfo=ZoneInfo(debtor.timezone))
+        # The debtor is not called while the promise runs (its hold): the agenda calls
+        # the morning it ends, when the promise is broken.
+        resumes = promise_ends(parsed.promise_date, debtor.timezone)
+        due = dt.datetime.combine(resumes.date(), PROMISE_CALL_AT, tzinfo=resumes.tzinfo)
         row = await agenda.add_item(session, debtor.tenant_id, debtor.id,
                                     AgendaKind.PROMISE, due, created_by=principal.user_id,
                                     amount=parsed.amount, promised_on=parsed.promise_date)

@@ -68,7 +68,7 @@ class Campaign(TenantOwned, Base):
     __tablename__ = "campaign"
 
     name: Mapped[str] = mapped_column(String(120))
-    mode: Mapped[str] = mapped_column(String(16), default=CampaignMode.PROGRESSIVE)
+    mode: Mapped[str] = mapped_column(String(16), default=CampaignMode.PREDICTIVE)
     status: Mapped[str] = mapped_column(String(16), default=CampaignStatus.PAUSED)
     abandon_target: Mapped[Decimal] = mapped_column(Numeric(5, 4), default=Decimal("0.03"))
     max_lines_per_agent: Mapped[Decimal] = mapped_column(Numeric(4, 2), default=Decimal("3"))
@@ -161,6 +161,9 @@ class CallRecord(TenantOwned, Base):
     agent_user_id: Mapped[uuid.UUID | None]
     answer_to_bridge_ms: Mapped[int | None]
     recording_key: Mapped[str | None] = mapped_column(String(500))
+    # The retention period ran out: the WAV was deleted from S3 (the key stays, as a
+    # record of what was kept and for how long).
+    recording_deleted_at: Mapped[dt.datetime | None]
     dialer_id: Mapped[str] = mapped_column(String(64))  # the dialer process
     worker_id: Mapped[int] = mapped_column(Integer)
     interaction_id: Mapped[uuid.UUID | None]
@@ -170,6 +173,25 @@ class CallRecord(TenantOwned, Base):
         Index("ix_call_record_campaign", "tenant_id", "campaign_id", text("dialed_at DESC")),
         Index("ix_call_record_debtor", "tenant_id", "debtor_id"),
         Index("ix_call_record_open", "dialer_id", postgresql_where=text("ended_at IS NULL")),
+        Index("ix_call_record_recording", "tenant_id", "ended_at",
+              postgresql_where=text("recording_key IS NOT NULL"
+                                    " AND recording_deleted_at IS NULL")),
+    )
+
+
+class RecordingPolicy(TenantOwned, Base):
+    """How long the tenant's call recordings are kept (one row per tenant; none: the
+    agency's default, `REGUA_CALL_RECORDING_RETENTION_DAYS`)."""
+
+    __tablename__ = "recording_policy"
+
+    retention_days: Mapped[int] = mapped_column(Integer)
+    set_by: Mapped[uuid.UUID | None]
+    updated_at: Mapped[dt.datetime] = created_at_column()
+
+    __table_args__ = (
+        UniqueConstraint("tenant_id"),
+        CheckConstraint("retention_days BETWEEN 30 AND 3650", name="retention_days"),
     )
 
 

@@ -25,9 +25,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit
-from core.access import DebtId, access_debtor, transaction
+from core.access import DebtId, DebtorId, access_debtor, transaction
 from core.auth.principal import Principal
 from core.auth.roles import Role
+from core.collection import events as debtor_events
 from core.collection import ledger
 from core.db import Scope
 from core.documents import format_document
@@ -36,6 +37,7 @@ from core.formatting import brl, date_br
 from core.ids import uuid7
 from core.models import Bucket, Debt, Debtor, DebtStatus, EntryKind, PaymentSource, Tenant
 from core.settings import get_settings
+from legal import notices
 from legal.models import (
     AGREEMENT_STATUS_LABELS,
     APPROVAL_LEVEL_LABELS,
@@ -53,7 +55,7 @@ from legal.models import (
     Installment,
     InstallmentStatus,
 )
-from legal.policy import policy_for
+from legal.policy import allocation_of, policy_for
 from legal.simulator import (
     Option,
     Screen,
@@ -95,6 +97,19 @@ async def access_agreement(session: AsyncSession, principal: Principal,
 def _may_negotiate(principal: Principal) -> None:
     if principal.role not in NEGOTIATING_ROLES:
         raise Forbidden("seu perfil não pode negociar acordos")
+
+
+async def _event(session: AsyncSession, principal: Principal, agreement: Agreement, what: str,
+                 title: str, *, detail: str | None = None, amount: Decimal | None = None,
+                 by_label: str | None = None) -> None:
+    """The step on the debtor's timeline (`agreement.<what>`), by the user who took it or,
+    for a job or the debtor, by `by_label`."""
+    await debtor_events.record(
+        session, debtor_id=agreement.debtor_id, kind=f"agreement.{what}", title=title,
+        detail=detail, amount=amount,
+        user_id=None if principal.is_system else principal.user_id,
+        by_label=by_label if principal.is_system else None, source_id=agreement.id,
+        link=f"/acordos/{agreement.id}")
 
 
 # ---- terms -----------------------------------------------------------------------------
@@ -144,9 +159,11 @@ class Created:
 
 
 async def create(principal: Principal, debtor_id: uuid.UUID, option_number: int,
-                 debt_ids: list[uuid.UUID] | None = None, at: dt.date | None = None) -> Created:
+                 debt_ids: list[uuid.UUID] | None = None, at: dt.date | None = None, *,
+                 by_label: str | None = None) -> Created:
     """An agreement on the simulated option `option_number` (the simulation is run again
-    here: the figures are never taken from the client)."""
+    here: the figures are never taken from the client). `by_label` names, on the debtor's
+    timeline, who proposed it when no user did (the debtor on the self-service page)."""
     _may_negotiate(principal)
     async with transaction(principal) as session:
         checked = await access_debtor(session, principal, debtor_id)
@@ -154,11 +171,11 @@ async def create(principal: Principal, debtor_id: uuid.UUID, option_number: int,
         chosen = [o for o in sim.options if o.option == option_number]
         if not chosen:
             raise ValidationFailed({"option": f"escolha uma das opções de 1 a {len(sim.options)}"})
-        return await _create(session, principal, sim, chosen[0])
+        return await _create(session, principal, sim, chosen[0], by_label)
 
 
 async def _create(session: AsyncSession, principal: Principal, sim: Simulation,
-                  option: Option) -> Created:
+                  option: Option, by_label: str | None = None) -> Created:
     debtor = (await session.execute(select(Debtor).where(Debtor.id == sim.debtor_id))
               ).scalar_one()
     creditor = (await session.execute(select(Tenant).where(Tenant.id == sim.tenant_id))
@@ -213,6 +230,10 @@ async def _create(session: AsyncSession, principal: Principal, sim: Simulation,
                               "total": option.total, "discount": option.discount_total,
                               "installments": option.installments, "approval": needs.value,
                               "status": agreement.status})
+    await _event(session, principal, agreement, "proposed", "Proposta de acordo",
+                 detail=option.label + ("" if approved_here else
+                                        f"; aguarda aprovação do {APPROVAL_LEVEL_LABELS[needs]}"),
+                 amount=option.total, by_label=by_label)
     return Created(agreement.id, agreement.status, needs.value, request_id)
 
 
@@ -258,29 +279,41 @@ async def decide(principal: Principal, request_id: uuid.UUID, accept: bool | Non
             raise ValidationFailed({"reason": "no máximo 1000 caracteres"})
         agreement = (await session.execute(select(Agreement).where(
             Agreement.id == request.agreement_id).with_for_update())).scalar_one()
+        creditor = (await session.execute(select(Tenant.trade_name).where(
+            Tenant.id == agreement.tenant_id))).scalar_one()
         now = dt.datetime.now(dt.UTC)
         request.status = ApprovalStatus.ACCEPTED if accept else ApprovalStatus.REFUSED
         request.reason = text or None
         request.decided_by = principal.user_id
         request.decided_at = now
+        level = APPROVAL_LEVEL_LABELS[ApprovalLevel(request.level)]
         if accept:
             agreement.status = AgreementStatus.PROPOSED
             agreement.approved_by, agreement.approved_at = principal.user_id, now
+            link = get_settings().public_base_url() + _new_link(agreement)
+            assert agreement.link_expires_at is not None
+            notice = notices.approved_notice(creditor, agreement, link,
+                                             agreement.link_expires_at)
         else:
             agreement.status = AgreementStatus.CANCELLED
             agreement.cancelled_at = now
             for inst in (await session.execute(select(Installment).where(
                     Installment.agreement_id == agreement.id))).scalars():
                 inst.status = InstallmentStatus.CANCELLED
-            agreement.cancel_reason = (f"recusado pelo "
-                                       f"{APPROVAL_LEVEL_LABELS[ApprovalLevel(request.level)]}:"
-                                       f" {text}")[:500]
+            agreement.cancel_reason = f"recusado pelo {level}: {text}"[:500]
+            notice = notices.refused_notice(creditor, agreement)
         agreement.updated_at = now
+        request.debtor_notice = await notices.tell_debtor(session, agreement, notice)
         await audit.record(session, principal.actor,
                            "agreement.approved" if accept else "agreement.refused",
                            tenant_id=agreement.tenant_id, entity="agreement",
                            entity_id=agreement.id,
-                           after={"level": request.level, "reason": text or None})
+                           after={"level": request.level, "reason": text or None,
+                                  "debtor_notice": request.debtor_notice})
+        await _event(session, principal, agreement, "approved" if accept else "refused",
+                     f"Acordo {'aprovado' if accept else 'recusado'} pelo {level}",
+                     detail=" · ".join(p for p in (text and f"motivo: {text}",
+                                                   request.debtor_notice) if p))
         return agreement.id
 
 
@@ -303,6 +336,7 @@ class QueueItem:
     created_at: dt.datetime
     decided_at: dt.datetime | None
     may_decide: bool
+    debtor_notice: str | None  # what the debtor was sent with the answer
 
 
 async def queue(principal: Principal, include_decided: bool = False) -> list[QueueItem]:
@@ -329,7 +363,8 @@ async def queue(principal: Principal, include_decided: bool = False) -> list[Que
             status_label=APPROVAL_STATUS_LABELS[ApprovalStatus(r.status)], why=r.why,
             reason=r.reason, option_label=a.option_label, total=a.total,
             discount_total=a.discount_total, created_at=r.created_at, decided_at=r.decided_at,
-            may_decide=r.status == ApprovalStatus.PENDING and ApprovalLevel(r.level) in levels)
+            may_decide=r.status == ApprovalStatus.PENDING and ApprovalLevel(r.level) in levels,
+            debtor_notice=r.debtor_notice)
             for r, a, name in rows]
 
 
@@ -409,6 +444,12 @@ async def _activate(session: AsyncSession, principal: Principal, agreement: Agre
                               "user_agent": agreement.accepted_user_agent,
                               "call_recording_ref": agreement.call_recording_ref,
                               "debts": [str(r.debt_id) for r in rows]})
+    by_link = agreement.accepted_via == AcceptanceChannel.DEBTOR_LINK
+    await _event(session, principal, agreement, "accepted", "Aceite do acordo",
+                 detail=(f"pelo devedor, no link de aceite (IP {agreement.accepted_ip or '?'})"
+                         if by_link else
+                         f"na ligação, gravação {agreement.call_recording_ref}"),
+                 amount=agreement.total, by_label="o devedor, pelo link de aceite")
 
 
 def _sign(payload: str) -> str:
@@ -423,16 +464,22 @@ async def issue_link(principal: Principal, agreement_id: uuid.UUID) -> str:
     async with transaction(principal) as session:
         checked = await access_agreement(session, principal, agreement_id)
         agreement = await _locked(session, checked)
-        nonce = secrets.token_urlsafe(16)
-        agreement.link_nonce = hashlib.sha256(nonce.encode()).hexdigest()
-        agreement.link_expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(days=LINK_DAYS)
-        agreement.link_used_at = None
+        path = _new_link(agreement)
         await audit.record(session, principal.actor, "agreement.link_issued",
                            tenant_id=agreement.tenant_id, entity="agreement",
                            entity_id=agreement.id,
                            after={"expires_at": agreement.link_expires_at})
-        payload = f"{agreement.tenant_id.hex}.{agreement.id.hex}.{nonce}"
-        return f"/acordo?t={payload}.{_sign(payload)}"
+        return path
+
+
+def _new_link(agreement: Agreement) -> str:
+    """A new one-time link's path (the previous link stops working)."""
+    nonce = secrets.token_urlsafe(16)
+    agreement.link_nonce = hashlib.sha256(nonce.encode()).hexdigest()
+    agreement.link_expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(days=LINK_DAYS)
+    agreement.link_used_at = None
+    payload = f"{agreement.tenant_id.hex}.{agreement.id.hex}.{nonce}"
+    return f"/acordo?t={payload}.{_sign(payload)}"
 
 
 def _parse_token(token: str) -> tuple[uuid.UUID, uuid.UUID, str]:
@@ -498,7 +545,8 @@ async def pay_installment(session: AsyncSession, principal: Principal,
                           source: PaymentSource = PaymentSource.AGENCY,
                           reference: str | None = None) -> Installment:
     """Record a payment of one installment: split among the agreement's debts by their
-    share of the agreement, allocated within each debt by the ledger's order. The last
+    share of the agreement, allocated within each debt in the tenant policy's order
+    (`allocation_order`: which buckets it settles first, so the commission). The last
     installment paid settles the agreement and its debts. For the payment services
     (PIX webhook, bank returns), inside their transaction."""
     inst = (await session.execute(select(Installment).where(
@@ -515,6 +563,7 @@ async def pay_installment(session: AsyncSession, principal: Principal,
     rows = list((await session.execute(select(AgreementDebt).where(
         AgreementDebt.agreement_id == agreement.id).order_by(AgreementDebt.id))).scalars())
     balances = await ledger.balances(session, [r.debt_id for r in rows])
+    order = allocation_of(await policy_for(session, agreement.tenant_id))
     owed = [(r.debt_id, sum(balances[r.debt_id].values(), ZERO)) for r in rows]
     base = sum((o for _, o in owed if o > 0), ZERO)
     left = amount
@@ -524,7 +573,8 @@ async def pay_installment(session: AsyncSession, principal: Principal,
         part = left if i == len(owed) - 1 else min(cents(amount * owe / base), left)
         if part > 0:
             await ledger.record_payment(session, principal, DebtId(debt_id), part,
-                                        paid_on=paid_on, source=source, reference=reference)
+                                        paid_on=paid_on, source=source, reference=reference,
+                                        order=order)
             left -= part
     inst.paid_amount = (inst.paid_amount or ZERO) + amount
     if inst.paid_amount >= inst.amount:
@@ -536,6 +586,11 @@ async def pay_installment(session: AsyncSession, principal: Principal,
                        entity="agreement", entity_id=agreement.id,
                        after={"number": inst.number, "amount": amount, "paid_on": paid_on,
                               "reference": reference})
+    received = "pagamento recebido (PIX ou boleto)"
+    await _event(session, principal, agreement, "installment_paid",
+                 f"Pagamento da parcela {inst.number} de {agreement.installment_count} do acordo",
+                 detail=f"pago em {date_br(paid_on)}" + (f" · {reference}" if reference else ""),
+                 amount=amount, by_label=received)
     remaining = (await session.execute(select(Installment.id).where(
         Installment.agreement_id == agreement.id,
         Installment.status != InstallmentStatus.PAID))).first()
@@ -550,6 +605,9 @@ async def pay_installment(session: AsyncSession, principal: Principal,
         await audit.record(session, principal.actor, "agreement.settled",
                            tenant_id=agreement.tenant_id, entity="agreement",
                            entity_id=agreement.id, after={"total": agreement.total})
+        await _event(session, principal, agreement, "settled", "Quitação do acordo",
+                     detail="todas as parcelas pagas; títulos quitados", amount=agreement.total,
+                     by_label=received)
     return inst
 
 
@@ -644,6 +702,9 @@ async def _break(session: AsyncSession, principal: Principal, agreement: Agreeme
                        tenant_id=agreement.tenant_id, entity="agreement", entity_id=agreement.id,
                        after={"reason": reason, "unpaid": unpaid, "revocation": revocation,
                               "revoked": revoked})
+    await _event(session, principal, agreement, "broken", "Quebra do acordo",
+                 detail=f"{reason}; o saldo não pago volta à cobrança", amount=unpaid,
+                 by_label="verificação diária dos acordos")
 
 
 async def break_overdue(tenant_id: uuid.UUID, today: dt.date | None = None) -> list[uuid.UUID]:
@@ -712,6 +773,9 @@ async def reinstate(principal: Principal, agreement_id: uuid.UUID,
                            tenant_id=agreement.tenant_id, entity="agreement",
                            entity_id=agreement.id,
                            after={"installments": [(i.number, i.due_date) for i in pending]})
+        await _event(session, principal, agreement, "reinstated", "Acordo restabelecido",
+                     detail=f"{len(pending)} parcela(s) com novos vencimentos, a primeira em"
+                            f" {date_br(pending[0].due_date)}" if pending else None)
 
 
 # ---- reading ---------------------------------------------------------------------------
@@ -775,9 +839,15 @@ async def get(principal: Principal, agreement_id: uuid.UUID) -> AgreementView:
 async def for_debtor(principal: Principal, debtor_id: uuid.UUID) -> list[AgreementView]:
     async with transaction(principal) as session:
         checked = await access_debtor(session, principal, debtor_id)
-        ids = list((await session.execute(select(Agreement.id).where(
-            Agreement.debtor_id == checked).order_by(Agreement.created_at.desc()))).scalars())
-        return await _views(session, ids)
+        return await debtor_views(session, checked)
+
+
+async def debtor_views(session: AsyncSession, debtor_id: DebtorId) -> list[AgreementView]:
+    """The debtor's agreements, newest first, inside the caller's transaction (the
+    judicial dossier reads them beside everything else of the file)."""
+    ids = list((await session.execute(select(Agreement.id).where(
+        Agreement.debtor_id == debtor_id).order_by(Agreement.created_at.desc()))).scalars())
+    return await _views(session, ids)
 
 
 LIST_MAX = 300

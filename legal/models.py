@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -140,8 +141,12 @@ class NegotiationPolicy(TenantOwned, Base):
     correction_index: Mapped[str] = mapped_column(String(16), default="IPCA")  # or "none"
     contract_interest_pct: Mapped[Decimal | None] = mapped_column(PERCENT)  # None: legal rate
     late_fee_pct: Mapped[Decimal] = mapped_column(PERCENT, default=Decimal("2"))
-    debtor_fee_pct: Mapped[Decimal | None] = mapped_column(PERCENT)  # None: not chargeable
     rounding: Mapped[str] = mapped_column(String(16), default="half_even")
+    # The order a payment settles a debt's buckets in (every bucket once). The fee the
+    # debtor may be charged is the fee contract's (legal.fees), not the policy's.
+    allocation_order: Mapped[list[str]] = mapped_column(
+        JSONB, server_default=text("'[\"fees\", \"fine\", \"interest\", \"correction\","
+                                   " \"principal\"]'::jsonb"))
     updated_by: Mapped[uuid.UUID | None]
     created_at: Mapped[dt.datetime] = created_at_column()
     updated_at: Mapped[dt.datetime] = created_at_column()
@@ -286,6 +291,10 @@ class ApprovalRequest(TenantOwned, Base):
     requested_by: Mapped[uuid.UUID | None]
     decided_by: Mapped[uuid.UUID | None]
     decided_at: Mapped[dt.datetime | None]
+    # The answer reaches the proposer (a notice on the agent desktop until seen) and the
+    # debtor (what was sent, in Portuguese: "link de aceite enviado por e-mail e SMS").
+    answer_seen_at: Mapped[dt.datetime | None]
+    debtor_notice: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[dt.datetime] = created_at_column()
 
     __table_args__ = (

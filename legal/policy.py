@@ -15,9 +15,12 @@ from core import audit
 from core.access import TenantId, access_tenant, transaction
 from core.auth.principal import Principal
 from core.auth.roles import Role
+from core.collection.ledger import DEFAULT_ALLOCATION
 from core.errors import Forbidden, ValidationFailed
 from core.ids import uuid7
 from core.models import Bucket, Debtor
+from core.models.ledger import BUCKET_LABELS
+from legal.fees import Contract
 from legal.models import DiscountRevocation, NegotiationPolicy
 from legal.updating import Terms
 
@@ -43,11 +46,11 @@ DEFAULTS: dict[str, Any] = {
     "supervisor_max_installments": 12, "breach_tolerance_days": 5,
     "reinstatement_allowed": True, "discount_revocation": DiscountRevocation.PROPORTIONAL.value,
     "correction_index": "IPCA", "contract_interest_pct": None, "late_fee_pct": Decimal("2"),
-    "debtor_fee_pct": None, "rounding": "half_even",
+    "rounding": "half_even", "allocation_order": [b.value for b in DEFAULT_ALLOCATION],
 }
 DECIMALS = ("min_installment", "min_down_payment_pct", "installment_interest_pct",
             "agent_discount_pct", "supervisor_discount_pct", "late_fee_pct")
-OPTIONAL_DECIMALS = ("contract_interest_pct", "debtor_fee_pct")
+OPTIONAL_DECIMALS = ("contract_interest_pct",)
 INTEGERS = ("max_installments", "max_first_due_days", "agent_max_installments",
             "supervisor_max_installments", "breach_tolerance_days")
 
@@ -70,11 +73,17 @@ def band_for(policy: NegotiationPolicy, days_overdue: int) -> dict[str, Any]:
     return {"min_days": days_overdue, "max_days": None, **dict.fromkeys(BUCKETS, "0")}
 
 
-def terms_for(policy: NegotiationPolicy, debtor: Debtor) -> Terms:
+def terms_for(policy: NegotiationPolicy, contract: Contract, debtor: Debtor) -> Terms:
+    """How the debtor's debts are updated: the policy's figures and the fee contract's
+    collection fee."""
     return Terms(correction_index=policy.correction_index,
                  contract_interest_pct=policy.contract_interest_pct,
-                 late_fee_pct=policy.late_fee_pct, debtor_fee_pct=policy.debtor_fee_pct,
+                 late_fee_pct=policy.late_fee_pct, debtor_fee_pct=contract.debtor_fee_pct,
                  rounding=policy.rounding, consumer=debtor.document_kind == "cpf")
+
+
+def allocation_of(policy: NegotiationPolicy) -> tuple[Bucket, ...]:
+    return tuple(Bucket(b) for b in policy.allocation_order)
 
 
 def as_dict(policy: NegotiationPolicy) -> dict[str, Any]:
@@ -133,6 +142,12 @@ def validate(values: dict[str, Any]) -> dict[str, Any]:
     except (ValueError, TypeError):
         errors["installment_plans"] = ("informe números de parcelas (2 ou mais) separados"
                                        " por vírgula")
+    clean["allocation_order"] = _allocation(values.get("allocation_order",
+                                                       DEFAULTS["allocation_order"]), errors)
+    if values.get("debtor_fee_pct") not in (None, ""):
+        errors["debtor_fee_pct"] = ("os honorários cobrados do devedor fazem parte do contrato"
+                                    " de honorários do credor (página Contrato de honorários,"
+                                    " ou regua fees set)")
     bands = values.get("discount_bands", DEFAULTS["discount_bands"])
     clean["discount_bands"] = _bands(bands, errors)
     reinstatement = values.get("reinstatement_allowed", DEFAULTS["reinstatement_allowed"])
@@ -152,6 +167,17 @@ def validate(values: dict[str, Any]) -> dict[str, Any]:
     if errors:
         raise ValidationFailed(errors)
     return clean
+
+
+def _allocation(raw: Any, errors: dict[str, str]) -> list[str]:
+    """Every bucket once, in the order a payment settles them."""
+    order = [p.strip() for p in raw.replace(";", ",").split(",")] if isinstance(raw, str) else raw
+    if not isinstance(order, list) or sorted(map(str, order)) != sorted(BUCKETS):
+        names = ", ".join(BUCKET_LABELS[b] for b in Bucket)
+        errors["allocation_order"] = ("informe a ordem de quitação com cada componente uma"
+                                      f" vez ({names})")
+        return list(DEFAULTS["allocation_order"])
+    return [str(b) for b in order]
 
 
 def _bands(raw: Any, errors: dict[str, str]) -> list[dict[str, Any]]:

@@ -301,7 +301,8 @@ async def accept(tenant_id: uuid.UUID, debtor_id: uuid.UUID, option_number: int,
         return view.agreement_id
     if option_number not in {o.option for o in view.options}:
         raise ValidationFailed({"opcao": "escolha uma das opções apresentadas"})
-    created = await agreements.create(principal, debtor_id, option_number)
+    created = await agreements.create(principal, debtor_id, option_number,
+                                      by_label="o devedor, no autoatendimento")
     link = await agreements.issue_link(principal, created.agreement_id)
     # The link is the debtor's own acceptance channel; its token is after "t=".
     token = urllib.parse.parse_qs(urllib.parse.urlsplit(link).query).get("t", [""])[0]

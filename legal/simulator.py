@@ -36,10 +36,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.access import DebtorId, access_debtor, transaction
 from core.auth.principal import Principal
-from core.compliance.holidays import holiday
+from core.compliance.business_days import next_business_day, non_business, previous_business_day
 from core.errors import ValidationFailed
 from core.formatting import brl, date_br
 from core.models import Bucket, Debt, Debtor, DebtStatus, Tenant
+from legal.fees import contract_of
 from legal.models import Agreement, AgreementStatus, ApprovalLevel, NegotiationPolicy
 from legal.policy import band_for, policy_for, terms_for
 from legal.updating import DebtUpdate, IndexTable, pct, update_debts
@@ -49,7 +50,6 @@ ZERO = Decimal("0.00")
 HUNDRED = Decimal("100")
 FIRST_DUE_OFFSET = 3  # days after the reference date
 PRIOR_WEIGHT = 10  # agreements' worth of belief in the prior
-WEEKDAYS = ("segunda", "terça", "quarta", "quinta", "sexta", "sábado", "domingo")
 
 
 def cents(value: Decimal) -> Decimal:
@@ -57,26 +57,6 @@ def cents(value: Decimal) -> Decimal:
 
 
 # ---- calendar --------------------------------------------------------------------------
-
-def non_business(day: dt.date, state: str | None) -> str | None:
-    """Why `day` is not a business day (None: it is)."""
-    if day.weekday() >= 5:
-        return WEEKDAYS[day.weekday()]
-    name = holiday(state, day)
-    return f"feriado: {name}" if name else None
-
-
-def next_business_day(day: dt.date, state: str | None) -> dt.date:
-    while non_business(day, state):
-        day += dt.timedelta(days=1)
-    return day
-
-
-def previous_business_day(day: dt.date, state: str | None) -> dt.date:
-    while non_business(day, state):
-        day -= dt.timedelta(days=1)
-    return day
-
 
 def add_months(day: dt.date, months: int, anchor_day: int) -> dt.date:
     month0 = day.month - 1 + months
@@ -346,7 +326,9 @@ async def simulate_in(session: AsyncSession, debtor_id: DebtorId,
     policy = await policy_for(session, tenant.id)
     debts = await open_debts(session, debtor.id, debt_ids)
     table = await IndexTable.load(session)
-    updates = await update_debts(session, debts, day, terms_for(policy, debtor), table)
+    contract = await contract_of(session, tenant.id)
+    updates = await update_debts(session, debts, day, terms_for(policy, contract, debtor),
+                                 table)
     options = build_options(policy, updates, day, tenant.state, await history(session, tenant.id))
     notes = sorted({n for u in updates for n in u.notes})
     if not options:

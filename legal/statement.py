@@ -1,5 +1,6 @@
-"""The agency's fee contract with each creditor and the monthly statement ("prestação de
-contas"): every payment of the month, its commission, and what is due to the creditor.
+"""The monthly statement ("prestação de contas"): every payment of the month, its
+commission under the tenant's fee contract (`legal.fees`), and what is due to the
+creditor.
 
 The statement reads the `payment` table (both sources) and the ledger's payment entries
 of each payment (to know the buckets it paid); it keeps no figures of its own, so its
@@ -19,15 +20,13 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from fpdf import FPDF
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import audit
 from core.access import TenantId
 from core.auth.principal import Principal
 from core.errors import ValidationFailed
 from core.formatting import brl, date_br
-from core.ids import uuid7
 from core.masking import mask_document
 from core.models import (
     Bucket,
@@ -40,89 +39,11 @@ from core.models import (
     Tenant,
 )
 from core.models.ledger import PAYMENT_SOURCE_LABELS
+from legal.fees import Contract, contract_of
 from legal.models import AgreementDebt
-from legal.payment_models import FeeBand, FeeContract
 
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
-DEFAULT_PCT = Decimal("10")  # commission when a tenant has no contract yet
-
-
-@dataclass(frozen=True)
-class Band:
-    min_days: int
-    max_days: int | None
-    bucket: Bucket
-    pct: Decimal
-
-
-@dataclass(frozen=True)
-class Contract:
-    bands: tuple[Band, ...]
-    debtor_fee_pct: Decimal | None
-    direct_payments_earn: bool
-    default: bool = False
-
-    def pct(self, bucket: Bucket, days_overdue: int) -> Decimal:
-        for band in self.bands:
-            if band.bucket == bucket and band.min_days <= days_overdue and (
-                    band.max_days is None or days_overdue <= band.max_days):
-                return band.pct
-        return ZERO
-
-
-DEFAULT_CONTRACT = Contract(tuple(Band(0, None, b, DEFAULT_PCT) for b in Bucket), None, False,
-                            default=True)
-
-
-async def contract_of(session: AsyncSession, tenant_id: uuid.UUID) -> Contract:
-    row = (await session.execute(select(FeeContract).where(
-        FeeContract.tenant_id == tenant_id))).scalar_one_or_none()
-    if row is None:
-        return DEFAULT_CONTRACT
-    bands = (await session.execute(select(FeeBand).where(FeeBand.tenant_id == tenant_id)
-                                   .order_by(FeeBand.min_days, FeeBand.bucket))).scalars()
-    return Contract(tuple(Band(b.min_days, b.max_days, Bucket(b.bucket), b.commission_pct)
-                          for b in bands), row.debtor_fee_pct, row.direct_payments_earn)
-
-
-async def set_contract(session: AsyncSession, principal: Principal, tenant_id: TenantId,
-                       contract: Contract) -> None:
-    """Replace a tenant's fee contract (agency staff only: the pages and CLI check)."""
-    errors: dict[str, str] = {}
-    for band in contract.bands:
-        if not ZERO <= band.pct <= 100:
-            errors["bands"] = "percentual de comissão deve estar entre 0 e 100"
-        if band.min_days < 0 or (band.max_days is not None and band.max_days < band.min_days):
-            errors["bands"] = "faixa de atraso inválida"
-    if contract.debtor_fee_pct is not None and not ZERO <= contract.debtor_fee_pct <= 100:
-        errors["debtor_fee_pct"] = "percentual de honorários deve estar entre 0 e 100"
-    if errors:
-        raise ValidationFailed(errors)
-    row = (await session.execute(select(FeeContract).where(
-        FeeContract.tenant_id == tenant_id).with_for_update())).scalar_one_or_none()
-    before = None
-    if row is None:
-        row = FeeContract(tenant_id=tenant_id, id=uuid7())
-        session.add(row)
-    else:
-        before = {"debtor_fee_pct": row.debtor_fee_pct,
-                  "direct_payments_earn": row.direct_payments_earn}
-    row.debtor_fee_pct, row.direct_payments_earn = (contract.debtor_fee_pct,
-                                                    contract.direct_payments_earn)
-    row.updated_by = None if principal.is_system else principal.user_id
-    row.updated_at = dt.datetime.now(dt.UTC)
-    await session.execute(delete(FeeBand).where(FeeBand.tenant_id == tenant_id))
-    session.add_all([FeeBand(tenant_id=tenant_id, id=uuid7(), min_days=b.min_days,
-                             max_days=b.max_days, bucket=b.bucket, commission_pct=b.pct)
-                     for b in contract.bands])
-    await session.flush()
-    await audit.record(session, principal.actor, "fee_contract.saved", tenant_id=tenant_id,
-                       entity="fee_contract", entity_id=row.id, before=before,
-                       after={"debtor_fee_pct": contract.debtor_fee_pct,
-                              "direct_payments_earn": contract.direct_payments_earn,
-                              "bands": [[b.min_days, b.max_days, b.bucket, b.pct]
-                                        for b in contract.bands]})
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,10 @@ balance = principal + monetary correction + late interest + late fee + collectio
   IPCA, floored at zero (Civil Code art. 406 §§1-3 as amended by Lei 14.905/2024).
 - Late fee: a percentage of the corrected principal, once; at most 2% for consumers
   (CDC art. 52 §1) — a debtor with a CPF is treated as a consumer.
-- Collection fee: a percentage of corrected principal + interest + fee, only when the
-  creditor's contract allows charging it to the debtor (policy `debtor_fee_pct`).
+- Collection fee: a percentage of the updated balance without fees (corrected principal
+  + interest + late fee, and the correction, interest and fee the ledger already
+  carries), only when the agency's fee contract with the creditor allows charging it to
+  the debtor (`legal.fees`, `debtor_fee_pct`).
 
 A month missing from the index table (not published yet, or not loaded) takes the last
 known value before it, and the memória says so. Amounts are Decimal throughout with 28
@@ -191,10 +193,16 @@ def update(*, debt_id: uuid.UUID, label: str, due_date: dt.date, at: dt.date,
                 memo.append("5. Honorários de cobrança: o contrato do credor não permite"
                             " cobrá-los do devedor.")
             else:
-                base = corrected + interest + fine
+                # On the updated balance without fees: what this calculation added and
+                # what the ledger already carries (the creditor's own charges).
+                earlier = sum((carried.get(b, ZERO) for b in (
+                    Bucket.CORRECTION, Bucket.INTEREST, Bucket.FINE)), ZERO)
+                base = corrected + interest + fine + earlier
                 fees = base * terms.debtor_fee_pct / HUNDRED
-                memo.append(f"5. Honorários de cobrança: ({exact(corrected)} + {exact(interest)}"
-                            f" + {exact(fine)}) × {pct(terms.debtor_fee_pct, 2)} = {exact(fees)}.")
+                shown = (f"{exact(corrected)} + {exact(interest)} + {exact(fine)}"
+                         + (f" + {brl(earlier)} já lançados" if earlier else ""))
+                memo.append(f"5. Honorários de cobrança sobre o saldo atualizado: ({shown}) ×"
+                            f" {pct(terms.debtor_fee_pct, 2)} = {exact(fees)}.")
 
         def rounded(value: Decimal) -> Decimal:
             return value.quantize(CENT, rounding=rounding)

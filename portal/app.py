@@ -35,11 +35,16 @@ from core.errors import DomainError
 from core.runtime import get_db
 from core.system import AuditController, health, ready
 from legal import payment_controllers
+from legal.cases import controllers as case_controllers
 from legal.controllers import AgreementController
+from legal.escalation import controllers as escalation_controllers
+from legal.protest.controllers import ProtestController
 from portal import (
     cadence_pages,
+    case_pages,
     debtor_pages,
     desktop_pages,
+    escalation_pages,
     negotiation_pages,
     pages,
     portfolio_pages,
@@ -240,6 +245,10 @@ API_TAGS = [
                                     " timeline, notes, holds and opt-outs."),
     Tag(name="agreements", description="Negotiation: updated balances with their memória de"
                                        " cálculo, options, agreements, approvals, policy."),
+    Tag(name="escalations", description="Legal escalation: rules, escalations with their"
+                                        " history, hold and release, the bureau policy."),
+    Tag(name="cases", description="Judicial handoff and the legal queue: cases, deadlines,"
+                                  " documents, dossiers, exports to law firms."),
 ]
 
 
@@ -251,17 +260,23 @@ def create_app() -> Litestar:
         *sandbox_pages.handlers, *scoring_pages.handlers, *cadence_pages.handlers,
         *negotiation_pages.handlers,
         *statement_pages.handlers, *selfservice_pages.handlers,
-        *desktop_pages.handlers, *report_pages.handlers,
+        *desktop_pages.handlers, *escalation_pages.handlers, *case_pages.handlers,
+        *report_pages.handlers,
     ], include_in_schema=False, before_request=pages.load_viewer_zone)
     api_router = Router(path="/", route_handlers=[
         TenantController, UserController, AuditController,
         PortfolioController, LayoutController, RecallController, DebtorController,
         channel_controllers.MessageTemplateController, AgreementController,
+        ProtestController,
+        escalation_controllers.EscalationController, escalation_controllers.RuleController,
+        escalation_controllers.PolicyController,
+        case_controllers.CaseController,
     ], security=BEARER)
     return Litestar(
         route_handlers=[
             health, ready, AuthController, api_router, page_router,
             *channel_controllers.webhook_handlers, *payment_controllers.handlers,
+            *case_controllers.handlers,
             create_static_files_router(path="/static", directories=[HERE / "static"]),
         ],
         middleware=[DefineMiddleware(AuthMiddleware, exclude=PUBLIC_PATHS)],

@@ -39,6 +39,7 @@ def _setup_logging(command: str | None, verbose: bool) -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("pika").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd: a line per SMTP verb
 
 
 @click.group()
@@ -108,8 +109,10 @@ def _uvicorn_server(port: int) -> Any:
     from portal.app import create_app
 
     settings = get_settings()
+    # Bounded graceful shutdown: a request still in flight (a long poll, the worker's own
+    # calls to the loopback sandbox) must not hold Ctrl-C up indefinitely.
     config = uvicorn.Config(create_app(), host=settings.host, port=port, log_level="warning",
-                            lifespan="on")
+                            lifespan="on", timeout_graceful_shutdown=5)
     return uvicorn.Server(config)
 
 
@@ -228,6 +231,27 @@ def dialer_simulate(policy: str, lines_per_agent: float, agents: int, answer_rat
     click.echo(f"espera média do agente: {result['agent_wait_mean_s']:.1f} s")
 
 
+@dialer.command("retention")
+@click.option("--tenant", "tenant_slug", required=True, help="The creditor's slug.")
+@click.option("--days", type=int, default=None,
+              help="Keep this tenant's call recordings this many days (30 to 3650).")
+@click.option("--purge", is_flag=True,
+              help="Delete the recordings past the period now (the nightly job's work).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def dialer_retention(tenant_slug: str, days: int | None, purge: bool, as_json: bool) -> None:
+    """Show or set how long a tenant's call recordings are kept."""
+    from portal.operator import recording_retention
+
+    result = _operate("dialer retention",
+                      lambda: recording_retention(tenant_slug, days, purge))
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    click.echo(f"{result['tenant']}: gravações guardadas por {result['retention_days']} dias")
+    if result["deleted"] is not None:
+        click.echo(f"gravações vencidas apagadas agora: {result['deleted']}")
+
+
 def _resume_pending() -> None:
     """Messages are not the source of truth: find imports a dead process left behind."""
     from core.jobs import send
@@ -243,7 +267,7 @@ def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
     for child in children:
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 15
     for child in children:
         try:
             child.wait(max(0.1, deadline - time.monotonic()))
@@ -269,11 +293,14 @@ def up(demo: bool, port: int | None) -> None:
 
     services = Services(get_settings())
     children: list[subprocess.Popen[bytes]] = []
-    running_worker = background = sandbox = None
+    running_worker = background = sandbox = bureau = None
     try:
         services.start()
         port = port or get_settings().port
         sandbox = start_sandbox(get_settings(), port)
+        from legal.escalation.bureau_sandbox import start as start_bureau
+
+        bureau = start_bureau(get_settings())
         settings = get_settings()
         run_migrate(settings)
         get_storage().ensure_bucket()
@@ -305,17 +332,23 @@ def up(demo: bool, port: int | None) -> None:
         # A second Ctrl-C must not cut the clean-up short and leave servers behind.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        log.info("stopping")
+        started = time.monotonic()
         try:
             if background is not None:
                 background.shutdown(wait=False)
             if running_worker is not None:
                 running_worker.stop(timeout=10_000)
+            log.info("worker stopped (%.1f s)", time.monotonic() - started)
             _stop_children(children)
+            log.info("dialer stopped (%.1f s)", time.monotonic() - started)
             if sandbox is not None:
                 sandbox.stop()
+            if bureau is not None:
+                bureau.stop()
         finally:  # whatever failed above, the embedded servers are not left running
             services.stop()
-    log.info("régua stopped")
+    log.info("régua stopped (%.1f s)", time.monotonic() - started)
 
 
 def _announce(url: str, logins: list[tuple[str, str, str]]) -> None:
@@ -509,6 +542,62 @@ def payments_import_return(file: str, as_json: bool) -> None:
 
 
 @cli.group()
+def protest() -> None:
+    """Protest through the CRA: the day's remessa and the return files."""
+
+
+@protest.command("remessa")
+@click.option("--tenant", "tenant_slug", required=True, help="The creditor's slug.")
+@click.option("--date", "day", default=None, help="YYYY-MM-DD (default: today, tenant's zone).")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True),
+              help="Where to write the remessa file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+def protest_remessa(tenant_slug: str, day: str | None, out: str, as_json: bool) -> None:
+    """Write the day's remessa (layout 4.3): the fit queued titles go to `sent`."""
+    from core.formatting import brl
+    from portal.protest_operator import remessa
+
+    at = _day(day)
+    result = _operate("protest remessa", lambda: remessa(tenant_slug, at, out))
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+        return
+    if result["file"]:
+        again = " (já gerada hoje; mesmo arquivo)" if result["reused"] else ""
+        click.echo(f"Remessa {result['file']}{again}: {result['titles']} títulos,"
+                   f" {brl(result['total_amount'])} -> {result['out']}")
+    else:
+        click.echo("Nenhum título em condições de ir a protesto hoje; nenhum arquivo gerado.")
+    for item in result["not_sent"]:
+        click.echo(f"  não enviado {item['escalation_id']}: {'; '.join(item['reasons'])}")
+
+
+@protest.command("import-return")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+def protest_import_return(file: str, as_json: bool) -> None:
+    """Read a confirmação or retorno file and update each title's state."""
+    from portal.protest_operator import import_return
+
+    with open(file, "rb") as handle:
+        data = handle.read()
+    result = _operate("protest import-return", lambda: import_return(file, data))
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+    elif "error" in result:
+        click.echo(f"Arquivo recusado: {result['error']}")
+    else:
+        click.echo(f"{result['file']} ({result['kind']})")
+        for t in result["titles"]:
+            move = f"{t['from']} -> {t['to']}" if t["to"] else (t["from"] or "-")
+            click.echo(f"  linha {t['line']} nosso número {t['our_number']}: {t['result']}"
+                       f" ({move}) {t['reason']}")
+        for problem in result["malformed"]:
+            click.echo(f"  registro ilegível: {problem}")
+    sys.exit(1 if "error" in result else 0)
+
+
+@cli.group()
 def compliance() -> None:
     """The compliance guard: may a debtor be contacted on a channel at a moment."""
 
@@ -676,6 +765,41 @@ def cadence_run(tenant_slug: str, day_text: str, dry_run: bool, as_json: bool) -
 
 
 @cli.group()
+def escalation() -> None:
+    """Legal escalation: rules, bureau notices, listings and removals."""
+
+
+@escalation.command("run")
+@click.option("--tenant", "tenant_slug", required=True, help="The creditor's slug.")
+@click.option("--date", "day_text", default=None,
+              help="YYYY-MM-DD: run as of that day in the tenant's zone (default: now).")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as one JSON object.")
+def escalation_run(tenant_slug: str, day_text: str | None, as_json: bool) -> None:
+    """Evaluate the rules, send notices, list, remove and expire (idempotent)."""
+    import datetime as dt
+
+    from portal.operator import run_escalation
+
+    try:
+        day = dt.date.fromisoformat(day_text) if day_text else None
+    except ValueError:
+        raise click.BadParameter("data inválida; use AAAA-MM-DD", param_hint="--date") from None
+    result = _operate("escalation run", lambda: run_escalation(tenant_slug, day))
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+        return
+    opened = result["opened"]
+    click.echo(f"{result['date']}: escalados {sum(opened.values())} (negativação"
+               f" {opened['bureau']}, protesto {opened['protest']}, judicial"
+               f" {opened['judicial']}); notificações {result['notices']}; negativados"
+               f" {result['listed']}; baixas {result['removed']}; expirados {result['expired']};"
+               f" cancelados {result['cancelled']}; baixas fora do prazo"
+               f" {result['removals_overdue']}")
+    for error in result["bureau_errors"]:
+        click.echo(f"  bureau: {error}")
+
+
+@cli.group()
 def indexes() -> None:
     """Published index values (IPCA, Selic) that update debts."""
 
@@ -690,6 +814,76 @@ def indexes_load(file: Any) -> None:
     text = file.read()
     result = _operate("indexes load", lambda: load_indexes(text))
     click.echo(json.dumps(result, ensure_ascii=False))
+
+
+@cli.group()
+def fees() -> None:
+    """The agency's fee contract with a creditor: commission and the debtor's fee."""
+
+
+def _print_fees(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+        return
+    from core.models.ledger import BUCKET_LABELS
+
+    if result["default"]:
+        click.echo("Sem contrato salvo: comissão padrão.")
+    for band in result["bands"]:
+        days = (f"{band['min_days']} a {band['max_days']} dias" if band["max_days"] is not None
+                else f"{band['min_days']} dias ou mais")
+        rates = ", ".join(f"{BUCKET_LABELS[b]} {band[b]}%" for b in BUCKET_LABELS
+                          if band.get(b) is not None)
+        click.echo(f"Comissão, {days} de atraso na colocação: {rates}")
+    click.echo("Pagamentos direto ao credor geram comissão: "
+               + ("sim" if result["direct_payments_earn"] else "não"))
+    fee = result["debtor_fee_pct"]
+    click.echo("Honorários cobrados do devedor: "
+               + (f"{fee}% sobre o saldo atualizado" if fee is not None else "não cobrados"))
+
+
+@fees.command("show")
+@click.option("--tenant", "tenant_slug", required=True, help="The creditor's slug.")
+@click.option("--json", "as_json", is_flag=True, help="Print the contract as one JSON object.")
+def fees_show(tenant_slug: str, as_json: bool) -> None:
+    """Print a tenant's fee contract (the default commission until one is saved)."""
+    from portal.operator import fee_contract
+
+    _print_fees(_operate("fees show", lambda: fee_contract(tenant_slug, None)), as_json)
+
+
+@fees.command("set")
+@click.option("--tenant", "tenant_slug", required=True, help="The creditor's slug.")
+@click.option("--band", "bands", multiple=True, metavar="DE-ATÉ:COMPONENTE=PCT,...",
+              help="A commission band, e.g. 0-180:principal=10,interest=30 or "
+                   "181-:principal=20 (repeat; replaces every band).")
+@click.option("--debtor-fee", default=None, metavar="PCT",
+              help="Fee charged to the debtor, % of the updated balance; 'none': not charged.")
+@click.option("--direct-payments-earn/--direct-payments-do-not-earn", default=None,
+              help="Whether payments made directly to the creditor earn commission.")
+@click.option("--json", "as_json", is_flag=True, help="Print the contract as one JSON object.")
+def fees_set(tenant_slug: str, bands: tuple[str, ...], debtor_fee: str | None,
+             direct_payments_earn: bool | None, as_json: bool) -> None:
+    """Change a tenant's fee contract; what is not given stays as it is."""
+    from core.errors import DomainError
+    from legal.fees import band_from_text
+    from portal.operator import fee_contract
+
+    changes: dict[str, Any] = {}
+    if bands:
+        try:
+            changes["bands"] = [band_from_text(b) for b in bands]
+        except DomainError as exc:
+            click.echo(f"regua fees set: {exc}", err=True)
+            sys.exit(1)
+    if debtor_fee is not None:
+        changes["debtor_fee_pct"] = None if debtor_fee.strip().lower() in ("none", "") \
+            else debtor_fee
+    if direct_payments_earn is not None:
+        changes["direct_payments_earn"] = direct_payments_earn
+    if not changes:
+        raise click.UsageError("give --band, --debtor-fee or --direct-payments-earn")
+    _print_fees(_operate("fees set", lambda: fee_contract(tenant_slug, changes)), as_json)
 
 
 @cli.group()

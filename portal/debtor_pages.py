@@ -19,10 +19,11 @@ from core.auth.principal import Principal
 from core.auth.roles import ALL_ROLES
 from core.auth.web import requires
 from core.collection.contacts import OPT_OUT_SOURCES
+from core.collection.holds import MANUAL_KINDS
 from core.debtors import actions, file, search
 from core.debtors.schemas import DebtorFile, SearchPage
 from core.errors import DomainError, Forbidden, NotFound
-from core.models import Bucket, ContactQuality, HoldKind
+from core.models import Bucket, ContactQuality
 from core.models.activity import HOLD_LABELS
 from core.models.collection import CONTACT_QUALITY_LABELS
 from core.models.ledger import BUCKET_LABELS
@@ -68,7 +69,7 @@ def _file_page(request: Req, debtor: DebtorFile, status_code: int = 200,
     buckets = [b for b in Bucket if any(d.buckets[b.value] for d in debtor.debts)]
     return page(request, "debtor.html", status_code=status_code, f=debtor,
                 show_tenant=request.user.role.is_agency, buckets=buckets or [Bucket.PRINCIPAL],
-                bucket_labels=BUCKET_LABELS, hold_kinds=[(k, HOLD_LABELS[k]) for k in HoldKind],
+                bucket_labels=BUCKET_LABELS, hold_kinds=[(k, HOLD_LABELS[k]) for k in MANUAL_KINDS],
                 qualities=QUALITY_CHOICES, opt_out_sources=OPT_OUT_SOURCES,
                 done=DONE.get(request.query_params.get("feito", "")),
                 form=form, values=values or {}, errors=errors or {})

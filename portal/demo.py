@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
+from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy import text
@@ -105,8 +106,78 @@ async def seed() -> list[tuple[str, str, str]]:
     for index, (tenant_id, slug) in enumerate(zip(tenant_ids, slugs, strict=True)):
         await _demo_portfolio(tenant_id, slug, seed=index + 1)
         await _demo_cadences(tenant_id)
+        await _demo_escalation(tenant_id)
+    if "banco-exemplo" in slugs:
+        await _demo_protest(tenant_ids[slugs.index("banco-exemplo")])
+    if tenant_ids:
+        await _demo_case(tenant_ids[0])
+    for tenant_id in tenant_ids:  # last: the figures include the demos above
         await _demo_reports(tenant_id)
     return logins
+
+
+async def _demo_protest(tenant_id: uuid.UUID) -> None:
+    """Once: two overdue debts go to protest in today's remessa; the cartório's retorno
+    gives one back for an irregularity (CEP incorreto), the other stays sent."""
+    from sqlalchemy import exists, select
+
+    from core.access import DebtId, transaction
+    from core.db import Scope
+    from core.models import ContactPoint, Debt
+    from legal.escalation import journal
+    from legal.escalation.models import Escalation, EscalationPath, EscalationState
+    from legal.protest import sandbox
+    from legal.protest import service as protest
+    from legal.protest.models import ProtestFile
+
+    principal = Principal.system(Scope.tenant(tenant_id))
+    db = get_db()
+    try:
+        async with transaction(principal) as session:
+            if (await session.execute(select(ProtestFile.id).limit(1))).first():
+                return
+            with_address = exists().where(
+                ContactPoint.debtor_id == Debt.debtor_id, ContactPoint.kind == "address",
+                ContactPoint.details["zip"].astext.regexp_match("^[0-9]{8}$"))
+            debts = (await session.execute(select(Debt).where(
+                Debt.status == "open", Debt.due_date < dt.date.today() - dt.timedelta(days=90),
+                with_address, ~exists().where(Escalation.debt_id == Debt.id))
+                .order_by(Debt.due_date, Debt.id).limit(2))).scalars().all()
+            opened = [await journal.open_escalation(
+                session, principal, DebtId(d.id), EscalationPath.PROTEST,
+                EscalationState.QUEUED, amount=d.current_balance, rule_name="demonstração",
+                details={"protest": {"species": "CCB"}}) for d in debts]
+        if len(opened) < 2:
+            return
+        day = dt.date.today()
+        sent = await protest.write_remessa(TenantId(tenant_id), day)
+        number = next((t["our_number"] for t in sent.sent
+                       if t["escalation_id"] == str(opened[1].id)), None)
+        if not sent.file or number is None:
+            return
+        data = sandbox.retorno(sent.content, {number: {
+            "notary": "01", "protocol": "0000000001", "protocol_on": day, "occurrence": "5",
+            "occurrence_on": day, "irregularity": "14"}})
+        await protest.import_return(Principal.system(Scope(frozenset({tenant_id}),
+                                                           agency=True)),
+                                    data, "R" + sent.file[1:])
+        log.info("demo: protest remessa %s; one title returned", sent.file)
+    finally:
+        await db.dispose()
+
+
+async def _demo_case(tenant_id: uuid.UUID) -> None:
+    """A case in the legal queue, with its dossier (legal.cases.demo)."""
+    from legal.cases.demo import seed_case
+
+    db = get_db()
+    try:
+        case_id = await seed_case(tenant_id)
+        if case_id:
+            log.info("demo: tenant %s: judicial case %s opened with its dossier", tenant_id,
+                     case_id)
+    finally:
+        await db.dispose()
 
 
 async def _demo_reports(tenant_id: uuid.UUID) -> None:
@@ -279,3 +350,72 @@ async def _score(principal: Principal, tenant_id: TenantId) -> None:
                 raise
             log.warning("demo: scoring met a concurrent refresh; trying again")
             await asyncio.sleep(1 + attempt)
+
+
+# The demo's rules: bounds drawn from each tenant's own portfolio so that a handful of
+# its largest overdue debts escalate (a dozen notices, not thousands): (name, priority,
+# path, days overdue, how many of the largest such balances it reaches).
+DEMO_RULES = [("Judicial: saldo alto, mais de 1 ano", 0, "judicial", 365, 2),
+              ("Protesto: mais de 180 dias", 1, "protest", 180, 4),
+              ("Negativação: mais de 60 dias", 2, "bureau", 60, 12)]
+NOTICE_BACKDATE_DAYS = 21  # the notices of the first run have served their period
+
+
+async def _demo_escalation(tenant_id: uuid.UUID) -> None:
+    """Once per tenant: its rules, then the escalation day run 21 days ago (its notices
+    have waited their period) and today (they are listed; protest and judicial files are
+    queued and with the legal team), plus one file a person escalated today, whose notice
+    waits its period."""
+    from sqlalchemy import select
+
+    from core.access import transaction
+    from core.cadence.engine import local_today
+    from core.db import Scope
+    from legal.escalation import journal, rules, service
+    from legal.escalation.models import EscalationPath, EscalationRule, EscalationState
+
+    principal = Principal.system(Scope.tenant(tenant_id))
+    db = get_db()
+    try:
+        async with transaction(principal) as session:
+            if (await session.execute(select(EscalationRule.id).where(
+                    EscalationRule.tenant_id == tenant_id).limit(1))).first():
+                return
+            today = await local_today(session, tenant_id)
+            ceiling = None  # each rule's band of balances lies below the one before
+            for name, priority, path, days, reach in DEMO_RULES:
+                floor = (await session.execute(text(
+                    "SELECT current_balance FROM debt WHERE tenant_id = :t AND status = 'open'"
+                    " AND due_date <= CAST(:d AS date) - CAST(:days AS int)"
+                    " AND (CAST(:top AS numeric) IS NULL OR current_balance < :top)"
+                    " ORDER BY current_balance DESC OFFSET :n LIMIT 1"),
+                    {"t": tenant_id, "d": today, "days": days, "n": reach - 1,
+                     "top": ceiling})).scalar()
+                session.add(EscalationRule(tenant_id=tenant_id, **rules.validate({
+                    "name": name, "priority": priority, "path": path,
+                    "min_days_overdue": days, "min_amount": floor,
+                    "max_amount": None if ceiling is None else ceiling - Decimal("0.01")})))
+                ceiling = floor
+        first = await service.run(tenant_id, today - dt.timedelta(days=NOTICE_BACKDATE_DAYS))
+        second = await service.run(tenant_id, today)
+        async with transaction(principal) as session:
+            waiting = (await session.execute(text(
+                "SELECT x.id, x.current_balance FROM debt x WHERE x.tenant_id = :t"
+                " AND x.status = 'open' AND x.due_date <= CAST(:d AS date) - 30"
+                " AND regua_debt_blocker(x, now()) IS NULL AND NOT EXISTS (SELECT 1 FROM"
+                " escalation e WHERE e.tenant_id = x.tenant_id AND e.debt_id = x.id)"
+                " ORDER BY x.current_balance DESC LIMIT 1"),
+                {"t": tenant_id, "d": today})).first()
+            if waiting is not None:
+                await journal.open_escalation(
+                    session, principal, waiting.id, EscalationPath.BUREAU,
+                    EscalationState.NOTICE_PENDING,
+                    amount=waiting.current_balance, note="escalado na demonstração")
+        await service.run(tenant_id, today)
+        async with transaction(principal) as session:
+            states: dict[str, int] = {r[0]: r[1] for r in await session.execute(text(
+                "SELECT state, count(*) FROM escalation GROUP BY state"))}
+        log.info("demo: tenant %s escalations: %s (runs: %s, %s)", tenant_id, states,
+                 first["opened"], second["listed"])
+    finally:
+        await db.dispose()

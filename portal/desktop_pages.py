@@ -2,7 +2,10 @@
 
 The desktop hears the dialer through server-sent events (`/atendimento/eventos`, fed by
 PostgreSQL LISTEN on the dialer's channel, this agent's events only): a screen pop opens
-the debtor on the desktop. Handlers parse, call one service of `dialer`, and render.
+the debtor on the desktop. Handlers parse, call one service of `dialer`, and render. The
+desktop also shows the answers to the agent's approval requests until the agent marks
+them as seen (`legal.notices`: the page composes both packages, which do not import each
+other).
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.auth.web import requires
 from core.errors import DomainError, Forbidden, NotFound
-from dialer import agenda, desktop, dispositions, events
+from dialer import agenda, campaigns, desktop, dispositions, events
+from legal import notices
 from portal.pages import page
 
 Req = Request[Principal, str, Any]
@@ -34,7 +38,12 @@ SUPERVISORS = requires(Role.SUPERVISOR, Role.ADMIN)
 DONE = {"entrada": "Você entrou nas campanhas.", "saida": "Você saiu das campanhas.",
         "estado": "Situação atualizada.", "resultado": "Resultado registrado.",
         "encerrada": "Pedido de encerramento enviado ao discador.",
-        "vazia": "Nada a fazer agora: a agenda está vazia ou fora do horário permitido."}
+        "vazia": "Nada a fazer agora: a agenda está vazia ou fora do horário permitido.",
+        "sem-fichas": "Nenhuma ficha para ligar agora nas campanhas em prévia (lista vazia "
+                      "ou fora do horário permitido).",
+        "ligando": "Ligação pedida ao discador: seu telefone toca quando o devedor atender.",
+        "pulada": "Ficha pulada: ela volta à lista mais tarde.",
+        "ciente": "Resposta marcada como vista."}
 DISPOSITION_FIELDS = ("disposition", "promise_date", "promise_amount", "callback_date",
                       "callback_time", "note")
 
@@ -51,12 +60,14 @@ async def _render(request: Req, debtor_id: uuid.UUID | None = None,
                   errors: dict[str, str] | None = None,
                   values: dict[str, str] | None = None) -> Template:
     try:
-        view = await desktop.desktop(request.user, debtor_id)
+        view = await desktop.desktop(request.user, debtor_id, call_id)
     except NotFound as exc:
         raise NotFoundException(detail=str(exc.detail)) from None
     except Forbidden as exc:
         raise PermissionDeniedException(detail=str(exc.detail)) from None
+    answers = await notices.answers_for(request.user)
     return page(request, "desktop.html", status_code=status_code, d=view, call_id=call_id,
+                answers=answers,
                 done=DONE.get(request.query_params.get("feito", "")),
                 dispositions=list(dispositions.LABELS.items()), form=values or {},
                 errors=errors or {})
@@ -115,6 +126,43 @@ async def next_form(request: Req) -> Redirect:
     return Redirect(f"/atendimento?devedor={item.debtor_id}")
 
 
+@post("/atendimento/previa/proxima", guards=[AGENTS])
+async def preview_next_form(request: Req) -> Template | Redirect:
+    try:
+        found = await desktop.preview_next(request.user)
+    except NotFound as exc:
+        raise NotFoundException(detail=str(exc.detail)) from None
+    except Forbidden as exc:
+        raise PermissionDeniedException(detail=str(exc.detail)) from None
+    return Redirect("/atendimento" if found else "/atendimento?feito=sem-fichas")
+
+
+@post("/atendimento/previa/{entry_id:uuid}/ligar", guards=[AGENTS])
+async def preview_dial_form(request: Req, entry_id: FromPath[uuid.UUID]) -> Template | Redirect:
+    try:
+        placed = await desktop.preview_dial(request.user, entry_id)
+    except NotFound as exc:
+        raise NotFoundException(detail=str(exc.detail)) from None
+    except Forbidden as exc:
+        raise PermissionDeniedException(detail=str(exc.detail)) from None
+    except DomainError as exc:
+        errors = exc.detail if isinstance(exc.detail, dict) else {"_": exc.detail}
+        return await _render(request, status_code=exc.status_code, errors=errors)
+    if placed.call_id is None:
+        return await _render(request, placed.debtor_id, status_code=409, errors={
+            "_": f"A ligação não foi feita: {placed.refused}. A ficha volta à lista quando "
+                 "o contato for permitido."})
+    return Redirect(f"/atendimento?devedor={placed.debtor_id}&ligacao={placed.call_id}"
+                    "&feito=ligando")
+
+
+@post("/atendimento/previa/{entry_id:uuid}/pular", guards=[AGENTS])
+async def preview_skip_form(request: Req, entry_id: FromPath[uuid.UUID],
+                            data: Form) -> Template | Redirect:
+    return await _act(request, desktop.preview_skip, entry_id, data.get("skip_reason"),
+                      back="/atendimento?feito=pulada", form_values=data)
+
+
 @post("/atendimento/devedores/{debtor_id:uuid}/resultado", guards=[AGENTS])
 async def disposition_form(request: Req, debtor_id: FromPath[uuid.UUID],
                            data: Form) -> Template | Redirect:
@@ -131,6 +179,15 @@ async def disposition_form(request: Req, debtor_id: FromPath[uuid.UUID],
         errors = exc.detail if isinstance(exc.detail, dict) else {"_": exc.detail}
         return await _render(request, debtor_id, call_id, exc.status_code, errors, data)
     return Redirect("/atendimento?feito=resultado")
+
+
+@post("/atendimento/respostas/{request_id:uuid}/ciente", guards=[AGENTS])
+async def answer_seen_form(request: Req, request_id: FromPath[uuid.UUID]) -> Redirect:
+    try:
+        await notices.acknowledge(request.user, request_id)
+    except NotFound as exc:
+        raise NotFoundException(detail=str(exc.detail)) from None
+    return Redirect("/atendimento?feito=ciente")
 
 
 @post("/atendimento/ligacoes/{call_id:uuid}/encerrar", guards=[AGENTS])
@@ -151,17 +208,45 @@ async def event_stream(request: Req) -> ServerSentEvent:
     return ServerSentEvent(stream())
 
 
-@get("/atendimento/supervisao", guards=[SUPERVISORS])
-async def supervisor_page(request: Req) -> Template:
+BOARD_DONE = {"active": "Campanha em andamento.", "paused": "Campanha pausada.",
+              "stopped": "Campanha encerrada.",
+              "ritmo": "Ritmo de discagem salvo: o discador passa a usá-lo na próxima rodada."}
+
+
+async def _board(request: Req, status_code: int = 200, editing: uuid.UUID | None = None,
+                 errors: dict[str, str] | None = None,
+                 values: dict[str, str] | None = None) -> Template:
     try:
         found = await desktop.boards(request.user)
     except Forbidden as exc:
         raise PermissionDeniedException(detail=str(exc.detail)) from None
-    return page(request, "supervisor.html", boards=found,
-                done={"active": "Campanha em andamento.", "paused": "Campanha pausada.",
-                      "stopped": "Campanha encerrada."}.get(
-                          request.query_params.get("feito", "")),
-                error=request.query_params.get("erro"))
+    return page(request, "supervisor.html", status_code=status_code, boards=found,
+                modes=list(campaigns.MODE_LABELS.items()),
+                done=BOARD_DONE.get(request.query_params.get("feito", "")),
+                error=request.query_params.get("erro"), editing=editing,
+                errors=errors or {}, form=values or {})
+
+
+@get("/atendimento/supervisao", guards=[SUPERVISORS])
+async def supervisor_page(request: Req) -> Template:
+    return await _board(request)
+
+
+@post("/atendimento/supervisao/campanhas/{campaign_id:uuid}/ritmo", guards=[SUPERVISORS])
+async def campaign_pacing_form(request: Req, campaign_id: FromPath[uuid.UUID],
+                               data: Form) -> Template | Redirect:
+    try:
+        await desktop.set_pacing(request.user, campaign_id, data.get("mode", ""),
+                                 data.get("abandon_target", ""),
+                                 data.get("max_lines_per_agent", ""))
+    except NotFound as exc:
+        raise NotFoundException(detail=str(exc.detail)) from None
+    except Forbidden as exc:
+        raise PermissionDeniedException(detail=str(exc.detail)) from None
+    except DomainError as exc:
+        errors = exc.detail if isinstance(exc.detail, dict) else {"_": exc.detail}
+        return await _board(request, exc.status_code, campaign_id, errors, data)
+    return Redirect(f"/atendimento/supervisao?feito=ritmo#campanha-{campaign_id}")
 
 
 @post("/atendimento/campanhas/{campaign_id:uuid}/situacao", guards=[SUPERVISORS])
@@ -180,4 +265,6 @@ async def campaign_status_form(request: Req, campaign_id: FromPath[uuid.UUID],
 
 
 handlers = [desktop_page, login_form, logout_form, state_form, next_form, disposition_form,
-            hang_up_form, event_stream, supervisor_page, campaign_status_form]
+            answer_seen_form, hang_up_form, event_stream, supervisor_page,
+            campaign_status_form, campaign_pacing_form, preview_next_form,
+            preview_dial_form, preview_skip_form]

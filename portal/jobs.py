@@ -11,7 +11,8 @@ import importlib
 
 TASK_MODULES = ("core.maintenance", "core.channels.tasks", "core.cadence.tasks",
                 "core.scoring.tasks", "tenants.intake.tasks", "legal.tasks",
-                "reports.tasks")
+                "legal.protest.tasks", "legal.escalation.tasks",
+                "legal.cases.tasks", "dialer.tasks", "reports.tasks")
 
 
 def load_tasks() -> None:

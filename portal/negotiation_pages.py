@@ -189,6 +189,8 @@ async def save_policy(request: Req, tenant_id: FromPath[uuid.UUID],
     values: dict[str, Any] = {k: v for k, v in data.items() if not k.startswith("band_")}
     values["discount_bands"] = _bands(data)
     values.setdefault("reinstatement_allowed", "off")
+    order = data.get("allocation_order", [])
+    values["allocation_order"] = order if isinstance(order, list) else [order]
     try:
         await policy.save_policy(request.user, tenant_id, values)
     except NotFound:

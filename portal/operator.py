@@ -9,6 +9,7 @@ from core.auth.roles import Role
 from core.errors import NotFound
 from core.maintenance import operator_scope, verify_chains
 from core.runtime import get_db
+from core.settings import get_settings
 from tenants import onboarding, users
 from tenants.onboarding import tenant_summary
 
@@ -254,3 +255,70 @@ async def load_indexes(text: str) -> dict[str, Any]:
     from legal import indexes
 
     return await indexes.load(text)
+
+
+async def run_escalation(tenant_slug: str, day: Any) -> dict[str, Any]:
+    """The tenant's escalation day. With no bureau or message providers configured, the
+    local sandboxes answer for the duration of the command (what they received stays in
+    the state folder, where `regua up`'s pages read it)."""
+    from core.channels import sandbox as channel_sandbox
+    from legal.escalation import bureau_sandbox, service
+    from portal.jobs import load_tasks
+
+    load_tasks()
+    tenant_id = await _tenant_id(tenant_slug)
+    settings = get_settings()
+    started: list[Any] = []
+    if settings.bureau_url is None and settings.bureau_sandbox_url is None:
+        started.append(bureau_sandbox.start(settings))
+    if settings.sandbox_url is None and settings.sandbox_smtp_port is None:
+        started.append(channel_sandbox.start(
+            settings, settings.public_url or f"http://{settings.host}:{settings.port}"))
+    try:
+        return await service.run(tenant_id, day)
+    finally:
+        for running in started:
+            if running is not None:
+                running.stop()
+        await get_db().dispose()
+
+
+async def recording_retention(tenant_slug: str, days: int | None,
+                              purge: bool) -> dict[str, Any]:
+    """A tenant's call-recording period: shown, set (`days`), and applied now (`purge`)."""
+    from core.access import TenantId
+    from core.auth.principal import Principal
+    from core.db import Scope
+    from dialer import recordings
+
+    db = get_db()
+    try:
+        async with db.transaction(await operator_scope()) as session:
+            tenant = await onboarding.get_tenant_by_slug(session, tenant_slug)
+        operator = Principal.system(Scope.tenant(tenant.id))
+        async with db.transaction(Scope.tenant(tenant.id)) as session:
+            if days is not None:
+                await recordings.set_retention(session, operator, TenantId(tenant.id), days)
+            kept = await recordings.retention_days(session, tenant.id)
+            deleted = await recordings.purge(session, tenant.id) if purge else None
+        return {"tenant": tenant.slug, "retention_days": kept, "deleted": deleted}
+    finally:
+        await db.dispose()
+
+
+async def fee_contract(tenant_slug: str, changes: dict[str, Any] | None) -> dict[str, Any]:
+    """The tenant's fee contract; with `changes`, those fields replaced first (`bands`
+    replaces every band)."""
+    from core.auth.principal import Principal
+    from core.db import Scope
+    from legal import fees
+
+    tenant_id = await _tenant_id(tenant_slug)
+    principal = Principal.system(Scope.tenant(tenant_id))
+    try:
+        current = await fees.read(principal, tenant_id)
+        if changes:
+            current = await fees.save(principal, tenant_id, {**current, **changes})
+        return {"tenant": tenant_slug, **current}
+    finally:
+        await get_db().dispose()

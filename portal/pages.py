@@ -36,28 +36,41 @@ Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED
 MultiForm = Annotated[dict[str, str | list[str]],
                       Body(media_type=RequestEncodingType.URL_ENCODED)]
 
-NAV = [
-    ("/inicio", "Início", None),
-    ("/devedores", "Devedores", None),
-    ("/admin/credores", "Credores", {Role.ADMIN}),
-    ("/carteiras", "Carteiras", {Role.ADMIN, Role.SUPERVISOR, Role.CREDITOR_ADMIN,
-                                 Role.CREDITOR_VIEWER}),
-    ("/usuarios", "Usuários", {Role.ADMIN, Role.CREDITOR_ADMIN}),
-    ("/auditoria", "Auditoria", {Role.ADMIN, Role.CREDITOR_ADMIN}),
-    ("/cadencias", "Réguas", {Role.ADMIN, Role.SUPERVISOR}),
-    ("/acordos", "Acordos", None),
-    ("/aprovacoes", "Aprovações", {Role.ADMIN, Role.SUPERVISOR, Role.AGENT, Role.LEGAL,
-                                   Role.CREDITOR_ADMIN}),
-    ("/prestacao-de-contas", "Prestação de contas", {Role.ADMIN, Role.CREDITOR_ADMIN,
-                                                     Role.CREDITOR_VIEWER}),
-    ("/relatorios", "Relatórios", {Role.ADMIN, Role.SUPERVISOR, Role.CREDITOR_ADMIN,
-                                   Role.CREDITOR_VIEWER}),
-    ("/sandbox", "Mensagens (sandbox)", {Role.ADMIN, Role.SUPERVISOR, Role.CREDITOR_ADMIN,
-                                          Role.CREDITOR_VIEWER}),
-    ("/score", "Score", {Role.ADMIN, Role.SUPERVISOR}),
-    ("/atendimento", "Atendimento", {Role.ADMIN, Role.SUPERVISOR, Role.AGENT}),
-    ("/atendimento/supervisao", "Supervisão", {Role.ADMIN, Role.SUPERVISOR}),
+STAFF = {Role.ADMIN, Role.SUPERVISOR}
+CREDITOR = {Role.CREDITOR_ADMIN, Role.CREDITOR_VIEWER}
+# The main navigation, in groups: a group with one page for the role is a plain link,
+# with more it is a menu (the full list no longer fits one bar for the agency's staff).
+NAV: list[tuple[str, list[tuple[str, str, set[Role] | None]]]] = [
+    ("Início", [("/inicio", "Início", None)]),
+    ("Cobrança", [
+        ("/devedores", "Devedores", None),
+        ("/carteiras", "Carteiras", STAFF | CREDITOR),
+        ("/cadencias", "Réguas", STAFF),
+        ("/score", "Score", STAFF),
+        ("/sandbox", "Mensagens (sandbox)", STAFF | CREDITOR),
+    ]),
+    ("Negociação", [
+        ("/acordos", "Acordos", None),
+        ("/aprovacoes", "Aprovações", STAFF | {Role.AGENT, Role.LEGAL, Role.CREDITOR_ADMIN}),
+        ("/prestacao-de-contas", "Prestação de contas", {Role.ADMIN} | CREDITOR),
+    ]),
+    ("Atendimento", [
+        ("/atendimento", "Atendimento", STAFF | {Role.AGENT}),
+        ("/atendimento/supervisao", "Supervisão", STAFF),
+    ]),
+    ("Jurídico", [
+        ("/escalonamentos", "Escalonamentos", STAFF | {Role.LEGAL} | CREDITOR),
+        ("/juridico", "Fila do jurídico", STAFF | {Role.LEGAL} | CREDITOR),
+    ]),
+    ("Relatórios", [("/relatorios", "Relatórios", STAFF | CREDITOR)]),
+    ("Administração", [
+        ("/admin/credores", "Credores", {Role.ADMIN}),
+        ("/usuarios", "Usuários", {Role.ADMIN, Role.CREDITOR_ADMIN}),
+        ("/auditoria", "Auditoria", {Role.ADMIN, Role.CREDITOR_ADMIN}),
+    ]),
 ]
+# Where a role lands after login when no page was asked for (the rest: /inicio).
+HOMES = {Role.LEGAL: "/juridico"}
 
 
 def base_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
@@ -65,14 +78,17 @@ def base_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
     principal = request.scope.get("user")
     if not isinstance(principal, Principal):
         principal = None
-    nav = [(href, label) for href, label, roles in NAV
-           if principal and (roles is None or principal.role in roles)]
+    groups = [(title, [(href, label) for href, label, roles in pages
+                       if principal and (roles is None or principal.role in roles)])
+              for title, pages in NAV]
+    groups = [(title, pages) for title, pages in groups if pages]
     zone = request.state.get("zone") or get_settings().default_timezone
     path = request.url.path
     # The longest matching entry is the current one (/atendimento/supervisao is not
     # also /atendimento).
-    current = max((href for href, _ in nav if path.startswith(href)), key=len, default=None)
-    return {"user": principal, "nav": nav, "path": path, "current_nav": current,
+    current = max((href for _, pages in groups for href, _ in pages if path.startswith(href)),
+                  key=len, default=None)
+    return {"user": principal, "nav": groups, "path": path, "current_nav": current,
             "role_labels": ROLE_LABELS, "zone": zone, "zone_label": zone_label(zone)}
 
 
@@ -89,16 +105,16 @@ def page(request: Req, name: str, status_code: int = 200, **context: Any) -> Tem
                     status_code=status_code)
 
 
-def _safe_next(target: str | None) -> str:
+def _safe_next(target: str | None, role: Role | None = None) -> str:
     safe = target and target.startswith("/") and not target.startswith("//")
-    return target if safe and target else "/inicio"
+    return target if safe and target else HOMES.get(role, "/inicio") if role else "/inicio"
 
 
 @get("/", exclude_from_auth=True)
 async def index(request: Req, next: FromQuery[str | None] = None) -> Template | Redirect:
     token = request.cookies.get(SESSION_COOKIE)
-    if token and await service.resolve_token(get_db(), token, "session"):
-        return Redirect(_safe_next(next))
+    if token and (who := await service.resolve_token(get_db(), token, "session")):
+        return Redirect(_safe_next(next, who.role))
     return page(request, "login.html", next=next or "", email="")
 
 
@@ -114,7 +130,7 @@ async def login_form(request: Req, data: Form) -> Template | Redirect:
                     next=next_url)
     ttl = dt.timedelta(hours=get_settings().session_ttl_hours)
     issued = await service.issue_token(get_db(), principal, "session", ttl)
-    response = Redirect(_safe_next(next_url))
+    response = Redirect(_safe_next(next_url, principal.role))
     response.set_cookie(SESSION_COOKIE, issued.token, max_age=int(ttl.total_seconds()),
                         httponly=True, samesite="lax", secure=get_settings().env == "production")
     return response

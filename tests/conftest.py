@@ -234,3 +234,11 @@ async def factory(db: object) -> Factory:
 @pytest.fixture
 async def two_tenants(factory: Factory) -> tuple[TenantFixture, TenantFixture]:
     return await factory.tenant("Alfa"), await factory.tenant("Beta")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The SIP interop tests bind fixed loopback ports: under xdist they run one after
+    # another on one worker.
+    for item in items:
+        if "tests/interop/" in item.nodeid:
+            item.add_marker(pytest.mark.xdist_group("sip"))

@@ -9,9 +9,12 @@ from sqlalchemy import create_engine
 
 import core.models  # noqa: F401 - every model on the metadata
 import dialer.models  # noqa: F401 - and the dialer's
+import legal.cases.models
+import legal.escalation.bureau_models
 import legal.escalation.models
 import legal.models
-import legal.payment_models  # noqa: F401
+import legal.payment_models
+import legal.protest.models  # noqa: F401 - protest files and their titles
 import reports.models  # noqa: F401 - with its BRIN indexes on base tables
 from core.db import Base, sync_url
 

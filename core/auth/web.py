@@ -36,6 +36,7 @@ PUBLIC_PATHS = [
     r"^/$", r"^/login$", r"^/health$", r"^/ready$", r"^/static/", r"^/schema",
     r"^/api/v1/auth/token$", r"^/favicon.ico$", r"^/webhooks/",
     r"^/acordo$",  # a debtor's one-time acceptance link: the signed token is the credential
+    r"^/exportacoes/[^/]+$",  # a case's ZIP for an outside law firm: a signed, expiring link
     # The debtor self-service page proves identity itself (document + one-time code).
     r"^/pagar/[^/]+(/(codigo|debitos|aceitar|boleto\.pdf|sair))?$",
 ]

@@ -34,3 +34,14 @@ class Delivery:
     status: DispatchStatus
     provider_message_id: str | None
     reason: str | None
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What a service tells a debtor besides the debts (an answer to a negotiation): the
+    `aviso` of the template context, which the platform's `aviso` templates show."""
+
+    title: str
+    text: str  # the e-mail's paragraph
+    short: str  # the SMS's sentence
+    link: str = ""

@@ -12,7 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select, text
@@ -23,7 +24,7 @@ from core.access import ContactPointId, DebtId, DebtorId
 from core.auth.principal import Principal
 from core.channels import email, letters, sms, whatsapp
 from core.channels import templates as tpl
-from core.channels.base import Attachment, Delivery, Outgoing
+from core.channels.base import Attachment, Delivery, Notice, Outgoing
 from core.collection import contacts, interactions, ledger
 from core.errors import NotFound, ValidationFailed
 from core.ids import uuid7
@@ -75,6 +76,11 @@ class OutboundMessage:
     attachments: tuple[Attachment, ...] = ()
     cause_kind: CauseKind = CauseKind.SYSTEM
     cause_id: uuid.UUID | None = None  # the cadence action, campaign or agent (user id)
+    # A text of the caller's own instead of the tenant's template (a legal notice whose
+    # wording the law sets), and the variables it adds to the context.
+    template_source: tpl.TemplateSource | None = None
+    context_extra: Mapping[str, Any] = field(default_factory=dict)
+    notice: Notice | None = None  # the template's `aviso` (templates.NOTICE_NAME)
 
 
 def provider_of(channel: Channel, settings: Settings) -> tuple[str, bool]:
@@ -123,7 +129,8 @@ async def _address(session: AsyncSession, debtor_id: uuid.UUID) -> str | None:
 
 
 async def context_for(session: AsyncSession, debtor: Debtor, debts: list[Debt],
-                      settings: Settings, address: str | None = None) -> dict[str, Any]:
+                      settings: Settings, address: str | None = None,
+                      notice: Notice | None = None) -> dict[str, Any]:
     """The template context of a real debtor and debts (the editor's preview uses it)."""
     tenant = (await session.execute(
         select(Tenant).where(Tenant.id == debtor.tenant_id))).scalar_one()
@@ -134,7 +141,7 @@ async def context_for(session: AsyncSession, debtor: Debtor, debts: list[Debt],
         creditor_name=tenant.legal_name, creditor_cnpj=tenant.cnpj,
         creditor_address=tenant.address, debtor_name=debtor.name, debtor_state=debtor.state,
         debtor_address=address or await _address(session, debtor.id), lines=lines,
-        settings=settings)
+        settings=settings, notice=notice)
 
 
 async def prepare(session: AsyncSession, message: OutboundMessage, *,
@@ -149,9 +156,12 @@ async def prepare(session: AsyncSession, message: OutboundMessage, *,
         select(Debtor).where(Debtor.id == message.debtor_id))).scalar_one()
     debts = await _debts(session, message)
     point = await _contact_point(session, message)
-    source = await tpl.active(session, debtor.tenant_id, message.channel, message.template)
+    source = message.template_source or await tpl.active(
+        session, debtor.tenant_id, message.channel, message.template)
     address = point.value if point is not None and point.kind == ContactKind.ADDRESS else None
-    context = await context_for(session, debtor, debts, settings, address)
+    context = {**await context_for(session, debtor, debts, settings, address,
+                                   message.notice),
+               **message.context_extra}
     rendered = tpl.render(source, context)
     provider, sandbox = provider_of(message.channel, settings)
     status, reason = DispatchStatus.QUEUED, None

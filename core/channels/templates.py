@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import audit
 from core.access import TenantId
 from core.auth.principal import Principal
+from core.channels.base import Notice
 from core.documents import format_document
 from core.errors import NotFound, ValidationFailed
 from core.formatting import brl, date_br
@@ -49,6 +50,9 @@ from core.settings import Settings
 
 HERE = Path(__file__).parent
 DEFAULT_NAME = "padrao"
+# A message a service sends about the debtor's own request (an approval's answer, with
+# a link): its text comes in `aviso`; the platform ships it for e-mail and SMS.
+NOTICE_NAME = "aviso"
 ITEMISED_STATES = frozenset({"SP", "RJ"})
 ADDITIONS = (Bucket.CORRECTION, Bucket.INTEREST, Bucket.FINE, Bucket.FEES)
 MAX_BODY = 20_000
@@ -94,15 +98,23 @@ class DebtLine:
     balances: dict[Bucket, Decimal] = field(default_factory=dict)
 
 
-def default_template(channel: Channel) -> TemplateSource:
-    if channel not in MESSAGE_CHANNELS:
-        raise ValueError(f"no message template for {channel}")
-    body = (HERE / "defaults" / f"{channel.value}.j2").read_text(encoding="utf-8").strip()
+def _default_file(name: str, part: str) -> Path:
+    return HERE / "defaults" / (f"{part}.j2" if name == DEFAULT_NAME else f"{name}.{part}.j2")
+
+
+def has_default(channel: Channel, name: str) -> bool:
+    return channel in MESSAGE_CHANNELS and _default_file(name, channel.value).exists()
+
+
+def default_template(channel: Channel, name: str = DEFAULT_NAME) -> TemplateSource:
+    if not has_default(channel, name):
+        raise ValueError(f"no message template {name!r} for {channel}")
+    body = _default_file(name, channel.value).read_text(encoding="utf-8").strip()
     subject = None
     if channel is Channel.EMAIL:
-        subject = (HERE / "defaults" / "email.subject.j2").read_text(encoding="utf-8").strip()
+        subject = _default_file(name, "email.subject").read_text(encoding="utf-8").strip()
     params = list(DEFAULT_WHATSAPP_PARAMS) if channel is Channel.WHATSAPP else None
-    return TemplateSource(channel, DEFAULT_NAME, 0, subject, body, params)
+    return TemplateSource(channel, name, 0, subject, body, params)
 
 
 # ---- the context a template sees ----------------------------------------------------------
@@ -131,10 +143,12 @@ def _itemisation(lines: list[DebtLine]) -> tuple[str, str]:
 def build_context(*, creditor_name: str, creditor_cnpj: str, creditor_address: str | None,
                   debtor_name: str, debtor_state: str | None, debtor_address: str | None,
                   lines: list[DebtLine], settings: Settings,
-                  today: dt.date | None = None) -> dict[str, Any]:
+                  today: dt.date | None = None,
+                  notice: Notice | None = None) -> dict[str, Any]:
     """Everything a template may name, in Portuguese: `credor`, `assessoria`, `devedor`,
     `dividas` (each with `valor_original`, `acrescimos` and `saldo`), `total`,
-    `exige_discriminacao` (SP and RJ), `discriminacao`, `discriminacao_curta`, `hoje`."""
+    `exige_discriminacao` (SP and RJ), `discriminacao`, `discriminacao_curta`, `hoje`,
+    and `aviso` (`titulo`, `texto`, `resumo`, `link`; empty unless a service sends one)."""
     debts = []
     grand = Decimal("0")
     for line in lines:
@@ -163,6 +177,8 @@ def build_context(*, creditor_name: str, creditor_cnpj: str, creditor_address: s
         "discriminacao": long_text,
         "discriminacao_curta": short_text,
         "hoje": date_br(today or dt.date.today()),
+        "aviso": {"titulo": notice.title if notice else "", "texto": notice.text if notice else "",
+                  "resumo": notice.short if notice else "", "link": notice.link if notice else ""},
     }
 
 
@@ -175,12 +191,18 @@ SAMPLE_LINE = DebtLine("VERIF-001", 1, dt.date(2026, 1, 10), Decimal("1000.00"),
     Bucket.FEES: Decimal("44.44")})
 
 
+SAMPLE_NOTICE = Notice("Proposta de acordo aprovada",
+                       "A proposta de acordo foi aprovada: total de R$ 900,00 em 3 parcelas.",
+                       "sua proposta de acordo foi aprovada. Aceite em:",
+                       "https://regua.exemplo/acordo?t=exemplo")
+
+
 def sample_context(settings: Settings, state: str = "SP") -> dict[str, Any]:
     name, cnpj, address = SAMPLE_CREDITOR
     return build_context(creditor_name=name, creditor_cnpj=cnpj, creditor_address=address,
                          debtor_name="Maria Exemplo", debtor_state=state,
                          debtor_address="Rua das Amostras, 10 - São Paulo/SP - 01001-000",
-                         lines=[SAMPLE_LINE], settings=settings)
+                         lines=[SAMPLE_LINE], settings=settings, notice=SAMPLE_NOTICE)
 
 
 # ---- rendering ------------------------------------------------------------------------------
@@ -307,9 +329,9 @@ async def active(session: AsyncSession, tenant_id: uuid.UUID, channel: Channel,
         MessageTemplate.name == name, MessageTemplate.active))).scalar_one_or_none()
     if row is not None:
         return _source(row)
-    if name != DEFAULT_NAME:
+    if not has_default(channel, name):
         raise NotFound("modelo de mensagem")
-    return default_template(channel)
+    return default_template(channel, name)
 
 
 async def list_templates(session: AsyncSession, tenant_id: TenantId) -> list[MessageTemplate]:

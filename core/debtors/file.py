@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.access import DebtorId, access_debtor, transaction
 from core.auth.principal import Principal
 from core.auth.roles import Role
+from core.collection import events as debtor_events
 from core.collection import holds as hold_service
 from core.collection import ledger
 from core.collection.contacts import OPT_OUT_SOURCES, channels_of
@@ -74,7 +75,8 @@ KIND_LABELS = {"cpf": "Pessoa física", "cnpj": "Pessoa jurídica"}
 CONTACT_KIND_LABELS = {"phone": "Telefone", "email": "E-mail", "address": "Endereço"}
 IMPORT_MODE_LABELS = {"incremental": "incremental", "full": "completa",
                       "settlement": "baixa", "recall": "recolhimento"}
-PROCESS_LABELS = {"cadence": "régua de cobrança", "dialer": "discador"}
+PROCESS_LABELS = {"cadence": "régua de cobrança", "dialer": "discador",
+                  "channels": "envio de mensagens"}
 AGENCY_STAFF = "equipe da assessoria"
 
 
@@ -252,8 +254,10 @@ async def _timeline(session: AsyncSession, debtor: Debtor, debts: list[Debt],
     interactions = list((await session.execute(
         select(Interaction).where(Interaction.debtor_id == debtor.id)
         .order_by(Interaction.started_at.desc()).limit(TIMELINE_MAX))).scalars())
+    recorded = await debtor_events.for_debtor(session, debtor.id, TIMELINE_MAX)
     emails = await _emails(session, {i.user_id for i in interactions}
-                           | {o.set_by for o in opt_outs} | {o.revoked_by for o in opt_outs})
+                           | {o.set_by for o in opt_outs} | {o.revoked_by for o in opt_outs}
+                           | {e.user_id for e in recorded})
 
     def by(user_id: uuid.UUID | None, process: str | None = None) -> str:
         if user_id is not None:
@@ -270,6 +274,11 @@ async def _timeline(session: AsyncSession, debtor: Debtor, debts: list[Debt],
         events.append(TimelineEvent(at=i.started_at, kind="interaction", title=title,
                                     detail=" · ".join(p for p in parts if p),
                                     by=by(i.user_id, i.process)))
+
+    for e in recorded:
+        events.append(TimelineEvent(at=e.at, kind=e.kind.split(".")[0], title=e.title,
+                                    detail=e.detail or "", amount=e.amount, link=e.link,
+                                    by=by(e.user_id) if e.user_id else e.by_label or "Régua"))
 
     for note in await debtor_notes(session, DebtorId(debtor.id), TIMELINE_MAX):
         events.append(TimelineEvent(at=note.created_at, kind="note", title="Anotação",

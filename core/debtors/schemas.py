@@ -107,11 +107,14 @@ class ContactOut(msgspec.Struct, kw_only=True):
 
 class TimelineEvent(msgspec.Struct, kw_only=True):
     at: dt.datetime
-    kind: str  # interaction, import, hold_set, hold_ended, note, payment, opt_out, opt_in, cadence
+    # interaction, import, hold_set, hold_ended, note, payment, opt_out, opt_in, cadence,
+    # or the area of an event another package recorded (agreement)
+    kind: str
     title: str
     detail: str = ""
     by: str = ""
-    amount: Decimal | None = None  # a payment's
+    amount: Decimal | None = None  # a payment's, an agreement's
+    link: str | None = None  # a page about it
 
 
 class Summary(msgspec.Struct, kw_only=True):

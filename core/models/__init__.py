@@ -2,6 +2,7 @@
 
 from core.models.activity import (
     CauseKind,
+    DebtorEvent,
     DebtorNote,
     Direction,
     Hold,
@@ -92,6 +93,7 @@ __all__ = [
     "Debt",
     "DebtStatus",
     "Debtor",
+    "DebtorEvent",
     "DebtorNote",
     "DebtorScore",
     "DebtorScoreHistory",

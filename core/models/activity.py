@@ -1,9 +1,11 @@
-"""What happened to a debtor: holds on collection, contact attempts, staff notes."""
+"""What happened to a debtor: holds on collection, contact attempts, staff notes, and
+events other packages record on the file (an agreement proposed, broken, settled)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -12,7 +14,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, TenantOwned, created_at_column
-from core.models.collection import Channel, _in
+from core.models.collection import MONEY, Channel, _in
 
 
 class HoldKind(StrEnum):
@@ -21,12 +23,13 @@ class HoldKind(StrEnum):
     DECEASED = "deceased"
     LEGAL = "legal"  # the legal team asked to stop
     CREDITOR = "creditor"  # the creditor asked to pause
+    PROMISE = "promise"  # the debtor promised to pay by a date: until then, and a margin
 
 
 HOLD_LABELS = {
     HoldKind.DISPUTE: "contestação", HoldKind.COURT_PLAN: "plano judicial (superendividamento)",
     HoldKind.DECEASED: "devedor falecido", HoldKind.LEGAL: "bloqueio jurídico",
-    HoldKind.CREDITOR: "pausa pedida pelo credor",
+    HoldKind.CREDITOR: "pausa pedida pelo credor", HoldKind.PROMISE: "promessa de pagamento",
 }
 
 
@@ -140,3 +143,32 @@ class DebtorNote(TenantOwned, Base):
     created_at: Mapped[dt.datetime] = created_at_column()
 
     __table_args__ = (Index("ix_debtor_note_debtor", "tenant_id", "debtor_id"),)
+
+
+class DebtorEvent(TenantOwned, Base):
+    """Something done on a debtor's file that is not a contact attempt, recorded by the
+    package that did it (legal: an agreement proposed, approved, broken...), so the
+    debtor's timeline shows it without core reading that package's tables.
+
+    `kind` is "<area>.<what>" (`agreement.broken`); `title` and `detail` are what the
+    timeline shows, in Portuguese; `link` a page about it."""
+
+    __tablename__ = "debtor_event"
+
+    debtor_id: Mapped[uuid.UUID]
+    at: Mapped[dt.datetime] = created_at_column()
+    kind: Mapped[str] = mapped_column(String(48))
+    title: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[str | None] = mapped_column(String(1000))
+    amount: Mapped[Decimal | None] = mapped_column(MONEY)
+    user_id: Mapped[uuid.UUID | None]
+    # Who did it when no user did, as the timeline names it ("o devedor, pelo link").
+    by_label: Mapped[str | None] = mapped_column(String(80))
+    source_id: Mapped[uuid.UUID | None]  # the row it is about (an agreement's id)
+    link: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[dt.datetime] = created_at_column()
+
+    __table_args__ = (
+        CheckConstraint("kind ~ '^[a-z_]+[.][a-z_]+$'", name="kind"),
+        Index("ix_debtor_event_debtor", "tenant_id", "debtor_id", text("at DESC")),
+    )

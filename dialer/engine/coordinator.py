@@ -1,6 +1,6 @@
 """The coordinator: paces campaigns and drives a pool of line-worker processes.
 
-Every `tick` it asks `pace(snapshot)` how many lines each active campaign should dial,
+Every `tick` it asks each active campaign's pacing policy how many lines to dial now,
 leases that many entries (the compliance guard first: `campaigns.claim`) and hands each
 call to a worker with a free line. Worker events come back over each worker's
 connection; an answered call takes the agent ready the longest (atomically in the
@@ -8,11 +8,14 @@ database, so several dialer processes share agents) and the worker bridges it. A
 that dies loses only its own calls: they are recorded as failed with the reason, and a
 new worker takes its place (same ports).
 
-Pacing is one function, `pace`. Here it is `progressive` (one line per ready agent,
-minus lines already ringing and answered calls waiting). Swapping in the predictive
-policy of `dialer/pacing.py` is one line: `pace = pacing.predictive` (its `Snapshot`
-carries the same facts as the one below: agents' states with their elapsed times,
-lines ringing with theirs, calls waiting, the measured statistics, the abandon target).
+Pacing is `dialer/pacing.py`, the functions the simulator measures: the campaign's mode
+picks the policy (`predictive` by default, `progressive`; `preview` campaigns are not
+auto-dialed: their calls are placed when the agent asks, `campaigns.preview_dial`), and
+the policy reads a `pacing.Snapshot` built here from this process's lines, the
+campaign's agents in the database and the campaign's `pacing.Measurements`, which start
+from today's call records (a restarted dialer keeps the day's figures) and then learn
+from every call event. The campaign row is read every round, so a supervisor's change
+of mode, target or ratio is paced with on the next round.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -39,42 +42,59 @@ from sqlalchemy import select
 from core.db import Scope
 from core.models import Tenant
 from core.storage_keys import call_recording_key
-from dialer import campaigns, events
+from dialer import campaigns, events, pacing
+from dialer.agenda import AGENCY_ZONE
 from dialer.engine import processes
 from dialer.engine.sip import write_tone
 from dialer.engine.worker import LINES_PER_WORKER
-from dialer.models import AgentSession, AgentState, CallOutcome, Campaign
+from dialer.models import AgentSession, AgentState, CallOutcome, CallRecord, Campaign
 
 log = logging.getLogger("regua.dialer")
 
 
 # ---- pacing ----------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class AgentView:
-    state: str  # ready, talking, wrap_up, paused
-    elapsed_s: float  # time in that state (talk time so far when talking)
+PACED_STATES = {AgentState.READY: pacing.AgentState.READY,
+                AgentState.TALKING: pacing.AgentState.TALKING,
+                AgentState.WRAP_UP: pacing.AgentState.WRAP_UP,
+                AgentState.PAUSED: pacing.AgentState.PAUSED}
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    now: float
-    abandon_target: float
-    max_lines_per_agent: float
-    agents: tuple[AgentView, ...]
-    ringing: tuple[float, ...]  # each line dialed and not answered yet: seconds so far
-    waiting: int  # answered calls waiting for an agent
-    stats: dict[str, float] = field(default_factory=dict)  # answer_rate, answered, ...
+def paced_agent(state: str, elapsed_s: float, wrap_up_seconds: int) -> pacing.Agent:
+    """An agent as a policy sees it: talking with its talk time so far, in wrap-up with
+    the campaign's wrap-up time left."""
+    paced = PACED_STATES[AgentState(state)]
+    if paced is pacing.AgentState.TALKING:
+        return pacing.Agent(paced, talk_elapsed_s=max(0.0, elapsed_s))
+    if paced is pacing.AgentState.WRAP_UP:
+        return pacing.Agent(paced, wrap_remaining_s=max(0.0, wrap_up_seconds - elapsed_s))
+    return pacing.Agent(paced)
 
 
-def progressive(snapshot: Snapshot) -> int:
-    """One line per ready agent, counting lines already out and calls already waiting."""
-    ready = sum(1 for a in snapshot.agents if a.state == AgentState.READY)
-    return max(0, ready - len(snapshot.ringing) - snapshot.waiting)
+def replay(records: list[CallRecord], shift: dt.timedelta, ring_timeout_s: float
+           ) -> pacing.Measurements:
+    """The campaign's measurements from its call records (times back on the engine's
+    clock): what a dialer that restarts, or starts the day, knows."""
+    measured = pacing.Measurements(ring_timeout_s=ring_timeout_s)
+    offset = shift.total_seconds()
 
+    def clock(moment: dt.datetime) -> float:
+        return moment.timestamp() - offset
 
-# The one place the policy is chosen: `pace = pacing.predictive` once dialer/pacing.py is in.
-pace: Callable[[Snapshot], int] = progressive
+    for record in records:
+        measured.dialed(clock(record.dialed_at))
+        if record.ended_at is None:
+            continue
+        if record.answered_at is not None:
+            measured.answered(clock(record.answered_at),
+                              (record.answered_at - record.dialed_at).total_seconds())
+        else:
+            measured.not_answered(clock(record.ended_at))
+        if record.outcome == CallOutcome.ABANDONED:
+            measured.abandoned(clock(record.ended_at))
+        if record.bridged_at is not None:
+            measured.talk_ended((record.ended_at - record.bridged_at).total_seconds())
+    return measured
 
 
 # ---- configuration ---------------------------------------------------------------------
@@ -120,14 +140,19 @@ class EngineConfig:
 
 # ---- the abandon message ---------------------------------------------------------------
 
-def abandon_message(folder: Path, agency: str, creditor: str, callback: str | None) -> Path:
-    """The WAV played when no agent is free: it names the agency and the creditor and
-    gives the callback number. Spoken by espeak-ng where installed; else a two-tone
-    signal stands in (noted in the README: install espeak-ng for the spoken message)."""
-    text = (f"Olá. Esta é uma ligação de {agency}, em nome de {creditor}. "
-            "No momento não há atendente disponível. "
-            + (f"Por favor, ligue para {' '.join(callback)}. " if callback else "")
+def abandon_text(agency: str, creditor: str, callback: str | None) -> str:
+    """What the debtor hears when no agent is free: who calls, for whom, that we will
+    call back, and the number to call us first (digit by digit)."""
+    return (f"Olá. Aqui é {agency}, em nome de {creditor}. "
+            "Neste momento todos os nossos atendentes estão ocupados. "
+            "Vamos retornar a sua ligação em breve. "
+            + (f"Se preferir, ligue para {' '.join(callback)}. " if callback else "")
             + "Obrigado.")
+
+
+def abandon_message(folder: Path, text: str) -> Path:
+    """The message as a WAV, spoken in Brazilian Portuguese by espeak-ng, cached per
+    text. Without espeak-ng a two-tone signal stands in, and the log says so."""
     path = folder / f"abandon-{uuid.uuid5(uuid.NAMESPACE_OID, text)}.wav"
     if path.exists():
         return path
@@ -137,6 +162,7 @@ def abandon_message(folder: Path, agency: str, creditor: str, callback: str | No
         subprocess.run([espeak, "-v", "pt-br", "-s", "150", "-w", str(path), text],
                        check=True, capture_output=True, timeout=30)
         return path
+    log.warning("dialer: espeak-ng is not installed: the abandon message is a tone")
     return write_tone(path, 3.0, 440.0, 620.0)
 
 
@@ -170,6 +196,9 @@ class Live:
     abandoning: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
+
+Outgoing = tuple[campaigns.Dial, campaigns.Agent | None, str]  # call, agent, message
+Lease = Callable[[Any], Awaitable[list[Outgoing]]]
 
 CLAIM_CHUNK = 10  # entries leased per transaction
 CLAIM_PARALLEL = 8  # transactions leasing at once (the pool holds 2 x REGUA_DATABASE_POOL_SIZE)
@@ -210,6 +239,11 @@ class Coordinator:
         self._progress: list[tuple[Live, str]] = []  # call progress to NOTIFY next tick
         self.counts: dict[str, int] = {}
         self.restarts = 0
+        # Per campaign: the local day its measurements are of, and the measurements.
+        self.measurements: dict[uuid.UUID, tuple[dt.date, pacing.Measurements]] = {}
+        self._policies: dict[uuid.UUID, tuple[str, pacing.Policy]] = {}
+        # Agents this process put in wrap-up: (agent session, campaign) -> wrap-up began.
+        self._wrapping: dict[tuple[uuid.UUID, uuid.UUID], float] = {}
         self._last_housekeeping = 0.0
         self._leasing = asyncio.Semaphore(CLAIM_PARALLEL)
 
@@ -283,6 +317,9 @@ class Coordinator:
             self._progress.append((live, "ringing"))
         elif kind == "answered":
             live.answered = event["at"]
+            measured = self._measured(live.dial.campaign_id)
+            if measured is not None:
+                measured.answered(live.answered, live.answered - live.dialed)
             self._spawn_task(self._answered(live))
         elif kind == "agent_failed":
             self._spawn_task(self._agent_failed(live, event.get("reason")))
@@ -402,6 +439,7 @@ class Coordinator:
                 handle.calls.discard(live.dial.call_id)
             outcome = CallOutcome(event["outcome"])
             self.counts[outcome] = self.counts.get(outcome, 0) + 1
+            self._learn(live, outcome, event.get("ended") or time.time())
             key = await self._upload(live, event.get("recording"))
             result = campaigns.Result(
                 live.dial.call_id, outcome, sip_code=event.get("sip_code"),
@@ -422,6 +460,20 @@ class Coordinator:
                                          else AgentState.READY)
                 await self._call_event(session, live, "ended", outcome=outcome,
                                        sip_code=event.get("sip_code"))
+
+    def _learn(self, live: Live, outcome: CallOutcome, ended: float) -> None:
+        """A finished call's lesson for the campaign's pacing."""
+        measured = self._measured(live.dial.campaign_id)
+        if measured is None:
+            return
+        if live.answered is None:
+            measured.not_answered(ended)
+        if outcome is CallOutcome.ABANDONED:
+            measured.abandoned(ended)
+        if live.bridged is not None:
+            measured.talk_ended(ended - live.bridged)
+            if live.agent is not None:
+                self._wrapping[(live.agent.session_id, live.dial.campaign_id)] = ended
 
     async def _upload(self, live: Live, path: str | None) -> str | None:
         if path is None:
@@ -459,6 +511,8 @@ class Coordinator:
         if now - self._last_housekeeping > 5:
             self._last_housekeeping = now
             await self._housekeeping(scope)
+        # Calls agents asked for on preview campaigns go first: an agent is waiting.
+        previewed = await self._dial(scope, self._previews)
         for live in list(self.live.values()):
             if (live.answered is not None and live.agent is None and not live.abandoning
                     and live.bridged is None and not live.lock.locked()):
@@ -475,20 +529,24 @@ class Coordinator:
                 await events.publish(session, agent.tenant_id, "agent_state",
                                      user_id=agent.user_id, state=agent.state)
             agents = await campaigns.logged_in_agents(session)
+            self._wraps_ended(agents, now)
             plans = []
             free = sum(w.free for w in self.workers.values())
             for campaign in await campaigns.active_campaigns(session):
-                wanted = min(self._wanted(campaign, agents, now), free)
+                await self._measure(session, campaign, now)
+                others = await campaigns.others_lines(session, campaign,
+                                                      self.config.dialer_id)
+                wanted = min(self._wanted(campaign, agents, now, others), free)
                 if wanted > 0:
                     free -= wanted
                     plans.append((campaign, wanted,
                                   await self._prompt(session, campaign)))
         # Each lease asks the guard a few queries: several transactions at once keep a
         # large team's redial within a round or two.
-        chunks = [(campaign, size, prompt) for campaign, wanted, prompt in plans
+        chunks = [self._paced(campaign, size, prompt) for campaign, wanted, prompt in plans
                   for size in _split(wanted, CLAIM_CHUNK)]
-        placed = await asyncio.gather(*(self._dial(scope, *chunk) for chunk in chunks))
-        return sum(placed)
+        placed = await asyncio.gather(*(self._dial(scope, chunk) for chunk in chunks))
+        return previewed + sum(placed)
 
     async def _housekeeping(self, scope: Scope) -> None:
         async with self._db().transaction(scope) as session:
@@ -497,57 +555,120 @@ class Coordinator:
             await campaigns.expire_leases(session)
             await campaigns.release_stale_agents(session)
 
-    def _snapshot(self, campaign: Campaign, agents: list[AgentSession],
-                  now: float) -> Snapshot:
-        mine = [a for a in agents if str(campaign.id) in a.campaign_ids]
+    def _measured(self, campaign_id: uuid.UUID) -> pacing.Measurements | None:
+        found = self.measurements.get(campaign_id)
+        return found[1] if found is not None else None
+
+    async def _measure(self, session: Any, campaign: Campaign, now: float) -> None:
+        """Start the campaign's measurements from today's call records, once a day."""
+        today = (dt.datetime.fromtimestamp(now, dt.UTC) + self.config.time_shift
+                 ).astimezone(AGENCY_ZONE).date()
+        found = self.measurements.get(campaign.id)
+        if found is not None and found[0] == today:
+            return
+        midnight = dt.datetime.combine(today, dt.time(0), tzinfo=AGENCY_ZONE)
+        records = await campaigns.calls_since(session, campaign, midnight)
+        self.measurements[campaign.id] = (today, replay(
+            records, self.config.time_shift, float(campaign.ring_timeout_seconds)))
+
+    def _wraps_ended(self, agents: list[AgentSession], now: float) -> None:
+        """Agents this process put in wrap-up who left it: their wrap-up is measured."""
+        rows = {a.id: a for a in agents}
+        for (session_id, campaign_id), began in list(self._wrapping.items()):
+            row = rows.get(session_id)
+            if row is not None and row.state == AgentState.WRAP_UP:
+                continue
+            del self._wrapping[(session_id, campaign_id)]
+            left = row.state_since.timestamp() if row is not None else now
+            measured = self._measured(campaign_id)
+            if measured is not None and (row is None or row.state != AgentState.TALKING):
+                measured.wrap_ended(max(0.0, left - began))
+
+    def _policy(self, campaign: Campaign) -> pacing.Policy:
+        """The campaign's policy by its mode (made again when a supervisor changes it)."""
+        found = self._policies.get(campaign.id)
+        if found is None or found[0] != campaign.mode:
+            found = (campaign.mode, pacing.make_policy(campaign.mode))
+            self._policies[campaign.id] = found
+        return found[1]
+
+    def snapshot(self, campaign: Campaign, agents: list[AgentSession], now: float,
+                 others: list[tuple[dt.datetime, dt.datetime | None]] | None = None
+                 ) -> pacing.Snapshot:
+        """What the policy sees: the campaign's logged-in agents, its lines ringing and
+        answered-but-waiting (this process's, and `others`: those of other dialer
+        processes, from their call records), and the measurements."""
+        key = str(campaign.id)
+        # Agents' times are the database's clock, not shifted like the call records'.
+        mine = tuple(paced_agent(a.state, now - a.state_since.timestamp(),
+                                 campaign.wrap_up_seconds)
+                     for a in agents if key in a.campaign_ids and a.state in PACED_STATES)
         ours = [v for v in self.live.values() if v.dial.campaign_id == campaign.id]
-        answered = self.counts.get("answered", 0) + self.counts.get("abandoned", 0)
-        dialed = sum(self.counts.values())
-        return Snapshot(
-            now=now, abandon_target=float(campaign.abandon_target),
-            max_lines_per_agent=float(campaign.max_lines_per_agent),
-            agents=tuple(AgentView(a.state, now - a.state_since.timestamp()) for a in mine),
-            ringing=tuple(now - v.dialed for v in ours if v.answered is None),
-            waiting=sum(1 for v in ours if v.answered is not None and v.bridged is None
-                        and not v.abandoning),
-            stats={"dialed": dialed, "answered": answered,
-                   "answer_rate": answered / dialed if dialed else 0.0})
+        measured = self._measured(campaign.id)
+        assert measured is not None
+        shift = self.config.time_shift.total_seconds()
+        ringing = [now - v.dialed for v in ours if v.answered is None]
+        waiting = [now - v.answered for v in ours if v.answered is not None
+                   and v.bridged is None and not v.abandoning]
+        for dialed, answered in others or []:
+            if answered is None:
+                ringing.append(now - (dialed.timestamp() - shift))
+            else:
+                waiting.append(now - (answered.timestamp() - shift))
+        return pacing.Snapshot(
+            now=now, agents=mine, ringing=tuple(ringing), waiting=tuple(waiting),
+            stats=measured.stats(now), abandon_target=float(campaign.abandon_target),
+            max_ratio=float(campaign.max_lines_per_agent))
 
-    def _wanted(self, campaign: Campaign, agents: list[AgentSession], now: float) -> int:
-        snapshot = self._snapshot(campaign, agents, now)
-        ready = sum(1 for a in snapshot.agents if a.state == AgentState.READY)
-        ceiling = int(ready * snapshot.max_lines_per_agent) - len(snapshot.ringing)
-        return min(pace(snapshot), ceiling)
+    def _wanted(self, campaign: Campaign, agents: list[AgentSession], now: float,
+                others: list[tuple[dt.datetime, dt.datetime | None]]) -> int:
+        snapshot = self.snapshot(campaign, agents, now, others)
+        return max(0, int(self._policy(campaign)(snapshot)))
 
-    async def _dial(self, scope: Scope, campaign: Campaign, wanted: int, prompt: str) -> int:
-        """Lease up to `wanted` entries in one transaction and, once it commits, send the
-        calls to workers (a worker may report a call's end at once)."""
+    def _paced(self, campaign: Campaign, wanted: int, prompt: str) -> Lease:
+        """Up to `wanted` of the campaign's due entries, the guard first."""
+        async def lease(session: Any) -> list[Outgoing]:
+            dials = await campaigns.claim(
+                session, campaign, wanted, dialer_id=self.config.dialer_id, worker_id=-1,
+                at=dt.datetime.now(dt.UTC) + self.config.time_shift)
+            # One line per ready agent is dialed for that agent (progressive); lines
+            # beyond them (predictive) take whoever is ready on answer.
+            return [(dial, await campaigns.reserve_agent(session, campaign.id, dial.call_id),
+                     prompt) for dial in dials]
+        return lease
+
+    async def _previews(self, session: Any) -> list[Outgoing]:
+        """The preview calls agents asked for, as many as there are free lines."""
+        free = sum(w.free for w in self.workers.values())
+        return [(taken.dial, taken.agent, await self._prompt(session, taken.campaign))
+                for taken in await campaigns.take_preview_calls(
+                    session, self.config.dialer_id, free)]
+
+    async def _dial(self, scope: Scope, lease: Lease) -> int:
+        """Lease calls in one transaction and, once it commits, send them to workers (a
+        worker may report a call's end at once)."""
         outbox: list[tuple[WorkerHandle, dict[str, Any]]] = []
         taken: list[Live] = []
         try:
             async with self._leasing, self._db().transaction(scope) as session:
-                dials = await campaigns.claim(
-                    session, campaign, wanted, dialer_id=self.config.dialer_id,
-                    worker_id=-1, at=dt.datetime.now(dt.UTC) + self.config.time_shift)
-                for dial in dials:
+                for dial, agent, prompt in await lease(session):
                     # The line is counted on its worker before any await: the other
                     # chunks of this round choose workers meanwhile.
                     handle = max(self.workers.values(), key=lambda w: w.free)
-                    live = Live(dial, handle.index, time.time())
+                    live = Live(dial, handle.index, time.time(), agent=agent)
                     self.live[dial.call_id] = live
                     handle.calls.add(dial.call_id)
                     taken.append(live)
-                    # One line per ready agent is dialed for that agent (progressive);
-                    # lines beyond them (predictive) take whoever is ready on answer.
-                    live.agent = await campaigns.reserve_agent(session, campaign.id,
-                                                               dial.call_id)
+                    measured = self._measured(dial.campaign_id)
+                    if measured is not None:
+                        measured.dialed(live.dialed)
                     await campaigns.assign_worker(session, dial.call_id, handle.index)
                     await self._call_event(session, live, "dialing")
                     outbox.append((handle, {
                         "op": "dial", "call_id": str(dial.call_id),
                         "uri": f"sip:{dial.number}@{self._trunk(handle)}",
                         "ring_timeout": dial.ring_timeout_seconds, "abandon_wav": prompt,
-                        "agent_uri": live.agent.sip_uri if live.agent else None}))
+                        "agent_uri": agent.sip_uri if agent else None}))
         except BaseException:
             for live in taken:
                 self.live.pop(live.dial.call_id, None)
@@ -568,9 +689,8 @@ class Coordinator:
         if found is None:
             creditor = (await session.execute(select(Tenant.trade_name).where(
                 Tenant.id == campaign.tenant_id))).scalar_one()
-            path = await asyncio.to_thread(abandon_message, self.prompts,
-                                           self.config.agency_name, creditor,
-                                           campaign.callback_number)
+            text = abandon_text(self.config.agency_name, creditor, campaign.callback_number)
+            path = await asyncio.to_thread(abandon_message, self.prompts, text)
             found = self._prompt_of[campaign.id] = str(path)
         return found
 

@@ -45,12 +45,15 @@ class PeerCall:
     ended: float | None = None
     rx_max: int = 0
     tone: pj.AudioMediaPlayer | None = None
+    recorder: pj.AudioMediaRecorder | None = None
+    recording: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         return {"user": self.user, "answered": self.answered is not None,
                 "ended": self.ended is not None, "rx_max": self.rx_max,
-                "auto_answer": self.extra.get("auto_answer", False)}
+                "auto_answer": self.extra.get("auto_answer", False),
+                "recording": self.recording}
 
 
 class _Call(pj.Call):  # type: ignore[misc]
@@ -81,6 +84,8 @@ class Peer:
         self.ring_s: float = config.get("ring_s", 0.5)
         self.talk_s: float | None = config.get("talk_s")  # None: until the other side ends
         self.tone: str | None = config.get("tone")  # a WAV sent to whoever answers
+        # A folder where each answered call's received audio is written, one WAV a call.
+        self.record_dir: str | None = config.get("record_dir")
         self.rng = random.Random(config.get("seed", 7))  # noqa: S311 - a demo's pattern
         self.spec = EndpointSpec(sip_port=config["sip_port"], rtp_port=config["rtp_port"],
                                  log_level=config.get("log_level", 1))
@@ -101,6 +106,7 @@ class Peer:
         peer_call = PeerCall(user, call, time.time())
         peer_call.extra["auto_answer"] = "answer-after=0" in msg
         self.calls.append(peer_call)
+        peer_call.extra["n"] = len(self.calls)
         self.live[prm.callId] = peer_call
         now = time.time()
         if self.role == "agent":
@@ -135,7 +141,14 @@ class Peer:
         info = call.getInfo()
         peer_call = self.live.get(info.id)
         audio = audio_of(call)
-        if peer_call is None or audio is None or self.tone is None or peer_call.tone:
+        if peer_call is None or audio is None:
+            return
+        if self.record_dir is not None and peer_call.recorder is None:
+            peer_call.recording = f"{self.record_dir}/{peer_call.user}-{peer_call.extra['n']}.wav"
+            peer_call.recorder = pj.AudioMediaRecorder()
+            peer_call.recorder.createRecorder(peer_call.recording)
+            audio.startTransmit(peer_call.recorder)
+        if self.tone is None or peer_call.tone:
             return
         peer_call.tone = pj.AudioMediaPlayer()
         peer_call.tone.createPlayer(self.tone)  # loops
@@ -145,7 +158,7 @@ class Peer:
         now = time.time()
         ended, self.ended = self.ended, []
         for gone in ended:
-            gone.tone = gone.call = None
+            gone.tone = gone.recorder = gone.call = None
         for peer_call in list(self.live.values()):
             assert peer_call.call is not None
             if peer_call.answer_at is not None and now >= peer_call.answer_at:
@@ -185,7 +198,7 @@ class Peer:
             self.ep.libHandleEvents(10)
         self.tick()
         for peer_call in self.calls:
-            peer_call.tone = peer_call.call = None
+            peer_call.tone = peer_call.recorder = peer_call.call = None
         self.calls.clear()
         self.live.clear()
         self.account.shutdown()

@@ -10,7 +10,7 @@ import uuid
 from decimal import Decimal
 from typing import Any, NewType
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit
@@ -89,6 +89,73 @@ async def move(session: AsyncSession, principal: Principal, escalation: Escalati
                            tenant_id=escalation.tenant_id, entity="escalation",
                            entity_id=escalation.id, before={"state": before},
                            after={"state": to_state, "note": note})
+
+
+# A set of debts opened at once by rules: the caller's SELECT gives one row per debt
+# (tenant_id, debt_id, debtor_id, path, state, rule_id, rule_name, amount); each becomes an
+# escalation and its first event in two statements, never a row at a time. A debt that
+# already has an unfinished escalation is skipped (the partial unique index).
+OPEN_MANY = """
+WITH cand AS ({candidates}),
+opened AS (
+    INSERT INTO escalation (tenant_id, id, debt_id, debtor_id, path, state, rule_id,
+                            rule_name, amount, decided_at, state_changed_at, details)
+    SELECT c.tenant_id, regua_uuid7(), c.debt_id, c.debtor_id, c.path, c.state, c.rule_id,
+           c.rule_name, c.amount, :at, :at, '{{}}'::jsonb
+    FROM cand c
+    ON CONFLICT (tenant_id, debt_id) WHERE closed_at IS NULL DO NOTHING
+    RETURNING tenant_id, id, state, rule_name, path
+),
+logged AS (
+    INSERT INTO escalation_event (tenant_id, id, escalation_id, at, from_state, to_state,
+                                  rule_name, note)
+    SELECT tenant_id, regua_uuid7(), id, :at, NULL, state, rule_name, :note
+    FROM opened
+)
+SELECT path, count(*) FROM opened GROUP BY path
+"""
+
+
+async def open_many(session: AsyncSession, principal: Principal, candidates: str,
+                    params: dict[str, Any], at: dt.datetime, note: str) -> dict[str, int]:
+    """Open an escalation for every row `candidates` (SQL) selects, as rules do; returns
+    how many were opened by path."""
+    if not principal.is_system:
+        raise Conflict("só as regras abrem escalonamentos em lote")
+    rows = await session.execute(text(OPEN_MANY.format(candidates=candidates)),
+                                 {**params, "at": at, "note": note})
+    return {path: count for path, count in rows}
+
+
+async def hold(session: AsyncSession, principal: Principal, escalation: Escalation,
+               reason: str, at: dt.datetime | None = None) -> None:
+    """A supervisor or the legal team holds the file: it does not advance until released."""
+    if escalation.closed_at is not None:
+        raise Conflict("este escalonamento já foi encerrado")
+    if escalation.held_since is not None:
+        raise Conflict("este escalonamento já está retido")
+    now = at or dt.datetime.now(dt.UTC)
+    escalation.held_since, escalation.held_reason = now, reason
+    escalation.held_by = None if principal.is_system else principal.user_id
+    _event(session, principal, escalation, escalation.state, escalation.state, now,
+           f"retido: {reason}", None)
+    await audit.record(session, principal.actor, "escalation.held",
+                       tenant_id=escalation.tenant_id, entity="escalation",
+                       entity_id=escalation.id, after={"reason": reason})
+
+
+async def release(session: AsyncSession, principal: Principal, escalation: Escalation,
+                  reason: str, at: dt.datetime | None = None) -> None:
+    if escalation.held_since is None:
+        raise Conflict("este escalonamento não está retido")
+    now = at or dt.datetime.now(dt.UTC)
+    before = {"held_since": escalation.held_since, "reason": escalation.held_reason}
+    escalation.held_since = escalation.held_by = escalation.held_reason = None
+    _event(session, principal, escalation, escalation.state, escalation.state, now,
+           f"liberado: {reason}", None)
+    await audit.record(session, principal.actor, "escalation.released",
+                       tenant_id=escalation.tenant_id, entity="escalation",
+                       entity_id=escalation.id, before=before, after={"reason": reason})
 
 
 def _event(session: AsyncSession, principal: Principal, escalation: Escalation,

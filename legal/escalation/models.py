@@ -93,7 +93,8 @@ STATE_LABELS = {
 
 # States in which the escalation has no further effect; a debt may escalate again.
 FINISHED = (EscalationState.REMOVED, EscalationState.EXPIRED, EscalationState.WITHDRAWN,
-            EscalationState.RETURNED, EscalationState.CANCELLED, EscalationState.CLOSED)
+            EscalationState.RETURNED, EscalationState.PAID_AT_NOTARY,
+            EscalationState.CANCELLED, EscalationState.CLOSED)
 
 
 class EscalationRule(TenantOwned, Base):

@@ -33,7 +33,9 @@
       window.location.assign("/atendimento?devedor=" + pop.debtor_id + "&ligacao=" + pop.call_id);
     });
     source.addEventListener("agent_state", function () {
-      if (!document.getElementById("resultado")) window.location.reload();
+      // A call still ringing shows how it ended (busy, no answer...) once it does.
+      const calling = document.querySelector("#situacao-ligacao[data-calling]");
+      if (calling || !document.getElementById("resultado")) window.location.reload();
     });
   }
 })();

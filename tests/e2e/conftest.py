@@ -77,3 +77,13 @@ async def login(tab, base: str, email: str, password: str) -> None:
     await tab.fill("input[name=email]", email)
     await tab.fill("input[name=password]", password)
     await tab.click("button[type=submit]")
+
+
+async def go_to(tab, label: str) -> None:
+    """Follow the main navigation's link `label`, opening its menu first as a person
+    would (pages are grouped in menus that open under the pointer)."""
+    nav = tab.locator("nav[aria-label='Navegação principal']")
+    menu = nav.locator(".menu", has=tab.locator("a", has_text=label))
+    if await menu.count():
+        await menu.first.hover()
+    await nav.locator("a", has_text=label).first.click()

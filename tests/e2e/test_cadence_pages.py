@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 
 from tests.core.test_cadence import YAML, debtor, load
-from tests.e2e.conftest import login, shot
+from tests.e2e.conftest import go_to, login, shot
 
 pytestmark = pytest.mark.e2e
 TIMELINE = "svg[aria-label='Passos da régua na linha do tempo']"
@@ -28,7 +28,7 @@ async def test_supervisor_edits_a_cadence_and_reads_the_dry_run(page, live_serve
 
     await login(page, live_server, supervisor.email, supervisor.password)
     await page.wait_for_url("**/inicio")
-    await page.click("nav >> text=Réguas")
+    await go_to(page, "Réguas")
     await page.wait_for_selector("h1:has-text('Réguas de cobrança')")
     await shot(page, "cadence-list")
     await page.click("text=Régua padrão")

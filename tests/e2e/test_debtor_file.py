@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.core.test_debtor_file import JOSE, MARIA, load
-from tests.e2e.conftest import login, shot
+from tests.e2e.conftest import go_to, login, shot
 
 pytestmark = pytest.mark.e2e
 
@@ -22,7 +22,7 @@ async def test_agent_searches_opens_and_works_a_debtor_file(page, live_server, f
     agent = await factory.user("agent", tenant_ids=[tenant.id])
     await login(page, live_server, agent.email, agent.password)
     await page.wait_for_url("**/inicio")
-    await page.click("nav >> text=Devedores")
+    await go_to(page, "Devedores")
     await page.fill("input[name=q]", "conceicao")
     await page.click("button:has-text('Buscar')")
     row = page.locator("table.results tbody tr")

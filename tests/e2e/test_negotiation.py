@@ -1,26 +1,29 @@
 """The negotiation screen in a browser: from the debtor file to the options with their
-memória de cálculo, an agreement accepted on a recorded call, and the creditor's queue."""
+memória de cálculo, an agreement accepted on a recorded call, the creditor's queue, the
+answer on the agent's desktop and the steps on the debtor's timeline; the admin's fee
+contract page."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import login, shot
-from tests.legal.test_agreements import JOSE, load
+from tests.e2e.conftest import go_to, login, shot
+from tests.legal.helpers import JOSE, load, set_address
 
 pytestmark = pytest.mark.e2e
 
 
 async def test_agent_negotiates_and_the_creditor_decides(page, browser, live_server, factory,
-                                                         tmp_path):
+                                                         tmp_path, database_url):
     tenant = await factory.tenant("Loja Exemplo")
+    set_address(database_url, tenant.id)
     await load(tmp_path, tenant, [
         f"{JOSE};José da Conceição;CT-1;1;10/06/2024;1000,00;(11) 98765-4321;jose@ex.com",
         f"{JOSE};José da Conceição;CT-1;2;10/08/2024;500,00;(11) 98765-4321;jose@ex.com"])
     agent = await factory.user("agent", tenant_ids=[tenant.id])
     await login(page, live_server, agent.email, agent.password)
     await page.wait_for_url("**/inicio")
-    await page.click("nav >> text=Devedores")
+    await go_to(page, "Devedores")
     await page.fill("input[name=q]", "conceicao")
     await page.click("button:has-text('Buscar')")
     await page.click("text=José da Conceição")
@@ -78,7 +81,7 @@ async def test_agent_negotiates_and_the_creditor_decides(page, browser, live_ser
     await page.wait_for_selector(".alert.ok:has-text('Acordo criado')")
     assert "aguardando aprovação" in await page.locator("#situacao").inner_text()
 
-    await tab.click("nav >> text=Aprovações")
+    await go_to(tab, "Aprovações")
     await tab.wait_for_selector("#fila")
     await shot(tab, "approvals-queue")
     await tab.click("#fila button:has-text('Recusar')")
@@ -86,10 +89,67 @@ async def test_agent_negotiates_and_the_creditor_decides(page, browser, live_ser
     await tab.fill("#fila input[name=reason]", "Desconto acima do que aceitamos.")
     await tab.click("#fila button:has-text('Recusar')")
     await tab.wait_for_selector(".alert.ok:has-text('Decisão registrada')")
-    assert "recusado" in await tab.locator("#fila").inner_text()
+    queue = await tab.locator("#fila").inner_text()
+    assert "recusado" in queue and "Resposta enviada ao devedor por e-mail e SMS" in queue
     await context.close()
 
     await page.reload()
     assert "cancelado" in await page.locator("#situacao").inner_text()
     assert "Desconto acima do que aceitamos." in await page.locator("body").inner_text()
     await shot(page, "agreement-refused")
+
+    # The answer waits on the agent's desktop, with what the debtor was sent.
+    await go_to(page, "Atendimento")
+    answers = page.locator("#respostas")
+    await answers.wait_for()
+    text = await answers.inner_text()
+    assert "Recusado" in text and "José da Conceição" in text
+    assert "Desconto acima do que aceitamos." in text
+    assert "Resposta enviada ao devedor por e-mail e SMS" in text
+    await shot(page, "desktop-approval-answer")
+    await page.click("#respostas button:has-text('Ciente')")
+    await page.wait_for_selector(".alert.ok:has-text('Resposta marcada como vista')")
+    assert await page.locator("#respostas").count() == 0
+
+    # Every step of both agreements is on the debtor's timeline.
+    await page.goto(live_server + "/devedores")
+    await page.fill("input[name=q]", "conceicao")
+    await page.click("button:has-text('Buscar')")
+    await page.click("text=José da Conceição")
+    timeline = await page.locator(".timeline").inner_text()
+    for step in ("Proposta de acordo", "Aceite do acordo", "Acordo recusado pelo credor"):
+        assert step in timeline, step
+    await page.locator(".timeline .event.agreement").first.scroll_into_view_if_needed()
+    await shot(page, "debtor-timeline-agreements")
+
+
+async def test_the_admin_sets_the_fee_contract(page, live_server, factory):
+    tenant = await factory.tenant("Loja Contrato")
+    admin = await factory.user("admin", tenant_ids=[tenant.id])
+    await login(page, live_server, admin.email, admin.password)
+    await page.wait_for_url("**/inicio")
+    await page.goto(f"{live_server}/admin/credores/{tenant.id}")
+    await page.click("#honorarios")
+    await page.wait_for_selector("h1:has-text('Contrato de honorários')")
+    assert "ainda não tem contrato salvo" in await page.locator("main").inner_text()
+    rows = page.locator("#contrato tbody tr")
+    first, empty = rows.nth(0), rows.nth(1)
+    await first.locator("input[name=band_max_days]").fill("180")
+    await first.locator("input[name=band_interest]").fill("30")
+    await empty.locator("input[name=band_min_days]").fill("100")
+    await empty.locator("input[name=band_principal]").fill("20")
+    await page.fill("input[name=debtor_fee_pct]", "5")
+    await page.click("button:has-text('Salvar contrato')")
+    await page.wait_for_selector("#erro-faixas")
+    assert "faixas sobrepostas para principal" in await page.locator("#erro-faixas").inner_text()
+    await shot(page, "fee-contract-error")
+    rows = page.locator("#contrato tbody tr")
+    await rows.nth(1).locator("input[name=band_min_days]").fill("181")
+    await page.check("input[name=direct_payments_earn]")
+    await page.click("button:has-text('Salvar contrato')")
+    await page.wait_for_selector(".alert.ok:has-text('Contrato de honorários salvo')")
+    values = [await i.input_value() for i in await page.locator(
+        "#contrato tbody tr >> nth=1 >> input").all()]
+    assert values[:3] == ["181", "", "20"]
+    assert await page.locator("input[name=debtor_fee_pct]").input_value() == "5"
+    await shot(page, "fee-contract")

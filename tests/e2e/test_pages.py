@@ -31,6 +31,16 @@ async def test_navigation_depends_on_the_role(page, live_server, factory):
     await page.wait_for_url("**/inicio")
     assert {"Início", "Credores", "Usuários", "Auditoria"} <= set(await nav.all_inner_texts())
     await shot(page, "home-admin")
+    # Pages are grouped in menus that open under the pointer (and on keyboard focus).
+    escalations = page.locator(".menu a[href='/escalonamentos']")
+    assert not await escalations.is_visible()
+    await page.hover(".menu button:has-text('Jurídico')")
+    assert await escalations.is_visible()
+    await shot(page, "nav-menu")
+    await escalations.click()
+    await page.wait_for_url("**/escalonamentos")
+    assert await page.locator(".menu.current button").inner_text() == "Jurídico ▾"
+    await page.goto(live_server + "/inicio")
     await page.click("text=Sair")
     await page.wait_for_url(live_server + "/")
 

@@ -6,7 +6,7 @@ import pytest
 from playwright.async_api import expect
 
 from tenants.intake.formats.sample import write as write_sample
-from tests.e2e.conftest import login, shot
+from tests.e2e.conftest import go_to, login, shot
 
 pytestmark = pytest.mark.e2e
 
@@ -17,7 +17,7 @@ async def test_upload_map_import_and_see_the_counts(page, live_server, factory, 
     write_sample(path, 2000, seed=5, bad_ratio=0.03)
     await login(page, live_server, tenant.admin.email, tenant.admin.password)
     await page.wait_for_url("**/inicio")
-    await page.click("nav >> text=Carteiras")
+    await go_to(page, "Carteiras")
     await page.wait_for_url("**/carteiras")
     await shot(page, "portfolios-empty")
     await page.set_input_files("#file", str(path))
@@ -63,7 +63,7 @@ async def test_upload_map_import_and_see_the_counts(page, live_server, factory, 
     layouts = await page.locator("#layout option").all_inner_texts()
     assert "Exportação do ERP" in layouts
     # The home page now shows the tenant's open portfolio.
-    await page.click("nav >> text=Início")
+    await go_to(page, "Início")
     card = await page.locator(".tenant-card").inner_text()
     assert "1.940 títulos" in card and "R$" in card
     await shot(page, "home-creditor")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.core.test_scoring import add_debtor, days_ago
-from tests.e2e.conftest import login, shot
+from tests.e2e.conftest import go_to, login, shot
 
 pytestmark = pytest.mark.e2e
 
@@ -26,7 +26,7 @@ async def test_supervisor_reads_the_score_page_and_a_scored_file(page, live_serv
 
     await login(page, live_server, supervisor.email, supervisor.password)
     await page.wait_for_url("**/inicio")
-    await page.click("nav >> text=Score")
+    await go_to(page, "Score")
     await page.wait_for_selector("h1:has-text('Score de cobrança')")
     body = await page.locator("main").inner_text()
     assert "Varejo Exemplo" in body and "Outro Credor" not in body

@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from tests.conftest import random_cnpj
-from tests.e2e.conftest import login, shot
+from tests.e2e.conftest import go_to, login, shot
 
 pytestmark = pytest.mark.e2e
 
@@ -23,7 +23,7 @@ async def test_admin_creates_edits_resets_deactivates_and_reactivates_a_user(
     email = f"ana-{uuid.uuid4().hex[:6]}@gama.test"
     await login(page, live_server, admin.email, admin.password)
     await page.wait_for_url("**/inicio")
-    await page.click("nav >> text=Usuários")
+    await go_to(page, "Usuários")
     await page.fill("input[name=full_name]", "Ana Lima")
     await page.fill("input[name=email]", email)
     await page.select_option("select[name=role]", "agent")

@@ -24,6 +24,7 @@ from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.compliance.guard import check_calendar
 from core.db import Scope
+from core.ids import uuid7
 from core.models import Channel, ContactPoint
 from dialer import campaigns
 from dialer.engine.coordinator import Coordinator, EngineConfig
@@ -171,8 +172,34 @@ async def run_until(coordinator: Coordinator, done: Callable[[], Awaitable[bool]
         await runner
 
 
+HISTORY = "history"  # the dialer id of call records a test writes as earlier calls
+
+
+async def seed_history(sc: Scenario, at: dt.datetime, *, attempts: int, every: int,
+                       ring_s: float = 0.4, talk_s: float = 30.0) -> None:
+    """Earlier calls of the campaign today: one in `every` answered after `ring_s` and
+    talked `talk_s`, the others busy. The engine starts its measurements from them."""
+    debtor = next(iter(sc.debtors.values()))
+    async with transaction(sc.boss) as session:
+        for i in range(attempts):
+            dialed = at + dt.timedelta(seconds=i)
+            answered = dialed + dt.timedelta(seconds=ring_s) if i % every == 0 else None
+            bridged = answered + dt.timedelta(seconds=0.1) if answered else None
+            ended = (bridged + dt.timedelta(seconds=talk_s) if bridged
+                     else dialed + dt.timedelta(seconds=0.2))
+            session.add(campaigns.CallRecord(
+                tenant_id=sc.tenant_id, id=uuid7(), campaign_id=sc.campaign_id,
+                debtor_id=debtor, number="+5511900009995", dialed_at=dialed,
+                answered_at=answered, bridged_at=bridged, ended_at=ended,
+                sip_code=200 if answered else 486,
+                outcome="answered" if answered else "busy", dialer_id=HISTORY,
+                worker_id=0))
+
+
 async def finished_calls(sc: Scenario) -> list[campaigns.CallRecord]:
+    """The calls the dialer under test placed and closed, in order."""
     async with transaction(sc.boss) as session:
         return list((await session.execute(select(campaigns.CallRecord).where(
-            campaigns.CallRecord.ended_at.is_not(None))
+            campaigns.CallRecord.ended_at.is_not(None),
+            campaigns.CallRecord.dialer_id != HISTORY)
             .order_by(campaigns.CallRecord.dialed_at))).scalars())

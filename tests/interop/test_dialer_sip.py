@@ -9,7 +9,6 @@ import datetime as dt
 import io
 import shutil
 import wave
-from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
@@ -22,11 +21,9 @@ from core.ids import uuid7
 from core.models import Interaction
 from core.runtime import get_storage
 from dialer import campaigns
-from dialer.engine import coordinator
 from dialer.engine.peer import PeerProcess
 from dialer.models import AgentSession, CampaignEntry, EntryState
 from tests.interop.conftest import (
-    AGENT_PORT,
     SP,
     engine,
     finished_calls,
@@ -230,27 +227,3 @@ async def test_the_agent_ends_the_call_from_the_desktop_and_both_legs_hang_up(
         assert [c for c in phone.stats() if c["user"] == "op6"][-1]["ended"]
     finally:
         phone.stop()
-
-
-async def test_a_line_dialed_beyond_the_free_agents_is_abandoned_when_answered(
-        factory, services, trunk, tones, tmp_path, monkeypatch):
-    # Two lines for the one ready agent (as predictive pacing may dial): both answer,
-    # the agent takes one, the other has nobody within 2 s.
-    monkeypatch.setattr(coordinator, "pace", lambda snapshot: 2)
-    # An agent phone that talks for 20 s: however far apart a loaded machine lets the
-    # two answers fall, the agent is still on the first call when the second answers.
-    busy_agent = PeerProcess("agent", AGENT_PORT + 7, 43700, tone=str(tones["agent"]),
-                             talk_s=20)
-    try:
-        sc = await scenario(factory, [ANSWERS, "+5511900000020"], [busy_agent.uri("op7")],
-                            max_lines_per_agent=Decimal("2"))
-        dialer = engine(tmp_path, sc, workers=2)
-
-        async def both() -> bool:
-            return len(await finished_calls(sc)) == 2
-
-        await run_until(dialer, both, limit=60)
-    finally:
-        busy_agent.stop()
-    outcomes = sorted(c.outcome for c in await finished_calls(sc))
-    assert outcomes == ["abandoned", "answered"]

@@ -1,4 +1,5 @@
-"""An active agreement over real debts, built the way the agreements service leaves one."""
+"""Shared pieces of the negotiation tests: the portfolio loader, principals, and an active
+agreement over real debts, built the way the agreements service leaves one."""
 
 from __future__ import annotations
 
@@ -6,16 +7,36 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 import psycopg
 
 from core.access import DebtId, transaction
+from core.auth import service
 from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.collection import ledger
 from core.ids import uuid7
 from core.models import Bucket, ContactPoint, Debt, Debtor, EntryKind
 from legal.models import Agreement, AgreementDebt, Installment
+from portal.operator import import_portfolio
+
+HEADER = "CPF/CNPJ;Nome;Contrato;Parcela;Vencimento;Valor;Telefone;E-mail"
+JOSE = "52998224725"
+AT = dt.date(2024, 10, 10)  # inside the shipped index series
+
+
+async def principal(db, login) -> Principal:
+    found = await service.load_principal(db, login.user_id)
+    assert found is not None
+    return found
+
+
+async def load(tmp_path: Path, tenant, rows: list[str]) -> None:
+    path = tmp_path / f"{uuid.uuid4().hex[:6]}.csv"
+    path.write_text(HEADER + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    result = await import_portfolio(tenant.slug, str(path), None, "incremental", None)
+    assert result["status"] == "done", result
 
 
 def creditor(tenant_id: uuid.UUID, role: Role = Role.CREDITOR_ADMIN) -> Principal:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
-from tests.legal.test_agreements import AT, book  # noqa: F401 - the shared fixture
+from tests.legal.helpers import AT
 
 
 async def _csrf(client) -> dict[str, str]:
@@ -13,7 +13,7 @@ async def _csrf(client) -> dict[str, str]:
     return {"x-csrftoken": client.cookies.get("regua_csrf", "")}
 
 
-async def test_the_api_simulates_creates_accepts_and_hides_other_tenants(client, book):  # noqa: F811
+async def test_the_api_simulates_creates_accepts_and_hides_other_tenants(client, book):
     agent = book["agent"].headers
     answer = await client.post("/api/v1/agreements/simulations", headers=agent,
                                json={"debtor_id": str(book["jose"]), "date": AT.isoformat()})
@@ -51,7 +51,7 @@ async def test_the_api_simulates_creates_accepts_and_hides_other_tenants(client,
     assert viewer.status_code == 200 and viewer.json()["call_recording_ref"] == "GRAV-API-1"
 
 
-async def test_the_api_queues_approvals_by_role(client, book):  # noqa: F811
+async def test_the_api_queues_approvals_by_role(client, book):
     saved = await client.put(f"/api/v1/agreements/policies/{book['alfa'].id}",
                              headers=book["supervisor"].headers,
                              json={"agent_discount_pct": "0", "supervisor_discount_pct": "1"})
@@ -87,7 +87,7 @@ async def test_the_api_queues_approvals_by_role(client, book):  # noqa: F811
     assert beta.status_code == 404
 
 
-async def test_the_pages_show_options_memoria_and_the_debtors_link(client, book):  # noqa: F811
+async def test_the_pages_show_options_memoria_and_the_debtors_link(client, book):
     agent = book["agent"].headers
     file_page = await client.get(f"/devedores/{book['jose']}", headers=agent)
     assert f'href="/devedores/{book["jose"]}/negociacao"' in file_page.text

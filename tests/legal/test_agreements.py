@@ -7,64 +7,21 @@ import datetime as dt
 import json
 import uuid
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from core.auth import service
 from core.auth.principal import Principal
 from core.collection.workable import blocker
 from core.db import Scope
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from core.models import AuditLog, Debt, Debtor, DebtStatus, LedgerEntry
+from core.models import AuditLog, Debt, DebtStatus, LedgerEntry
 from legal import agreements, policy, simulator
 from legal.models import Agreement, ApprovalLevel, Installment
 from legal.simulator import schedule
-from portal.operator import import_portfolio
+from tests.legal.helpers import AT, JOSE, principal
 
 D = Decimal
-HEADER = "CPF/CNPJ;Nome;Contrato;Parcela;Vencimento;Valor;Telefone;E-mail"
-JOSE = "52998224725"
-AT = dt.date(2024, 10, 10)  # inside the shipped index series
-
-
-async def principal(db, login) -> Principal:
-    found = await service.load_principal(db, login.user_id)
-    assert found is not None
-    return found
-
-
-async def load(tmp_path: Path, tenant, rows: list[str]) -> None:
-    path = tmp_path / f"{uuid.uuid4().hex[:6]}.csv"
-    path.write_text(HEADER + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
-    result = await import_portfolio(tenant.slug, str(path), None, "incremental", None)
-    assert result["status"] == "done", result
-
-
-@pytest.fixture
-async def book(db, factory, services, tmp_path):
-    """Alfa's José owes R$ 1.000,00 due 10/06/2024 (the worked example) and R$ 500,00
-    due 10/08/2024; Beta has a José of its own."""
-    alfa, beta = await factory.tenant("Alfa"), await factory.tenant("Beta")
-    await load(tmp_path, alfa, [
-        f"{JOSE};José da Conceição;CT-1;1;10/06/2024;1000,00;(11) 98765-4321;jose@ex.com",
-        f"{JOSE};José da Conceição;CT-1;2;10/08/2024;500,00;(11) 98765-4321;jose@ex.com"])
-    await load(tmp_path, beta, [
-        f"{JOSE};José Beta;CT-9;1;10/06/2024;700,00;(11) 98765-4321;jose@ex.com"])
-    async with db.transaction(Scope.tenant(alfa.id)) as session:
-        jose = (await session.execute(select(Debtor.id))).scalar_one()
-        debts = {d.installment: d.id for d in (await session.execute(select(Debt))).scalars()}
-    async with db.transaction(Scope.tenant(beta.id)) as session:
-        jose_beta = (await session.execute(select(Debtor.id))).scalar_one()
-    agent = await factory.user("agent", tenant_ids=[alfa.id])
-    supervisor = await factory.user("supervisor", tenant_ids=[alfa.id])
-    creditor = await factory.user("creditor_admin", tenant_id=alfa.id)
-    return {"alfa": alfa, "beta": beta, "jose": jose, "jose_beta": jose_beta, "debts": debts,
-            "agent": agent, "supervisor": supervisor, "creditor": creditor,
-            "p_agent": await principal(db, agent),
-            "p_supervisor": await principal(db, supervisor),
-            "p_creditor": await principal(db, creditor)}
 
 
 async def test_the_simulation_updates_the_debt_and_offers_the_largest_discount_in_full(book):

@@ -98,3 +98,24 @@ async def test_guessing_documents_is_throttled(client, factory, services) -> Non
                for _ in range(get_settings().login_max_failures + 1)]
     assert answers[0] == 200 and answers[-1] == 429
     client.cookies.clear()
+
+
+async def test_the_debtors_own_agreement_is_on_the_timeline_as_the_debtors(factory,
+                                                                         database_url) -> None:
+    from core.debtors.file import debtor_file
+    from legal import selfservice
+    from portal.jobs import load_tasks
+    from tests.legal.helpers import creditor
+
+    load_tasks()  # the slips' messages are sent by name
+    tenant = await factory.tenant()
+    debtor_id = await place_open_debt(database_url, tenant.id, document=CPF,
+                                      email=f"ana-{uuid.uuid4().hex[:6]}@exemplo.com.br")
+    option = (await selfservice.overview(tenant.id, debtor_id)).options[0].option
+    await selfservice.accept(tenant.id, debtor_id, option, "203.0.113.9", "Teste/1.0")
+    timeline = (await debtor_file(creditor(tenant.id), debtor_id)).timeline
+    steps = [(e.title, e.by) for e in reversed(timeline) if e.kind == "agreement"]
+    assert steps == [("Proposta de acordo", "o devedor, no autoatendimento"),
+                     ("Aceite do acordo", "o devedor, pelo link de aceite")]
+    accepted = next(e for e in timeline if e.title == "Aceite do acordo")
+    assert accepted.detail == "pelo devedor, no link de aceite (IP 203.0.113.9)"

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from core.access import DebtId, TenantId, transaction
 from core.collection import ledger
 from core.models import Bucket, Payment, PaymentSource
-from legal import payments, slips, statement
+from legal import fees, payments, slips, statement
 from legal.payment_models import SlipKind
 from tests.legal.helpers import build_agreement
 
@@ -26,12 +26,12 @@ async def _month_with_payments(factory, database_url):  # type: ignore[no-untype
     async with transaction(built.principal) as session:
         checked = await slips.access_agreement(session, built.principal, built.agreement_id)
         views = await slips.issue(session, built.principal, checked)
-        await statement.set_contract(session, built.principal, TenantId(tenant.id),
-                                     statement.Contract((
-                                         statement.Band(0, 180, Bucket.PRINCIPAL, Decimal("10")),
-                                         statement.Band(181, None, Bucket.PRINCIPAL,
+        await fees.set_contract(session, built.principal, TenantId(tenant.id),
+                                     fees.Contract((
+                                         fees.Band(0, 180, Bucket.PRINCIPAL, Decimal("10")),
+                                         fees.Band(181, None, Bucket.PRINCIPAL,
                                                         Decimal("20")),
-                                         statement.Band(0, None, Bucket.INTEREST, Decimal("33")),
+                                         fees.Band(0, None, Bucket.INTEREST, Decimal("33")),
                                      ), None, True))
     async with transaction(built.principal) as session:
         await payments.apply(session, built.principal, kind=SlipKind.PIX,

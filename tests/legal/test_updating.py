@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
+from pathlib import Path
 
 from core.models import Bucket
+from legal import indexes
 from legal.updating import IndexTable, Terms, update
 
 D = Decimal
@@ -110,23 +112,65 @@ def test_a_month_not_yet_published_uses_the_last_known_value_and_says_so():
 
 
 def test_charges_the_ledger_already_carries_are_added_and_the_fee_when_the_contract_allows():
-    # Debtor fee 10% of (principal + fee 2%): 1000 + 20 = 1020 → 102.00; the creditor's own
-    # interest of 15.00 stays.
+    # The creditor's own interest of 15.00 stays; the debtor fee of 10% is on the updated
+    # balance without fees: principal 1000 + fine 2% (20) + the carried interest 15 = 1035
+    # → 103.50, on its own line of the memória.
     result = update(debt_id=uuid.uuid4(), label="X / 1", due_date=dt.date(2025, 1, 10),
                     at=dt.date(2025, 1, 20), principal=D("1000.00"),
                     carried={Bucket.PRINCIPAL: D("1000.00"), Bucket.INTEREST: D("15.00")},
                     terms=Terms(correction_index="none", contract_interest_pct=D("0"),
                                 debtor_fee_pct=D("10")), table=table())
-    assert (result.interest, result.fine, result.fees) == (D("15.00"), D("20.00"), D("102.00"))
-    assert result.total == D("1137.00")
+    assert (result.interest, result.fine, result.fees) == (D("15.00"), D("20.00"), D("103.50"))
+    assert result.total == D("1138.50")
+    assert ("5. Honorários de cobrança sobre o saldo atualizado: (R$ 1.000,000000 + R$ 0,000000"
+            " + R$ 20,000000 + R$ 15,00 já lançados) × 10,00% = R$ 103,500000.") in result.memoria
 
 
-async def test_the_shipped_series_is_in_the_database(db, services):
+SHIPPED = Path(__file__).resolve().parents[2] / "legal" / "data" / "indices.csv"
+
+
+def _months(first: dt.date, last: dt.date) -> list[dt.date]:
+    out = [first]
+    while out[-1] < last:
+        out.append((out[-1].replace(day=28) + dt.timedelta(days=4)).replace(day=1))
+    return out
+
+
+def test_the_shipped_series_have_no_gap_from_their_first_month_to_their_last():
+    rows = indexes.parse(SHIPPED.read_text(encoding="utf-8"))
+    for name in indexes.NAMES:
+        months = sorted(r["month"] for r in rows if r["index_name"] == name)  # type: ignore[type-var]
+        assert len(months) == len(set(months)), f"{name}: a month twice"
+        assert months == _months(months[0], months[-1]), f"{name}: a month missing"
+        assert months[0] == dt.date(2019, 1, 1)
+    last = {name: max(r["month"] for r in rows if r["index_name"] == name)  # type: ignore[type-var]
+            for name in indexes.NAMES}
+    # The last months that could be checked against a publication (README, "Indexes").
+    assert last == {"IPCA": dt.date(2026, 2, 1), "SELIC": dt.date(2025, 12, 1)}
+
+
+async def test_the_shipped_series_is_in_the_database_and_a_later_date_uses_the_last_value(
+        db, services):
     from core.db import NO_SCOPE
 
     async with db.transaction(NO_SCOPE) as session:
         loaded = await IndexTable.load(session)
     assert loaded.get("IPCA", dt.date(2024, 6, 1)) == (D("0.2100"), None)
     assert loaded.get("SELIC", dt.date(2024, 10, 1)) == (D("0.9300"), None)
-    # Not found when the series was gathered: left missing, never guessed.
-    assert ("SELIC", dt.date(2021, 6, 1)) not in loaded.values
+    # Months once missing from the file (SELIC 12/2020 to 09/2022, 04/2025 on; IPCA 05 to
+    # 07/2025 and 11/2025 on) as published.
+    assert loaded.get("SELIC", dt.date(2021, 6, 1)) == (D("0.3100"), None)
+    assert loaded.get("SELIC", dt.date(2025, 12, 1)) == (D("1.2200"), None)
+    assert loaded.get("IPCA", dt.date(2025, 6, 1)) == (D("0.2400"), None)
+    assert loaded.get("IPCA", dt.date(2026, 2, 1)) == (D("0.7000"), None)
+    # Past the last month: the last value, and the memória says which.
+    result = update(debt_id=uuid.uuid4(), label="X / 1", due_date=dt.date(2026, 1, 10),
+                    at=dt.date(2026, 5, 10), principal=D("1000.00"), carried={},
+                    terms=Terms(late_fee_pct=D("0")), table=loaded)
+    assert ("IPCA de mar/2026 não consta da tabela (ainda não publicado ou não carregado):"
+            " usado o último valor conhecido, de fev/2026") in result.notes
+    assert ("SELIC de jan/2026 não consta da tabela (ainda não publicado ou não carregado):"
+            " usado o último valor conhecido, de dez/2025") in result.notes
+    # Correction jan to apr/2026: 0.33, 0.70, then 0.70 twice (fev/2026 carried forward):
+    # 1000 × 1.0033 × 1.0070³ − 1000 = 24.5171... → R$ 24,52
+    assert result.correction == D("24.52")

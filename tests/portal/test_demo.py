@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 from sqlalchemy import func, select, text
 
 from core.auth.roles import Role
 from core.db import Scope
 from core.maintenance import operator_scope
 from core.models import CadenceAction, CadencePolicy, Portfolio, Tenant, User
+from core.settings import get_settings
+from legal.escalation import bureau_sandbox
 
 
 async def test_the_demo_seeds_its_own_tenants_and_a_user_of_every_role(db, factory, services):
@@ -16,7 +20,14 @@ async def test_the_demo_seeds_its_own_tenants_and_a_user_of_every_role(db, facto
 
     load_tasks()  # the demo's plan sends its `cadence.dispatch` job
     mine = await factory.tenant("Credor do usuário")  # created before the demo runs
-    logins = await seed()
+    bureau = bureau_sandbox.start(get_settings())  # as `regua up` starts it
+    try:
+        logins = await seed()
+    finally:
+        assert bureau is not None
+        bureau.stop()
+        os.environ.pop("REGUA_BUREAU_SANDBOX_URL", None)
+        get_settings.cache_clear()
     async with db.transaction(Scope.tenant(mine.id)) as session:
         imported = (await session.execute(select(func.count()).select_from(Portfolio).where(
             Portfolio.tenant_id == mine.id))).scalar()
@@ -44,6 +55,12 @@ async def test_the_demo_seeds_its_own_tenants_and_a_user_of_every_role(db, facto
             planned = (await session.execute(select(
                 CadenceAction.arm, CadenceAction.channel, func.count()).group_by(
                 CadenceAction.arm, CadenceAction.channel))).all()
+        # Files at every stage of escalation: a notice waiting its period, a listing, a
+        # protest queued and a judicial file with the legal team.
+        async with db.transaction(Scope.tenant(tenant_id)) as session:
+            states = {r[0] for r in await session.execute(text(
+                "SELECT DISTINCT state FROM escalation"))}
+        assert {"notice_sent", "listed", "queued", "handed_off"} <= states, states
         assert policy.challenger_id is not None and policy.challenger_percent == 50
         assert {arm for arm, _, _ in planned} == {"champion", "challenger"}
         assert len({channel for _, channel, _ in planned}) >= 2
@@ -54,3 +71,23 @@ async def test_the_demo_seeds_its_own_tenants_and_a_user_of_every_role(db, facto
             mailed = (await session.execute(text(
                 "SELECT count(*) FROM report_delivery"))).scalar()
         assert placed and placed > 1000 and mailed and mailed >= 1
+
+    # Protest: one title of the first demo creditor sent, one returned by the cartório.
+    from legal.escalation.models import Escalation
+
+    async with db.transaction(await operator_scope()) as session:
+        bank = (await session.execute(select(Tenant.id).where(
+            Tenant.slug == "banco-exemplo"))).scalar_one()
+    async with db.transaction(Scope.tenant(bank)) as session:
+        states = (await session.execute(select(Escalation.state).where(
+            Escalation.path == "protest", Escalation.rule_name == "demonstração"))).scalars()
+    assert sorted(states) == ["returned", "sent"]
+    # A case in the legal queue, with its dossier and the demo's lawyer (once: seeded twice).
+    from legal.cases.models import LegalCase
+
+    async with db.transaction(await operator_scope()) as session:
+        cases = (await session.execute(
+            select(LegalCase.dossier_version, LegalCase.lawyer_id)
+            .join(Tenant, Tenant.id == LegalCase.tenant_id)
+            .where(Tenant.slug == "banco-exemplo"))).all()
+    assert len(cases) == 1 and cases[0].dossier_version == 1 and cases[0].lawyer_id is not None

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import select
+
 from core.access import TenantId, transaction
+from core.ids import uuid7
 from dialer import campaigns
+from dialer.models import CampaignEntry, EntryState
 from tests.core.test_collection_model import creditor, place
 from tests.dialer.test_campaigns import random_cpf, system
 
@@ -79,3 +83,55 @@ async def test_a_disposition_without_its_fields_answers_in_portuguese(client, fa
     assert answer.status_code == 422 and "informe o motivo da pausa" in answer.text
     page = await client.get("/atendimento", headers=h)
     assert "Disponível" in page.text and "sip:100@pabx.test" in page.text
+
+
+async def test_the_supervisor_sets_the_pacing_on_the_board(client, factory, services):
+    alfa, beta = await factory.tenant("Alfa"), await factory.tenant("Beta")
+    _, campaign = await setup(factory, alfa.id)
+    _, campaign_b = await setup(factory, beta.id)
+    boss = await factory.user("supervisor", tenant_ids=[alfa.id])
+    agent = await factory.user("agent", tenant_ids=[alfa.id])
+    h = await headers_for(client, boss)
+    board = await client.get("/atendimento/supervisao", headers=h)
+    assert 'name="abandon_target"' in board.text and ">Preditivo<" in board.text
+    url = f"/atendimento/supervisao/campanhas/{campaign}/ritmo"
+    answer = await client.post(url, headers=h, data={
+        "mode": "predictive", "abandon_target": "4,5", "max_lines_per_agent": "abc"})
+    assert answer.status_code == 422
+    assert "no máximo 3% das ligações atendidas" in answer.text
+    assert "informe o máximo de linhas por operador" in answer.text
+    assert 'value="4,5"' in answer.text  # what was typed stays in the form
+    answer = await client.post(url, headers=h, data={
+        "mode": "progressive", "abandon_target": "2,5", "max_lines_per_agent": "2"})
+    assert answer.status_code == 200 and "Ritmo de discagem salvo" in answer.text
+    assert 'value="2,5"' in answer.text
+    assert '<option value="progressive" selected>' in answer.text
+    answer = await client.post(f"/atendimento/supervisao/campanhas/{campaign_b}/ritmo", headers=h,
+                               data={"mode": "predictive", "abandon_target": "2",
+                                     "max_lines_per_agent": "2"})
+    assert answer.status_code == 404
+    ha = await headers_for(client, agent)
+    answer = await client.post(url, headers=ha, data={
+        "mode": "predictive", "abandon_target": "2", "max_lines_per_agent": "2"})
+    assert answer.status_code == 403
+
+
+async def test_preview_files_of_another_tenant_are_not_found(client, factory, services):
+    alfa, beta = await factory.tenant("Alfa"), await factory.tenant("Beta")
+    await setup(factory, alfa.id)
+    _, campaign_b = await setup(factory, beta.id)
+    boss_b = system(beta.id)
+    async with transaction(boss_b) as session:
+        await campaigns.build_list(session, boss_b, campaigns.CampaignId(campaign_b))
+        entry = (await session.execute(select(CampaignEntry))).scalar_one()
+        # Leased to Beta's agent, reading the file.
+        entry.state, entry.lease_owner = EntryState.DIALING, f"preview:{uuid7()}"
+        entry.lease_until = dt.datetime.now(dt.UTC) + campaigns.PREVIEW_LEASE
+    agent = await factory.user("agent", tenant_ids=[alfa.id])
+    h = await headers_for(client, agent)
+    for action, data in (("ligar", {}), ("pular", {"skip_reason": "não"})):
+        answer = await client.post(f"/atendimento/previa/{entry.id}/{action}", headers=h,
+                                   data=data)
+        assert answer.status_code == 404
+    answer = await client.post("/atendimento/previa/proxima", headers=alfa.admin.headers)
+    assert answer.status_code == 403

@@ -50,7 +50,7 @@ def tree(process: subprocess.Popen[bytes]) -> list[psutil.Process]:
     return [root, *root.children(recursive=True)]
 
 
-def stop(process: subprocess.Popen[bytes], state: Path) -> None:
+def stop(process: subprocess.Popen[bytes], state: Path, log: Path) -> None:
     os.killpg(process.pid, signal.SIGINT)
     try:
         process.wait(60)
@@ -58,7 +58,8 @@ def stop(process: subprocess.Popen[bytes], state: Path) -> None:
         os.killpg(process.pid, signal.SIGKILL)
         for server in servers_of(state):  # do not leave the machine littered
             server.kill()
-        pytest.fail("regua up did not stop within 60 s of Ctrl-C")
+        pytest.fail("regua up did not stop within 60 s of Ctrl-C; it logged:\n"
+                    + log.read_text()[-4000:])
 
 
 def wait_gone(processes: list[psutil.Process], seconds: float = 20) -> list[psutil.Process]:
@@ -101,7 +102,7 @@ def test_up_serves_logins_on_embedded_services_and_stops_cleanly(tmp_path: Path)
         embedded = servers_of(state)
         assert embedded, "the embedded servers should run with the state folder"
     finally:
-        stop(process, state)
+        stop(process, state, log)
     left = wait_gone(running + embedded)
     assert left == [], ([p.cmdline() for p in left], log.read_text()[-3000:])
 
@@ -116,5 +117,5 @@ def test_up_serves_logins_on_embedded_services_and_stops_cleanly(tmp_path: Path)
                             headers={"Authorization": f"Bearer {token}"}).json()
         assert len(tenants) == 2
     finally:
-        stop(process, state)
+        stop(process, state, log)
     assert wait_gone(servers_of(state)) == [], log.read_text()[-3000:]

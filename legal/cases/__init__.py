@@ -1,0 +1,1 @@
+"""Judicial handoff and the legal team's queue: cases, their dossiers and exports."""

@@ -11,6 +11,7 @@ import legal.escalation.models
 import legal.models
 import legal.payment_models
 import legal.protest.models  # noqa: F401 - protest files and their titles
+import reports.models  # noqa: F401 - the reports' aggregates and base-table indexes
 from core.db import Base, sync_url
 from core.models import *  # noqa: F403 - registers every table on Base.metadata
 

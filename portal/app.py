@@ -50,6 +50,7 @@ from portal import (
     negotiation_pages,
     pages,
     portfolio_pages,
+    report_pages,
     sandbox_pages,
     scoring_pages,
     selfservice_pages,
@@ -263,6 +264,7 @@ def create_app() -> Litestar:
         *negotiation_pages.handlers,
         *statement_pages.handlers, *selfservice_pages.handlers,
         *desktop_pages.handlers, *escalation_pages.handlers, *case_pages.handlers,
+        *report_pages.handlers,
     ], include_in_schema=False, before_request=pages.load_viewer_zone)
     api_router = Router(path="/", route_handlers=[
         TenantController, UserController, AuditController,

@@ -963,6 +963,50 @@ def agreement_slips(agreement_id: str, as_json: bool) -> None:
                    f"  PIX: {item['pix_payload']}\n  Boleto: {item['boleto_line']}")
 
 
+@cli.group()
+def report() -> None:
+    """Per-tenant reports: the monthly PDF, its e-mail, the aggregates' refresh."""
+
+
+@report.command("monthly")
+@click.option("--tenant", "tenant_slug", required=True, help="The creditor's slug.")
+@click.option("--month", "month", required=True, help="YYYY-MM")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
+              help="The PDF file to write.")
+def report_monthly(tenant_slug: str, month: str, out: str) -> None:
+    """Write the creditor's monthly report for MONTH as a PDF."""
+    from pathlib import Path
+
+    from portal.reports_operator import monthly_pdf
+
+    pdf = _operate("report monthly", lambda: monthly_pdf(tenant_slug, month))
+    Path(out).write_bytes(pdf)
+    click.echo(f"Relatório de {month} gravado em {out} ({len(pdf)} bytes).")
+
+
+@report.command("send")
+@click.option("--tenant", "tenant_slug", required=True, help="The creditor's slug.")
+@click.option("--month", "month", required=True, help="YYYY-MM")
+def report_send(tenant_slug: str, month: str) -> None:
+    """E-mail MONTH's report to the creditor's users (once per user and month)."""
+    from portal.reports_operator import send_monthly
+
+    for sent in _operate("report send", lambda: send_monthly(tenant_slug, month)):
+        state = "já enviado antes" if sent["already_sent"] else sent["status"]
+        click.echo(f"{sent['recipient']}: {state}")
+
+
+@report.command("refresh")
+@click.option("--tenant", "tenant_slug", required=True, help="The creditor's slug.")
+@click.option("--full", is_flag=True, help="Recompute every month, not only the changed.")
+def report_refresh(tenant_slug: str, full: bool) -> None:
+    """Bring the tenant's report figures up to date now."""
+    from portal.reports_operator import refresh
+
+    result = _operate("report refresh", lambda: refresh(tenant_slug, full))
+    click.echo(json.dumps(result))
+
+
 def main() -> None:
     cli(prog_name="regua")
 

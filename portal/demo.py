@@ -111,6 +111,8 @@ async def seed() -> list[tuple[str, str, str]]:
         await _demo_protest(tenant_ids[slugs.index("banco-exemplo")])
     if tenant_ids:
         await _demo_case(tenant_ids[0])
+    for tenant_id in tenant_ids:  # last: the figures include the demos above
+        await _demo_reports(tenant_id)
     return logins
 
 
@@ -176,6 +178,17 @@ async def _demo_case(tenant_id: uuid.UUID) -> None:
                      case_id)
     finally:
         await db.dispose()
+
+
+async def _demo_reports(tenant_id: uuid.UUID) -> None:
+    """The reports' figures now (the refresh job keeps them from here on), and this
+    month's report so far e-mailed once to the creditor's users: the sandbox page shows
+    it without waiting for the first days of next month."""
+    from reports import monthly
+    from reports.refresh import refresh_tenant
+
+    await refresh_tenant(TenantId(tenant_id), full=True)
+    await monthly.send(tenant_id, dt.date.today().replace(day=1))
 
 
 DEMO_ROWS = 3000

@@ -12,7 +12,7 @@ import importlib
 TASK_MODULES = ("core.maintenance", "core.channels.tasks", "core.cadence.tasks",
                 "core.scoring.tasks", "tenants.intake.tasks", "legal.tasks",
                 "legal.protest.tasks", "legal.escalation.tasks",
-                "legal.cases.tasks", "dialer.tasks")
+                "legal.cases.tasks", "dialer.tasks", "reports.tasks")
 
 
 def load_tasks() -> None:

@@ -64,6 +64,7 @@ NAV: list[tuple[str, list[tuple[str, str, set[Role] | None]]]] = [
         ("/escalonamentos", "Escalonamentos", STAFF | {Role.LEGAL} | CREDITOR),
         ("/juridico", "Fila do jurídico", STAFF | {Role.LEGAL} | CREDITOR),
     ]),
+    ("Relatórios", [("/relatorios", "Relatórios", STAFF | CREDITOR)]),
     ("Administração", [
         ("/admin/credores", "Credores", {Role.ADMIN}),
         ("/usuarios", "Usuários", {Role.ADMIN, Role.CREDITOR_ADMIN}),

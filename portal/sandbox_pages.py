@@ -16,6 +16,7 @@ from core.auth.web import requires
 from core.channels import service
 from core.models import CHANNEL_LABELS, DISPATCH_STATUS_LABELS
 from portal.pages import page
+from reports import monthly
 
 ROLES = (Role.ADMIN, Role.SUPERVISOR, Role.CREDITOR_ADMIN, Role.CREDITOR_VIEWER)
 
@@ -24,7 +25,8 @@ ROLES = (Role.ADMIN, Role.SUPERVISOR, Role.CREDITOR_ADMIN, Role.CREDITOR_VIEWER)
 async def sandbox_page(request: Request[Principal, str, Any]) -> Template:
     async with transaction(request.user) as session:
         entries = await service.sandbox_messages(session)
-    return page(request, "sandbox.html", entries=entries, entry=None,
+        reports = await monthly.deliveries(session)
+    return page(request, "sandbox.html", entries=entries, entry=None, reports=reports,
                 channel_labels=CHANNEL_LABELS, status_labels=DISPATCH_STATUS_LABELS)
 
 

@@ -15,6 +15,7 @@ import legal.escalation.models
 import legal.models
 import legal.payment_models
 import legal.protest.models  # noqa: F401 - protest files and their titles
+import reports.models  # noqa: F401 - with its BRIN indexes on base tables
 from core.db import Base, sync_url
 
 # What only the database knows: the audit trigger's chain heads (first migration), and

@@ -64,6 +64,13 @@ async def test_the_demo_seeds_its_own_tenants_and_a_user_of_every_role(db, facto
         assert policy.challenger_id is not None and policy.challenger_percent == 50
         assert {arm for arm, _, _ in planned} == {"champion", "challenger"}
         assert len({channel for _, channel, _ in planned}) >= 2
+        # The reports' figures are computed, and this month's report went to the users.
+        async with db.transaction(Scope.tenant(tenant_id)) as session:
+            placed = (await session.execute(text(
+                "SELECT sum(debts) FROM report_placement"))).scalar()
+            mailed = (await session.execute(text(
+                "SELECT count(*) FROM report_delivery"))).scalar()
+        assert placed and placed > 1000 and mailed and mailed >= 1
 
     # Protest: one title of the first demo creditor sent, one returned by the cartório.
     from legal.escalation.models import Escalation

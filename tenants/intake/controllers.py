@@ -21,8 +21,9 @@ from core.auth.roles import Role
 from core.auth.web import requires
 from core.errors import NotFound, ValidationFailed
 from core.models import Portfolio
+from core.storage import Storage
 from core.storage_keys import safe_file_name
-from tenants.intake import counters, service
+from tenants.intake import counters, limits, service
 
 Req = Request[Principal, str, Any]
 
@@ -32,6 +33,7 @@ READERS = (*IMPORTERS, Role.CREDITOR_VIEWER)
 
 class UploadCreate(msgspec.Struct, kw_only=True):
     file_name: str
+    file_size: int  # bytes: the upload URL takes exactly these, and no more than the limit
     mode: str = "incremental"
     tenant_id: uuid.UUID | None = None
     layout: str | None = None
@@ -73,6 +75,8 @@ class PortfolioOut(msgspec.Struct, kw_only=True):
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
     upload_url: str | None = None
+    # Headers the PUT to `upload_url` must carry (they are signed into it).
+    upload_headers: dict[str, str] | None = None
 
 
 class LayoutIn(msgspec.Struct, kw_only=True):
@@ -101,7 +105,8 @@ class RecallIn(msgspec.Struct, kw_only=True):
     tenant_id: uuid.UUID | None = None
 
 
-def portfolio_out(p: Portfolio, upload_url: str | None = None) -> PortfolioOut:
+def portfolio_out(p: Portfolio, upload_url: str | None = None,
+                  upload_headers: dict[str, str] | None = None) -> PortfolioOut:
     return PortfolioOut(
         id=p.id, tenant_id=p.tenant_id, file_name=p.file_name, mode=p.mode, status=p.status,
         phase=p.phase, error=p.error, duplicate_of=p.duplicate_of, bytes_total=p.bytes_total,
@@ -109,7 +114,7 @@ def portfolio_out(p: Portfolio, upload_url: str | None = None) -> PortfolioOut:
         has_error_report=p.error_report_key is not None,
         has_warning_report=p.warning_report_key is not None,
         created_at=p.created_at, started_at=p.started_at, finished_at=p.finished_at,
-        upload_url=upload_url,
+        upload_url=upload_url, upload_headers=upload_headers,
     )
 
 
@@ -135,14 +140,17 @@ class PortfolioController(Controller):
 
     @post("/", guards=[requires(*IMPORTERS)])
     async def create_upload(self, request: Req, data: JSONBody[UploadCreate]) -> PortfolioOut:
-        """Create a portfolio and a presigned URL to PUT its file to."""
+        """Create a portfolio and a presigned URL to PUT its file to: exactly `file_size`
+        bytes, with `upload_headers`, once, within ten minutes."""
         tenant_id = acting_tenant(request.user, data.tenant_id)
         async with transaction(request.user) as session:
             portfolio = await service.create_upload(
-                session, request.user.actor, tenant_id, data.file_name, mode=data.mode,
-                layout_name=data.layout, mapping=data.mapping, sheet=data.sheet,
+                session, request.user.actor, tenant_id, data.file_name,
+                file_size=data.file_size, mode=data.mode, layout_name=data.layout,
+                mapping=data.mapping, sheet=data.sheet,
             )
-        return portfolio_out(portfolio, service.upload_url(portfolio))
+        return portfolio_out(portfolio, service.upload_url(portfolio, data.file_size),
+                             dict(Storage.UPLOAD_HEADERS))
 
     @get("/", guards=[requires(*READERS)])
     async def list_portfolios(self, request: Req,
@@ -185,8 +193,9 @@ class PortfolioController(Controller):
         async with transaction(request.user) as session:
             found = await service.access_portfolio(session, request.user, portfolio_id)
             portfolio = await service.get_portfolio(session, found)
+            tenant_limits = await limits.of_tenant(session, portfolio.tenant_id)
         return await asyncio.to_thread(service.preview, portfolio,
-                                       data.mapping if data else None)
+                                       data.mapping if data else None, tenant_limits)
 
     @get("/{portfolio_id:uuid}/reports/{kind:str}", guards=[requires(*READERS)])
     async def report(self, request: Req, portfolio_id: FromPath[uuid.UUID],

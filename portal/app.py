@@ -51,7 +51,12 @@ from portal import (
 from portal.filters import FILTERS
 from portal.jobs import load_tasks
 from tenants.controllers import TenantController, UserController
-from tenants.intake.controllers import LayoutController, PortfolioController, RecallController
+from tenants.intake.controllers import (
+    IntakeLimitsController,
+    LayoutController,
+    PortfolioController,
+    RecallController,
+)
 
 HERE = Path(__file__).parent
 log = logging.getLogger("regua.web")
@@ -254,7 +259,8 @@ def create_app() -> Litestar:
     ], include_in_schema=False, before_request=pages.load_viewer_zone)
     api_router = Router(path="/", route_handlers=[
         TenantController, UserController, AuditController,
-        PortfolioController, LayoutController, RecallController, DebtorController,
+        PortfolioController, LayoutController, RecallController, IntakeLimitsController,
+        DebtorController,
         channel_controllers.MessageTemplateController, AgreementController,
     ], security=BEARER)
     return Litestar(

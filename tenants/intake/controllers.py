@@ -15,7 +15,7 @@ import msgspec
 from litestar import Controller, Request, Response, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from core.access import transaction
+from core.access import access_tenant, transaction
 from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.auth.web import requires
@@ -93,6 +93,18 @@ class LayoutOut(msgspec.Struct, kw_only=True):
     mode: str
     mapping: dict[str, Any]
     sheet: str | None
+
+
+class IntakeLimitsIn(msgspec.Struct, kw_only=True):
+    """A tenant's own limits; a field left out (or null) takes the default."""
+
+    file_mb: int | None = None
+    unpacked_mb: int | None = None
+    ratio: int | None = None
+    rows: int | None = None
+    columns: int | None = None
+    cell_chars: int | None = None
+    memory_mb: int | None = None
 
 
 class RecallItem(msgspec.Struct):
@@ -252,3 +264,28 @@ class RecallController(Controller):
                 session, request.user.actor, tenant,
                 [(i.contract.strip(), i.installment) for i in data.items],
             )
+
+
+class IntakeLimitsController(Controller):
+    """A tenant's limits on uploaded files (size, workbook expansion, rows, columns, cell
+    length, memory to read one), within the platform's maxima."""
+
+    path = "/api/v1/tenants/{tenant_id:uuid}/intake-limits"
+    tags = ["portfolios"]
+
+    @get("/", guards=[requires(*READERS)])
+    async def show(self, request: Req, tenant_id: FromPath[uuid.UUID]) -> dict[str, Any]:
+        """The limits in force, the tenant's overrides, the defaults and the maxima."""
+        async with transaction(request.user) as session:
+            found = await access_tenant(session, request.user, tenant_id)
+            return limits.described(await limits.stored(session, found))
+
+    @put("/", guards=[requires(Role.ADMIN, Role.CREDITOR_ADMIN)])
+    async def replace(self, request: Req, tenant_id: FromPath[uuid.UUID],
+                      data: JSONBody[IntakeLimitsIn]) -> dict[str, Any]:
+        """Replace the tenant's overrides (each within its minimum and the platform's
+        maximum); `{}` puts every limit back to its default."""
+        chosen = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not None}
+        async with transaction(request.user) as session:
+            found = await access_tenant(session, request.user, tenant_id)
+            return await limits.set_for_tenant(session, request.user, found, chosen)

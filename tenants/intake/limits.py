@@ -112,10 +112,15 @@ def effective(overrides: dict[str, Any] | None, settings: Settings | None = None
     return Limits(**{n: min(getattr(chosen, n), getattr(ceiling, n)) for n in NAMES})
 
 
-async def of_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> Limits:
-    stored = (await session.execute(
+async def stored(session: AsyncSession, tenant_id: uuid.UUID) -> dict[str, Any] | None:
+    """The tenant's overrides as kept (RLS: only a tenant the session may see)."""
+    value: dict[str, Any] | None = (await session.execute(
         select(Tenant.intake_limits).where(Tenant.id == tenant_id))).scalar_one_or_none()
-    return effective(stored)
+    return value
+
+
+async def of_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> Limits:
+    return effective(await stored(session, tenant_id))
 
 
 def of_tenant_sync(conn: Any, tenant_id: uuid.UUID) -> Limits:

@@ -94,9 +94,9 @@ def check_zip(book: zipfile.ZipFile, limits: Limits) -> None:
                 f" vezes (planilhas comuns crescem de 5 a 20 vezes)")
 
 
-def too_many_columns(where: str, count: int, limits: Limits) -> FileError:
-    return FileError(f"{where} tem {int_br(count)} colunas; o limite deste credor é"
-                     f" {int_br(limits.columns)}")
+def too_many_columns(where: str, limits: Limits) -> FileError:
+    return FileError(f"{where} tem mais de {int_br(limits.columns)} colunas, o limite deste"
+                     " credor")
 
 
 def cell_too_long(row: int, column: str, length: int, limits: Limits) -> FileError:
@@ -111,7 +111,7 @@ def too_many_rows(row: int, limits: Limits) -> FileError:
 
 def _check_header(number: int, headers: list[str], limits: Limits) -> None:
     if len(headers) > limits.columns:
-        raise too_many_columns(f"o cabeçalho (linha {number})", len(headers), limits)
+        raise too_many_columns(f"o cabeçalho (linha {number})", limits)
     for i, name in enumerate(headers):
         if len(name) > limits.cell_chars:
             raise cell_too_long(number, f"{i + 1}ª", len(name), limits)
@@ -598,7 +598,7 @@ def _sniff_sheet(path: Path, kind: str, sheet: str | None,
         for number, values in rows:
             filled = [i for i, v in enumerate(values) if v]
             if filled and filled[-1] - filled[0] >= limits.columns:
-                raise too_many_columns(f"a linha {number}", filled[-1] - filled[0] + 1, limits)
+                raise too_many_columns(f"a linha {number}", limits)
             if filled:
                 read.append((number, values))
             yield number, values

@@ -31,6 +31,7 @@ from core.auth.controllers import AuthController, RateLimited, rate_limited_resp
 from core.auth.web import BEARER, BEARER_SCHEME, PUBLIC_PATHS, SESSION_COOKIE, AuthMiddleware
 from core.channels import controllers as channel_controllers
 from core.debtors.controllers import DebtorController
+from core.edge import EdgeValidation
 from core.errors import DomainError
 from core.runtime import get_db
 from core.system import AuditController, health, ready
@@ -78,7 +79,8 @@ def domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[
         return error_page(request, exc.status_code, message)
     body: dict[str, Any] = {"status_code": exc.status_code}
     if isinstance(exc.detail, dict):
-        body["detail"] = "dados inválidos" if exc.status_code == 422 else "conflito"
+        body["detail"] = {409: "conflito", 400: STATUS_MESSAGES[400]}.get(exc.status_code,
+                                                                         "dados inválidos")
         body["errors"] = exc.detail
     else:
         body["detail"] = exc.detail
@@ -269,7 +271,7 @@ def create_app() -> Litestar:
             *channel_controllers.webhook_handlers, *payment_controllers.handlers,
             create_static_files_router(path="/static", directories=[HERE / "static"]),
         ],
-        middleware=[DefineMiddleware(AuthMiddleware, exclude=PUBLIC_PATHS)],
+        middleware=[DefineMiddleware(AuthMiddleware, exclude=PUBLIC_PATHS), EdgeValidation()],
         csrf_config=CSRFConfig(
             secret=_csrf_secret(), cookie_name="regua_csrf", header_name="x-csrftoken",
             exclude=[r"^/api/"], cookie_samesite="strict",

@@ -20,7 +20,7 @@ from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.auth.web import requires
 from core.errors import NotFound, ValidationFailed
-from core.models import Portfolio
+from core.models import ColumnLayout, Portfolio
 from core.storage import Storage
 from core.storage_keys import safe_file_name
 from tenants.intake import counters, limits, service
@@ -150,7 +150,7 @@ class PortfolioController(Controller):
     path = "/api/v1/portfolios"
     tags = ["portfolios"]
 
-    @post("/", guards=[requires(*IMPORTERS)])
+    @post("/", guards=[requires(*IMPORTERS)], opt={"columns": Portfolio})
     async def create_upload(self, request: Req, data: JSONBody[UploadCreate]) -> PortfolioOut:
         """Create a portfolio and a presigned URL to PUT its file to: exactly `file_size`
         bytes, with `upload_headers`, once, within ten minutes."""
@@ -240,7 +240,7 @@ class LayoutController(Controller):
         return [LayoutOut(id=x.id, name=x.name, mode=x.mode, mapping=x.mapping, sheet=x.sheet)
                 for x in layouts]
 
-    @put("/", guards=[requires(*IMPORTERS)])
+    @put("/", guards=[requires(*IMPORTERS)], opt={"columns": ColumnLayout})
     async def save_layout(self, request: Req, data: JSONBody[LayoutIn]) -> LayoutOut:
         tenant = acting_tenant(request.user, data.tenant_id)
         async with transaction(request.user) as session:

@@ -639,8 +639,8 @@ async def test_agency_user_imports_only_for_tenants_they_work(client, factory, s
     ok = await client.post("/api/v1/portfolios", headers=supervisor.headers,
                            json={"file_name": "x.csv", "file_size": 10, "tenant_id": str(alfa.id)})
     assert ok.status_code == 201
-    denied = await client.post("/api/v1/portfolios", headers=supervisor.headers,
-                               json={"file_name": "x.csv", "file_size": 10, "tenant_id": str(beta.id)})
+    denied = await client.post("/api/v1/portfolios", headers=supervisor.headers, json={
+        "file_name": "x.csv", "file_size": 10, "tenant_id": str(beta.id)})
     assert denied.status_code == 404
 
 

@@ -46,6 +46,9 @@ INTEGER_BOUNDS: dict[str, tuple[int, int]] = {
 MAX_TEXT = 100_000
 # Fields whose column has another name.
 COLUMN_OF = {"admin_email": "email", "admin_name": "full_name", "layout": "layout_name"}
+# Fields stored normalized, whose input may run longer than their column: a CNPJ with its
+# punctuation, a state by its name ("Rio Grande do Norte" for RN).
+INPUT_LENGTHS = {"cnpj": 32, "document": 32, "state": 32}
 
 LABELS = {
     "email": "e-mail", "password": "senha", "full_name": "nome completo", "role": "perfil",
@@ -88,7 +91,8 @@ def _columns_of(model: Any) -> dict[str, int]:
 
 class _Checker:
     def __init__(self, model: Any) -> None:
-        self.columns = {**_longest_columns(), **(_columns_of(model) if model else {})}
+        self.columns = {**_longest_columns(), **(_columns_of(model) if model else {}),
+                        **INPUT_LENGTHS}
         self.errors: dict[str, str] = {}
 
     def fail(self, key: str, message: str) -> None:

@@ -34,6 +34,7 @@ import threading
 import traceback
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from types import TracebackType
@@ -56,7 +57,20 @@ WATCH_EVERY = 0.05  # seconds between two looks at a reader's memory
 # for, such as one asking for gigabytes at once.
 ADDRESS_SPACE_FACTOR = 4
 ADDRESS_SPACE_EXTRA = 2048 * MB
-_EXIT_CODE = struct.Struct("!i")
+# How a reader ended, from its manager: exit code, peak resident memory (KB), CPU (ms).
+_ENDING = struct.Struct("!iqq")
+
+
+@dataclass
+class ReaderFigures:
+    """This process's file readers so far: the largest one's peak memory and their CPU
+    (for the import benchmark, which measures the import's process and these apart)."""
+
+    peak_rss_kb: int = 0
+    cpu_s: float = 0.0
+
+
+READERS = ReaderFigures()
 
 
 def memory_message(limits: Limits) -> str:
@@ -139,6 +153,7 @@ class _Reader:
         self.over_memory = threading.Event()
         self.done = threading.Event()
         self.pid: int | None = None
+        self.code: int | None = None
         self.pid = self.receive()
         self.conn.send((*job, limits))
         threading.Thread(target=self._watch, name="intake-read-watchdog", daemon=True).start()
@@ -155,12 +170,22 @@ class _Reader:
             return  # it has ended
 
     def _exit_code(self) -> int | None:
+        """How the reader ended, once its manager says (the figures are kept)."""
+        if self.code is not None:
+            return self.code
         self.status.settimeout(30)
         try:
-            data = self.status.recv(_EXIT_CODE.size)
+            data = self.status.recv(_ENDING.size, socket.MSG_WAITALL)
         except OSError:
             return None
-        return _EXIT_CODE.unpack(data)[0] if len(data) == _EXIT_CODE.size else None
+        if len(data) != _ENDING.size:
+            return None
+        self.code, peak_kb, cpu_ms = _ENDING.unpack(data)
+        READERS.peak_rss_kb = max(READERS.peak_rss_kb, peak_kb)
+        READERS.cpu_s += cpu_ms / 1000
+        log.debug("file reader %s ended (%s): peak %d MB, CPU %.1f s", self.pid, self.code,
+                  peak_kb // 1024, cpu_ms / 1000)
+        return self.code
 
     def _died(self) -> Exception:
         """What to raise when the reader's messages stop short: it died mid-way."""
@@ -202,6 +227,8 @@ class _Reader:
                 os.kill(self.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        if self.pid is not None:
+            self._exit_code()
         self.conn.close()
         self.status.close()
 
@@ -232,7 +259,6 @@ def _serve(control_fd: int) -> None:
 
 
 def _manage(job_fd: int, status_fd: int) -> None:
-    code = 1
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         pid = os.fork()
@@ -240,8 +266,9 @@ def _manage(job_fd: int, status_fd: int) -> None:
             os.close(status_fd)
             _read(job_fd)
         os.close(job_fd)
-        code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
-        os.write(status_fd, _EXIT_CODE.pack(code))
+        _, status, usage = os.wait4(pid, 0)
+        os.write(status_fd, _ENDING.pack(os.waitstatus_to_exitcode(status), usage.ru_maxrss,
+                                         round((usage.ru_utime + usage.ru_stime) * 1000)))
     finally:
         os._exit(0)
 

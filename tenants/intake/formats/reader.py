@@ -544,7 +544,8 @@ def iter_csv(path: Path, fmt: FileFormat,
                             f" {int_br(limits.cell_chars)} caracteres ocupam") from None
         except _Unreadable as bad:
             reason = ("uma célula passa de 10 MB" if "field limit" in bad.reason
-                      else f"CSV malformado ({bad.reason})")
+                      else "ela tem o caractere nulo (\\0)" if "NUL" in bad.reason
+                      else "o formato CSV está quebrado nela")
             raise FileError(f"a linha {next_row + bad.index} não pôde ser lida: {reason}"
                             ) from None
         if next_row + frame.height - 1 - fmt.header_row > limits.rows:

@@ -41,6 +41,7 @@ ACTION_LABELS = {
     "tenant.updated": "Dados do credor alterados",
     "tenant.deactivated": "Credor desativado",
     "tenant.reactivated": "Credor reativado",
+    "tenant.intake_limits_set": "Limites de arquivo do credor alterados",
     "user.created": "Usuário criado",
     "user.updated": "Usuário alterado",
     "user.deactivated": "Usuário desativado",

@@ -23,6 +23,12 @@ class ValidationFailed(DomainError):
     status_code = 422
 
 
+class BadRequest(DomainError):
+    """A request no field of which may be stored as sent (core.edge)."""
+
+    status_code = 400
+
+
 class Conflict(DomainError):
     status_code = 409
 

@@ -84,6 +84,15 @@ class Settings(BaseSettings):
     # Addresses or networks (comma-separated) of reverse proxies whose X-Forwarded-For
     # names the client. Empty: the header is ignored and the peer is the client.
     trusted_proxies: str = ""
+    # The platform's ceilings for a creditor's file; each tenant's own limits (lower by
+    # default, tenants.intake.limits) may rise up to these and no further.
+    intake_max_file_mb: int = Field(default=2048, ge=1, le=1_000_000)
+    intake_max_unpacked_mb: int = Field(default=8192, ge=1, le=1_000_000)
+    intake_max_ratio: int = Field(default=1000, ge=2, le=100_000)
+    intake_max_rows: int = Field(default=20_000_000, ge=1, le=1_000_000_000)
+    intake_max_columns: int = Field(default=2000, ge=2, le=16384)
+    intake_max_cell_chars: int = Field(default=1_000_000, ge=100, le=100_000_000)
+    intake_max_memory_mb: int = Field(default=4096, ge=256, le=1_000_000)
     default_timezone: str = "America/Sao_Paulo"
     # JSON, e.g. {"call": {"attempts_day": 2}}: merged over DEFAULT_CONTACT_CAPS.
     contact_caps: dict[CapChannel, dict[CapKind, int]] = Field(

@@ -91,9 +91,18 @@ class Storage:
     def size(self, key: str) -> int:
         return int(self.client.head_object(Bucket=self.bucket, Key=key)["ContentLength"])
 
-    def presigned_upload_url(self, key: str, expires_in: int = 3600) -> str:
+    # What the browser must send with a presigned upload (signed into the URL).
+    UPLOAD_HEADERS = {"If-None-Match": "*"}
+
+    def presigned_upload_url(self, key: str, size: int, expires_in: int = 600) -> str:
+        """A URL that PUTs exactly `size` bytes to `key`, once, within `expires_in` seconds.
+
+        The length and `If-None-Match: *` are signed: another length is refused (403), and
+        once the object exists the URL can never overwrite it (412), so it dies with its
+        first use, and the file it wrote stays as the import read it."""
         url: str = self.public_client.generate_presigned_url(
-            "put_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
+            "put_object", Params={"Bucket": self.bucket, "Key": key, "ContentLength": size,
+                                  "IfNoneMatch": "*"}, ExpiresIn=expires_in,
         )
         return url
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 import re
+from functools import lru_cache
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from litestar import Litestar, Request, Response, Router
 from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import MutableScopeHeaders
 from litestar.exceptions import (
     HTTPException,
     NotAuthorizedException,
@@ -25,14 +28,17 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
+from litestar.types import Message, Scope
 
 from core.auth import service
 from core.auth.controllers import AuthController, RateLimited, rate_limited_response
 from core.auth.web import BEARER, BEARER_SCHEME, PUBLIC_PATHS, SESSION_COOKIE, AuthMiddleware
 from core.channels import controllers as channel_controllers
 from core.debtors.controllers import DebtorController
+from core.edge import EdgeValidation
 from core.errors import DomainError
 from core.runtime import get_db
+from core.settings import get_settings
 from core.system import AuditController, health, ready
 from legal import payment_controllers
 from legal.cases import controllers as case_controllers
@@ -59,7 +65,12 @@ from portal import (
 from portal.filters import FILTERS
 from portal.jobs import load_tasks
 from tenants.controllers import TenantController, UserController
-from tenants.intake.controllers import LayoutController, PortfolioController, RecallController
+from tenants.intake.controllers import (
+    IntakeLimitsController,
+    LayoutController,
+    PortfolioController,
+    RecallController,
+)
 
 HERE = Path(__file__).parent
 log = logging.getLogger("regua.web")
@@ -81,7 +92,8 @@ def domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[
         return error_page(request, exc.status_code, message)
     body: dict[str, Any] = {"status_code": exc.status_code}
     if isinstance(exc.detail, dict):
-        body["detail"] = "dados inválidos" if exc.status_code == 422 else "conflito"
+        body["detail"] = {409: "conflito", 400: STATUS_MESSAGES[400]}.get(exc.status_code,
+                                                                         "dados inválidos")
         body["errors"] = exc.detail
     else:
         body["detail"] = exc.detail
@@ -223,6 +235,44 @@ async def _dispose() -> None:
     await get_db().dispose()
 
 
+# Pages run only their own scripts and styles (static files, no inline code), reach only
+# this app and the S3 endpoint the upload goes to, and are never framed (clickjacking).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
+    " connect-src 'self'{s3}; form-action 'self'; frame-ancestors 'none'; base-uri 'none';"
+    " object-src 'none'")
+# The API's documentation page loads Swagger UI from its CDN and starts it inline.
+DOCS_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net;"
+    " style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net;"
+    " img-src 'self' data: https://cdn.jsdelivr.net; frame-ancestors 'none';"
+    " base-uri 'none'; object-src 'none'")
+
+
+@lru_cache(maxsize=4)
+def _page_policy(s3_url: str | None) -> str:
+    origin = ""
+    if s3_url:
+        parts = urlsplit(s3_url)
+        origin = f" {parts.scheme}://{parts.netloc}"
+    return CONTENT_SECURITY_POLICY.format(s3=origin)
+
+
+async def security_headers(message: Message, scope: Scope) -> None:
+    """On every response: the content security policy, no MIME sniffing, no framing, and
+    no address (with its query: a self-service link's token) sent to other sites."""
+    if message["type"] != "http.response.start":
+        return
+    settings = get_settings()
+    headers = MutableScopeHeaders.from_message(message)
+    headers["Content-Security-Policy"] = (
+        DOCS_POLICY if str(scope.get("path", "")).startswith("/schema")
+        else _page_policy(settings.s3_public_endpoint_url or settings.s3_endpoint_url))
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["X-Frame-Options"] = "DENY"
+    headers["Referrer-Policy"] = "same-origin"
+
+
 API_DESCRIPTION = """\
 The Régua JSON API: creditor tenants, users, the audit log, portfolio intake and the
 debtor file.
@@ -268,7 +318,8 @@ def create_app() -> Litestar:
     ], include_in_schema=False, before_request=pages.load_viewer_zone)
     api_router = Router(path="/", route_handlers=[
         TenantController, UserController, AuditController,
-        PortfolioController, LayoutController, RecallController, DebtorController,
+        PortfolioController, LayoutController, RecallController, IntakeLimitsController,
+        DebtorController,
         channel_controllers.MessageTemplateController, AgreementController,
         ProtestController,
         escalation_controllers.EscalationController, escalation_controllers.RuleController,
@@ -282,7 +333,7 @@ def create_app() -> Litestar:
             *case_controllers.handlers,
             create_static_files_router(path="/static", directories=[HERE / "static"]),
         ],
-        middleware=[DefineMiddleware(AuthMiddleware, exclude=PUBLIC_PATHS)],
+        middleware=[DefineMiddleware(AuthMiddleware, exclude=PUBLIC_PATHS), EdgeValidation()],
         csrf_config=CSRFConfig(
             secret=_csrf_secret(), cookie_name="regua_csrf", header_name="x-csrftoken",
             exclude=[r"^/api/"], cookie_samesite="strict",
@@ -312,6 +363,7 @@ def create_app() -> Litestar:
             Exception: internal_error,
         },
         after_exception=[identify_for_error_page],
+        before_send=[security_headers],
         on_shutdown=[_dispose],
         # Keep the process's logging as `regua` set it up (one format for every line).
         logging_config=None,
@@ -323,6 +375,4 @@ def _register_filters(engine: JinjaTemplateEngine) -> None:
 
 
 def _csrf_secret() -> str:
-    from core.settings import get_settings
-
     return get_settings().resolved_secret_key()

@@ -29,9 +29,9 @@ DEMO_ACTOR = audit.Actor(id=None, email="demo")
 TENANTS = [
     # (slug, legal name, trade name, CNPJ, UF, zone, creditor admin e-mail, password)
     ("banco-exemplo", "Banco Exemplo de Crédito S.A.", "Banco Exemplo", "11.222.333/0001-81",
-     "SP", "America/Sao_Paulo", "credor@banco-exemplo.demo", "banco-exemplo-2026"),
+     "SP", "America/Sao_Paulo", "credor@banco-exemplo.demo", "banco-carteira-2026"),
     ("varejo-modelo", "Varejo Modelo Comércio Ltda.", "Varejo Modelo", "12.ABC.345/01DE-35",
-     "CE", "America/Fortaleza", "credor@varejo-modelo.demo", "varejo-modelo-2026"),
+     "CE", "America/Fortaleza", "credor@varejo-modelo.demo", "varejo-carteira-2026"),
 ]
 # One user of every role (label, e-mail, password, name, role). Agency staff work both
 # demo creditors; the creditor viewer reads the first one.

@@ -22,6 +22,9 @@ from core.errors import Conflict, Forbidden, NotFound, ValidationFailed, too_lon
 from core.models import ApiToken, User, UserTenant
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# E-mails are unique across tenants: a taken one is refused without saying that it
+# exists, which would tell a creditor's admin who uses the platform.
+EMAIL_UNUSABLE = "este e-mail não pode ser usado"
 # Agency roles that work a chosen set of tenants (an admin works them all).
 TENANT_WORKERS = frozenset({Role.SUPERVISOR, Role.AGENT, Role.LEGAL})
 
@@ -66,7 +69,7 @@ def validate_new_user(data: NewUser) -> dict[str, str]:
     """Field errors of a new user's own data, keyed as the API names them."""
     errors = _email_errors(data.email.strip().lower(), data.email)
     errors.update(too_long(User, {"full_name": data.full_name.strip()}))
-    weak = check_password_policy(data.password)
+    weak = check_password_policy(data.password, (data.email, data.full_name))
     if weak:
         errors["password"] = weak
     return errors
@@ -104,7 +107,7 @@ async def add_user(
     assert role is not None
     email = data.email.strip().lower()
     if await email_taken(session, email):
-        raise Conflict({"email": "já existe um usuário com este e-mail"})
+        raise Conflict({"email": EMAIL_UNUSABLE})
     user = User(email=email, full_name=data.full_name.strip(), role=role, tenant_id=tenant_id,
                 password_hash=hash_password(data.password))
     session.add(user)
@@ -225,7 +228,7 @@ async def update_user(session: AsyncSession, principal: Principal, user_id: uuid
         raise ValidationFailed(errors)
     _check_may_assign(principal, role, new_tenants or [])
     if email != user.email and await email_taken(session, email):
-        raise Conflict({"email": "já existe um usuário com este e-mail"})
+        raise Conflict({"email": EMAIL_UNUSABLE})
     user.email = email
     if changes.full_name is not None:
         user.full_name = changes.full_name.strip()
@@ -281,7 +284,7 @@ async def reset_password(session: AsyncSession, principal: Principal, user_id: u
                          password: str) -> User:
     """Set a new password chosen by a manager; every session of the user ends."""
     user = await get_managed_user(session, principal, user_id)
-    weak = check_password_policy(password)
+    weak = check_password_policy(password, (user.email, user.full_name))
     if weak:
         raise ValidationFailed({"password": weak})
     user.password_hash = hash_password(password)

@@ -49,6 +49,8 @@ def check_password_policy(password: str, user_inputs: Iterable[str] = ()) -> str
         return "a senha não pode ser feita só de espaços"
     words = [*_CONTEXT_WORDS]
     for value in user_inputs:
+        # The whole value (a password equal to the e-mail or the name) and its words.
+        words.append(value.strip().lower())
         words.extend(part for part in value.lower().replace("@", " ").replace(".", " ").split()
                      if len(part) >= 3)
     if zxcvbn(password, user_inputs=words)["score"] < MIN_PASSWORD_SCORE:

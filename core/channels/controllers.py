@@ -125,7 +125,8 @@ class MessageTemplateController(Controller):
         async with transaction(request.user) as session:
             return _out(await templates.access_template(session, request.user, template_id))
 
-    @post("/", guards=[requires(Role.ADMIN, Role.SUPERVISOR, Role.CREDITOR_ADMIN)])
+    @post("/", guards=[requires(Role.ADMIN, Role.SUPERVISOR, Role.CREDITOR_ADMIN)],
+          opt={"columns": MessageTemplate})
     async def save_template(self, request: Request[Principal, str, Any],
                             data: JSONBody[TemplateIn]) -> TemplateOut:
         """Save a new version; refused (422, naming the field) when it breaks a rule."""

@@ -39,6 +39,8 @@ class Tenant(Base):
     status: Mapped[TenantStatus] = mapped_column(String(16), default=TenantStatus.ACTIVE)
     # The tenant's own contact windows, narrower than the law's (core.compliance.policy).
     contact_policy: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # The tenant's own limits on uploaded files, within the platform's (tenants.intake.limits).
+    intake_limits: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_at: Mapped[dt.datetime] = created_at_column()
     deactivated_at: Mapped[dt.datetime | None]
 

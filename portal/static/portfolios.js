@@ -56,10 +56,12 @@
     } catch (e) { /* no layouts: header recognition is the default */ }
   }
 
-  function putFile(url, file) {
+  function putFile(url, headers, file) {
     return new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
       xhr.open("PUT", url);
+      // Signed into the URL: the upload is refused without them.
+      for (const [name, value] of Object.entries(headers || {})) xhr.setRequestHeader(name, value);
       xhr.upload.onprogress = (e) => {
         if (e.lengthComputable) {
           setProgress($("upload-progress"), e.loaded / e.total,
@@ -83,10 +85,10 @@
     let sent = false;
     try {
       portfolio = await api("POST", "/api/v1/portfolios", {
-        file_name: file.name, mode: $("mode").value, tenant_id: $("tenant").value || null,
+        file_name: file.name, file_size: file.size, mode: $("mode").value, tenant_id: $("tenant").value || null,
         layout: $("layout").value || null,
       });
-      await putFile(portfolio.upload_url, file);
+      await putFile(portfolio.upload_url, portfolio.upload_headers, file);
       sent = true;
       setProgress($("upload-progress"), 1, `${file.name} enviado (${size(file.size)}). Conferindo o arquivo…`);
       // Checked before any column matching: empty or unreadable, or imported before.

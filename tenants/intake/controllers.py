@@ -15,14 +15,15 @@ import msgspec
 from litestar import Controller, Request, Response, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from core.access import transaction
+from core.access import access_tenant, transaction
 from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.auth.web import requires
 from core.errors import NotFound, ValidationFailed
-from core.models import Portfolio
+from core.models import ColumnLayout, Portfolio
+from core.storage import Storage
 from core.storage_keys import safe_file_name
-from tenants.intake import counters, service
+from tenants.intake import counters, limits, service
 
 Req = Request[Principal, str, Any]
 
@@ -32,6 +33,7 @@ READERS = (*IMPORTERS, Role.CREDITOR_VIEWER)
 
 class UploadCreate(msgspec.Struct, kw_only=True):
     file_name: str
+    file_size: int  # bytes: the upload URL takes exactly these, and no more than the limit
     mode: str = "incremental"
     tenant_id: uuid.UUID | None = None
     layout: str | None = None
@@ -73,6 +75,8 @@ class PortfolioOut(msgspec.Struct, kw_only=True):
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
     upload_url: str | None = None
+    # Headers the PUT to `upload_url` must carry (they are signed into it).
+    upload_headers: dict[str, str] | None = None
 
 
 class LayoutIn(msgspec.Struct, kw_only=True):
@@ -91,6 +95,18 @@ class LayoutOut(msgspec.Struct, kw_only=True):
     sheet: str | None
 
 
+class IntakeLimitsIn(msgspec.Struct, kw_only=True):
+    """A tenant's own limits; a field left out (or null) takes the default."""
+
+    file_mb: int | None = None
+    unpacked_mb: int | None = None
+    ratio: int | None = None
+    rows: int | None = None
+    columns: int | None = None
+    cell_chars: int | None = None
+    memory_mb: int | None = None
+
+
 class RecallItem(msgspec.Struct):
     contract: str
     installment: int = 1
@@ -101,7 +117,8 @@ class RecallIn(msgspec.Struct, kw_only=True):
     tenant_id: uuid.UUID | None = None
 
 
-def portfolio_out(p: Portfolio, upload_url: str | None = None) -> PortfolioOut:
+def portfolio_out(p: Portfolio, upload_url: str | None = None,
+                  upload_headers: dict[str, str] | None = None) -> PortfolioOut:
     return PortfolioOut(
         id=p.id, tenant_id=p.tenant_id, file_name=p.file_name, mode=p.mode, status=p.status,
         phase=p.phase, error=p.error, duplicate_of=p.duplicate_of, bytes_total=p.bytes_total,
@@ -109,7 +126,7 @@ def portfolio_out(p: Portfolio, upload_url: str | None = None) -> PortfolioOut:
         has_error_report=p.error_report_key is not None,
         has_warning_report=p.warning_report_key is not None,
         created_at=p.created_at, started_at=p.started_at, finished_at=p.finished_at,
-        upload_url=upload_url,
+        upload_url=upload_url, upload_headers=upload_headers,
     )
 
 
@@ -133,16 +150,19 @@ class PortfolioController(Controller):
     path = "/api/v1/portfolios"
     tags = ["portfolios"]
 
-    @post("/", guards=[requires(*IMPORTERS)])
+    @post("/", guards=[requires(*IMPORTERS)], opt={"columns": Portfolio})
     async def create_upload(self, request: Req, data: JSONBody[UploadCreate]) -> PortfolioOut:
-        """Create a portfolio and a presigned URL to PUT its file to."""
+        """Create a portfolio and a presigned URL to PUT its file to: exactly `file_size`
+        bytes, with `upload_headers`, once, within ten minutes."""
         tenant_id = acting_tenant(request.user, data.tenant_id)
         async with transaction(request.user) as session:
             portfolio = await service.create_upload(
-                session, request.user.actor, tenant_id, data.file_name, mode=data.mode,
-                layout_name=data.layout, mapping=data.mapping, sheet=data.sheet,
+                session, request.user.actor, tenant_id, data.file_name,
+                file_size=data.file_size, mode=data.mode, layout_name=data.layout,
+                mapping=data.mapping, sheet=data.sheet,
             )
-        return portfolio_out(portfolio, service.upload_url(portfolio))
+        return portfolio_out(portfolio, service.upload_url(portfolio, data.file_size),
+                             dict(Storage.UPLOAD_HEADERS))
 
     @get("/", guards=[requires(*READERS)])
     async def list_portfolios(self, request: Req,
@@ -185,8 +205,9 @@ class PortfolioController(Controller):
         async with transaction(request.user) as session:
             found = await service.access_portfolio(session, request.user, portfolio_id)
             portfolio = await service.get_portfolio(session, found)
+            tenant_limits = await limits.of_tenant(session, portfolio.tenant_id)
         return await asyncio.to_thread(service.preview, portfolio,
-                                       data.mapping if data else None)
+                                       data.mapping if data else None, tenant_limits)
 
     @get("/{portfolio_id:uuid}/reports/{kind:str}", guards=[requires(*READERS)])
     async def report(self, request: Req, portfolio_id: FromPath[uuid.UUID],
@@ -219,7 +240,7 @@ class LayoutController(Controller):
         return [LayoutOut(id=x.id, name=x.name, mode=x.mode, mapping=x.mapping, sheet=x.sheet)
                 for x in layouts]
 
-    @put("/", guards=[requires(*IMPORTERS)])
+    @put("/", guards=[requires(*IMPORTERS)], opt={"columns": ColumnLayout})
     async def save_layout(self, request: Req, data: JSONBody[LayoutIn]) -> LayoutOut:
         tenant = acting_tenant(request.user, data.tenant_id)
         async with transaction(request.user) as session:
@@ -243,3 +264,28 @@ class RecallController(Controller):
                 session, request.user.actor, tenant,
                 [(i.contract.strip(), i.installment) for i in data.items],
             )
+
+
+class IntakeLimitsController(Controller):
+    """A tenant's limits on uploaded files (size, workbook expansion, rows, columns, cell
+    length, memory to read one), within the platform's maxima."""
+
+    path = "/api/v1/tenants/{tenant_id:uuid}/intake-limits"
+    tags = ["portfolios"]
+
+    @get("/", guards=[requires(*READERS)])
+    async def show(self, request: Req, tenant_id: FromPath[uuid.UUID]) -> dict[str, Any]:
+        """The limits in force, the tenant's overrides, the defaults and the maxima."""
+        async with transaction(request.user) as session:
+            found = await access_tenant(session, request.user, tenant_id)
+            return limits.described(await limits.stored(session, found))
+
+    @put("/", guards=[requires(Role.ADMIN, Role.CREDITOR_ADMIN)])
+    async def replace(self, request: Req, tenant_id: FromPath[uuid.UUID],
+                      data: JSONBody[IntakeLimitsIn]) -> dict[str, Any]:
+        """Replace the tenant's overrides (each within its minimum and the platform's
+        maximum); `{}` puts every limit back to its default."""
+        chosen = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not None}
+        async with transaction(request.user) as session:
+            found = await access_tenant(session, request.user, tenant_id)
+            return await limits.set_for_tenant(session, request.user, found, chosen)

@@ -39,8 +39,8 @@ from core.models import ImportMode, PortfolioStatus
 from core.runtime import get_storage
 from core.settings import get_settings
 from core.storage import MissingObject
-from tenants.intake import counters
-from tenants.intake.formats import parsing
+from tenants.intake import counters, limits
+from tenants.intake.formats import confined, parsing
 from tenants.intake.load.file_keys import SpillingKeys
 from tenants.intake.load.store import MergeCounts, PortfolioWriter, PreparedBatch
 
@@ -188,6 +188,7 @@ def run_import(tenant_id: uuid.UUID, portfolio_id: uuid.UUID,
     """
     settings = get_settings()
     scope = Scope.tenant(tenant_id)
+    confined.warm_up()  # the file reader's imports run while the file downloads
     progress_conn = connect_sync(settings, scope, autocommit=True)
     try:
         row = _load(progress_conn, tenant_id, portfolio_id)
@@ -257,8 +258,11 @@ def _import_file(settings: Any, scope: Scope, row: dict[str, Any], path: Path, d
     progress.update(force=True, file_sha256=digest, file_size=size, bytes_total=size,
                     phase="reading")
     mode = ImportMode(row["mode"])
+    tenant_limits = limits.of_tenant_sync(progress_conn, tenant_id)
     try:
-        fmt = parsing.sniff(path, sheet=row["sheet"])
+        # The file is read in a process of its own: a file built to exhaust memory
+        # kills that process only, and this import fails saying so.
+        fmt = confined.sniff(path, row["sheet"], tenant_limits)
         mapping = parsing.match_headers(fmt.headers, row["mapping"], mode)
     except parsing.FileError as exc:
         return _fail(progress, str(exc))
@@ -275,7 +279,9 @@ def _import_file(settings: Any, scope: Scope, row: dict[str, Any], path: Path, d
             writer = PortfolioWriter(conn, tenant_id, portfolio_id, mode, placed_until)
             writer.begin()
             totals = parsing.Totals()
-            batches = parsing.read_batches(path, fmt, mapping, mode, file_keys)
+            batches = parsing.read_batches(
+                path, fmt, mapping, mode, file_keys,
+                records=confined.iter_records(path, fmt, tenant_limits))
             for group, prepared in _threaded(_grouped(batches, writer)):
                 refused = writer.write(prepared)
                 late_warnings = writer.take_warnings()

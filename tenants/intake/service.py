@@ -34,6 +34,8 @@ from core.models import (
 from core.runtime import get_db, get_storage
 from core.settings import get_settings
 from core.storage_keys import acknowledgement_key, upload_key
+from tenants.intake import limits
+from tenants.intake.formats import confined, reader
 from tenants.intake.pipeline import run_import, sha256_of
 
 DEFAULT_PLACEMENT_DAYS = 180
@@ -50,13 +52,18 @@ def parse_mode(value: str | None) -> ImportMode:
 
 async def create_upload(
     session: AsyncSession, actor: audit.Actor, tenant_id: uuid.UUID, file_name: str, *,
-    mode: str | None = None, layout_name: str | None = None,
+    file_size: int | None = None, mode: str | None = None, layout_name: str | None = None,
     mapping: dict[str, Any] | None = None, sheet: str | None = None,
     placement_days: int | None = None,
 ) -> Portfolio:
-    """A portfolio waiting for its file; the caller uploads to `file_key` (presigned PUT)."""
+    """A portfolio waiting for its file; the caller uploads to `file_key` (presigned PUT of
+    exactly `file_size` bytes, which must be within the tenant's limit)."""
     if not file_name.strip():
         raise ValidationFailed({"file_name": "informe o nome do arquivo"})
+    if file_size is not None:
+        refusal = reader.too_large(file_size, await limits.of_tenant(session, tenant_id))
+        if refusal:
+            raise ValidationFailed({"file_size": refusal})
     parsed_mode = parse_mode(mode)
     if layout_name and mapping is None:
         layout = await get_layout(session, tenant_id, layout_name)
@@ -76,8 +83,12 @@ async def create_upload(
     return portfolio
 
 
-def upload_url(portfolio: Portfolio) -> str:
-    return get_storage().presigned_upload_url(portfolio.file_key)
+# Minutes a browser has to start its upload; the URL also works once only.
+UPLOAD_URL_SECONDS = 10 * 60
+
+
+def upload_url(portfolio: Portfolio, size: int) -> str:
+    return get_storage().presigned_upload_url(portfolio.file_key, size, UPLOAD_URL_SECONDS)
 
 
 async def start_import(session: AsyncSession, actor: audit.Actor,
@@ -113,9 +124,14 @@ async def import_file(actor: audit.Actor, tenant_id: uuid.UUID, file: Path, *,
     with a real broker the file is uploaded, the import enqueued, and this waits for a
     worker to finish it (or for `wait_seconds`).
     """
-    if (await asyncio.to_thread(file.stat)).st_size == 0:
-        raise ValidationFailed({"file": EMPTY_FILE[0].upper() + EMPTY_FILE[1:]})
+    confined.warm_up()  # its imports run while the file is hashed
     db = get_db()
+    async with db.transaction(Scope.tenant(tenant_id)) as session:
+        tenant_limits = await limits.of_tenant(session, tenant_id)
+    try:
+        reader.check_size((await asyncio.to_thread(file.stat)).st_size, tenant_limits)
+    except reader.FileError as exc:
+        raise ValidationFailed({"file": _sentence(str(exc))}) from None
     digest = await asyncio.to_thread(sha256_of, file)
     async with db.transaction(Scope.tenant(tenant_id)) as session:
         earlier = await _imported_before(session, tenant_id, digest)
@@ -175,8 +191,11 @@ def _mark_duplicate(portfolio: Portfolio, earlier: uuid.UUID, digest: str) -> No
 # end as FAILED with one of these phases, and the history shows them apart from imports.
 ABANDON_AFTER = dt.timedelta(hours=24)
 ABANDONED, REFUSED = "abandoned", "refused"
-EMPTY_FILE = "o arquivo está vazio (0 bytes): não há nada a importar"
 SYSTEM = audit.Actor(id=None, email="system")
+
+
+def _sentence(message: str) -> str:
+    return message[0].upper() + message[1:]
 
 
 async def receive_upload(scope: Scope, actor: audit.Actor,
@@ -187,6 +206,7 @@ async def receive_upload(scope: Scope, actor: audit.Actor,
     db, storage = get_db(), get_storage()
     async with db.transaction(scope) as session:
         portfolio = await get_portfolio(session, portfolio_id)
+        tenant_limits = await limits.of_tenant(session, portfolio.tenant_id)
     if portfolio.status != PortfolioStatus.UPLOADING:
         raise Conflict({"status": f"o arquivo já foi recebido ({portfolio.status})"})
     try:
@@ -194,12 +214,16 @@ async def receive_upload(scope: Scope, actor: audit.Actor,
     except Exception as exc:  # no object: the PUT never arrived
         raise ValidationFailed({"file": "o arquivo não chegou ao armazenamento; envie-o de"
                                         " novo"}) from exc
-    refusal = EMPTY_FILE if size == 0 else None
+    refusal = None
     digest = None
+    try:
+        reader.check_size(size, tenant_limits)
+    except reader.FileError as exc:
+        refusal = str(exc)
     if refusal is None:
         digest = await asyncio.to_thread(_sha256_of_object, portfolio.file_key)
         try:
-            await asyncio.to_thread(preview, portfolio)
+            await asyncio.to_thread(preview, portfolio, None, tenant_limits)
         except ValidationFailed as exc:
             refusal = ("; ".join(exc.detail.values()) if isinstance(exc.detail, dict)
                        else exc.detail)
@@ -222,7 +246,7 @@ async def receive_upload(scope: Scope, actor: audit.Actor,
             else:
                 portfolio.file_sha256 = digest
     if refusal is not None:
-        raise ValidationFailed({"file": refusal[0].upper() + refusal[1:]})
+        raise ValidationFailed({"file": _sentence(refusal)})
     return portfolio
 
 
@@ -329,34 +353,38 @@ def read_report(portfolio: Portfolio, kind: str) -> bytes:
 PREVIEW_BYTES = 256 * 1024
 
 
-def preview(portfolio: Portfolio, mapping: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The uploaded file's shape, the suggested column mapping and its first rows."""
+def preview(portfolio: Portfolio, mapping: dict[str, Any] | None,
+            tenant_limits: limits.Limits) -> dict[str, Any]:
+    """The uploaded file's shape, the suggested column mapping and its first rows, read
+    under the tenant's limits in a process of its own (`confined`), as the import reads."""
     import tempfile
     from pathlib import Path
 
-    from tenants.intake.formats import parsing, reader
+    from tenants.intake.formats import parsing
     from tenants.intake.rules import columns
 
     storage = get_storage()
     with tempfile.TemporaryDirectory(prefix="regua-preview-") as tmp:
         path = Path(tmp) / "head"
         try:
+            size = storage.size(portfolio.file_key)
             head = storage.client.get_object(
                 Bucket=storage.bucket, Key=portfolio.file_key,
-                Range=f"bytes=0-{PREVIEW_BYTES - 1}")["Body"].read()
+                Range=f"bytes=0-{PREVIEW_BYTES - 1}")["Body"].read() if size else b""
         except Exception as exc:
             raise NotFound("arquivo enviado") from exc
-        path.write_bytes(head)
-        if reader.is_spreadsheet(path):  # a zip's directory is at its end
-            storage.download_file(portfolio.file_key, str(path))
-        else:
-            # Keep whole records only: the last line of the sample may be cut.
-            path.write_bytes(head[: head.rfind(b"\n") + 1] or head)
-        mode = parse_mode(portfolio.mode)
         try:
-            fmt = parsing.sniff(path, sheet=portfolio.sheet)
-        except parsing.FileError as exc:
+            reader.check_size(size, tenant_limits)
+            path.write_bytes(head)
+            if reader.is_spreadsheet(path):  # a zip's directory is at its end
+                storage.download_file(portfolio.file_key, str(path))
+            else:
+                # Keep whole records only: the last line of the sample may be cut.
+                path.write_bytes(head[: head.rfind(b"\n") + 1] or head)
+            fmt = confined.sniff(path, portfolio.sheet, tenant_limits)
+        except (reader.FileError, parsing.FileError) as exc:
             raise ValidationFailed({"file": str(exc)}) from exc
+        mode = parse_mode(portfolio.mode)
         chosen = mapping if mapping is not None else portfolio.mapping
         matched = columns.match_headers(fmt.headers, chosen, mode, strict=False)
     return {

@@ -145,13 +145,13 @@ async def test_page_login_sets_a_session_and_csrf_guards_cookie_api_calls(client
     home = await client.get("/inicio")
     assert home.status_code == 200 and "Sair" in home.text
     # Riding the cookie, an unsafe API call without the CSRF header is refused.
-    refused = await client.post("/api/v1/portfolios", json={"file_name": "x.csv"})
+    refused = await client.post("/api/v1/portfolios", json={"file_name": "x.csv", "file_size": 10})
     assert refused.status_code == 403
     # The page forms' CSRF cookie is not the API's token: that one is bound to the session.
-    forged = await client.post("/api/v1/portfolios", json={"file_name": "x.csv"},
+    forged = await client.post("/api/v1/portfolios", json={"file_name": "x.csv", "file_size": 10},
                                headers={"x-csrftoken": client.cookies["regua_csrf"]})
     assert forged.status_code == 403
-    allowed = await client.post("/api/v1/portfolios", json={"file_name": "x.csv"},
+    allowed = await client.post("/api/v1/portfolios", json={"file_name": "x.csv", "file_size": 10},
                                 headers={"x-csrftoken": client.cookies["regua_api_csrf"]})
     assert allowed.status_code == 201
     client.cookies.clear()
@@ -176,7 +176,7 @@ async def test_api_csrf_token_of_another_session_is_refused(client, factory, cle
     client.cookies.set("regua_session", victim_session)
     client.cookies.set("regua_csrf", attacker_csrf)
     client.cookies.set("regua_api_csrf", attacker_csrf)
-    refused = await client.post("/api/v1/portfolios", json={"file_name": "x.csv"},
+    refused = await client.post("/api/v1/portfolios", json={"file_name": "x.csv", "file_size": 10},
                                 headers={"x-csrftoken": attacker_csrf})
     assert refused.status_code == 403
     client.cookies.clear()

@@ -34,7 +34,7 @@ async def _fill(factory, client, tenant) -> dict[str, str]:
     """Give a tenant one of everything the API can address by id."""
     viewer = await factory.user("creditor_viewer", tenant_id=tenant.id)
     upload = await client.post("/api/v1/portfolios", headers=tenant.admin.headers,
-                               json={"file_name": "x.csv"})
+                               json={"file_name": "x.csv", "file_size": 10})
     assert upload.status_code == 201
     return {"tenant_id": str(tenant.id), "user_id": str(viewer.user_id),
             "portfolio_id": upload.json()["id"]}

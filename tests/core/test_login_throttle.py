@@ -123,11 +123,15 @@ async def test_forwarded_for_is_honoured_from_a_trusted_proxy(connect, factory, 
                         **owner_hop)).status_code == 200
 
 
-async def test_an_impossible_e_mail_is_a_plain_401(connect, clean_throttle):
+async def test_an_impossible_e_mail_is_refused_at_the_edge_naming_the_field(connect,
+                                                                          clean_throttle):
+    """No account can have it, so saying so tells nothing (core.edge: 400, not 500)."""
     client = connect("198.51.100.11")
-    for email in ("a" * 5000 + "@x.test", "nul\x00@x.test"):
+    for email, why in (("a" * 5000 + "@x.test", "use no máximo 254 caracteres"),
+                       ("nul\x00@x.test", "o caractere nulo")):
         answer = await token(client, email, "qualquer-coisa-1")
-        assert answer.status_code == 401, answer.text
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["errors"]["email"].startswith(f"e-mail: {why}")
 
 
 async def test_spraying_from_one_address_slows_it_briefly_and_no_one_else(connect, factory,

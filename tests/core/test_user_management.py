@@ -160,7 +160,7 @@ async def test_email_taken_names_the_field(client, factory):
     taken = await client.patch(f"/api/v1/users/{viewer.user_id}", headers=tenant.admin.headers,
                                json={"email": tenant.admin.email.upper()})
     assert taken.status_code == 409
-    assert taken.json()["errors"] == {"email": "já existe um usuário com este e-mail"}
+    assert taken.json()["errors"] == {"email": "este e-mail não pode ser usado"}
 
 
 async def test_admin_edits_and_reactivates_a_tenant(client, factory, db):
@@ -218,19 +218,24 @@ async def test_defect_2_every_text_field_has_a_length_check(client, factory):
         "legal_name": "R" * 201, "trade_name": "T" * 201, "address": "A" * 301,
         "cnpj": random_cnpj(), "state": "SP", "admin_email": "x@y.test",
         "admin_password": "p" * 129, "admin_name": "N" * 201})
-    assert long_tenant.status_code == 422, long_tenant.text
+    # Longer than their columns: refused at the edge, each field named (core.edge).
+    assert long_tenant.status_code == 400, long_tenant.text
     errors = long_tenant.json()["errors"]
-    assert set(errors) == {"legal_name", "trade_name", "address", "admin_password",
-                           "admin_name"}
-    assert errors["legal_name"] == "use no máximo 200 caracteres (foram 201)"
+    assert set(errors) == {"legal_name", "trade_name", "address", "admin_name"}
+    assert errors["legal_name"] == "razão social: use no máximo 200 caracteres (foram 201)"
+    long_password = await client.post("/api/v1/tenants", headers=admin.headers, json={
+        "legal_name": "Credora Senha Longa Ltda.", "cnpj": random_cnpj(), "state": "SP",
+        "admin_email": "x@y.test", "admin_password": "p" * 129})
+    assert long_password.status_code == 422
+    assert set(long_password.json()["errors"]) == {"admin_password"}
     long_user = await client.post("/api/v1/users", headers=tenant.admin.headers, json={
         "email": "e" * 250 + "@x.test", "password": "senha-forte-123",
         "role": "creditor_viewer", "full_name": "N" * 201})
-    assert long_user.status_code == 422
+    assert long_user.status_code == 400
     assert set(long_user.json()["errors"]) == {"email", "full_name"}
     edit = await client.patch(f"/api/v1/tenants/{tenant.id}", headers=admin.headers,
                               json={"legal_name": "R" * 201})
-    assert edit.status_code == 422 and "legal_name" in edit.json()["errors"]
+    assert edit.status_code == 400 and "legal_name" in edit.json()["errors"]
 
 
 async def test_defect_9_api_messages_are_portuguese(client, factory):
@@ -350,3 +355,30 @@ async def test_defect_12_schema_lists_only_the_api_and_declares_bearer(client):
     token_post = schema["paths"]["/api/v1/auth/token"]["post"]
     assert not token_post.get("security")
     assert {t["name"] for t in schema["tags"]} >= {"tenants", "users", "portfolios"}
+
+
+async def test_another_tenants_email_is_refused_without_saying_it_exists(client, factory):
+    alfa, beta = await factory.tenant("Alfa"), await factory.tenant("Beta")
+    answer = await client.post("/api/v1/users", headers=alfa.admin.headers, json={
+        "email": beta.admin.email, "password": "outra-senha-bem-forte-42",
+        "role": "creditor_viewer"})
+    assert answer.status_code == 409
+    assert answer.json()["errors"] == {"email": "este e-mail não pode ser usado"}
+    assert "existe" not in answer.text
+
+
+async def test_a_password_equal_to_the_users_email_or_name_is_refused(client, factory):
+    tenant = await factory.tenant()
+    email = "marcela.quintanilha@credorx.test"
+    for password, name in ((email, ""), ("Marcela Quintanilha", "Marcela Quintanilha")):
+        answer = await client.post("/api/v1/users", headers=tenant.admin.headers, json={
+            "email": email, "password": password, "full_name": name,
+            "role": "creditor_viewer"})
+        assert answer.status_code == 422, answer.text
+        assert "fácil de adivinhar" in answer.json()["errors"]["password"]
+    created = (await client.post("/api/v1/users", headers=tenant.admin.headers, json={
+        "email": email, "password": "uma-frase-longa-e-imprevisivel-73",
+        "full_name": "Marcela Quintanilha", "role": "creditor_viewer"})).json()
+    reset = await client.post(f"/api/v1/users/{created['id']}/password",
+                              headers=tenant.admin.headers, json={"password": email})
+    assert reset.status_code == 422 and "password" in reset.json()["errors"]

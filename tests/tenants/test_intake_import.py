@@ -586,14 +586,16 @@ async def test_upload_preview_start_and_progress_through_the_api(db, client, fac
                                                                  tmp_path):
     tenant = await factory.tenant()
     headers = tenant.admin.headers
-    created = await client.post("/api/v1/portfolios", headers=headers,
-                                json={"file_name": "carteira março.csv"})
-    assert created.status_code == 201, created.text
-    body = created.json()
     path = tmp_path / "c.csv"
     write_sample(path, 300, seed=11)
+    size = path.stat().st_size
+    created = await client.post("/api/v1/portfolios", headers=headers,
+                                json={"file_name": "carteira março.csv", "file_size": size})
+    assert created.status_code == 201, created.text
+    body = created.json()
     async with httpx.AsyncClient() as s3:  # the browser's PUT, straight to S3
-        put = await s3.put(body["upload_url"], content=path.read_bytes())
+        put = await s3.put(body["upload_url"], content=path.read_bytes(),
+                           headers=body["upload_headers"])
     assert put.status_code == 200
     preview = (await client.post(f"/api/v1/portfolios/{body['id']}/preview",
                                  headers=headers)).json()
@@ -627,7 +629,7 @@ async def test_viewer_may_read_but_not_import(client, factory, services):
     viewer = await factory.user("creditor_viewer", tenant_id=tenant.id)
     assert (await client.get("/api/v1/portfolios", headers=viewer.headers)).status_code == 200
     answer = await client.post("/api/v1/portfolios", headers=viewer.headers,
-                               json={"file_name": "x.csv"})
+                               json={"file_name": "x.csv", "file_size": 10})
     assert answer.status_code == 403
 
 
@@ -635,10 +637,10 @@ async def test_agency_user_imports_only_for_tenants_they_work(client, factory, s
     alfa, beta = await factory.tenant("Alfa"), await factory.tenant("Beta")
     supervisor = await factory.user("supervisor", tenant_ids=[alfa.id])
     ok = await client.post("/api/v1/portfolios", headers=supervisor.headers,
-                           json={"file_name": "x.csv", "tenant_id": str(alfa.id)})
+                           json={"file_name": "x.csv", "file_size": 10, "tenant_id": str(alfa.id)})
     assert ok.status_code == 201
-    denied = await client.post("/api/v1/portfolios", headers=supervisor.headers,
-                               json={"file_name": "x.csv", "tenant_id": str(beta.id)})
+    denied = await client.post("/api/v1/portfolios", headers=supervisor.headers, json={
+        "file_name": "x.csv", "file_size": 10, "tenant_id": str(beta.id)})
     assert denied.status_code == 404
 
 
@@ -806,16 +808,19 @@ async def test_an_xlsx_upload_previews_its_first_rows_with_a_ddd_column_joined(
     openpyxl = pytest.importorskip("openpyxl")
     tenant = await factory.tenant()
     headers = tenant.admin.headers
-    body = (await client.post("/api/v1/portfolios", headers=headers,
-                              json={"file_name": "carteira.xlsx"})).json()
     book = openpyxl.Workbook()
     book.active.append(["CPF", "Nome", "Contrato", "Vencimento", "Valor", "DDD", "Fone"])
     for i in range(8):
         book.active.append([52998224725, "Ana", f"C{i}", "10/01/2025", 10.5, 11, "3333-4444"])
     path = tmp_path / "carteira.xlsx"
     book.save(path)
+    body = (await client.post("/api/v1/portfolios", headers=headers,
+                              json={"file_name": "carteira.xlsx",
+                                    "file_size": path.stat().st_size})).json()
     async with httpx.AsyncClient() as s3:
-        assert (await s3.put(body["upload_url"], content=path.read_bytes())).status_code == 200
+        put = await s3.put(body["upload_url"], content=path.read_bytes(),
+                           headers=body["upload_headers"])
+        assert put.status_code == 200
     preview = (await client.post(f"/api/v1/portfolios/{body['id']}/preview",
                                  headers=headers)).json()
     assert preview["format"]["kind"] == "xlsx" and preview["missing"] == []

@@ -15,9 +15,11 @@ from tenants.intake.formats.sample import write as write_sample
 
 async def upload(client, headers, content: bytes, name: str = "carteira.csv") -> dict:
     created = (await client.post("/api/v1/portfolios", headers=headers,
-                                 json={"file_name": name})).json()
+                                 json={"file_name": name, "file_size": len(content)})).json()
     async with httpx.AsyncClient() as s3:  # the browser's PUT, straight to S3
-        assert (await s3.put(created["upload_url"], content=content)).status_code == 200
+        put = await s3.put(created["upload_url"], content=content,
+                           headers=created["upload_headers"])
+        assert put.status_code == 200
     return created
 
 
@@ -72,9 +74,9 @@ async def test_a_file_imported_before_is_recognised_before_column_matching(
 async def test_an_upload_whose_file_never_came_expires_after_a_day(db, client, factory):
     tenant = await factory.tenant()
     created = (await client.post("/api/v1/portfolios", headers=tenant.admin.headers,
-                                 json={"file_name": "nunca.csv"})).json()
+                                 json={"file_name": "nunca.csv", "file_size": 10})).json()
     fresh = (await client.post("/api/v1/portfolios", headers=tenant.admin.headers,
-                               json={"file_name": "agora.csv"})).json()
+                               json={"file_name": "agora.csv", "file_size": 10})).json()
     async with db.transaction(Scope.tenant(tenant.id)) as session:
         await session.execute(text(
             "UPDATE portfolio SET created_at = now() - interval '25 hours' WHERE id = :p"),

@@ -30,6 +30,10 @@ _COLUMNS_REPEATED = f"{_TABLE}number-columns-repeated"
 _P = f"{_TEXT}p"
 _NUMBERS = ("float", "percentage", "currency")
 _SHEET_NAME = re.compile(rb'<table:table\s[^>]*?table:name="([^"]*)"')
+# A cell or a run of spaces repeats as many times as the file says: bound what a file may
+# make us build (LibreOffice's widest sheet; a cell of a million characters).
+MAX_COLUMNS = 16384
+MAX_SPACES = 1_000_000
 
 
 def encrypted(path: Path) -> bool:
@@ -129,6 +133,8 @@ def _cells(row: Element) -> list[Any]:
         if value == "":
             blank += repeated
             continue
+        if len(cells) + blank + repeated > MAX_COLUMNS:
+            raise ValueError(f"uma linha passa de {MAX_COLUMNS} colunas")
         cells.extend([""] * blank)
         blank = 0
         cells.extend([value] * repeated)
@@ -164,7 +170,10 @@ def _text(element: Element) -> str:
     parts = [element.text or ""]
     for child in element:
         if child.tag == f"{_TEXT}s":
-            parts.append(" " * int(child.get(f"{_TEXT}c", "1")))
+            spaces = int(child.get(f"{_TEXT}c", "1"))
+            if spaces > MAX_SPACES:
+                raise ValueError(f"uma célula repete um espaço {spaces} vezes")
+            parts.append(" " * spaces)
         elif child.tag == f"{_TEXT}tab":
             parts.append("\t")
         elif child.tag == f"{_TEXT}line-break":

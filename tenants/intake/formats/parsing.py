@@ -3,7 +3,8 @@
 `sniff` reads the file's shape, `match_headers` maps its columns, `read_batches`
 yields validated batches, `Reports` writes the error and warning CSVs, and `Totals`
 keeps the counts. (Readers in `reader`, field names in `rules.columns`, row rules in
-`rules.rows`.)
+`rules.rows`.) These read in this process; the import and the preview read through
+`confined`, in a process of its own.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import polars as pl
 from core.models import ImportMode
 from tenants.intake.formats import reader
 from tenants.intake.formats.reader import FileFormat
+from tenants.intake.limits import DEFAULTS, Limits
 from tenants.intake.load.file_keys import FileKeys
 from tenants.intake.rules import columns, rows
 from tenants.intake.rules.columns import (
@@ -38,9 +40,9 @@ class FileError(Exception):
     """The file cannot be imported at all; the message says why (pt-BR)."""
 
 
-def sniff(path: Path, sheet: str | None = None) -> FileFormat:
+def sniff(path: Path, sheet: str | None = None, limits: Limits = DEFAULTS) -> FileFormat:
     try:
-        return reader.sniff(path, sheet)
+        return reader.sniff(path, sheet, limits)
     except reader.FileError as exc:
         raise FileError(str(exc)) from exc
 
@@ -54,10 +56,16 @@ def match_headers(headers: list[str], layout: dict[str, Any] | None,
 
 
 def read_batches(path: Path, fmt: FileFormat, mapping: ColumnMapping,
-                 mode: ImportMode, keys: FileKeys | None = None) -> Iterator[Batch]:
+                 mode: ImportMode, keys: FileKeys | None = None, limits: Limits = DEFAULTS,
+                 records: Iterator[tuple[pl.DataFrame, int]] | None = None
+                 ) -> Iterator[Batch]:
+    """Validated batches of the file's records: read here, or as `records` gives them
+    (`confined.iter_records`: from another process)."""
     row_rules = rows.RowRules(mapping, mode, keys)
+    if records is None:
+        records = reader.iter_records(path, fmt, limits)
     try:
-        for frame, bytes_read in reader.iter_records(path, fmt):
+        for frame, bytes_read in records:
             yield row_rules.apply(frame, bytes_read)
     except reader.FileError as exc:  # a file damaged past its first rows
         raise FileError(str(exc)) from exc

@@ -25,7 +25,9 @@ from typing import Any
 
 import polars as pl
 
+from core.formatting import int_br
 from tenants.intake.formats import sheets
+from tenants.intake.limits import DEFAULTS, MB, Limits
 from tenants.intake.rules.columns import known_headers
 
 SAMPLE_BYTES = 256 * 1024
@@ -36,6 +38,83 @@ csv.field_size_limit(10 * 1024 * 1024)
 
 class FileError(Exception):
     """The file as a whole cannot be read (message for users, pt-BR)."""
+
+
+# The one answer to an empty upload, whether its preview or its import meets it first.
+EMPTY_FILE = "o arquivo está vazio (0 bytes): não há nada a importar"
+
+
+def _mb(size: int) -> str:
+    """Megabytes with one decimal, as people read them ("612,4")."""
+    whole, tenth = divmod(round(size * 10 / MB), 10)
+    return f"{int_br(whole)},{tenth}"
+
+
+def too_large(size: int, limits: Limits) -> str | None:
+    if size <= limits.file_bytes:
+        return None
+    return f"o arquivo tem {_mb(size)} MB; o limite deste credor é {int_br(limits.file_mb)} MB"
+
+
+def check_size(size: int, limits: Limits) -> None:
+    if size == 0:
+        raise FileError(EMPTY_FILE)
+    if refusal := too_large(size, limits):
+        raise FileError(refusal)
+
+
+# A zip member smaller than this is not weighed by its compression ratio: tiny parts
+# (styles, an empty sheet) compress far past any large one, and cannot exhaust memory.
+RATIO_FROM_BYTES = MB
+MAX_ZIP_MEMBERS = 10_000
+
+
+def check_zip(book: zipfile.ZipFile, limits: Limits) -> None:
+    """Refuse a workbook that would decompress past the limits, from its directory
+    alone (nothing is decompressed): its parts' total size and each large part's
+    compression ratio. A part that lies about its size is caught by the reading
+    process's memory limit instead (`confined`)."""
+    members = book.infolist()
+    if len(members) > MAX_ZIP_MEMBERS:
+        raise FileError(f"a planilha tem {int_br(len(members))} partes internas; uma planilha"
+                        f" comum tem algumas dezenas")
+    unpacked = sum(m.file_size for m in members)
+    if unpacked > limits.unpacked_bytes:
+        raise FileError(f"a planilha ocupa {_mb(unpacked)} MB descompactada; o limite deste"
+                        f" credor é {int_br(limits.unpacked_mb)} MB")
+    for member in members:
+        if member.file_size < RATIO_FROM_BYTES:
+            continue
+        ratio = member.file_size / max(member.compress_size, 1)
+        if ratio > limits.ratio:
+            raise FileError(
+                f"a parte “{member.filename}” da planilha cresce {int_br(round(ratio))} vezes"
+                f" ao descompactar ({_mb(member.compress_size)} MB viram"
+                f" {_mb(member.file_size)} MB); o limite deste credor é {int_br(limits.ratio)}"
+                f" vezes (planilhas comuns crescem de 5 a 20 vezes)")
+
+
+def too_many_columns(where: str, limits: Limits) -> FileError:
+    return FileError(f"{where} tem mais de {int_br(limits.columns)} colunas, o limite deste"
+                     " credor")
+
+
+def cell_too_long(row: int, column: str, length: int, limits: Limits) -> FileError:
+    return FileError(f"a célula da linha {row}, coluna “{column[:60]}”, tem {int_br(length)}"
+                     f" caracteres; o limite deste credor é {int_br(limits.cell_chars)}")
+
+
+def too_many_rows(row: int, limits: Limits) -> FileError:
+    return FileError(f"o arquivo passa de {int_br(limits.rows)} linhas de dados (o limite deste"
+                     f" credor) na linha {int_br(row)}")
+
+
+def _check_header(number: int, headers: list[str], limits: Limits) -> None:
+    if len(headers) > limits.columns:
+        raise too_many_columns(f"o cabeçalho (linha {number})", limits)
+    for i, name in enumerate(headers):
+        if len(name) > limits.cell_chars:
+            raise cell_too_long(number, f"{i + 1}ª", len(name), limits)
 
 
 @dataclass
@@ -127,9 +206,9 @@ def is_spreadsheet(path: Path) -> bool:
         return fh.read(4) in (ZIP, OLE2)
 
 
-def spreadsheet_kind(path: Path) -> str | None:
+def spreadsheet_kind(path: Path, limits: Limits = DEFAULTS) -> str | None:
     """A spreadsheet's kind ("xlsx", "xlsb", "ods", "xls") by what the file holds, whatever
-    its name says; None for a text file."""
+    its name says; None for a text file. A zip past the limits is refused here."""
     with path.open("rb") as fh:
         magic = fh.read(4)
         if magic == OLE2:
@@ -141,6 +220,7 @@ def spreadsheet_kind(path: Path) -> str | None:
         return None
     try:
         with zipfile.ZipFile(path) as book:
+            check_zip(book, limits)
             names = set(book.namelist())
             if "mimetype" in names and book.read("mimetype").startswith(
                     b"application/vnd.oasis.opendocument.spreadsheet"):
@@ -156,12 +236,11 @@ def spreadsheet_kind(path: Path) -> str | None:
                     " descompactados")
 
 
-def sniff(path: Path, sheet: str | None = None) -> FileFormat:
-    if path.stat().st_size == 0:
-        raise FileError("o arquivo está vazio")
-    kind = spreadsheet_kind(path)
+def sniff(path: Path, sheet: str | None = None, limits: Limits = DEFAULTS) -> FileFormat:
+    check_size(path.stat().st_size, limits)
+    kind = spreadsheet_kind(path, limits)
     if kind is not None:
-        return _sniff_sheet(path, kind, sheet)
+        return _sniff_sheet(path, kind, sheet, limits)
     with path.open("rb") as fh:
         sample = fh.read(SAMPLE_BYTES)
     if b"\x00" in sample[:4096] and _encoding(sample) != "utf-16":
@@ -175,6 +254,7 @@ def sniff(path: Path, sheet: str | None = None) -> FileFormat:
     found = _header((n, [v.strip() for v in r]) for n, r in enumerate(records, 1))
     if found is None:
         raise FileError("o arquivo não tem cabeçalho")
+    _check_header(*found, limits)
     if len(sample) < path.stat().st_size:  # the sample's last record may be cut
         text = text[: text.rfind("\n") + 1]
     head = _head(enumerate(csv.reader(io.StringIO(text), delimiter=delimiter), 1),
@@ -253,10 +333,45 @@ def _header(records: Iterator[tuple[int, list[str]]]) -> tuple[int, list[str]] |
 CHUNK_BYTES = 4 * 1024 * 1024
 
 
-def _record_chunks(path: Path, fmt: FileFormat) -> Iterator[tuple[bytes, int]]:
+class _Unfinished(Exception):
+    """A record that does not end within the limits: `records` whole records precede it in
+    the data not yet handed out, and `quoted` says it is inside an unclosed quote."""
+
+    def __init__(self, records: int, quoted: bool) -> None:
+        super().__init__(records, quoted)
+        self.records, self.quoted = records, quoted
+
+
+_QUOTE_OR_NEWLINE = re.compile(rb'"|\n')
+
+
+def _check_unfinished(data: bytes, limits: Limits, before: int = 0) -> None:
+    """Raise `_Unfinished` when the record `data` ends with is past the limits: a quote
+    opened more than a cell's worth of bytes ago and never closed, or a record longer
+    than the widest row the limits allow. Runs only when a whole block held no record end.
+    `before`: records of `data` that come before the data part (the header's)."""
+    records, quoted, opened = -before, False, 0
+    for match in _QUOTE_OR_NEWLINE.finditer(data):
+        if match.group() == b'"':
+            quoted = not quoted
+            if quoted:
+                opened = match.start()
+        elif not quoted:
+            records += 1
+    # Four bytes at most a character: past this, the field is surely past the limit.
+    if quoted and len(data) - opened > 4 * limits.cell_chars:
+        raise _Unfinished(records, True)
+    if len(data) > 4 * limits.cell_chars * limits.columns + CHUNK_BYTES:
+        raise _Unfinished(records, False)
+
+
+def _record_chunks(path: Path, fmt: FileFormat,
+                   limits: Limits = DEFAULTS) -> Iterator[tuple[bytes, int]]:
     """The data part of the file (after the header) in UTF-8 pieces that end on a record
     boundary: a newline preceded by an even number of quote characters (RFC 4180 doubles
-    quotes inside quoted fields, so the parity tells whether we are inside one)."""
+    quotes inside quoted fields, so the parity tells whether we are inside one). A record
+    that will not end (an unclosed quote, a line without end) stops the reading before
+    it fills the memory (`_Unfinished`)."""
     header_end = None
     with path.open("rb") as file:
         raw = _LfLines(_Utf16AsUtf8(file) if fmt.encoding == "utf-16" else file, fmt.newline)
@@ -269,6 +384,8 @@ def _record_chunks(path: Path, fmt: FileFormat) -> Iterator[tuple[bytes, int]]:
                     data = data[len(codecs.BOM_UTF8):]
                 header_end = _skip_header(data, fmt.header_row)
                 if header_end is None and block:
+                    if len(data) > 2 * CHUNK_BYTES:
+                        _check_unfinished(data, limits, fmt.header_row)
                     pending = data
                     continue
                 data = data[header_end or len(data):]
@@ -278,6 +395,8 @@ def _record_chunks(path: Path, fmt: FileFormat) -> Iterator[tuple[bytes, int]]:
                 return
             cut = _last_record_end(data)
             if cut is None:
+                if len(data) > 2 * CHUNK_BYTES:
+                    _check_unfinished(data, limits)
                 pending = data
                 continue
             pending = data[cut:]
@@ -357,6 +476,14 @@ def _utf8(data: bytes, encoding: str) -> bytes:
     return data.decode(encoding, errors="replace").encode("utf-8")
 
 
+class _Unreadable(Exception):
+    """The `csv` module could not read record `index` of a chunk (0-based)."""
+
+    def __init__(self, index: int, reason: str) -> None:
+        super().__init__(index, reason)
+        self.index, self.reason = index, reason
+
+
 def _read_chunk(data: bytes, fmt: FileFormat, width: int
                 ) -> tuple[pl.DataFrame, dict[int, str]]:
     """A chunk as string columns c0..cN, one row per record (blank lines included).
@@ -373,8 +500,12 @@ def _read_chunk(data: bytes, fmt: FileFormat, width: int
         )
         return frame, {}
     except (pl.exceptions.ComputeError, pl.exceptions.SchemaError, pl.exceptions.ShapeError):
-        records = list(csv.reader(io.StringIO(data.decode("utf-8", errors="replace")),
-                                  delimiter=fmt.delimiter))
+        records: list[list[str]] = []
+        try:
+            records.extend(csv.reader(io.StringIO(data.decode("utf-8", errors="replace")),
+                                      delimiter=fmt.delimiter))
+        except csv.Error as exc:
+            raise _Unreadable(len(records), str(exc)) from exc
         too_wide = {}
         for i, record in enumerate(records):
             if len(record) > width:
@@ -388,12 +519,37 @@ def _read_chunk(data: bytes, fmt: FileFormat, width: int
                              for n, c in zip(names, columns, strict=True)}), too_wide
 
 
-def iter_csv(path: Path, fmt: FileFormat) -> Iterator[tuple[pl.DataFrame, int]]:
+def iter_csv(path: Path, fmt: FileFormat,
+             limits: Limits = DEFAULTS) -> Iterator[tuple[pl.DataFrame, int]]:
     """Frames of (row, c0..cN) with spreadsheet row numbers; blank rows dropped."""
     width = len(fmt.headers)
     next_row = fmt.header_row + 1
-    for data, bytes_read in _record_chunks(path, fmt):
-        frame, too_wide = _read_chunk(data, fmt, width)
+    chunks = _record_chunks(path, fmt, limits)
+    while True:
+        try:
+            data, bytes_read = next(chunks)
+            frame, too_wide = _read_chunk(data, fmt, width)
+        except StopIteration:
+            return
+        except _Unfinished as stuck:
+            row = next_row + stuck.records
+            if stuck.quoted:
+                raise FileError(
+                    f"as aspas abertas na linha {row} não se fecham: o campo que elas começam"
+                    f" passa de {int_br(limits.cell_chars)} caracteres (o limite deste"
+                    " credor), até o fim do arquivo se preciso. Feche as aspas (ou tire-as)"
+                    " e envie o arquivo de novo") from None
+            raise FileError(f"a linha {row} não termina: passa do tamanho que"
+                            f" {int_br(limits.columns)} colunas de até"
+                            f" {int_br(limits.cell_chars)} caracteres ocupam") from None
+        except _Unreadable as bad:
+            reason = ("uma célula passa de 10 MB" if "field limit" in bad.reason
+                      else "ela tem o caractere nulo (\\0)" if "NUL" in bad.reason
+                      else "o formato CSV está quebrado nela")
+            raise FileError(f"a linha {next_row + bad.index} não pôde ser lida: {reason}"
+                            ) from None
+        if next_row + frame.height - 1 - fmt.header_row > limits.rows:
+            raise too_many_rows(fmt.header_row + limits.rows + 1, limits)
         numbered = frame.with_columns(
             pl.int_range(next_row, next_row + frame.height, dtype=pl.Int64).alias("row"),
             pl.Series("_wide", [too_wide.get(i) for i in range(frame.height)]
@@ -428,15 +584,25 @@ def _checked(rows: Iterator[tuple[int, list[str]]]) -> Iterator[tuple[int, list[
         raise FileError(str(exc)) from exc
 
 
-def _sniff_sheet(path: Path, kind: str, sheet: str | None) -> FileFormat:
+# Rows a sheet's header search and preview look through at most, blank ones included: a
+# sheet may hold a million empty rows, and neither may keep them all.
+SNIFF_ROWS = 1000
+
+
+def _sniff_sheet(path: Path, kind: str, sheet: str | None,
+                 limits: Limits = DEFAULTS) -> FileFormat:
     ws = _sheet(path, kind, sheet)
-    rows = _checked(ws.rows)
-    read: list[tuple[int, list[str]]] = []  # the rows the header search went through
+    rows = itertools.islice(_checked(ws.rows), SNIFF_ROWS)
+    read: list[tuple[int, list[str]]] = []  # the filled rows the header search went through
 
     def reading() -> Iterator[tuple[int, list[str]]]:
-        for row in rows:
-            read.append(row)
-            yield row
+        for number, values in rows:
+            filled = [i for i, v in enumerate(values) if v]
+            if filled and filled[-1] - filled[0] >= limits.columns:
+                raise too_many_columns(f"a linha {number}", limits)
+            if filled:
+                read.append((number, values))
+            yield number, values
 
     found = _header(reading())
     if found is None:
@@ -444,14 +610,18 @@ def _sniff_sheet(path: Path, kind: str, sheet: str | None) -> FileFormat:
     number, headers = found
     # Columns left of the header's first name hold nothing the import can name.
     first = next(i for i, h in enumerate(headers) if h)
-    head = _head(((n, values[first:]) for n, values in itertools.chain(read, rows)),
+    _check_header(number, headers[first:], limits)
+    if ws.declared and ws.total is not None and ws.total - number > limits.rows:
+        raise FileError(f"a aba “{ws.name}” declara {int_br(ws.total - number)} linhas de"
+                        f" dados; o limite deste credor é {int_br(limits.rows)}")
+    head = _head(((n, values[first:]) for n, values in itertools.chain(read, reading())),
                  number, len(headers) - first)
     return FileFormat(kind, headers[first:], sheet=ws.name, sheets=ws.names, header_row=number,
                       head=head, first_column=first)
 
 
 def iter_sheet(path: Path, fmt: FileFormat, batch_rows: int = 20_000,
-               ) -> Iterator[tuple[pl.DataFrame, int]]:
+               limits: Limits = DEFAULTS) -> Iterator[tuple[pl.DataFrame, int]]:
     """The sheet's rows in batches the size of a CSV chunk's, with the progress in file
     bytes (estimated from the row number: a sheet is not read byte by byte)."""
     ws = _sheet(path, fmt.kind, fmt.sheet)
@@ -469,9 +639,12 @@ def iter_sheet(path: Path, fmt: FileFormat, batch_rows: int = 20_000,
                              "_wide": pl.Series("_wide", [too_wide.get(r) for r in rows],
                                                 dtype=pl.String)})
 
+    last_row = fmt.header_row + limits.rows
     for number, cells in _checked(ws.rows):
         if number <= fmt.header_row:
             continue
+        if number > last_row:  # blank rows count too: a sheet may declare millions
+            raise too_many_rows(number, limits)
         values = cells[first:]
         if not any(values):
             continue
@@ -490,9 +663,27 @@ def iter_sheet(path: Path, fmt: FileFormat, batch_rows: int = 20_000,
         yield frame(), size
 
 
-def iter_records(path: Path, fmt: FileFormat) -> Iterator[tuple[pl.DataFrame, int]]:
+def iter_records(path: Path, fmt: FileFormat,
+                 limits: Limits = DEFAULTS) -> Iterator[tuple[pl.DataFrame, int]]:
     """Frames with `row` (as a spreadsheet numbers it), `c0..cN` strings and `_wide` (the
     filled cells beyond the header's, or null), plus the bytes read so far."""
-    if fmt.kind != "csv":
-        return iter_sheet(path, fmt)
-    return iter_csv(path, fmt)
+    frames = (iter_sheet(path, fmt, limits=limits) if fmt.kind != "csv"
+              else iter_csv(path, fmt, limits))
+    for frame, bytes_read in frames:
+        _check_cells(frame, fmt.headers, limits)
+        yield frame, bytes_read
+
+
+def _check_cells(frame: pl.DataFrame, headers: list[str], limits: Limits) -> None:
+    """Refuse a batch with a cell longer than the limit, naming the first such cell."""
+    names = [f"c{i}" for i in range(len(headers))]
+    # Bytes first (cheap); a cell past the limit in bytes may still fit in characters.
+    longest = frame.select(pl.col(n).str.len_bytes().max() for n in names).row(0)
+    for i, size in enumerate(longest):
+        if size is None or size <= limits.cell_chars:
+            continue
+        chars = frame.select("row", pl.col(names[i]).str.len_chars().alias("n")).filter(
+            pl.col("n") > limits.cell_chars)
+        if chars.height:
+            row, length = chars.row(0)
+            raise cell_too_long(row, headers[i] or f"{i + 1}ª", length, limits)

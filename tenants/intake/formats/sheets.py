@@ -40,6 +40,8 @@ class Sheet:
     rows: Iterator[tuple[int, list[str]]]
     # How many rows the sheet has, for the progress bar (estimated when streamed).
     total: int | None
+    # Whether `total` is what the file declares (a dimension) rather than a guess.
+    declared: bool = False
 
 
 def open_sheet(path: Path, kind: str, sheet: str | None) -> Sheet:
@@ -60,14 +62,15 @@ def open_sheet(path: Path, kind: str, sheet: str | None) -> Sheet:
     try:
         if kind in STREAMED:
             stream = book.stream_sheet_by_name(name)
-            return Sheet(name, names, _read(stream, 0), _estimated_rows(path, names.index(name)))
+            total, declared = _estimated_rows(path, names.index(name))
+            return Sheet(name, names, _read(stream, 0), total, declared)
         ws = book.get_sheet_by_name(name)
     except Exception as exc:
         raise SheetError(f"não foi possível ler a aba “{name}”: {exc}") from exc
     # A sheet read whole comes from row 1 but from its first filled column: put the
     # columns before that back, so both ways number rows and columns alike.
     first_row, first_column = ws.start or (0, 0)
-    return Sheet(name, names, _read(ws.iter_rows(), first_column), first_row + ws.height)
+    return Sheet(name, names, _read(ws.iter_rows(), first_column), first_row + ws.height, True)
 
 
 def _open_ods(path: Path, sheet: str | None) -> Sheet:
@@ -94,7 +97,7 @@ def _open_xlsb(path: Path, sheet: str | None) -> Sheet:
     except (OSError, KeyError, ValueError, IndexError, struct.error,
             zipfile.BadZipFile) as exc:
         raise SheetError(f"não foi possível abrir a planilha: {exc}") from exc
-    return Sheet(name, book.names, _read(book.rows(name), 0), total)
+    return Sheet(name, book.names, _read(book.rows(name), 0), total, total is not None)
 
 
 def _chosen(names: list[str], sheet: str | None) -> str:
@@ -137,24 +140,25 @@ def _cell(value: Any) -> str:
     return str(value).strip()
 
 
-def _estimated_rows(path: Path, index: int) -> int | None:
+def _estimated_rows(path: Path, index: int) -> tuple[int | None, bool]:
     """A streamed sheet's last row: from its <dimension> when the writer put one there
-    (Excel, LibreOffice), else its size over the bytes per row of its first megabyte."""
+    (Excel, LibreOffice: declared), else its size over the bytes per row of its first
+    megabyte (a guess)."""
     try:
         with zipfile.ZipFile(path) as book:
             member = _sheet_member(book, index)
             if member is None:
-                return None
+                return None, False
             info = book.getinfo(member)
             with book.open(info) as xml:
                 head = xml.read(1 << 20)
     except (OSError, KeyError, zipfile.BadZipFile):
-        return None
+        return None, False
     dimension = re.search(rb'<dimension ref="[A-Z]+\d+:[A-Z]+(\d+)"', head[:4096])
     if dimension:
-        return int(dimension.group(1))
+        return int(dimension.group(1)), True
     rows = len(re.findall(rb"<row[ >]", head))
-    return info.file_size * rows // len(head) if rows else None
+    return (info.file_size * rows // len(head) if rows else None), False
 
 
 def _sheet_member(book: zipfile.ZipFile, index: int) -> str | None:

@@ -46,6 +46,7 @@ _CELL_U32 = struct.Struct("<III").unpack_from  # and a number after them
 _U16 = struct.Struct("<H").unpack_from
 _F64 = struct.Struct("<d").unpack_from
 _CHUNK = 1 << 20
+MAX_COLUMNS = 16384  # Excel's widest sheet: a record naming a column past it is damaged
 
 
 def records(stream: IO[bytes]) -> Iterator[tuple[int, bytes, int, int]]:
@@ -252,6 +253,8 @@ class Book:
                 if column == len(row):
                     row.append(value)
                 else:
+                    if column >= MAX_COLUMNS:
+                        raise ValueError(f"uma célula está além da coluna {MAX_COLUMNS}")
                     if column > len(row):
                         row.extend([None] * (column - len(row) + 1))
                     row[column] = value

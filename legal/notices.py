@@ -74,7 +74,7 @@ async def tell_debtor(session: AsyncSession, agreement: Agreement, notice: Notic
     debt_ids = tuple(DebtId(d) for d in (await session.execute(
         select(AgreementDebt.debt_id).where(AgreementDebt.agreement_id == agreement.id)
         .order_by(AgreementDebt.id))).scalars())
-    windows = await contact_policy.windows_of(session, TenantId(debtor.tenant_id))
+    tenant_policy = await contact_policy.policy_of(session, TenantId(debtor.tenant_id))
     now = now or dt.datetime.now(dt.UTC)
     sent: list[str] = []
     held: list[str] = []
@@ -83,7 +83,7 @@ async def tell_debtor(session: AsyncSession, agreement: Agreement, notice: Notic
         if not points:
             continue
         verdict = guard.check_calendar(channel, now, state=debtor.state, zone=debtor.timezone,
-                                       tenant_windows=windows)
+                                       tenant=tenant_policy)
         if not verdict.allowed:
             await guard.record_blocked(session, DebtorId(debtor.id), channel, verdict,
                                        cause_kind=CauseKind.SYSTEM, process=channels.PROCESS,

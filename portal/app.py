@@ -42,9 +42,11 @@ from legal.protest.controllers import ProtestController
 from portal import (
     cadence_pages,
     case_pages,
+    contact_policy_pages,
     debtor_pages,
     desktop_pages,
     escalation_pages,
+    letter_pages,
     negotiation_pages,
     pages,
     portfolio_pages,
@@ -258,6 +260,7 @@ def create_app() -> Litestar:
     page_router = Router(path="/", route_handlers=[
         *pages.handlers, *portfolio_pages.handlers, *debtor_pages.handlers,
         *sandbox_pages.handlers, *scoring_pages.handlers, *cadence_pages.handlers,
+        *contact_policy_pages.handlers, *letter_pages.handlers,
         *negotiation_pages.handlers,
         *statement_pages.handlers, *selfservice_pages.handlers,
         *desktop_pages.handlers, *escalation_pages.handlers, *case_pages.handlers,

@@ -661,10 +661,11 @@ def compliance_check(state: str | None, channel: str, at_text: str, tenant_slug:
 @compliance.command("policy")
 @click.option("--tenant", "tenant_slug", required=True, help="The creditor's slug.")
 @click.argument("file", type=click.File("r", encoding="utf-8"), required=False)
-@click.option("--clear", is_flag=True, help="Remove the tenant's own windows.")
+@click.option("--clear", is_flag=True, help="Remove the tenant's own policy.")
 def compliance_policy(tenant_slug: str, file: Any, clear: bool) -> None:
-    """Set a tenant's own contact windows from a JSON FILE ('-': standard input); they
-    only narrow the state rules. Prints the stored policy as one JSON object."""
+    """Set a tenant's own contact policy (windows, caps, quiet days) from a JSON FILE
+    ('-': standard input); it only narrows the agency's rules. Prints the stored policy
+    as one JSON object."""
     from core.compliance import policy
 
     if clear == (file is not None):

@@ -46,6 +46,8 @@ NAV: list[tuple[str, list[tuple[str, str, set[Role] | None]]]] = [
         ("/devedores", "Devedores", None),
         ("/carteiras", "Carteiras", STAFF | CREDITOR),
         ("/cadencias", "Réguas", STAFF),
+        ("/politica-de-contato", "Política de contato", STAFF | {Role.CREDITOR_ADMIN}),
+        ("/cartas", "Cartas", STAFF | CREDITOR),
         ("/score", "Score", STAFF),
         ("/sandbox", "Mensagens (sandbox)", STAFF | CREDITOR),
     ]),

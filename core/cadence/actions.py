@@ -88,7 +88,7 @@ async def send(session: AsyncSession, action_id: uuid.UUID,
         return []
     channel = Channel(action.channel)
     debtor_id = DebtorId(action.debtor_id)
-    verdict = await guard.check(session, debtor_id, channel, now)
+    verdict = await guard.check(session, debtor_id, channel, now, reserve=True)
     if not verdict.allowed:
         zone = (await session.execute(select(Debtor.timezone).where(
             Debtor.id == debtor_id))).scalar_one()
@@ -108,7 +108,7 @@ async def send(session: AsyncSession, action_id: uuid.UUID,
     dispatch = await prepare(session, OutboundMessage(
         channel, debtor_id, tuple(DebtId(d) for d in action.debt_ids),
         template=action.template, cause_kind=CauseKind.CADENCE_STEP, cause_id=action.id))
-    interaction = await deliver(session, dispatch.id)
+    interaction = await deliver(session, dispatch.id, at=now)
     status = DispatchStatus(dispatch.status)
     action.dispatch_id = dispatch.id
     action.interaction_id = interaction.id if interaction is not None else None

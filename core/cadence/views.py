@@ -28,6 +28,7 @@ REASON_LABELS = {
     "closed_day": "dia sem contato permitido",
     "outside_hours": "fora do horário permitido",
     "tenant_window": "fora do horário do credor",
+    "tenant_quiet_day": "dia sem contatos definido pelo credor",
     "day_over": "o dia já terminou",
     "cap_day": "limite diário de contatos atingido",
     "cap_week": "limite semanal de contatos atingido",

@@ -227,10 +227,11 @@ async def _provider_send(dispatch: MessageDispatch, settings: Settings,
 
 
 async def deliver(session: AsyncSession, dispatch_id: uuid.UUID, *,
-                  storage: Storage | None = None,
-                  settings: Settings | None = None) -> Interaction | None:
-    """Send a prepared message and record the attempt. Idempotent: a message already
-    handled is left as it is (and None returned when it was)."""
+                  storage: Storage | None = None, settings: Settings | None = None,
+                  at: dt.datetime | None = None) -> Interaction | None:
+    """Send a prepared message and record the attempt (at `at`, now by default: the
+    moment the caller's guard judged). Idempotent: a message already handled is left as
+    it is (and None returned when it was)."""
     settings = settings or get_settings()
     dispatch = (await session.execute(select(MessageDispatch).where(
         MessageDispatch.id == dispatch_id).with_for_update())).scalar_one()
@@ -240,7 +241,7 @@ async def deliver(session: AsyncSession, dispatch_id: uuid.UUID, *,
         result = await _provider_send(dispatch, settings, storage)
         dispatch.status, dispatch.status_reason = result.status, result.reason
         dispatch.provider_message_id = result.provider_message_id
-    now = dt.datetime.now(dt.UTC)
+    now = at or dt.datetime.now(dt.UTC)
     dispatch.updated_at = now
     if dispatch.status != DispatchStatus.FAILED or dispatch.provider_message_id:
         dispatch.sent_at = now

@@ -4,6 +4,15 @@ The key is an HMAC-SHA256 of the normalised CPF/CNPJ with the deployment's secre
 (`REGUA_CONTACT_KEY_SECRET`), and the table is reached only through SECURITY DEFINER
 functions that add to a count and read counts back (migration 0004; 0008 reads a range
 of days): agency caps hold across creditors while no tenant's rows cross the wall.
+
+Every statement here is a primary-key lookup (`debtor_key`, `channel`, `day`): a count
+is one row upserted, a week's counts one index range of at most 5 channels × 14 days,
+whatever the size of the table. The guard reads them once per attempt, never per debtor
+in a loop (the cadence's plan counts nothing; its sends ask one by one).
+
+Two senders of different creditors may reach the same debtor at once: `hold` serialises
+them (an advisory lock on the key and channel, until the transaction ends), so the second
+reads the first's attempt before it decides.
 """
 
 from __future__ import annotations
@@ -56,3 +65,12 @@ async def daily_counts(session: AsyncSession, document: str, first: dt.date,
              " FROM regua_contact_counts_between(:k, :a, :b)"),
         {"k": debtor_key(document), "a": first, "b": last})
     return {(day, Channel(ch)): DayCount(a, n) for day, ch, a, n in rows}
+
+
+async def hold(session: AsyncSession, document: str, channel: Channel) -> None:
+    """Until the caller's transaction ends, no other transaction holds this document's
+    counter on `channel`: check the caps, then record the attempt, as one step."""
+    digest = hashlib.sha256(debtor_key(document) + channel.value.encode()).digest()
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext('regua.contact_cap'), :k)"),
+        {"k": int.from_bytes(digest[:4], "big", signed=True)})

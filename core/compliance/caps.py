@@ -1,9 +1,9 @@
 """Frequency caps per debtor and channel, per local day and week, across every creditor.
 
-The limits are agency policy (`REGUA_CONTACT_CAPS`, defaults in `core.settings`); the
-counts come from the agency-wide counter (`core.collection.agency_counts`), which only
-ever answers counts for a document the caller already knows. A week runs Monday to
-Sunday in the debtor's zone.
+The limits are agency policy (`REGUA_CONTACT_CAPS`, defaults in `core.settings`), which a
+tenant's policy may lower for its own debtors (never raise); the counts come from the
+agency-wide counter (`core.collection.agency_counts`), which only ever answers counts for
+a document the caller already knows. A week runs Monday to Sunday in the debtor's zone.
 """
 
 from __future__ import annotations
@@ -30,12 +30,23 @@ class Breach:
     until: dt.date  # the first local day on which this cap no longer holds
 
 
-def limits(channel: Channel) -> Mapping[str, int]:
-    """The agency's caps for `channel` (attempts_day, attempts_week, answered_day, ...)."""
+@dataclass(frozen=True)
+class Limits:
+    """The caps that hold for a channel: by kind (attempts_day, attempts_week,
+    answered_day, ...), and the kinds where the creditor's own is the lower one."""
+
+    values: Mapping[str, int]
+    by_creditor: frozenset[str] = frozenset()
+
+
+def limits(channel: Channel, own: Mapping[str, int] | None = None) -> Limits:
+    """The agency's caps for `channel`, lowered where the creditor's `own` are lower."""
+    agency: dict[str, int] = {}
     for name, values in get_settings().contact_caps.items():
         if name == channel.value:
-            return {str(kind): limit for kind, limit in values.items()}
-    return {}
+            agency = {str(kind): limit for kind, limit in values.items()}
+    lower = {k: v for k, v in (own or {}).items() if k in agency and v < agency[k]}
+    return Limits({**agency, **lower}, frozenset(lower))
 
 
 def week_of(day: dt.date) -> tuple[dt.date, dt.date]:
@@ -47,8 +58,7 @@ def _plural(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
-def breach(channel: Channel, day: dt.date, counts: Counts,
-           caps: Mapping[str, int]) -> Breach | None:
+def breach(channel: Channel, day: dt.date, counts: Counts, caps: Limits) -> Breach | None:
     """The first cap that `counts` reach on local `day`, or None."""
     monday, sunday = week_of(day)
     today = counts.get((day, channel), DayCount())
@@ -64,13 +74,14 @@ def breach(channel: Channel, day: dt.date, counts: Counts,
             ("attempts_day", "cap_day", "hoje", day + dt.timedelta(days=1)),
             ("answered_week", "cap_answered_week", "nesta semana", sunday + dt.timedelta(days=1)),
             ("attempts_week", "cap_week", "nesta semana", sunday + dt.timedelta(days=1))):
-        cap = caps.get(kind)
+        cap = caps.values.get(kind)
         if cap is None or totals[kind] < cap:
             continue
         what = (_plural(cap, "contato atendido", "contatos atendidos")
                 if kind.startswith("answered") else _plural(cap, "tentativa", "tentativas"))
-        return Breach(code, f"limite de {what} por {label} {period} atingido para este devedor, "
-                            "somando todos os credores", until)
+        whose = " definido pelo credor" if kind in caps.by_creditor else ""
+        return Breach(code, f"limite{whose} de {what} por {label} {period} atingido para este "
+                            "devedor, somando todos os credores", until)
     return None
 
 

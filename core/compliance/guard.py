@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.access import ContactPointId, DebtId, DebtorId, TenantId, access_debtor
 from core.auth.principal import Principal
-from core.collection import contacts, interactions
+from core.collection import agency_counts, contacts, interactions
 from core.collection.workable import DebtFacts, HoldSpan, blocker, blocker_label, is_active
 from core.compliance import caps, policy
 from core.compliance.windows import closed_at, law_window, narrow, next_open
@@ -76,20 +76,26 @@ def _aware(at: dt.datetime) -> dt.datetime:
 
 
 def next_allowed(channel: Channel, at: dt.datetime, *, state: str | None, zone: str,
-                 tenant_windows: policy.TenantWindows | None = None,
+                 tenant: policy.TenantPolicy | None = None,
                  counts: caps.Counts | None = None) -> dt.datetime | None:
-    """The first moment from `at` on when the window is open and no cap holds, counting
-    only the attempts already made (None: the window never opens)."""
+    """The first moment from `at` on when the window is open, the day is not one of the
+    tenant's quiet days and no cap holds, counting only the attempts already made (None:
+    the window never opens)."""
+    own = tenant or policy.NO_POLICY
     place = ZoneInfo(zone)
-    window = narrow(law_window(state, channel), (tenant_windows or {}).get(channel))
-    limits = caps.limits(channel)
+    window = narrow(law_window(state, channel), own.windows.get(channel))
+    limits = caps.limits(channel, own.caps.get(channel))
     moment: dt.datetime | None = _aware(at)
     for _ in range(60):
         assert moment is not None
         moment = next_open(window, state, place, moment)
-        if moment is None or counts is None:
-            return moment
-        hit = caps.breach(channel, moment.astimezone(place).date(), counts, limits)
+        if moment is None:
+            return None
+        day = moment.astimezone(place).date()
+        if day in own.quiet_days:
+            moment = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=place)
+            continue
+        hit = caps.breach(channel, day, counts, limits) if counts is not None else None
         if hit is None:
             return moment
         moment = dt.datetime.combine(hit.until, dt.time(0), tzinfo=place)
@@ -97,23 +103,30 @@ def next_allowed(channel: Channel, at: dt.datetime, *, state: str | None, zone: 
 
 
 def check_calendar(channel: Channel, at: dt.datetime, *, state: str | None, zone: str,
-                   tenant_windows: policy.TenantWindows | None = None,
+                   tenant: policy.TenantPolicy | None = None,
                    counts: caps.Counts | None = None) -> Verdict:
-    """Windows and holidays in `zone` for a debtor of `state`, and the caps over `counts`
-    when given. Needs no database."""
+    """Windows and holidays in `zone` for a debtor of `state`, the tenant's windows, quiet
+    days and caps, and the caps over `counts` when given. Needs no database."""
+    own = tenant or policy.NO_POLICY
     local = _aware(at).astimezone(ZoneInfo(zone))
-    own = (tenant_windows or {}).get(channel)
-    closed = closed_at(law_window(state, channel), own, state, channel, local)
-    if closed is not None:
+    closed = closed_at(law_window(state, channel), own.windows.get(channel), state, channel,
+                       local)
+    # A day closed by law says so; a quiet day outranks the hour of the day.
+    if closed is not None and (closed.code in ("holiday", "closed_day")
+                               or local.date() not in own.quiet_days):
         code, reason = closed.code, closed.reason
+    elif local.date() in own.quiet_days:
+        code = "tenant_quiet_day"
+        reason = (f"{local:%d/%m/%Y} é um dia sem contatos definido pelo credor: nenhum "
+                  f"contato por {CHANNEL_LABELS[channel]}")
     else:
-        hit = (caps.breach(channel, local.date(), counts, caps.limits(channel))
-               if counts is not None else None)
+        limits = caps.limits(channel, own.caps.get(channel))
+        hit = caps.breach(channel, local.date(), counts, limits) if counts is not None else None
         if hit is None:
             return ALLOWED
         code, reason = hit.code, hit.reason
     return Verdict(False, code, reason, next_allowed(
-        channel, at, state=state, zone=zone, tenant_windows=tenant_windows, counts=counts))
+        channel, at, state=state, zone=zone, tenant=tenant, counts=counts))
 
 
 # When every debt is blocked, the reason that says most: a hold, then prescription, then
@@ -185,11 +198,18 @@ async def _contact_blocker(session: AsyncSession, debtor_id: DebtorId, channel: 
 
 async def check(session: AsyncSession, debtor_id: DebtorId, channel: Channel,
                 at: dt.datetime | None = None, *, debt_id: DebtId | None = None,
-                contact_point_id: ContactPointId | None = None) -> Verdict:
+                contact_point_id: ContactPointId | None = None,
+                reserve: bool = False) -> Verdict:
     """May `debtor_id` be contacted on `channel` at `at` (now by default)? Every rule.
 
     With `debt_id`, about that debt only; else the debtor may be contacted while one of
-    its debts may be worked. With `contact_point_id`, about that phone or address."""
+    its debts may be worked. With `contact_point_id`, about that phone or address.
+
+    `reserve`: the caller is about to make the attempt and record it (`interactions.
+    record`) in this transaction. The agency-wide counter of the debtor and channel is
+    held until the transaction ends, so a sender to the same debtor elsewhere (another
+    worker, another creditor) waits and then counts this attempt: both cannot pass a cap
+    that only one attempt fits under."""
     at = _aware(at) if at is not None else dt.datetime.now(dt.UTC)
     debtor = (await session.execute(select(Debtor).where(Debtor.id == debtor_id))).scalar_one()
     stopped = await _debts_blocker(session, debtor, debt_id, at)
@@ -197,18 +217,20 @@ async def check(session: AsyncSession, debtor_id: DebtorId, channel: Channel,
     if stopped is not None and (stopped.next_allowed_at is None or refused is not None):
         # After the hold, an opt-out would still refuse: no moment to promise.
         return Verdict(False, stopped.code, stopped.reason)
-    tenant_windows = await policy.windows_of(session, TenantId(debtor.tenant_id))
+    tenant = await policy.policy_of(session, TenantId(debtor.tenant_id))
     local_day = at.astimezone(ZoneInfo(debtor.timezone)).date()
+    if reserve and stopped is None and refused is None:
+        await agency_counts.hold(session, debtor.document, channel)
     counts = await caps.load_counts(session, debtor.document, local_day)
     if stopped is not None:
         assert stopped.next_allowed_at is not None
         return Verdict(False, stopped.code, stopped.reason, next_allowed(
             channel, stopped.next_allowed_at, state=debtor.state, zone=debtor.timezone,
-            tenant_windows=tenant_windows, counts=counts))
+            tenant=tenant, counts=counts))
     if refused is not None:
         return refused
     return check_calendar(channel, at, state=debtor.state, zone=debtor.timezone,
-                          tenant_windows=tenant_windows, counts=counts)
+                          tenant=tenant, counts=counts)
 
 
 async def record_blocked(session: AsyncSession, debtor_id: DebtorId, channel: Channel,
@@ -287,10 +309,10 @@ async def _answer_from_database(channel: Channel, at: dt.datetime, state: str | 
                 assert tenant_id is not None
                 if state is None:
                     raise ValidationFailed({"state": "informe a UF do devedor (--state)"})
-                windows = await policy.windows_of(session, TenantId(tenant_id))
+                tenant = await policy.policy_of(session, TenantId(tenant_id))
                 zone = debtor_zone(state)
                 return Answer(check_calendar(channel, at, state=state, zone=zone,
-                                             tenant_windows=windows), zone)
+                                             tenant=tenant), zone)
             checked = await access_debtor(session, principal, debtor_id)
             zone = (await session.execute(
                 select(Debtor.timezone).where(Debtor.id == checked))).scalar_one()

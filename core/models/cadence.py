@@ -180,3 +180,21 @@ class CadenceAction(TenantOwned, Base):
         Index("ix_cadence_action_open", "tenant_id", "day",
               postgresql_where="state = 'planned'"),
     )
+
+
+class CadencePlanMark(TenantOwned, Base):
+    """How far a tenant's day was planned: the database snapshot the run started from.
+
+    A rerun of the day looks only at debtors whose rows (debts due on a step's offset,
+    the debtor, its score, its enrolment, its holds) changed after that snapshot, so a
+    rerun with nothing new costs a small fraction of the first run (`core.cadence.engine`)."""
+
+    __tablename__ = "cadence_plan_mark"
+
+    day: Mapped[dt.date] = mapped_column(Date)
+    snapshot: Mapped[str] = mapped_column(Text)  # pg_current_snapshot() as text
+    planned_at: Mapped[dt.datetime] = created_at_column()
+    runs: Mapped[int] = mapped_column(Integer, default=1)
+
+    __table_args__ = (UniqueConstraint("tenant_id", "day"),)
+

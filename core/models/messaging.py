@@ -7,7 +7,7 @@ import uuid
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Index, String, Text, Uuid
+from sqlalchemy import CheckConstraint, Date, Index, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -100,3 +100,21 @@ class MessageDispatch(TenantOwned, Base):
         Index("ix_message_dispatch_debtor", "tenant_id", "debtor_id"),
         Index("ix_message_dispatch_created", "tenant_id", "created_at"),
     )
+
+
+class LetterBatch(TenantOwned, Base):
+    """A tenant's letters of one day in one print file (PDF) and its manifest (CSV) in
+    S3, for the print house; rewritten whole when the day's job runs again."""
+
+    __tablename__ = "letter_batch"
+
+    day: Mapped[dt.date] = mapped_column(Date)
+    letters: Mapped[int]
+    pages: Mapped[int]
+    pdf_key: Mapped[str] = mapped_column(String(500))
+    manifest_key: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime] = created_at_column()
+    updated_at: Mapped[dt.datetime] = created_at_column()
+
+    __table_args__ = (UniqueConstraint("tenant_id", "day"),)
+

@@ -11,7 +11,7 @@ import pays one small insert per batch. `report_dirty` has no unique key: concur
 writers never wait on each other's entry (an upsert would hold them until commit).
 
 Revision ID: 0019
-Revises: 0023
+Revises: 0022
 Create Date: 2026-12-05 15:00:00
 """
 
@@ -23,7 +23,7 @@ from alembic import op
 from migrations.rls import tenant_owned
 
 revision: str = "0019"
-down_revision: str | None = "0023"
+down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

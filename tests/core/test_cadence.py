@@ -15,12 +15,14 @@ from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.cadence import definition as cdef
 from core.cadence import engine, service
+from core.compliance import policy
 from core.db import Scope
 from core.errors import NotFound, ValidationFailed
 from core.ids import uuid7
 from core.models import (
     CadenceAction,
     CadenceEnrolment,
+    CadencePlanMark,
     ContactOptOut,
     ContactPoint,
     Debt,
@@ -59,9 +61,11 @@ def system(tenant_id: uuid.UUID) -> Principal:
 
 
 async def debtor(tenant_id: uuid.UUID, dues: list[dt.date], *, state: str = "SP",
-                 email: bool = True, phone: bool = True, amount: str = "300.00") -> uuid.UUID:
+                 email: bool = True, phone: bool = True, amount: str = "300.00",
+                 document: str | None = None) -> uuid.UUID:
     async with transaction(system(tenant_id)) as session:
-        person = Debtor(tenant_id=tenant_id, id=uuid7(), document=str(uuid.uuid4().int)[:11],
+        person = Debtor(tenant_id=tenant_id, id=uuid7(),
+                        document=document or str(uuid.uuid4().int)[:11],
                         document_kind="cpf", name="Ana Souza", state=state)
         session.add(person)
         if email:
@@ -134,6 +138,115 @@ async def test_a_rerun_adds_nothing_and_a_dry_run_writes_nothing(factory):
     second = await run(tenant.id)
     assert first.added == 6 and second.added == 0
     assert first.as_json()["by_step"] == second.as_json()["by_step"] == dry.as_json()["by_step"]
+
+
+async def whole_day(tenant_id: uuid.UUID) -> dict[str, object]:
+    """The day's plan as one from scratch would make it (the dry-run's selection)."""
+    async with transaction(system(tenant_id)) as session:
+        summary, _ = await engine.preview(session, TenantId(tenant_id), DAY,
+                                          now=dt.datetime(2027, 1, 1, tzinfo=dt.UTC))
+    return summary.as_json()
+
+
+async def test_a_rerun_plans_what_changed_since_the_first_and_nothing_else(factory, db):
+    tenant = await factory.tenant()
+    await load(tenant.id)
+    await debtor(tenant.id, [DAY, DAY - dt.timedelta(days=5)])
+    held = await debtor(tenant.id, [DAY - dt.timedelta(days=5)])
+    settled = await debtor(tenant.id, [DAY + dt.timedelta(days=3)])
+    small = await debtor(tenant.id, [DAY - dt.timedelta(days=20)], amount="50.00")
+    async with transaction(system(tenant.id)) as session:
+        session.add(Hold(tenant_id=tenant.id, id=uuid7(), debtor_id=held, kind="dispute",
+                         reason="contesta", starts_at=dt.datetime(2027, 1, 1, tzinfo=dt.UTC),
+                         set_by_email="a@b.c"))
+        await session.execute(text("UPDATE debt SET status = 'in_agreement'"
+                                   " WHERE debtor_id = :d"), {"d": settled})
+    # An import that began before the first run and commits after it: the first run
+    # cannot see its debtor, the rerun must.
+    late = uuid7()
+    async with db.transaction(Scope.tenant(tenant.id)) as other:
+        other.add(Debtor(tenant_id=tenant.id, id=late, document="52998224725",
+                         document_kind="cpf", name="Bruno Lima", state="SP"))
+        other.add(ContactPoint(tenant_id=tenant.id, id=uuid7(), debtor_id=late, kind="email",
+                               value="bruno@ex.com.br", source="portfolio"))
+        other.add(Debt(tenant_id=tenant.id, id=uuid7(), debtor_id=late, portfolio_id=uuid7(),
+                       last_portfolio_id=uuid7(), contract="C-LATE", installment=1,
+                       original_amount=Decimal("80.00"), current_balance=Decimal("80.00"),
+                       due_date=DAY + dt.timedelta(days=3)))
+        await other.flush()
+        first = await run(tenant.id)
+    assert first.added == 3  # D+0 e-mail and SMS, D+5 WhatsApp
+    assert (await run(tenant.id)).added == 1  # the late import's D-3 e-mail
+    assert (await run(tenant.id)).added == 0
+
+    # The dispute ends, the agreement breaks (the debt reopens), a fee lifts the small
+    # debt over the D+20 call's amount, and a new debtor arrives due in three days.
+    newcomer = await debtor(tenant.id, [DAY + dt.timedelta(days=3)])
+    async with transaction(system(tenant.id)) as session:
+        await session.execute(text("UPDATE hold SET ends_at = :t WHERE debtor_id = :d"),
+                              {"t": dt.datetime(2027, 3, 1, tzinfo=dt.UTC), "d": held})
+        await session.execute(text("UPDATE debt SET status = 'open' WHERE debtor_id = :d"),
+                              {"d": settled})
+        await session.execute(text("UPDATE debt SET current_balance = 150"
+                                   " WHERE debtor_id = :d"), {"d": small})
+    rerun = await run(tenant.id)
+    assert rerun.added == 4
+    for person, step_day in ((late, -3), (held, 5), (settled, -3), (small, 20),
+                             (newcomer, -3)):
+        assert [a.step_day for a in await actions_of(tenant.id, person)] == [step_day]
+    assert rerun.as_json()["by_step"] == (await whole_day(tenant.id))["by_step"]
+    assert (await run(tenant.id)).added == 0
+
+
+async def test_the_calendar_blocks_holidays_and_quiet_days_and_times_the_windows(factory):
+    holiday = dt.date(2027, 7, 9)  # a Friday, São Paulo's Revolução Constitucionalista
+    six_in_sp = dt.datetime(2027, 7, 9, 9, 0, tzinfo=dt.UTC)  # 07:00 on Noronha
+
+    async def plan(tenant_id: uuid.UUID) -> None:
+        async with transaction(system(tenant_id)) as session:
+            await engine.run(session, TenantId(tenant_id), holiday, now=six_in_sp)
+
+    async def sms_of(tenant_id: uuid.UUID, person: uuid.UUID) -> tuple[object, ...]:
+        [sms] = [a for a in await actions_of(tenant_id, person) if a.channel == "sms"]
+        return sms.state, sms.reason, sms.send_after
+
+    tenant = await factory.tenant()
+    await load(tenant.id)
+    in_sp = await debtor(tenant.id, [holiday])  # D0: e-mail and SMS
+    in_rj = await debtor(tenant.id, [holiday], state="RJ")
+    on_noronha = await debtor(tenant.id, [holiday], state="PE")
+    async with transaction(system(tenant.id)) as session:
+        await session.execute(text("UPDATE debtor SET timezone = 'America/Noronha'"
+                                   " WHERE id = :d"), {"d": on_noronha})
+    await plan(tenant.id)
+    assert await sms_of(tenant.id, in_sp) == ("blocked", "holiday", None)
+    assert [a.state for a in await actions_of(tenant.id, in_sp) if a.channel == "email"] \
+        == ["planned"]  # a mailbox knows no holiday
+    assert await sms_of(tenant.id, in_rj) == ("planned", None, dt.datetime(
+        2027, 7, 9, 11, 0, tzinfo=dt.UTC))  # 08:00 in Rio
+    assert await sms_of(tenant.id, on_noronha) == ("planned", None, dt.datetime(
+        2027, 7, 9, 10, 0, tzinfo=dt.UTC))  # 08:00 on the islands
+
+    quiet = await factory.tenant()
+    await load(quiet.id)
+    async with transaction(staff(quiet.id)) as session:
+        await policy.set_policy(session, staff(quiet.id), TenantId(quiet.id),
+                                {"quiet_days": [holiday.isoformat()]})
+    person = await debtor(quiet.id, [holiday], state="RJ")
+    await plan(quiet.id)
+    assert {(a.channel, a.state, a.reason) for a in await actions_of(quiet.id, person)} == {
+        ("email", "blocked", "tenant_quiet_day"), ("sms", "blocked", "tenant_quiet_day")}
+
+
+async def test_a_rerun_after_a_new_version_plans_the_whole_day_again(factory):
+    tenant = await factory.tenant()
+    await load(tenant.id)
+    waiting = await debtor(tenant.id, [DAY - dt.timedelta(days=12)])
+    assert (await run(tenant.id)).added == 0  # no step on D+12 yet
+    await load(tenant.id, YAML + "  - day: 12\n    channels: [sms]\n")
+    assert (await run(tenant.id)).added == 1
+    [sms] = await actions_of(tenant.id, waiting)
+    assert (sms.step_day, sms.channel) == (12, "sms")
 
 
 async def test_every_stop_holds_and_a_debt_resumes_where_the_calendar_is(factory):
@@ -284,10 +397,13 @@ async def test_a_second_tenant_sees_neither_the_cadences_nor_the_actions(factory
         assert await service.list_cadences(session, TenantId(beta.id)) == []
         seen = (await session.execute(select(CadenceAction).where(
             CadenceAction.debtor_id == person))).all()
-    assert seen == []
+        marks = (await session.execute(select(CadencePlanMark))).all()
+    assert seen == [] and marks == []
     async with transaction(staff(alfa.id)) as session:
         assert [c.name for c in await service.list_cadences(session, TenantId(alfa.id))] \
             == ["Régua padrão"]
+        assert [m.day for m in (await session.execute(select(CadencePlanMark))).scalars()] \
+            == [DAY]
 
 
 SCORED = """

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import uuid
 
 import pytest
 from sqlalchemy import select, text
@@ -89,3 +90,25 @@ async def test_a_late_failure_report_gets_the_fallback_from_the_sweep(factory, d
     assert await send(tenant.id, follow[0]) == []
     states = {(a.channel, a.state) for a in await actions_of(tenant.id, person)}
     assert states == {("whatsapp", "failed"), ("sms", "sent")}
+
+
+async def test_two_creditors_sending_to_one_debtor_at_once_pass_the_cap_once(
+        factory, database_url, via_sandbox):
+    # The agency allows one SMS a day per debtor, whoever sends it. Two workers send the
+    # day's SMS of two creditors to the same person at the same moment.
+    document = str(uuid.uuid4().int)[:11]
+    actions_by_tenant = {}
+    for _ in range(2):
+        tenant = await factory.tenant()
+        set_address(database_url, tenant.id, ADDRESS)
+        await load(tenant.id)
+        person = await debtor(tenant.id, [DAY], document=document)  # D0: e-mail and SMS
+        await run(tenant.id)
+        [sms] = [a for a in await actions_of(tenant.id, person) if a.channel == "sms"]
+        actions_by_tenant[tenant.id] = (person, sms.id)
+    await asyncio.gather(*(send(tenant_id, action_id)
+                           for tenant_id, (_, action_id) in actions_by_tenant.items()))
+    outcomes = sorted([(a.state, a.reason) for tenant_id, (person, _) in actions_by_tenant.items()
+                       for a in await actions_of(tenant_id, person) if a.channel == "sms"])
+    assert outcomes == [("blocked", "cap_day"), ("sent", None)]
+

@@ -16,11 +16,12 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import httpx
 import psycopg
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from core.access import ContactPointId, DebtId, DebtorId, transaction
 from core.auth.principal import Principal
@@ -39,6 +40,7 @@ from core.models import (
     Debtor,
     EntryKind,
     Interaction,
+    LetterBatch,
     MessageDispatch,
 )
 from core.settings import Settings, get_settings
@@ -522,6 +524,50 @@ async def test_letters_are_rendered_to_pdf_and_batched_into_the_days_print_file(
             MessageDispatch.tenant_id == first.tenant_id))).scalars())
     assert again.letters == 2 and again.pdf_key == batch.pdf_key
     assert printed == [batch.pdf_key, batch.pdf_key]
+
+
+async def test_the_nightly_job_files_yesterdays_letters_for_the_letters_page(
+        factory, database_url, channel_settings, client, worker):
+    from core.jobs import PERIODIC, scoped
+    from core.jobs import send as send_job
+
+    declared = PERIODIC["channels.print_letters"]
+    assert declared.per_tenant and declared.daily_at == dt.time(0, 30)
+    alfa, beta = await factory.tenant("Alfa"), await factory.tenant("Beta")
+    for document in ("52998224725", "11144477735"):
+        placed = await place(factory, database_url, tenant=alfa, document=document)
+        async with transaction(placed.principal) as session:
+            await send(session, OutboundMessage(Channel.LETTER, placed.debtor_id),
+                       settings=channel_settings)
+    async with transaction(placed.principal) as session:  # both went out yesterday
+        await session.execute(text("UPDATE message_dispatch SET sent_at = sent_at"
+                                   " - interval '1 day' WHERE channel = 'letter'"))
+    with scoped(Scope.tenant(alfa.id)):
+        send_job("channels.print_letters", str(alfa.id))
+    worker.join("default", timeout=30_000)
+
+    listing = await client.get(f"/cartas?credor={alfa.id}", headers=alfa.admin.headers)
+    assert listing.status_code == 200
+    yesterday = dt.datetime.now(ZoneInfo("America/Sao_Paulo")).date() - dt.timedelta(days=1)
+    row = listing.text.split(yesterday.strftime("%d/%m/%Y"), 1)[1].split("</tr>", 1)[0]
+    assert '<td class="num">2</td>' in row
+    async with transaction(placed.principal) as session:
+        batch = (await session.execute(select(LetterBatch))).scalar_one()
+    assert (batch.day, batch.letters) == (yesterday, 2) and batch.pages >= 2
+    pdf = await client.get(f"/cartas/{batch.id}/pdf", headers=alfa.admin.headers)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert f'filename="cartas-{yesterday.isoformat()}.pdf"' in pdf.headers["content-disposition"]
+    manifest = await client.get(f"/cartas/{batch.id}/manifesto", headers=alfa.admin.headers)
+    assert manifest.content.decode("utf-8-sig").startswith(";".join(letters.MANIFEST_HEADER))
+
+    # Beta's staff find neither the list nor the files; Beta's scope holds no batch.
+    for path in (f"/cartas?credor={alfa.id}", f"/cartas/{batch.id}/pdf",
+                 f"/cartas/{batch.id}/manifesto"):
+        assert (await client.get(path, headers=beta.admin.headers)).status_code == 404
+    async with transaction(creditor(beta.id)) as session:
+        assert (await session.execute(select(LetterBatch))).scalars().all() == []
+    empty = await client.get("/cartas", headers=beta.admin.headers)
+    assert "Nenhum arquivo de cartas ainda" in empty.text
 
 
 def test_a_letter_renders_to_a_pdf_with_portuguese_text() -> None:

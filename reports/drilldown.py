@@ -20,7 +20,7 @@ from core.masking import mask_document, sees_in_full
 from core.models import CHANNEL_LABELS, DEBT_STATUS_LABELS
 from legal.escalation.models import PATH_LABELS, STATE_LABELS
 from reports.dashboard import NO_CADENCE, Filters, parse_filters
-from reports.families import BAND_LABELS, BAND_SQL, CONTACT_OUTCOMES, Range, _list
+from reports.families import BAND_LABELS, BAND_SQL, CONTACT_OUTCOMES, Range, sql_list
 from reports.refresh import tenant_clock
 
 LIMIT = 500
@@ -43,7 +43,7 @@ FIGURES: dict[str, tuple[str, str, str]] = {
         d.debtor_id IN (SELECT i.debtor_id FROM interaction i
           WHERE i.tenant_id = :tenant AND {IN_RANGE.format(c="i.started_at")}
             AND i.channel = :key AND i.direction = 'outbound'
-            AND i.outcome IN {_list(CONTACT_OUTCOMES)})"""),
+            AND i.outcome IN {sql_list(CONTACT_OUTCOMES)})"""),
     "mensagem": ("Títulos das mensagens enviadas: {label}", "debtor", """
         d.id IN (SELECT unnest(a.debt_ids) FROM cadence_action a
           WHERE a.tenant_id = :tenant AND a.day >= :start_day AND a.day < :end_day

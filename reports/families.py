@@ -67,7 +67,7 @@ CONTACT_OUTCOMES = ("answered", "wrong_party", "delivered", "read", "replied")
 RPC_OUTCOMES = ("answered", "read", "replied")
 
 
-def _list(values: tuple[str, ...]) -> str:
+def sql_list(values: tuple[str, ...]) -> str:
     return "(" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
@@ -105,8 +105,8 @@ CONTACT = f"""
 SELECT i.tenant_id, {_month("i.started_at")} AS month, {DEBTOR_DIMS}, i.channel,
        count(*) FILTER (WHERE i.direction = 'outbound' AND i.outcome <> 'blocked') AS attempts,
        count(*) FILTER (WHERE i.direction = 'outbound'
-                        AND i.outcome IN {_list(CONTACT_OUTCOMES)}) AS contacts,
-       count(*) FILTER (WHERE i.direction = 'outbound' AND i.outcome IN {_list(RPC_OUTCOMES)}
+                        AND i.outcome IN {sql_list(CONTACT_OUTCOMES)}) AS contacts,
+       count(*) FILTER (WHERE i.direction = 'outbound' AND i.outcome IN {sql_list(RPC_OUTCOMES)}
                         AND coalesce(i.details->>'disposition', '') <> 'not_debtor'
                         AND coalesce(i.details->>'dial_outcome', '') <> 'abandoned') AS rpc,
        count(*) FILTER (WHERE i.direction = 'inbound') AS inbound

@@ -47,8 +47,9 @@ MAX_TEXT = 100_000
 # Fields whose column has another name.
 COLUMN_OF = {"admin_email": "email", "admin_name": "full_name", "layout": "layout_name"}
 # Fields stored normalized, whose input may run longer than their column: a CNPJ with its
-# punctuation, a state by its name ("Rio Grande do Norte" for RN).
-INPUT_LENGTHS = {"cnpj": 32, "document": 32, "state": 32}
+# punctuation, a state by its name ("Rio Grande do Norte" for RN), a CNJ process number
+# with its dots and dash.
+INPUT_LENGTHS = {"cnpj": 32, "document": 32, "state": 32, "court_number": 32}
 
 LABELS = {
     "email": "e-mail", "password": "senha", "full_name": "nome completo", "role": "perfil",

@@ -236,6 +236,7 @@ async def two_tenants(factory: Factory) -> tuple[TenantFixture, TenantFixture]:
     return await factory.tenant("Alfa"), await factory.tenant("Beta")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups off the markers
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # The SIP interop tests bind fixed loopback ports: under xdist they run one after
     # another on one worker.

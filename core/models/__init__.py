@@ -1,5 +1,6 @@
 """Every ORM model, imported here so Alembic and the app see one metadata."""
 
+from core.import_mode import ImportMode
 from core.models.activity import (
     CauseKind,
     DebtorEvent,
@@ -40,7 +41,6 @@ from core.models.collection import (
     Debt,
     Debtor,
     DebtStatus,
-    ImportMode,
     Portfolio,
     PortfolioStatus,
 )

@@ -26,16 +26,10 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, TenantOwned, created_at_column
+from core.import_mode import ImportMode  # the models' modes, kept light for the readers
 from core.zones import DEFAULT_ZONE
 
 MONEY = Numeric(14, 2)
-
-
-class ImportMode(StrEnum):
-    INCREMENTAL = "incremental"  # add and update; leave the rest alone
-    FULL = "full"  # the file is the whole open portfolio: absent open debts are withdrawn
-    SETTLEMENT = "settlement"  # a "baixa" file: the listed debts were settled with the creditor
-    RECALL = "recall"  # the creditor takes the listed debts back
 
 
 class PortfolioStatus(StrEnum):

@@ -205,7 +205,7 @@ class PortfolioController(Controller):
         async with transaction(request.user) as session:
             found = await service.access_portfolio(session, request.user, portfolio_id)
             portfolio = await service.get_portfolio(session, found)
-            tenant_limits = await limits.of_tenant(session, portfolio.tenant_id)
+            tenant_limits = await service.tenant_limits(session, portfolio.tenant_id)
         return await asyncio.to_thread(service.preview, portfolio,
                                        data.mapping if data else None, tenant_limits)
 
@@ -278,7 +278,7 @@ class IntakeLimitsController(Controller):
         """The limits in force, the tenant's overrides, the defaults and the maxima."""
         async with transaction(request.user) as session:
             found = await access_tenant(session, request.user, tenant_id)
-            return limits.described(await limits.stored(session, found))
+            return limits.described(await service.stored_limits(session, found))
 
     @put("/", guards=[requires(Role.ADMIN, Role.CREDITOR_ADMIN)])
     async def replace(self, request: Req, tenant_id: FromPath[uuid.UUID],
@@ -288,4 +288,4 @@ class IntakeLimitsController(Controller):
         chosen = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not None}
         async with transaction(request.user) as session:
             found = await access_tenant(session, request.user, tenant_id)
-            return await limits.set_for_tenant(session, request.user, found, chosen)
+            return await service.set_tenant_limits(session, request.user, found, chosen)

@@ -6,23 +6,20 @@ no tenant passes) and may be set per tenant in `tenant.intake_limits` (JSON: the
 that differ from the defaults), anywhere from its minimum up to the maximum. The reader
 (`formats.reader`) refuses a file past a limit before reading it where the file says
 enough (its size, a workbook's directory, its header, a sheet's declared dimension), and
-otherwise as soon as reading meets the excess, naming what and where.
+otherwise as soon as reading meets the excess, naming what and where. (This module
+holds the rules only: the file-reading process imports it without the ORM. A tenant's
+limits are read and set by `service`.)
 """
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from core import audit
-from core.auth.principal import Principal
 from core.errors import ValidationFailed
-from core.models import Tenant
-from core.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from core.settings import Settings
 
 MB = 1024 * 1024
 
@@ -68,6 +65,9 @@ MINIMA = {"file_mb": 1, "unpacked_mb": 1, "ratio": 2, "rows": 1, "columns": 2,
 
 
 def maxima(settings: Settings | None = None) -> Limits:
+    # Imported here: the file-reading process uses this module without settings.
+    from core.settings import get_settings
+
     s = settings or get_settings()
     return Limits(file_mb=s.intake_max_file_mb, unpacked_mb=s.intake_max_unpacked_mb,
                   ratio=s.intake_max_ratio, rows=s.intake_max_rows,
@@ -112,39 +112,7 @@ def effective(overrides: dict[str, Any] | None, settings: Settings | None = None
     return Limits(**{n: min(getattr(chosen, n), getattr(ceiling, n)) for n in NAMES})
 
 
-async def stored(session: AsyncSession, tenant_id: uuid.UUID) -> dict[str, Any] | None:
-    """The tenant's overrides as kept (RLS: only a tenant the session may see)."""
-    value: dict[str, Any] | None = (await session.execute(
-        select(Tenant.intake_limits).where(Tenant.id == tenant_id))).scalar_one_or_none()
-    return value
-
-
-async def of_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> Limits:
-    return effective(await stored(session, tenant_id))
-
-
-def of_tenant_sync(conn: Any, tenant_id: uuid.UUID) -> Limits:
-    """The same from a psycopg connection (the import pipeline's)."""
-    row = conn.execute("SELECT intake_limits FROM tenant WHERE id = %s", (tenant_id,)).fetchone()
-    return effective(row[0] if row else None)
-
-
 def described(overrides: dict[str, Any] | None) -> dict[str, Any]:
     """What the API shows: the limits in force, the overrides, defaults and maxima."""
     return {"limits": asdict(effective(overrides)), "overrides": overrides or {},
             "defaults": asdict(defaults()), "maxima": asdict(maxima()), "labels": LABELS}
-
-
-async def set_for_tenant(session: AsyncSession, principal: Principal, tenant_id: uuid.UUID,
-                         raw: Any) -> dict[str, Any]:
-    """Replace the tenant's overrides (an empty object: back to the defaults), audited."""
-    overrides = parse(raw)
-    tenant = (await session.execute(
-        select(Tenant).where(Tenant.id == tenant_id).with_for_update())).scalar_one()
-    before = tenant.intake_limits
-    tenant.intake_limits = overrides or None
-    await session.flush()
-    await audit.record(session, principal.actor, "tenant.intake_limits_set",
-                       tenant_id=tenant.id, entity="tenant", entity_id=tenant.id,
-                       before={"intake_limits": before}, after={"intake_limits": overrides})
-    return described(overrides)

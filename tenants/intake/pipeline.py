@@ -40,7 +40,7 @@ from core.runtime import get_storage
 from core.settings import get_settings
 from core.storage import MissingObject
 from tenants.intake import counters, limits
-from tenants.intake.formats import confined, parsing
+from tenants.intake.formats import confined, parsing, reader
 from tenants.intake.load.file_keys import SpillingKeys
 from tenants.intake.load.store import MergeCounts, PortfolioWriter, PreparedBatch
 
@@ -258,13 +258,15 @@ def _import_file(settings: Any, scope: Scope, row: dict[str, Any], path: Path, d
     progress.update(force=True, file_sha256=digest, file_size=size, bytes_total=size,
                     phase="reading")
     mode = ImportMode(row["mode"])
-    tenant_limits = limits.of_tenant_sync(progress_conn, tenant_id)
+    kept = progress_conn.execute("SELECT intake_limits FROM tenant WHERE id = %s",
+                                 (tenant_id,)).fetchone()
+    tenant_limits = limits.effective(kept[0] if kept else None)
     try:
         # The file is read in a process of its own: a file built to exhaust memory
         # kills that process only, and this import fails saying so.
         fmt = confined.sniff(path, row["sheet"], tenant_limits)
         mapping = parsing.match_headers(fmt.headers, row["mapping"], mode)
-    except parsing.FileError as exc:
+    except (parsing.FileError, reader.FileError) as exc:
         return _fail(progress, str(exc))
 
     reports = parsing.Reports(tmp, fmt.headers)

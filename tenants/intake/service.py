@@ -30,6 +30,7 @@ from core.models import (
     ImportMode,
     Portfolio,
     PortfolioStatus,
+    Tenant,
 )
 from core.runtime import get_db, get_storage
 from core.settings import get_settings
@@ -61,7 +62,7 @@ async def create_upload(
     if not file_name.strip():
         raise ValidationFailed({"file_name": "informe o nome do arquivo"})
     if file_size is not None:
-        refusal = reader.too_large(file_size, await limits.of_tenant(session, tenant_id))
+        refusal = reader.too_large(file_size, await tenant_limits(session, tenant_id))
         if refusal:
             raise ValidationFailed({"file_size": refusal})
     parsed_mode = parse_mode(mode)
@@ -127,9 +128,9 @@ async def import_file(actor: audit.Actor, tenant_id: uuid.UUID, file: Path, *,
     confined.warm_up()  # its imports run while the file is hashed
     db = get_db()
     async with db.transaction(Scope.tenant(tenant_id)) as session:
-        tenant_limits = await limits.of_tenant(session, tenant_id)
+        allowed = await tenant_limits(session, tenant_id)
     try:
-        reader.check_size((await asyncio.to_thread(file.stat)).st_size, tenant_limits)
+        reader.check_size((await asyncio.to_thread(file.stat)).st_size, allowed)
     except reader.FileError as exc:
         raise ValidationFailed({"file": _sentence(str(exc))}) from None
     digest = await asyncio.to_thread(sha256_of, file)
@@ -206,7 +207,7 @@ async def receive_upload(scope: Scope, actor: audit.Actor,
     db, storage = get_db(), get_storage()
     async with db.transaction(scope) as session:
         portfolio = await get_portfolio(session, portfolio_id)
-        tenant_limits = await limits.of_tenant(session, portfolio.tenant_id)
+        allowed = await tenant_limits(session, portfolio.tenant_id)
     if portfolio.status != PortfolioStatus.UPLOADING:
         raise Conflict({"status": f"o arquivo já foi recebido ({portfolio.status})"})
     try:
@@ -217,13 +218,13 @@ async def receive_upload(scope: Scope, actor: audit.Actor,
     refusal = None
     digest = None
     try:
-        reader.check_size(size, tenant_limits)
+        reader.check_size(size, allowed)
     except reader.FileError as exc:
         refusal = str(exc)
     if refusal is None:
         digest = await asyncio.to_thread(_sha256_of_object, portfolio.file_key)
         try:
-            await asyncio.to_thread(preview, portfolio, None, tenant_limits)
+            await asyncio.to_thread(preview, portfolio, None, allowed)
         except ValidationFailed as exc:
             refusal = ("; ".join(exc.detail.values()) if isinstance(exc.detail, dict)
                        else exc.detail)
@@ -411,6 +412,34 @@ async def open_debt_figures(session: AsyncSession) -> dict[uuid.UUID, dict[str, 
     )
     return {tenant: {"debts": debts, "balance": balance, "debtors": debtors}
             for tenant, debts, balance, debtors in rows}
+
+
+# ---- a tenant's limits on files ----------------------------------------------------------
+
+async def stored_limits(session: AsyncSession, tenant_id: uuid.UUID) -> dict[str, Any] | None:
+    """The tenant's overrides as kept (RLS: only a tenant the session may see)."""
+    value: dict[str, Any] | None = (await session.execute(
+        select(Tenant.intake_limits).where(Tenant.id == tenant_id))).scalar_one_or_none()
+    return value
+
+
+async def tenant_limits(session: AsyncSession, tenant_id: uuid.UUID) -> limits.Limits:
+    return limits.effective(await stored_limits(session, tenant_id))
+
+
+async def set_tenant_limits(session: AsyncSession, principal: Principal,
+                            tenant_id: uuid.UUID, raw: Any) -> dict[str, Any]:
+    """Replace the tenant's overrides (an empty object: back to the defaults), audited."""
+    overrides = limits.parse(raw)
+    tenant = (await session.execute(
+        select(Tenant).where(Tenant.id == tenant_id).with_for_update())).scalar_one()
+    before = tenant.intake_limits
+    tenant.intake_limits = overrides or None
+    await session.flush()
+    await audit.record(session, principal.actor, "tenant.intake_limits_set",
+                       tenant_id=tenant.id, entity="tenant", entity_id=tenant.id,
+                       before={"intake_limits": before}, after={"intake_limits": overrides})
+    return limits.described(overrides)
 
 
 # ---- layouts ---------------------------------------------------------------------------

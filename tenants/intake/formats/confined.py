@@ -6,8 +6,8 @@ the import read in a child process that only reads: it opens the file, parses it
 sends the records back, and the asking process (the web app, a worker) validates and
 writes them. A watchdog thread here kills the child when its resident memory passes the
 tenant's limit, and its address space is capped well above that as a last resort; either
-way only the child dies, and the caller gets a `FileError` saying the file needs more
-memory than it may have.
+way only the child dies, and the caller gets a `reader.FileError` saying the file needs
+more memory than it may have.
 
 A fresh interpreter spends seconds importing polars and the readers, so each process that
 reads files starts one small server (`python -m tenants.intake.formats.confined`) that
@@ -44,7 +44,7 @@ import polars as pl
 import psutil
 
 from core.formatting import int_br
-from tenants.intake.formats import parsing, reader
+from tenants.intake.formats import reader
 from tenants.intake.formats.reader import FileFormat
 from tenants.intake.limits import MB, Limits
 
@@ -193,7 +193,7 @@ class _Reader:
         # Killed here for its memory or by the kernel's out-of-memory killer, or aborted
         # by native code that could not allocate (Rust aborts then).
         if self.over_memory.is_set() or code in (-signal.SIGKILL, -signal.SIGABRT):
-            return parsing.FileError(memory_message(self.limits))
+            return reader.FileError(memory_message(self.limits))
         return RuntimeError(f"the file-reading process ended with code {code}")
 
     def receive_bytes(self) -> bytes:
@@ -210,9 +210,9 @@ class _Reader:
         if kind == "item":
             return value
         if kind == "file_error":
-            raise parsing.FileError(value)
+            raise reader.FileError(value)
         if kind == "memory":
-            raise parsing.FileError(memory_message(self.limits))
+            raise reader.FileError(memory_message(self.limits))
         raise RuntimeError(f"reading the file failed in its process:\n{value}")
 
     def __enter__(self) -> _Reader:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import ValidationFailed
-from core.models import ImportMode
+from core.import_mode import ImportMode
 
 
 @dataclass(frozen=True)

@@ -194,27 +194,30 @@ def send(name: str, *args: Any, **kwargs: Any) -> None:
     lookup(name).send(*args, **kwargs)
 
 
-def enqueue_after_commit(session: AsyncSession, name: str, *args: Any, **kwargs: Any) -> None:
-    """Send the job `name` with `args` once `session`'s transaction commits; drop it on
-    rollback. An unknown name fails here, in the request, not later in the worker."""
+def enqueue_after_commit(session: AsyncSession, name: str, *args: Any,
+                         delay: dt.timedelta | None = None, **kwargs: Any) -> None:
+    """Send the job `name` with `args` once `session`'s transaction commits (to be run
+    `delay` later, when given); drop it on rollback. An unknown name fails here, in the
+    request, not later in the worker."""
     message_actor = lookup(name)
     sync: Session = session.sync_session
-    pending: list[tuple[Any, tuple[Any, ...], dict[str, Any], Scope | None]]
+    pending: list[tuple[Any, tuple[Any, ...], dict[str, Any], int | None, Scope | None]]
     pending = sync.info.setdefault("regua_pending_jobs", [])
     if not pending:
         event.listen(sync, "after_commit", _flush_jobs, once=True)
         event.listen(sync, "after_rollback", _drop_jobs, once=True)
-    pending.append((message_actor, args, kwargs, sync.info.get("scope")))
+    delay_ms = max(0, int(delay.total_seconds() * 1000)) if delay is not None else None
+    pending.append((message_actor, args, kwargs, delay_ms or None, sync.info.get("scope")))
 
 
 def _flush_jobs(sync: Session) -> None:
     pending = sync.info.pop("regua_pending_jobs", [])
     if event.contains(sync, "after_rollback", _drop_jobs):
         event.remove(sync, "after_rollback", _drop_jobs)
-    for message_actor, args, kwargs, scope in pending:
+    for message_actor, args, kwargs, delay_ms, scope in pending:
         token = _current_scope.set(scope)
         try:
-            message_actor.send(*args, **kwargs)
+            message_actor.send_with_options(args=args, kwargs=kwargs, delay=delay_ms)
         finally:
             _current_scope.reset(token)
 

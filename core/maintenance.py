@@ -37,14 +37,20 @@ from core.settings import MAINTENANCE_DB_ROLE, get_settings
 log = logging.getLogger("regua.maintenance")
 
 
-async def all_tenant_ids() -> list[uuid.UUID]:
+async def tenants_where(query: str) -> list[uuid.UUID]:
+    """The tenant ids a query across every tenant returns (its first column), read under
+    the maintenance role: how a sweep finds the tenants it has work in."""
     engine = owner_engine(get_settings())
     try:
         async with engine.begin() as conn:
             await conn.execute(text(f"SET LOCAL ROLE {MAINTENANCE_DB_ROLE}"))
-            return [r[0] for r in await conn.execute(text("SELECT id FROM tenant"))]
+            return [r[0] for r in await conn.execute(text(query))]
     finally:
         await engine.dispose()
+
+
+async def all_tenant_ids() -> list[uuid.UUID]:
+    return await tenants_where("SELECT id FROM tenant")
 
 
 async def operator_scope() -> Scope:

@@ -257,9 +257,9 @@ def _share_interest(sim: Simulation, option: Option) -> dict[str, str]:
 # ---- approvals -------------------------------------------------------------------------
 
 async def decide(principal: Principal, request_id: uuid.UUID, accept: bool | None,
-                 reason: str | None) -> uuid.UUID:
-    """A supervisor or the creditor answers a request; the agreement then awaits
-    acceptance, or is cancelled with the reason."""
+                 reason: str | None, *, at: dt.datetime | None = None) -> uuid.UUID:
+    """A supervisor or the creditor answers a request (at `at`, now by default); the
+    agreement then awaits acceptance, or is cancelled with the reason."""
     async with transaction(principal) as session:
         request = (await session.execute(select(ApprovalRequest).where(
             ApprovalRequest.id == request_id).with_for_update())).scalar_one_or_none()
@@ -281,7 +281,7 @@ async def decide(principal: Principal, request_id: uuid.UUID, accept: bool | Non
             Agreement.id == request.agreement_id).with_for_update())).scalar_one()
         creditor = (await session.execute(select(Tenant.trade_name).where(
             Tenant.id == agreement.tenant_id))).scalar_one()
-        now = dt.datetime.now(dt.UTC)
+        now = at or dt.datetime.now(dt.UTC)
         request.status = ApprovalStatus.ACCEPTED if accept else ApprovalStatus.REFUSED
         request.reason = text or None
         request.decided_by = principal.user_id
@@ -303,7 +303,7 @@ async def decide(principal: Principal, request_id: uuid.UUID, accept: bool | Non
             agreement.cancel_reason = f"recusado pelo {level}: {text}"[:500]
             notice = notices.refused_notice(creditor, agreement)
         agreement.updated_at = now
-        request.debtor_notice = await notices.tell_debtor(session, agreement, notice)
+        request.debtor_notice = await notices.tell_debtor(session, agreement, notice, now)
         await audit.record(session, principal.actor,
                            "agreement.approved" if accept else "agreement.refused",
                            tenant_id=agreement.tenant_id, entity="agreement",

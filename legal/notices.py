@@ -1,11 +1,12 @@
 """What the proposer and the debtor are told when an approval request is answered.
 
 - The debtor: a message through the channels (the platform's `aviso` template) by
-  e-mail and by SMS, on each channel with a usable contact point whose window is open
-  now. An approved proposal carries the one-time acceptance link; a refused one says it
-  was not approved and invites another negotiation. The decider's reason is not sent: it
-  is written for the agent. A channel whose window is closed is recorded as blocked on
-  the debtor's timeline, and the answer says so, so the agent knows to call.
+  e-mail and by SMS, on each channel with a usable contact point. An approved proposal
+  carries the one-time acceptance link; a refused one says it was not approved and
+  invites another negotiation. The decider's reason is not sent: it is written for the
+  agent. A channel whose window is closed now (night, Sunday, a holiday) gets the message
+  when it next opens, and the answer says when; one that never opens is recorded as
+  blocked on the debtor's timeline, and the answer says so, so the agent knows to call.
 - The proposer: the answer waits on the agent desktop until it is marked as seen.
 """
 
@@ -15,6 +16,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,8 +30,8 @@ from core.collection import contacts
 from core.compliance import guard
 from core.compliance import policy as contact_policy
 from core.errors import NotFound
-from core.formatting import brl, date_br
-from core.models import CauseKind, Channel, Debtor, DispatchStatus
+from core.formatting import brl, date_br, datetime_br
+from core.models import CauseKind, Channel, Debtor, DispatchStatus, Tenant
 from legal.models import (
     APPROVAL_LEVEL_LABELS,
     Agreement,
@@ -66,6 +68,11 @@ def refused_notice(creditor: str, agreement: Agreement) -> Notice:
                " outra: fale conosco."))
 
 
+async def _tenant_zone(session: AsyncSession, tenant_id: uuid.UUID) -> str:
+    return (await session.execute(select(Tenant.timezone).where(
+        Tenant.id == tenant_id))).scalar_one()
+
+
 async def tell_debtor(session: AsyncSession, agreement: Agreement, notice: Notice,
                       now: dt.datetime | None = None) -> str:
     """Send `notice` to the agreement's debtor; what happened, in a sentence."""
@@ -78,13 +85,14 @@ async def tell_debtor(session: AsyncSession, agreement: Agreement, notice: Notic
     now = now or dt.datetime.now(dt.UTC)
     sent: list[str] = []
     held: list[str] = []
+    zone = ZoneInfo(await _tenant_zone(session, debtor.tenant_id))
     for channel, label in CHANNELS:
         points = await contacts.usable(session, DebtorId(debtor.id), channel)
         if not points:
             continue
         verdict = guard.check_calendar(channel, now, state=debtor.state, zone=debtor.timezone,
                                        tenant=tenant_policy)
-        if not verdict.allowed:
+        if not verdict.allowed and verdict.next_allowed_at is None:
             await guard.record_blocked(session, DebtorId(debtor.id), channel, verdict,
                                        cause_kind=CauseKind.SYSTEM, process=channels.PROCESS,
                                        contact_point_id=points[0].id, cause_id=agreement.id,
@@ -94,9 +102,13 @@ async def tell_debtor(session: AsyncSession, agreement: Agreement, notice: Notic
         dispatch = await channels.enqueue(session, channels.OutboundMessage(
             channel=channel, debtor_id=DebtorId(debtor.id), debt_ids=debt_ids,
             template=NOTICE_NAME, contact_point_id=ContactPointId(points[0].id), notice=notice,
-            cause_kind=CauseKind.SYSTEM, cause_id=agreement.id))
+            cause_kind=CauseKind.SYSTEM, cause_id=agreement.id),
+            not_before=verdict.next_allowed_at)
         if dispatch.status == DispatchStatus.FAILED:
             held.append(f"{label} não enviado ({dispatch.status_reason})")
+        elif verdict.next_allowed_at is not None:
+            held.append(f"{label} agendado para {datetime_br(verdict.next_allowed_at, zone)}"
+                        f" ({verdict.reason})")
         else:
             sent.append(label)
     what = "link de aceite enviado" if notice.link else "resposta enviada"

@@ -6,14 +6,12 @@ import datetime as dt
 import logging
 import uuid
 
-from sqlalchemy import text
-
 from core.access import TenantId, transaction
 from core.auth.principal import Principal
 from core.cadence import actions, engine
-from core.db import Scope, owner_engine
+from core.db import Scope
 from core.jobs import actor, enqueue_after_commit, periodic
-from core.settings import MAINTENANCE_DB_ROLE, get_settings
+from core.maintenance import tenants_where
 
 log = logging.getLogger("regua.cadence")
 
@@ -55,18 +53,9 @@ async def send_action(tenant: str, action_id: str) -> None:
 
 
 async def _tenants_with_open_actions() -> list[uuid.UUID]:
-    """Tenants with planned or sent actions, read under the maintenance role."""
-    engine_ = owner_engine(get_settings())
-    try:
-        async with engine_.begin() as conn:
-            await conn.execute(text(f"SET LOCAL ROLE {MAINTENANCE_DB_ROLE}"))
-            rows = await conn.execute(text(
-                "SELECT DISTINCT tenant_id FROM cadence_action"
-                " WHERE state IN ('planned', 'sent', 'delivered')"
-                " AND day >= CAST(now() AS date) - 10"))
-            return [r[0] for r in rows]
-    finally:
-        await engine_.dispose()
+    return await tenants_where(
+        "SELECT DISTINCT tenant_id FROM cadence_action"
+        " WHERE state IN ('planned', 'sent', 'delivered') AND day >= CAST(now() AS date) - 10")
 
 
 @actor("cadence.sweep", max_retries=3)

@@ -4,7 +4,9 @@ The cadence (or an agent) decides *when*; this module decides nothing about timi
 `send(session, message)` renders the tenant's template for the debtor's debts, sends it
 through the channel's provider and records the attempt as an `interaction`;
 `enqueue(session, message)` does the rendering now and the sending in a job
-(`channels.deliver`) once the caller's transaction commits.
+(`channels.deliver`) once the caller's transaction commits, or not before a given moment
+(a window closed now): the delayed job sends it then, and the `channels.send_due` sweep
+sends what a lost job left waiting.
 """
 
 from __future__ import annotations
@@ -237,11 +239,17 @@ async def deliver(session: AsyncSession, dispatch_id: uuid.UUID, *,
         MessageDispatch.id == dispatch_id).with_for_update())).scalar_one()
     if dispatch.interaction_id is not None:
         return None
+    now = at or dt.datetime.now(dt.UTC)
+    if dispatch.not_before is not None and dispatch.status == DispatchStatus.QUEUED:
+        if now < dispatch.not_before:
+            return None  # early: its delayed job or the sweep comes back
+        if not await _still_usable(session, dispatch):
+            dispatch.status = DispatchStatus.FAILED
+            dispatch.status_reason = "o contato deixou de ser utilizável antes do envio"
     if dispatch.status == DispatchStatus.QUEUED:
         result = await _provider_send(dispatch, settings, storage)
         dispatch.status, dispatch.status_reason = result.status, result.reason
         dispatch.provider_message_id = result.provider_message_id
-    now = at or dt.datetime.now(dt.UTC)
     dispatch.updated_at = now
     if dispatch.status != DispatchStatus.FAILED or dispatch.provider_message_id:
         dispatch.sent_at = now
@@ -273,13 +281,37 @@ async def send(session: AsyncSession, message: OutboundMessage, *,
     return interaction
 
 
-async def enqueue(session: AsyncSession, message: OutboundMessage) -> MessageDispatch:
-    """Render and write the message now; send it in a job after the caller commits."""
+async def enqueue(session: AsyncSession, message: OutboundMessage, *,
+                  not_before: dt.datetime | None = None) -> MessageDispatch:
+    """Render and write the message now; send it in a job after the caller commits, and
+    not before `not_before` when given."""
     from core.jobs import enqueue_after_commit
 
     dispatch = await prepare(session, message)
-    enqueue_after_commit(session, "channels.deliver", str(dispatch.tenant_id), str(dispatch.id))
+    delay = None
+    if not_before is not None and dispatch.status == DispatchStatus.QUEUED:
+        dispatch.not_before = not_before
+        delay = not_before - dt.datetime.now(dt.UTC)
+    enqueue_after_commit(session, "channels.deliver", str(dispatch.tenant_id), str(dispatch.id),
+                         delay=delay)
     return dispatch
+
+
+async def _still_usable(session: AsyncSession, dispatch: MessageDispatch) -> bool:
+    """A message that waited for its window: is its contact point still usable (the
+    debtor may have opted out, or the number been found wrong, meanwhile)?"""
+    usable = await contacts.usable(session, DebtorId(dispatch.debtor_id),
+                                   Channel(dispatch.channel))
+    return any(point.id == dispatch.contact_point_id for point in usable)
+
+
+async def due(session: AsyncSession, now: dt.datetime) -> list[uuid.UUID]:
+    """The tenant's waiting messages whose moment has come and that are not sent yet."""
+    return list((await session.execute(select(MessageDispatch.id).where(
+        MessageDispatch.status == DispatchStatus.QUEUED,
+        MessageDispatch.interaction_id.is_(None),
+        MessageDispatch.not_before.is_not(None),
+        MessageDispatch.not_before <= now).order_by(MessageDispatch.not_before))).scalars())
 
 
 # ---- what providers say afterwards -------------------------------------------------------------

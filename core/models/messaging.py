@@ -91,11 +91,16 @@ class MessageDispatch(TenantOwned, Base):
     print_key: Mapped[str | None] = mapped_column(String(500))  # letters: the day's print file
     created_at: Mapped[dt.datetime] = created_at_column()
     sent_at: Mapped[dt.datetime | None]
+    # Not to be sent before this moment (a window that was closed when it was written).
+    not_before: Mapped[dt.datetime | None]
     updated_at: Mapped[dt.datetime] = created_at_column()
 
     __table_args__ = (
         CheckConstraint(f"channel IN {_in(Channel)}", name="channel"),
         CheckConstraint(f"status IN {_in(DispatchStatus)}", name="status"),
+        Index("ix_message_dispatch_waiting", "not_before",
+              postgresql_where="status = 'queued' AND interaction_id IS NULL"
+                               " AND not_before IS NOT NULL"),
         Index("ix_message_dispatch_provider", "provider", "provider_message_id"),
         Index("ix_message_dispatch_debtor", "tenant_id", "debtor_id"),
         Index("ix_message_dispatch_created", "tenant_id", "created_at"),

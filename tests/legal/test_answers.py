@@ -10,15 +10,18 @@ import re
 import uuid
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from core.access import transaction
+from core.access import ContactPointId, transaction
 from core.auth.principal import Principal
 from core.channels import sandbox, sms
+from core.channels import service as channels
+from core.collection import contacts
+from core.compliance import guard
 from core.db import Scope
 from core.debtors.file import debtor_file
 from core.errors import NotFound
-from core.models import DebtorEvent, Interaction, MessageDispatch
+from core.models import Channel, DebtorEvent, MessageDispatch
 from core.settings import get_settings
 from legal import agreements, notices, policy, simulator
 from legal.models import Agreement
@@ -61,6 +64,15 @@ async def _messages(tenant_id: uuid.UUID, agreement_id: uuid.UUID) -> list[Messa
             .order_by(MessageDispatch.channel))).scalars())
 
 
+def _open_hours() -> dt.datetime:
+    """The next moment SMS may reach a debtor in São Paulo (now, inside its window): the
+    decisions below are taken then, so the SMS goes at once whatever the clock says."""
+    now = dt.datetime.now(dt.UTC)
+    moment = guard.next_allowed(Channel.SMS, now, state="SP", zone="America/Sao_Paulo")
+    assert moment is not None
+    return moment
+
+
 async def _delivered(tenant_id: uuid.UUID, agreement_id: uuid.UUID,
                      count: int) -> list[MessageDispatch]:
     async def done() -> list[MessageDispatch] | None:
@@ -76,7 +88,8 @@ async def _delivered(tenant_id: uuid.UUID, agreement_id: uuid.UUID,
 async def test_an_approval_sends_the_debtor_the_link_and_tells_the_agent(
         client, db, book, database_url, via_sandbox, worker):
     made = await _pending(book, database_url, 3)
-    await agreements.decide(book["p_supervisor"], made.approval_request_id, True, "ok, parcelas")
+    await agreements.decide(book["p_supervisor"], made.approval_request_id, True, "ok, parcelas",
+                            at=_open_hours())
 
     email, text = await _delivered(book["alfa"].id, made.agreement_id, 2)
     assert (email.channel, text.channel) == ("email", "sms")
@@ -139,7 +152,7 @@ async def test_a_refusal_tells_the_debtor_without_the_reason_and_waits_for_the_a
         client, db, book, database_url, via_sandbox, worker):
     made = await _pending(book, database_url, 1)
     await agreements.decide(book["p_creditor"], made.approval_request_id, False,
-                            "desconto acima do que aceitamos")
+                            "desconto acima do que aceitamos", at=_open_hours())
     [email, _text] = await _delivered(book["alfa"].id, made.agreement_id, 2)
     mail = sandbox.received(via_sandbox, "smtp", email.provider_message_id)
     assert mail is not None and "não foi aprovada" in mail["text"]
@@ -167,27 +180,61 @@ async def test_a_refusal_tells_the_debtor_without_the_reason_and_waits_for_the_a
         assert (await session.execute(select(DebtorEvent.id))).first() is None
 
 
-async def test_an_sms_outside_its_window_waits_and_the_answer_says_so(db, book, database_url):
-    load_tasks()  # the e-mail's job is sent by name (and left queued here)
+async def test_an_sms_outside_its_window_goes_when_it_opens_and_the_answer_says_when(
+        db, book, database_url, via_sandbox):
+    load_tasks()  # the messages' jobs are sent by name (and left queued here)
     made = await _pending(book, database_url, 3)
     sunday = dt.datetime(2026, 12, 6, 15, tzinfo=dt.UTC)  # 12:00 in São Paulo, a Sunday
+    monday = dt.datetime(2026, 12, 7, 11, tzinfo=dt.UTC)  # 08:00, when the window opens
     system = Principal.system(Scope.tenant(book["alfa"].id))
     async with transaction(system) as session:
         agreement = (await session.execute(select(Agreement).where(
             Agreement.id == made.agreement_id))).scalar_one()
         told = await notices.tell_debtor(session, agreement,
                                          notices.refused_notice("Alfa", agreement), now=sunday)
-    assert told == ("Resposta enviada ao devedor por e-mail; SMS não enviado (domingo: contato"
-                    " por SMS não é permitido neste dia (permitido: seg a sex 08:00–20:00, sáb"
-                    " 08:00–14:00))")
+    assert told == ("Resposta enviada ao devedor por e-mail; SMS agendado para 07/12/2026 08:00"
+                    " (domingo: contato por SMS não é permitido neste dia (permitido: seg a sex"
+                    " 08:00–20:00, sáb 08:00–14:00))")
+    [email, text] = await _messages(book["alfa"].id, made.agreement_id)
+    assert (email.not_before, text.not_before) == (None, monday)
+
     async with transaction(system) as session:
-        blocked = (await session.execute(select(Interaction).where(
-            Interaction.cause_id == made.agreement_id, Interaction.channel == "sms"))
-        ).scalar_one()
-        assert (blocked.outcome, blocked.details) == ("blocked", {"reason": "closed_day"})
-        queued = (await session.execute(select(MessageDispatch.channel).where(
-            MessageDispatch.cause_id == made.agreement_id))).scalars().all()
-    assert queued == ["email"]
+        # Before its moment the SMS stays queued, and no sweep picks it.
+        assert await channels.deliver(session, text.id, at=monday - dt.timedelta(minutes=1)) \
+            is None
+        assert await channels.due(session, monday - dt.timedelta(minutes=1)) == []
+        assert await channels.due(session, monday) == [text.id]
+    async with transaction(system) as session:
+        attempt = await channels.deliver(session, text.id, at=monday)
+        assert attempt is not None and attempt.started_at == monday
+    [_, text] = await _messages(book["alfa"].id, made.agreement_id)
+    assert text.status == "sent" and text.sent_at == monday
+    assert sandbox.received(via_sandbox, sms.PROVIDER, text.provider_message_id) is not None
+    async with transaction(system) as session:
+        assert await channels.due(session, monday) == []
+
+
+async def test_a_waiting_sms_is_not_sent_after_the_debtor_opts_out(db, book, database_url):
+    load_tasks()
+    made = await _pending(book, database_url, 3)
+    sunday = dt.datetime(2026, 12, 6, 15, tzinfo=dt.UTC)
+    monday = dt.datetime(2026, 12, 7, 11, tzinfo=dt.UTC)
+    system = Principal.system(Scope.tenant(book["alfa"].id))
+    async with transaction(system) as session:
+        agreement = (await session.execute(select(Agreement).where(
+            Agreement.id == made.agreement_id))).scalar_one()
+        await notices.tell_debtor(session, agreement, notices.refused_notice("Alfa", agreement),
+                                  now=sunday)
+    [_, text] = await _messages(book["alfa"].id, made.agreement_id)
+    async with transaction(system) as session:
+        await contacts.opt_out(session, system, ContactPointId(text.contact_point_id), "sms",
+                               at=sunday + dt.timedelta(hours=2))
+    async with transaction(system) as session:
+        attempt = await channels.deliver(session, text.id, at=monday)
+    assert attempt is not None and attempt.outcome == "failed"
+    [_, text] = await _messages(book["alfa"].id, made.agreement_id)
+    assert (text.status, text.provider_message_id) == ("failed", None)
+    assert text.status_reason == "o contato deixou de ser utilizável antes do envio"
 
 
 def test_the_platforms_notice_templates_obey_the_template_rules(services):
@@ -201,3 +248,31 @@ def test_the_platforms_notice_templates_obey_the_template_rules(services):
         shown = templates.render(source, templates.sample_context(settings)).body
         assert templates.SAMPLE_NOTICE.link in shown
     assert not templates.has_default(Channel.WHATSAPP, templates.NOTICE_NAME)
+
+
+
+async def test_the_sweep_sends_a_waiting_message_whose_delayed_job_was_lost(
+        db, book, database_url, via_sandbox, worker):
+    from core.channels import tasks as channel_tasks
+
+    made = await _pending(book, database_url, 3)
+    sunday = dt.datetime(2027, 1, 3, 15, tzinfo=dt.UTC)  # its delayed job waits a month
+    system = Principal.system(Scope.tenant(book["alfa"].id))
+    async with transaction(system) as session:
+        agreement = (await session.execute(select(Agreement).where(
+            Agreement.id == made.agreement_id))).scalar_one()
+        await notices.tell_debtor(session, agreement, notices.refused_notice("Alfa", agreement),
+                                  now=sunday)
+    async def email_sent() -> bool:
+        return bool((await _messages(book["alfa"].id, made.agreement_id))[0].provider_message_id)
+
+    assert await wait_for(email_sent, seconds=30)  # the e-mail went at once
+    [_, text] = await _messages(book["alfa"].id, made.agreement_id)
+    assert text.status == "queued" and text.not_before > dt.datetime.now(dt.UTC)
+    # The month passes and the process holding the delayed job is gone: only the sweep
+    # knows the message is due.
+    async with transaction(system) as session:
+        await session.execute(update(MessageDispatch).where(MessageDispatch.id == text.id)
+                              .values(not_before=dt.datetime.now(dt.UTC)))
+    await channel_tasks.send_due.fn.__wrapped__()  # the job's coroutine, in this loop
+    await _delivered(book["alfa"].id, made.agreement_id, 2)

@@ -173,10 +173,10 @@ class _Reader:
         """How the reader ended, once its manager says (the figures are kept)."""
         if self.code is not None:
             return self.code
-        self.status.settimeout(30)
         try:
+            self.status.settimeout(30)
             data = self.status.recv(_ENDING.size, socket.MSG_WAITALL)
-        except OSError:
+        except OSError:  # gone already (a generator finalised late, at shutdown)
             return None
         if len(data) != _ENDING.size:
             return None

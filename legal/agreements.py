@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any, NewType
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,6 +38,7 @@ from core.ids import uuid7
 from core.models import Bucket, Debt, Debtor, DebtStatus, EntryKind, PaymentSource, Tenant
 from core.settings import get_settings
 from legal import notices
+from legal.access import access_agreement
 from legal.models import (
     AGREEMENT_STATUS_LABELS,
     APPROVAL_LEVEL_LABELS,
@@ -67,7 +68,6 @@ from legal.simulator import (
     simulate_in,
 )
 
-AgreementId = NewType("AgreementId", uuid.UUID)
 ZERO = Decimal("0.00")
 LINK_DAYS = 7
 # Who negotiates: agency staff and the creditor's admin; a creditor's viewer only reads.
@@ -83,15 +83,6 @@ RANK = {ApprovalLevel.AGENT: 0, ApprovalLevel.SUPERVISOR: 1, ApprovalLevel.CREDI
 DECIDERS = {ApprovalLevel.SUPERVISOR: frozenset({Role.SUPERVISOR, Role.ADMIN}),
             ApprovalLevel.CREDITOR: frozenset({Role.CREDITOR_ADMIN})}
 BUCKET_COLUMNS = {b: b.value for b in Bucket}
-
-
-async def access_agreement(session: AsyncSession, principal: Principal,
-                           agreement_id: uuid.UUID) -> AgreementId:
-    tenant_id = (await session.execute(select(Agreement.tenant_id).where(
-        Agreement.id == agreement_id))).scalar_one_or_none()
-    if tenant_id is None or not principal.may_work(tenant_id):
-        raise NotFound("acordo")
-    return AgreementId(agreement_id)
 
 
 def _may_negotiate(principal: Principal) -> None:

@@ -42,6 +42,7 @@ from core.models import ContactKind, ContactOptOut, ContactPoint, Debtor, Dispat
 from core.runtime import get_db
 from core.settings import Settings, get_settings
 from legal import agreements, pix, slips
+from legal.access import access_agreement
 from legal.models import Agreement, ApprovalLevel
 from legal.payment_models import AccessCode
 from legal.simulator import Option, open_debts, simulate_in
@@ -274,7 +275,7 @@ async def overview(tenant_id: uuid.UUID, debtor_id: uuid.UUID) -> Overview:
             Agreement.debtor_id == debtor_id, Agreement.status.in_(slips.ISSUABLE))
             .order_by(Agreement.created_at.desc()).limit(1))).scalar_one_or_none()
         if running is not None:
-            checked = await slips.access_agreement(session, principal, running.id)
+            checked = await access_agreement(session, principal, running.id)
             views = await slips.issue(session, principal, checked)
             return Overview(creditor, first, [], [], running.id, _slip_lines(views), [])
         try:
@@ -308,7 +309,7 @@ async def accept(tenant_id: uuid.UUID, debtor_id: uuid.UUID, option_number: int,
     token = urllib.parse.parse_qs(urllib.parse.urlsplit(link).query).get("t", [""])[0]
     await agreements.accept_by_link(token, ip, user_agent)
     async with transaction(principal) as session:
-        checked = await slips.access_agreement(session, principal, created.agreement_id)
+        checked = await access_agreement(session, principal, created.agreement_id)
         await slips.issue_and_send(session, principal, checked)
     return created.agreement_id
 
@@ -321,5 +322,5 @@ async def slip_pdf(tenant_id: uuid.UUID, debtor_id: uuid.UUID) -> bytes:
             .order_by(Agreement.created_at.desc()).limit(1))).scalar_one_or_none()
         if running is None:
             raise NotFound("nenhum acordo em andamento")
-        checked = await slips.access_agreement(session, principal, running)
+        checked = await access_agreement(session, principal, running)
         return await slips.slip_pdf(session, checked)

@@ -12,7 +12,6 @@ import io
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import NewType
 
 from fpdf import FPDF
 from sqlalchemy import select, text
@@ -38,22 +37,12 @@ from core.settings import Settings, get_settings
 from core.storage import Storage
 from core.storage_keys import slip_key
 from legal import boleto, pix
+from legal.access import AgreementId
 from legal.models import Agreement, AgreementDebt, Installment, InstallmentStatus
 from legal.payment_models import Slip
 
-AgreementId = NewType("AgreementId", uuid.UUID)
-
 # Statuses whose installments still get slips (drafts and dead agreements do not).
 ISSUABLE = ("active", "reinstated")
-
-
-async def access_agreement(session: AsyncSession, principal: Principal,
-                           agreement_id: uuid.UUID) -> AgreementId:
-    tenant_id = (await session.execute(select(Agreement.tenant_id).where(
-        Agreement.id == agreement_id))).scalar_one_or_none()
-    if tenant_id is None or not principal.may_work(tenant_id):
-        raise NotFound("acordo não encontrado")
-    return AgreementId(agreement_id)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from core.errors import NotFound
 from core.maintenance import operator_scope
 from core.runtime import get_db
 from legal import cnab, payments, slips
+from legal.access import access_agreement
 from portal.jobs import load_tasks
 
 
@@ -25,7 +26,7 @@ async def agreement_slips(agreement_id: str) -> list[dict[str, Any]]:
     try:
         principal = Principal.system(await operator_scope())
         async with transaction(principal) as session:
-            checked = await slips.access_agreement(session, principal, wanted)
+            checked = await access_agreement(session, principal, wanted)
             views = await slips.issue_and_send(session, principal, checked)
         return [v.as_json() for v in views]
     finally:

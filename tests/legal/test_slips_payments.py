@@ -17,6 +17,7 @@ from core.models import Debt, MessageDispatch, Payment
 from core.runtime import get_storage
 from core.settings import get_settings
 from legal import boleto, cnab, payments, pix, slips
+from legal.access import access_agreement
 from legal.models import Agreement, Installment
 from legal.payment_models import Slip, SlipPayment
 from tests.legal.helpers import build_agreement, creditor
@@ -29,7 +30,7 @@ def regua(*args: str) -> subprocess.CompletedProcess[str]:
 
 async def issue(built) -> list[slips.SlipView]:  # type: ignore[no-untyped-def]
     async with transaction(built.principal) as session:
-        checked = await slips.access_agreement(session, built.principal, built.agreement_id)
+        checked = await access_agreement(session, built.principal, built.agreement_id)
         return await slips.issue_and_send(session, built.principal, checked)
 
 
@@ -88,7 +89,7 @@ async def test_another_tenant_cannot_reach_the_agreement(factory, database_url) 
     stranger = creditor(other.id)
     async with transaction(stranger) as session:
         with pytest.raises(NotFound):
-            await slips.access_agreement(session, stranger, built.agreement_id)
+            await access_agreement(session, stranger, built.agreement_id)
 
 
 async def test_pix_webhook_settles_once_and_ignores_repeats(client, factory,

@@ -14,6 +14,7 @@ from core.access import DebtId, TenantId, transaction
 from core.collection import ledger
 from core.models import Bucket, Payment, PaymentSource
 from legal import fees, payments, slips, statement
+from legal.access import access_agreement
 from legal.payment_models import SlipKind
 from tests.legal.helpers import build_agreement
 
@@ -24,7 +25,7 @@ async def _month_with_payments(factory, database_url):  # type: ignore[no-untype
                                   placed=(("300.00", "20.00"),))
     today = dt.date.today()
     async with transaction(built.principal) as session:
-        checked = await slips.access_agreement(session, built.principal, built.agreement_id)
+        checked = await access_agreement(session, built.principal, built.agreement_id)
         views = await slips.issue(session, built.principal, checked)
         await fees.set_contract(session, built.principal, TenantId(tenant.id),
                                      fees.Contract((

@@ -94,7 +94,7 @@ async def test_agent_negotiates_and_the_creditor_decides(page, browser, live_ser
     queue = await tab.locator("#fila").inner_text()
     # The SMS goes now, or when the debtor's window next opens (this runs at any hour).
     assert "recusado" in queue
-    assert re.search(r"Resposta enviada ao devedor por e-mail (e SMS|; SMS agendado para"
+    assert re.search(r"Resposta enviada ao devedor por e-mail( e SMS|; SMS agendado para"
                      r" \d\d/\d\d/\d{4} \d\d:\d\d)", queue), queue
     await context.close()
 

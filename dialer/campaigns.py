@@ -173,18 +173,24 @@ def _manager(principal: Principal) -> None:
         raise Forbidden({"role": "apenas supervisores gerenciam campanhas"})
 
 
-async def create_campaign(session: AsyncSession, principal: Principal, tenant_id: TenantId,
-                          new: NewCampaign) -> Campaign:
-    _manager(principal)
+def campaign_errors(new: NewCampaign) -> dict[str, str]:
+    """What is wrong with a new campaign's settings, by field, in Portuguese."""
     errors: dict[str, str] = {}
-    name = new.name.strip()
-    if not 1 <= len(name) <= 120:
+    if not 1 <= len(new.name.strip()) <= 120:
         errors["name"] = "informe um nome de até 120 caracteres"
     errors.update(pacing_errors(new.mode, new.abandon_target, new.max_lines_per_agent))
     if new.ring_timeout_seconds < 15 or new.ring_timeout_seconds > 60:
         errors["ring_timeout_seconds"] = "entre 15 e 60 segundos"
     if not 0 <= new.wrap_up_seconds <= 600:
         errors["wrap_up_seconds"] = "entre 0 e 600 segundos"
+    return errors
+
+
+async def create_campaign(session: AsyncSession, principal: Principal, tenant_id: TenantId,
+                          new: NewCampaign) -> Campaign:
+    _manager(principal)
+    name = new.name.strip()
+    errors = campaign_errors(new)
     if errors:
         raise ValidationFailed(errors)
     taken = (await session.execute(select(Campaign.id).where(

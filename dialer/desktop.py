@@ -10,19 +10,24 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.access import transaction
+from core.access import access_tenant, transaction
 from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.debtors.file import debtor_file
 from core.debtors.schemas import DebtorFile
 from core.errors import Forbidden, NotFound, ValidationFailed
+from core.formatting import brl
 from core.models import Tenant
+from core.phones import normalize_phone
+from core.zones import ZONE_BY_UF
 from dialer import agenda, campaigns
 from dialer.models import (
     AgentSession,
@@ -30,8 +35,10 @@ from dialer.models import (
     CallOutcome,
     CallRecord,
     Campaign,
+    CampaignEntry,
     CampaignMode,
     CampaignStatus,
+    EntryState,
 )
 
 STATE_LABELS = {AgentState.READY: "Disponível", AgentState.TALKING: "Em ligação",
@@ -202,6 +209,9 @@ class Board:
     abandoned_today: int = 0
     answered_window: int = 0  # answered (bridged or abandoned) in the last 30 minutes
     abandoned_window: int = 0
+    listed: int = 0  # debtors on the list
+    waiting: int = 0  # of them, still to be reached (pending or being dialed)
+    filters_label: str = ""
 
     @property
     def answer_rate(self) -> Decimal | None:
@@ -286,6 +296,13 @@ async def boards(principal: Principal, now: dt.datetime | None = None) -> list[B
                 CallRecord.campaign_id == campaign.id,
                 CallRecord.ended_at >= now - WINDOW))).one()
             board.answered_window, board.abandoned_window = window
+            board.listed, board.waiting = (await session.execute(select(
+                func.count(),
+                func.count().filter(CampaignEntry.state.in_((EntryState.PENDING,
+                                                             EntryState.DIALING)))).where(
+                CampaignEntry.tenant_id == campaign.tenant_id,
+                CampaignEntry.campaign_id == campaign.id))).one()
+            board.filters_label = filters_label(campaign.filters)
             result.append(board)
         return result
 
@@ -307,6 +324,125 @@ async def set_campaign_status(principal: Principal, campaign_id: uuid.UUID,
     async with transaction(principal) as session:
         checked = await campaigns.access_campaign(session, principal, campaign_id)
         await campaigns.set_status(session, principal, checked, status)
+
+
+# ---- a new campaign, from the supervisor's form ------------------------------------------
+
+CAMPAIGN_FIELDS = ("tenant_id", "name", "mode", "days_overdue_min", "days_overdue_max",
+                   "amount_min", "amount_max", "states", "ring_timeout_seconds",
+                   "wrap_up_seconds", "callback_number", "start")
+
+
+def filters_label(filters: dict[str, Any]) -> str:
+    """A campaign's filters as a supervisor reads them."""
+    parts = []
+    if "days_overdue_min" in filters:
+        parts.append(f"atraso de {filters['days_overdue_min']} dias ou mais")
+    if "days_overdue_max" in filters:
+        parts.append(f"atraso até {filters['days_overdue_max']} dias")
+    if "amount_min" in filters:
+        parts.append(f"saldo a partir de {brl(filters['amount_min'])}")
+    if "amount_max" in filters:
+        parts.append(f"saldo até {brl(filters['amount_max'])}")
+    if filters.get("states"):
+        parts.append("UF " + ", ".join(filters["states"]))
+    return "; ".join(parts) or "todos os devedores com título em cobrança"
+
+
+def _campaign_form(form: Mapping[str, str]) -> tuple[campaigns.NewCampaign, dict[str, str]]:
+    """The form's typed strings as a new campaign, and what is wrong, by field."""
+    errors: dict[str, str] = {}
+    filters: dict[str, Any] = {}
+    for name in ("days_overdue_min", "days_overdue_max"):
+        raw = form.get(name, "").strip()
+        if raw:
+            if raw.isdigit():
+                filters[name] = int(raw)
+            else:
+                errors[name] = "informe um número de dias (0 ou mais)"
+    for name in ("amount_min", "amount_max"):
+        raw = form.get(name, "").strip().removeprefix("R$").strip()
+        if raw:
+            value = _decimal(raw)
+            if value is None or value < 0:
+                errors[name] = "informe um valor em reais (ex.: 1.500,00)"
+            else:
+                filters[name] = value
+    states = [s.strip().upper() for s in form.get("states", "").replace(";", ",").split(",")
+              if s.strip()]
+    if states:
+        unknown = [s for s in states if s not in ZONE_BY_UF]
+        if unknown:
+            errors["states"] = f"UF desconhecida: {', '.join(unknown)} (use siglas: SP, RJ)"
+        else:
+            filters["states"] = states
+    if ("days_overdue_min" in filters and "days_overdue_max" in filters
+            and filters["days_overdue_min"] > filters["days_overdue_max"]):
+        errors["days_overdue_max"] = "deve ser maior ou igual ao atraso mínimo"
+    if ("amount_min" in filters and "amount_max" in filters
+            and filters["amount_min"] > filters["amount_max"]):
+        errors["amount_max"] = "deve ser maior ou igual ao saldo mínimo"
+    whole = {}
+    for name, default in (("ring_timeout_seconds", 25), ("wrap_up_seconds", 20)):
+        raw = form.get(name, "").strip()
+        if not raw:
+            whole[name] = default
+        elif raw.isdigit():
+            whole[name] = int(raw)
+        else:
+            errors[name] = "informe um número de segundos"
+    callback = form.get("callback_number", "").strip() or None
+    if callback is not None:
+        normalized = normalize_phone(callback)
+        if normalized is None:
+            errors["callback_number"] = "telefone inválido (ex.: (11) 3000-0000)"
+        callback = normalized
+    new = campaigns.NewCampaign(
+        name=form.get("name", ""), mode=form.get("mode", "") or CampaignMode.PREDICTIVE,
+        ring_timeout_seconds=whole.get("ring_timeout_seconds", 25),
+        wrap_up_seconds=whole.get("wrap_up_seconds", 20), filters=filters,
+        callback_number=callback)
+    # The service's own checks too, so every wrong field shows at once (what the form
+    # could not read keeps the form's message).
+    return new, {**campaigns.campaign_errors(new), **errors}
+
+
+async def create_campaign(principal: Principal, form: Mapping[str, str]) -> tuple[uuid.UUID, int]:
+    """A supervisor's new campaign: created, its list built, and started when asked
+    (paused otherwise). Returns its id and how many debtors its list took."""
+    _supervisor(principal)
+    new, errors = _campaign_form(form)
+    async with transaction(principal) as session:
+        raw_tenant = form.get("tenant_id", "")
+        try:
+            tenant_id = await access_tenant(session, principal, uuid.UUID(raw_tenant))
+        except (ValueError, NotFound):
+            errors["tenant_id"] = "escolha o credor"
+        if errors:
+            raise ValidationFailed(errors)
+        try:
+            row = await campaigns.create_campaign(session, principal, tenant_id, new)
+        except ValidationFailed as exc:  # the service names its fields; so does the form
+            detail = exc.detail if isinstance(exc.detail, dict) else {"_": str(exc.detail)}
+            raise ValidationFailed({**errors, **detail}) from None
+        checked = await campaigns.access_campaign(session, principal, row.id)
+        added = await campaigns.build_list(session, principal, checked)
+        if form.get("start"):
+            await campaigns.set_status(session, principal, checked, CampaignStatus.ACTIVE)
+        return row.id, added
+
+
+async def refresh_list(principal: Principal, campaign_id: uuid.UUID) -> int:
+    """Add the debtors who now match the campaign's filters (those on it keep their
+    place and attempts); how many came in."""
+    _supervisor(principal)
+    async with transaction(principal) as session:
+        checked = await campaigns.access_campaign(session, principal, campaign_id)
+        status = (await session.execute(select(Campaign.status).where(
+            Campaign.id == checked))).scalar_one()
+        if status == CampaignStatus.STOPPED:
+            raise ValidationFailed({"_": "uma campanha encerrada não recebe devedores"})
+        return await campaigns.build_list(session, principal, checked)
 
 
 def _decimal(raw: str) -> Decimal | None:

@@ -22,6 +22,7 @@ from core.documents import strip_document
 from core.errors import NotFound
 from core.maintenance import operator_scope
 from core.runtime import get_db
+from portal.demo_desk import seed_desk
 from tenants import onboarding, users
 
 log = logging.getLogger("regua.demo")
@@ -111,6 +112,9 @@ async def seed() -> list[tuple[str, str, str]]:
         await _demo_protest(tenant_ids[slugs.index("banco-exemplo")])
     if tenant_ids:
         await _demo_case(tenant_ids[0])
+    operator_email = next(s[1] for s in STAFF if s[4] is Role.AGENT)
+    for tenant_id in tenant_ids:
+        await seed_desk(tenant_id, operator_email)
     for tenant_id in tenant_ids:  # last: the figures include the demos above
         await _demo_reports(tenant_id)
     return logins

@@ -21,6 +21,7 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, ServerSentEvent, ServerSentEventMessage, Template
 
+from core.access import transaction
 from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.auth.web import requires
@@ -28,6 +29,7 @@ from core.errors import DomainError, Forbidden, NotFound
 from dialer import agenda, campaigns, desktop, dispositions, events
 from legal import notices
 from portal.pages import page
+from tenants import onboarding
 
 Req = Request[Principal, str, Any]
 MultiForm = Annotated[dict[str, str | list[str]],
@@ -211,20 +213,28 @@ async def event_stream(request: Req) -> ServerSentEvent:
 BOARD_DONE = {"active": "Campanha em andamento.", "paused": "Campanha pausada.",
               "stopped": "Campanha encerrada.",
               "ritmo": "Ritmo de discagem salvo: o discador passa a usá-lo na próxima rodada."}
+NEW_CAMPAIGN = "nova"  # `editing` when the new-campaign form has errors
 
 
-async def _board(request: Req, status_code: int = 200, editing: uuid.UUID | None = None,
+async def _board(request: Req, status_code: int = 200,
+                 editing: uuid.UUID | str | None = None,
                  errors: dict[str, str] | None = None,
                  values: dict[str, str] | None = None) -> Template:
     try:
         found = await desktop.boards(request.user)
     except Forbidden as exc:
         raise PermissionDeniedException(detail=str(exc.detail)) from None
+    async with transaction(request.user) as session:
+        tenants = await onboarding.list_tenants(session)
+    done = BOARD_DONE.get(request.query_params.get("feito", ""))
+    if request.query_params.get("feito") in ("criada", "lista"):
+        listed = request.query_params.get("n", "0")
+        done = ("Campanha criada" if request.query_params["feito"] == "criada"
+                else "Lista atualizada") + f": {listed} devedor(es) entraram na lista."
     return page(request, "supervisor.html", status_code=status_code, boards=found,
-                modes=list(campaigns.MODE_LABELS.items()),
-                done=BOARD_DONE.get(request.query_params.get("feito", "")),
-                error=request.query_params.get("erro"), editing=editing,
-                errors=errors or {}, form=values or {})
+                modes=list(campaigns.MODE_LABELS.items()), tenants=tenants,
+                done=done, error=request.query_params.get("erro"), editing=editing,
+                new_campaign=NEW_CAMPAIGN, errors=errors or {}, form=values or {})
 
 
 @get("/atendimento/supervisao", guards=[SUPERVISORS])
@@ -249,6 +259,33 @@ async def campaign_pacing_form(request: Req, campaign_id: FromPath[uuid.UUID],
     return Redirect(f"/atendimento/supervisao?feito=ritmo#campanha-{campaign_id}")
 
 
+@post("/atendimento/supervisao/campanhas", guards=[SUPERVISORS])
+async def campaign_create_form(request: Req, data: Form) -> Template | Redirect:
+    values = {k: data.get(k, "") for k in desktop.CAMPAIGN_FIELDS}
+    try:
+        campaign_id, listed = await desktop.create_campaign(request.user, values)
+    except Forbidden as exc:
+        raise PermissionDeniedException(detail=str(exc.detail)) from None
+    except DomainError as exc:
+        errors = exc.detail if isinstance(exc.detail, dict) else {"_": exc.detail}
+        return await _board(request, exc.status_code, NEW_CAMPAIGN, errors, values)
+    return Redirect(f"/atendimento/supervisao?feito=criada&n={listed}#campanha-{campaign_id}")
+
+
+@post("/atendimento/campanhas/{campaign_id:uuid}/lista", guards=[SUPERVISORS])
+async def campaign_list_form(request: Req, campaign_id: FromPath[uuid.UUID]) -> Redirect:
+    try:
+        listed = await desktop.refresh_list(request.user, campaign_id)
+    except NotFound as exc:
+        raise NotFoundException(detail=str(exc.detail)) from None
+    except Forbidden as exc:
+        raise PermissionDeniedException(detail=str(exc.detail)) from None
+    except DomainError:
+        return Redirect("/atendimento/supervisao?erro=uma+campanha+encerrada+não+recebe"
+                        "+devedores")
+    return Redirect(f"/atendimento/supervisao?feito=lista&n={listed}#campanha-{campaign_id}")
+
+
 @post("/atendimento/campanhas/{campaign_id:uuid}/situacao", guards=[SUPERVISORS])
 async def campaign_status_form(request: Req, campaign_id: FromPath[uuid.UUID],
                                data: Form) -> Redirect:
@@ -266,5 +303,6 @@ async def campaign_status_form(request: Req, campaign_id: FromPath[uuid.UUID],
 
 handlers = [desktop_page, login_form, logout_form, state_form, next_form, disposition_form,
             answer_seen_form, hang_up_form, event_stream, supervisor_page,
-            campaign_status_form, campaign_pacing_form, preview_next_form,
+            campaign_status_form, campaign_pacing_form, campaign_create_form,
+            campaign_list_form, preview_next_form,
             preview_dial_form, preview_skip_form]

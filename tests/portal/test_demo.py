@@ -91,3 +91,21 @@ async def test_the_demo_seeds_its_own_tenants_and_a_user_of_every_role(db, facto
             .join(Tenant, Tenant.id == LegalCase.tenant_id)
             .where(Tenant.slug == "banco-exemplo"))).all()
     assert len(cases) == 1 and cases[0].dossier_version == 1 and cases[0].lawyer_id is not None
+
+    # The desks have work: an active campaign with its list, the operator's agenda with
+    # callbacks and promises (one broken), and a proposal waiting for the supervisor.
+    from dialer.models import AgendaItem, Campaign, CampaignEntry
+    from legal.models import ApprovalRequest
+
+    for tenant_id in demo:
+        async with db.transaction(Scope.tenant(tenant_id)) as session:
+            campaign = (await session.execute(select(Campaign))).scalar_one()
+            listed = (await session.execute(select(func.count()).select_from(CampaignEntry)
+                                            )).scalar()
+            kinds = sorted((await session.execute(select(AgendaItem.kind).where(
+                AgendaItem.state == "open"))).scalars())
+            waiting = (await session.execute(select(ApprovalRequest.level).where(
+                ApprovalRequest.status == "pending"))).scalars().all()
+        assert campaign.status == "active" and listed and listed > 100
+        assert kinds.count("callback") == 2 and kinds.count("promise") == 2, kinds
+        assert "supervisor" in waiting

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from core.access import TenantId, transaction
 from core.ids import uuid7
 from dialer import campaigns
-from dialer.models import CampaignEntry, EntryState
+from dialer.models import Campaign, CampaignEntry, EntryState
 from tests.core.test_collection_model import creditor, place
 from tests.dialer.test_campaigns import random_cpf, system
 
@@ -135,3 +135,62 @@ async def test_preview_files_of_another_tenant_are_not_found(client, factory, se
         assert answer.status_code == 404
     answer = await client.post("/atendimento/previa/proxima", headers=alfa.admin.headers)
     assert answer.status_code == 403
+
+
+async def test_a_supervisor_creates_a_campaign_and_its_list_from_the_board(client, factory,
+                                                                         services):
+    alfa, beta = await factory.tenant("Alfa"), await factory.tenant("Beta")
+    for days, document in ((45, random_cpf()), (10, random_cpf())):
+        await place(creditor(alfa.id), alfa.id, document=document, amount="500.00",
+                    due_dates=(dt.date.today() - dt.timedelta(days=days),))
+    boss = await factory.user("supervisor", tenant_ids=[alfa.id])
+    h = await headers_for(client, boss)
+    form = {"tenant_id": str(alfa.id), "name": "Atraso 30+", "mode": "progressive",
+            "days_overdue_min": "30", "states": "sp", "ring_timeout_seconds": "20",
+            "wrap_up_seconds": "15", "start": "1"}
+
+    # Each wrong field is named, in Portuguese, and nothing is created.
+    wrong = await client.post("/atendimento/supervisao/campanhas", headers=h, data={
+        **form, "days_overdue_max": "10", "states": "SP, XX", "amount_min": "muito",
+        "ring_timeout_seconds": "5", "callback_number": "123"})
+    assert wrong.status_code == 422
+    for message in ("deve ser maior ou igual ao atraso mínimo", "UF desconhecida: XX",
+                    "informe um valor em reais", "entre 15 e 60 segundos", "telefone inválido",
+                    "Campanha não criada: confira os 5 campos marcados"):
+        assert message in wrong.text, message
+    # Another tenant is not a choice: not even by its id.
+    other = await client.post("/atendimento/supervisao/campanhas", headers=h,
+                              data={**form, "tenant_id": str(beta.id)})
+    assert other.status_code == 422 and "escolha o credor" in other.text
+    async with transaction(system(beta.id)) as session:
+        assert (await session.execute(select(CampaignEntry.id))).first() is None
+
+    made = await client.post("/atendimento/supervisao/campanhas", headers=h, data=form,
+                             follow_redirects=True)
+    assert made.status_code == 200
+    assert "Campanha criada: 1 devedor(es) entraram na lista." in made.text
+    assert "atraso de 30 dias ou mais; UF SP" in made.text and "Progressivo" in made.text
+    async with transaction(system(alfa.id)) as session:
+        campaign = (await session.execute(select(Campaign))).scalar_one()
+    assert (campaign.status, campaign.ring_timeout_seconds, campaign.wrap_up_seconds) == (
+        "active", 20, 15)
+    again = await client.post("/atendimento/supervisao/campanhas", headers=h, data=form)
+    assert again.status_code == 422 and "já existe uma campanha com este nome" in again.text
+
+    # A debtor who now matches joins on "Atualizar lista"; those on it keep their place.
+    await place(creditor(alfa.id), alfa.id, document=random_cpf(), amount="900.00",
+                due_dates=(dt.date.today() - dt.timedelta(days=60),))
+    refreshed = await client.post(f"/atendimento/campanhas/{campaign.id}/lista", headers=h,
+                                  follow_redirects=True)
+    assert "Lista atualizada: 1 devedor(es) entraram na lista." in refreshed.text
+    assert "Lista: <strong>2</strong> devedor(es), 2 a alcançar" in refreshed.text
+
+    # Agents do not create campaigns; another tenant's supervisor does not see this one.
+    agent = await factory.user("agent", tenant_ids=[alfa.id])
+    ha = await headers_for(client, agent)
+    assert (await client.post("/atendimento/supervisao/campanhas", headers=ha,
+                              data=form)).status_code == 403
+    stranger = await factory.user("supervisor", tenant_ids=[beta.id])
+    hs = await headers_for(client, stranger)
+    assert (await client.post(f"/atendimento/campanhas/{campaign.id}/lista",
+                              headers=hs)).status_code == 404

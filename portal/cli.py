@@ -360,6 +360,12 @@ def _announce(url: str, logins: list[tuple[str, str, str]]) -> None:
         for label, email, password in logins:
             lines.append(f"    {email.ljust(width)}  senha: {password.ljust(secret)}  ({label})")
         lines.append("")
+        if get_settings().dialer_demo:
+            from dialer.engine.demo import demo_phone_uri
+
+            lines.append(f"  Telefone do operador em Atendimento: {demo_phone_uri('operador')}"
+                         " (atende sozinho)")
+            lines.append("")
     lines.append("  Ctrl-C encerra tudo.")
     click.echo("\n".join(lines) + "\n", err=False)
     sys.stdout.flush()

@@ -322,7 +322,12 @@ def up(demo: bool, port: int | None) -> None:
             from portal.demo import seed
 
             logins = _run_async(seed())
-        _announce(settings.public_url or f"http://{settings.host}:{port}", logins)
+        phone = None
+        if demo and not settings.sip_trunk_uri:
+            from dialer.engine.demo import demo_phone_uri
+
+            phone = demo_phone_uri("operador")
+        _announce(settings.public_url or f"http://{settings.host}:{port}", logins, phone)
         _uvicorn_server(port).run()
     except KeyboardInterrupt:
         # Ctrl-C before the web server took over, or re-raised by it after its own
@@ -351,7 +356,7 @@ def up(demo: bool, port: int | None) -> None:
     log.info("régua stopped (%.1f s)", time.monotonic() - started)
 
 
-def _announce(url: str, logins: list[tuple[str, str, str]]) -> None:
+def _announce(url: str, logins: list[tuple[str, str, str]], phone: str | None) -> None:
     lines = ["", f"  Régua em {url}", ""]
     if logins:
         lines.append("  Acessos de demonstração:")
@@ -360,12 +365,8 @@ def _announce(url: str, logins: list[tuple[str, str, str]]) -> None:
         for label, email, password in logins:
             lines.append(f"    {email.ljust(width)}  senha: {password.ljust(secret)}  ({label})")
         lines.append("")
-        if get_settings().dialer_demo:
-            from dialer.engine.demo import demo_phone_uri
-
-            lines.append(f"  Telefone do operador em Atendimento: {demo_phone_uri('operador')}"
-                         " (atende sozinho)")
-            lines.append("")
+        if phone:
+            lines += [f"  Telefone do operador em Atendimento: {phone} (atende sozinho)", ""]
     lines.append("  Ctrl-C encerra tudo.")
     click.echo("\n".join(lines) + "\n", err=False)
     sys.stdout.flush()

@@ -29,6 +29,7 @@ from core.errors import Forbidden, NotFound, ValidationFailed
 from core.ids import uuid7
 from core.masking import format_phone
 from core.models import CauseKind, Channel, ContactPoint, Outcome
+from core.scoring.rules import BAND_LABELS, SEGMENTS
 from dialer import agenda
 from dialer.models import (
     AgentSession,
@@ -74,8 +75,7 @@ DEFAULT_RETRY_RULES: dict[str, dict[str, int]] = {
 # ---- filters ---------------------------------------------------------------------------
 # Each filter turns its value into a SQL condition over the candidate debtor `d` and the
 # aggregate of its workable debts (`amount`: the balance, `oldest_due`: the oldest due
-# date). Segment and score band join the scoring tables once they exist: they are added
-# here as `"segments": ...`, `"score_min"/"score_max": ...`, and nothing else changes.
+# date), and the debtor's current score `s` (band and segments).
 
 def _money(name: str, value: Any) -> Decimal:
     try:
@@ -101,12 +101,27 @@ def _states(name: str, value: Any) -> list[str]:
     return [str(v).upper() for v in value]
 
 
+def _bands(name: str, value: Any) -> list[str]:
+    if not isinstance(value, list) or not value or not all(v in BAND_LABELS for v in value):
+        raise ValidationFailed({f"filters.{name}": "faixas de score: A, B, C ou D"})
+    return sorted(set(value))
+
+
+def _segments(name: str, value: Any) -> list[str]:
+    if not isinstance(value, list) or not value or not all(v in SEGMENTS for v in value):
+        raise ValidationFailed({f"filters.{name}": "segmentos: " + ", ".join(SEGMENTS)})
+    return sorted(set(value))
+
+
 FILTERS: dict[str, tuple[Callable[[str, Any], Any], str]] = {
     "days_overdue_min": (_days, "current_date - agg.oldest_due >= :days_overdue_min"),
     "days_overdue_max": (_days, "current_date - agg.oldest_due <= :days_overdue_max"),
     "amount_min": (_money, "agg.amount >= :amount_min"),
     "amount_max": (_money, "agg.amount <= :amount_max"),
     "states": (_states, "d.state = ANY(:states)"),
+    # `s`: the debtor's current score (a debtor not scored yet matches neither).
+    "bands": (_bands, "s.band = ANY(:bands)"),
+    "segments": (_segments, "s.segments && CAST(:segments AS varchar[])"),
 }
 
 
@@ -293,6 +308,7 @@ async def build_list(session: AsyncSession, principal: Principal,
                                     next_attempt_at, attempts, state)
         SELECT d.tenant_id, regua_uuid7(), :campaign_id, d.id, agg.amount, now(), 0, 'pending'
         FROM agg JOIN debtor d ON d.tenant_id = :tenant_id AND d.id = agg.debtor_id
+        LEFT JOIN debtor_score s ON s.tenant_id = d.tenant_id AND s.debtor_id = d.id
         WHERE {conditions}
           AND EXISTS (SELECT 1 FROM contact_point cp
                       WHERE cp.tenant_id = d.tenant_id AND cp.debtor_id = d.id

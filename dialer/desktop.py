@@ -27,6 +27,7 @@ from core.errors import Forbidden, NotFound, ValidationFailed
 from core.formatting import brl
 from core.models import Tenant
 from core.phones import normalize_phone
+from core.scoring.rules import BAND_LABELS, SEGMENT_LABELS
 from core.zones import ZONE_BY_UF
 from dialer import agenda, campaigns
 from dialer.models import (
@@ -331,6 +332,7 @@ async def set_campaign_status(principal: Principal, campaign_id: uuid.UUID,
 CAMPAIGN_FIELDS = ("tenant_id", "name", "mode", "days_overdue_min", "days_overdue_max",
                    "amount_min", "amount_max", "states", "ring_timeout_seconds",
                    "wrap_up_seconds", "callback_number", "start")
+CAMPAIGN_CHOICES = ("bands", "segments")  # checkboxes: several values
 
 
 def filters_label(filters: dict[str, Any]) -> str:
@@ -346,29 +348,43 @@ def filters_label(filters: dict[str, Any]) -> str:
         parts.append(f"saldo até {brl(filters['amount_max'])}")
     if filters.get("states"):
         parts.append("UF " + ", ".join(filters["states"]))
+    if filters.get("bands"):
+        parts.append("score " + ", ".join(filters["bands"]))
+    if filters.get("segments"):
+        parts.append("segmento " + " ou ".join(SEGMENT_LABELS.get(s, s)
+                                               for s in filters["segments"]))
     return "; ".join(parts) or "todos os devedores com título em cobrança"
 
 
-def _campaign_form(form: Mapping[str, str]) -> tuple[campaigns.NewCampaign, dict[str, str]]:
+def _campaign_form(form: Mapping[str, str | list[str]]
+                   ) -> tuple[campaigns.NewCampaign, dict[str, str]]:
     """The form's typed strings as a new campaign, and what is wrong, by field."""
     errors: dict[str, str] = {}
     filters: dict[str, Any] = {}
+    for name, known in (("bands", BAND_LABELS), ("segments", SEGMENT_LABELS)):
+        chosen = form.get(name) or []
+        picked = [chosen] if isinstance(chosen, str) else list(chosen)
+        if any(value not in known for value in picked):
+            errors[name] = "opção desconhecida"
+        elif picked:
+            filters[name] = sorted(set(picked))
+    typed = {k: v for k, v in form.items() if isinstance(v, str)}
     for name in ("days_overdue_min", "days_overdue_max"):
-        raw = form.get(name, "").strip()
+        raw = typed.get(name, "").strip()
         if raw:
             if raw.isdigit():
                 filters[name] = int(raw)
             else:
                 errors[name] = "informe um número de dias (0 ou mais)"
     for name in ("amount_min", "amount_max"):
-        raw = form.get(name, "").strip().removeprefix("R$").strip()
+        raw = typed.get(name, "").strip().removeprefix("R$").strip()
         if raw:
             value = _decimal(raw)
             if value is None or value < 0:
                 errors[name] = "informe um valor em reais (ex.: 1.500,00)"
             else:
                 filters[name] = value
-    states = [s.strip().upper() for s in form.get("states", "").replace(";", ",").split(",")
+    states = [s.strip().upper() for s in typed.get("states", "").replace(";", ",").split(",")
               if s.strip()]
     if states:
         unknown = [s for s in states if s not in ZONE_BY_UF]
@@ -384,21 +400,21 @@ def _campaign_form(form: Mapping[str, str]) -> tuple[campaigns.NewCampaign, dict
         errors["amount_max"] = "deve ser maior ou igual ao saldo mínimo"
     whole = {}
     for name, default in (("ring_timeout_seconds", 25), ("wrap_up_seconds", 20)):
-        raw = form.get(name, "").strip()
+        raw = typed.get(name, "").strip()
         if not raw:
             whole[name] = default
         elif raw.isdigit():
             whole[name] = int(raw)
         else:
             errors[name] = "informe um número de segundos"
-    callback = form.get("callback_number", "").strip() or None
+    callback = typed.get("callback_number", "").strip() or None
     if callback is not None:
         normalized = normalize_phone(callback)
         if normalized is None:
             errors["callback_number"] = "telefone inválido (ex.: (11) 3000-0000)"
         callback = normalized
     new = campaigns.NewCampaign(
-        name=form.get("name", ""), mode=form.get("mode", "") or CampaignMode.PREDICTIVE,
+        name=typed.get("name", ""), mode=typed.get("mode", "") or CampaignMode.PREDICTIVE,
         ring_timeout_seconds=whole.get("ring_timeout_seconds", 25),
         wrap_up_seconds=whole.get("wrap_up_seconds", 20), filters=filters,
         callback_number=callback)
@@ -407,7 +423,8 @@ def _campaign_form(form: Mapping[str, str]) -> tuple[campaigns.NewCampaign, dict
     return new, {**campaigns.campaign_errors(new), **errors}
 
 
-async def create_campaign(principal: Principal, form: Mapping[str, str]) -> tuple[uuid.UUID, int]:
+async def create_campaign(principal: Principal, form: Mapping[str, str | list[str]]
+                          ) -> tuple[uuid.UUID, int]:
     """A supervisor's new campaign: created, its list built, and started when asked
     (paused otherwise). Returns its id and how many debtors its list took."""
     _supervisor(principal)
@@ -415,7 +432,7 @@ async def create_campaign(principal: Principal, form: Mapping[str, str]) -> tupl
     async with transaction(principal) as session:
         raw_tenant = form.get("tenant_id", "")
         try:
-            tenant_id = await access_tenant(session, principal, uuid.UUID(raw_tenant))
+            tenant_id = await access_tenant(session, principal, uuid.UUID(str(raw_tenant)))
         except (ValueError, NotFound):
             errors["tenant_id"] = "escolha o credor"
         if errors:

@@ -26,6 +26,7 @@ from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.auth.web import requires
 from core.errors import DomainError, Forbidden, NotFound
+from core.scoring.rules import BAND_LABELS, SEGMENT_LABELS
 from dialer import agenda, campaigns, desktop, dispositions, events
 from legal import notices
 from portal.pages import page
@@ -219,7 +220,7 @@ NEW_CAMPAIGN = "nova"  # `editing` when the new-campaign form has errors
 async def _board(request: Req, status_code: int = 200,
                  editing: uuid.UUID | str | None = None,
                  errors: dict[str, str] | None = None,
-                 values: dict[str, str] | None = None) -> Template:
+                 values: dict[str, Any] | None = None) -> Template:
     try:
         found = await desktop.boards(request.user)
     except Forbidden as exc:
@@ -233,6 +234,7 @@ async def _board(request: Req, status_code: int = 200,
                 else "Lista atualizada") + f": {listed} devedor(es) entraram na lista."
     return page(request, "supervisor.html", status_code=status_code, boards=found,
                 modes=list(campaigns.MODE_LABELS.items()), tenants=tenants,
+                bands=list(BAND_LABELS.items()), segments=list(SEGMENT_LABELS.items()),
                 done=done, error=request.query_params.get("erro"), editing=editing,
                 new_campaign=NEW_CAMPAIGN, errors=errors or {}, form=values or {})
 
@@ -260,8 +262,15 @@ async def campaign_pacing_form(request: Req, campaign_id: FromPath[uuid.UUID],
 
 
 @post("/atendimento/supervisao/campanhas", guards=[SUPERVISORS])
-async def campaign_create_form(request: Req, data: Form) -> Template | Redirect:
-    values = {k: data.get(k, "") for k in desktop.CAMPAIGN_FIELDS}
+async def campaign_create_form(request: Req, data: MultiForm) -> Template | Redirect:
+    def one(value: str | list[str]) -> str:
+        return value if isinstance(value, str) else (value[0] if value else "")
+
+    def many(value: str | list[str]) -> list[str]:
+        return [value] if isinstance(value, str) else value
+
+    values: dict[str, Any] = {k: one(data.get(k, "")) for k in desktop.CAMPAIGN_FIELDS}
+    values.update({k: many(data.get(k, [])) for k in desktop.CAMPAIGN_CHOICES})
     try:
         campaign_id, listed = await desktop.create_campaign(request.user, values)
     except Forbidden as exc:

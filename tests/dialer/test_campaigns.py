@@ -10,13 +10,14 @@ import random
 import uuid
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select, text
 
 from core.access import TenantId, transaction
 from core.auth.principal import Principal
 from core.collection import holds
 from core.db import Scope
-from core.errors import NotFound
+from core.errors import NotFound, ValidationFailed
 from core.models import ContactPoint, Interaction
 from dialer import campaigns
 from dialer.models import AgentState, CallOutcome, CallRecord, CampaignEntry, EntryState
@@ -72,6 +73,40 @@ async def test_the_list_takes_workable_debtors_with_a_phone_by_filters(factory, 
         await campaigns.build_list(session, boss, cid)
         entries = (await session.execute(select(CampaignEntry))).scalars().all()
         assert [e.debtor_id for e in entries] == [placed[3].debtor_id]
+
+
+async def test_the_list_filters_by_score_band_and_segment(factory, services):
+    tenant = await factory.tenant()
+    staff = creditor(tenant.id)
+    placed = [await place(staff, tenant.id, document=random_cpf(), amount="300.00",
+                          due_dates=(dt.date(2026, 6, 1),)) for _ in range(3)]
+    boss = system(tenant.id)
+    async with transaction(boss) as session:
+        # Scored A and "saldo alto", scored D and "primeiro atraso", and not scored yet.
+        for one, band, segments in ((placed[0], "A", ["saldo_alto"]),
+                                    (placed[1], "D", ["primeiro_atraso", "novo"])):
+            await session.execute(text(
+                "INSERT INTO debtor_score (tenant_id, debtor_id, score, band, segments, inputs,"
+                " reasons, method, scored_at) VALUES (:t, :d, :score, :band, :segments,"
+                " '{}', '[]', 'rules', now())"),
+                {"t": tenant.id, "d": one.debtor_id, "score": 900 if band == "A" else 100,
+                 "band": band, "segments": segments})
+        found = {}
+        for name, filters in (("A ou B", {"bands": ["A", "B"]}),
+                              ("primeiro atraso", {"segments": ["primeiro_atraso"]}),
+                              ("D e saldo alto", {"bands": ["D"], "segments": ["saldo_alto"]})):
+            row = await campaigns.create_campaign(session, boss, TenantId(tenant.id),
+                                                  campaigns.NewCampaign(name=name,
+                                                                        filters=filters))
+            await campaigns.build_list(session, boss, campaigns.CampaignId(row.id))
+            found[name] = set((await session.execute(select(CampaignEntry.debtor_id).where(
+                CampaignEntry.campaign_id == row.id))).scalars())
+        with pytest.raises(ValidationFailed, match="faixas de score"):
+            await campaigns.create_campaign(session, boss, TenantId(tenant.id),
+                                            campaigns.NewCampaign(name="Z", filters={
+                                                "bands": ["Z"]}))
+    assert found == {"A ou B": {placed[0].debtor_id}, "primeiro atraso": {placed[1].debtor_id},
+                     "D e saldo alto": set()}
 
 
 async def test_two_dialers_never_lease_the_same_entry_and_the_guard_comes_first(

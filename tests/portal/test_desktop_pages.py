@@ -152,11 +152,11 @@ async def test_a_supervisor_creates_a_campaign_and_its_list_from_the_board(clien
     # Each wrong field is named, in Portuguese, and nothing is created.
     wrong = await client.post("/atendimento/supervisao/campanhas", headers=h, data={
         **form, "days_overdue_max": "10", "states": "SP, XX", "amount_min": "muito",
-        "ring_timeout_seconds": "5", "callback_number": "123"})
+        "ring_timeout_seconds": "5", "callback_number": "123", "bands": ["A", "Z"]})
     assert wrong.status_code == 422
     for message in ("deve ser maior ou igual ao atraso mínimo", "UF desconhecida: XX",
                     "informe um valor em reais", "entre 15 e 60 segundos", "telefone inválido",
-                    "Campanha não criada: confira os 5 campos marcados"):
+                    "opção desconhecida", "Campanha não criada: confira os 6 campos marcados"):
         assert message in wrong.text, message
     # Another tenant is not a choice: not even by its id.
     other = await client.post("/atendimento/supervisao/campanhas", headers=h,

@@ -3,8 +3,9 @@ on their first login, made through the same services their clicks use.
 
 Per demo tenant, once: a predictive campaign of debtors more than 30 days late, active,
 its list built (the dialer calls the demo's loopback phones while the window is open);
-the operator's agenda: a callback due now, one tomorrow morning, a promise running and a
-broken one; and two proposals of the operator above its authority, one waiting for the
+the operator's agenda: a callback due now, one the next weekday, a promise running and a
+broken one; the creditor's discount limits (10% for the operator, 20% for the
+supervisor); and two proposals of the operator above its authority, one waiting for the
 supervisor and one for the creditor.
 """
 
@@ -27,7 +28,7 @@ from core.models import User
 from core.runtime import get_db
 from dialer import campaigns, dispositions
 from dialer.models import Campaign
-from legal import agreements, simulator
+from legal import agreements, policy, simulator
 from legal.models import ApprovalLevel
 
 log = logging.getLogger("regua.demo")
@@ -143,6 +144,10 @@ async def seed_desk(tenant_id: uuid.UUID, operator_email: str) -> None:
     operator = await _principal(operator_email)
     if operator is None:
         return
+    # The creditor's own limits: the operator grants up to 10%, the supervisor up to 20%,
+    # beyond that the creditor decides (so each queue has its proposal).
+    await policy.save_policy(system, tenant_id, {"agent_discount_pct": "10",
+                                                 "supervisor_discount_pct": "20"})
     picked = await _debtors(system, tenant_id, 12)
     await _agenda(operator, picked[:4])
     queued = await _proposals(operator, picked[4:])

@@ -67,6 +67,9 @@ class Verdict:
 
 
 ALLOWED = Verdict(True)
+# `check(reserve=True, wait=False)` found the debtor's counter held by another sender: not
+# a refusal to record, the decision waits for a moment.
+IN_PROGRESS = "contact_in_progress"
 
 
 def _aware(at: dt.datetime) -> dt.datetime:
@@ -199,7 +202,7 @@ async def _contact_blocker(session: AsyncSession, debtor_id: DebtorId, channel: 
 async def check(session: AsyncSession, debtor_id: DebtorId, channel: Channel,
                 at: dt.datetime | None = None, *, debt_id: DebtId | None = None,
                 contact_point_id: ContactPointId | None = None,
-                reserve: bool = False) -> Verdict:
+                reserve: bool = False, wait: bool = True) -> Verdict:
     """May `debtor_id` be contacted on `channel` at `at` (now by default)? Every rule.
 
     With `debt_id`, about that debt only; else the debtor may be contacted while one of
@@ -209,7 +212,11 @@ async def check(session: AsyncSession, debtor_id: DebtorId, channel: Channel,
     record`) in this transaction. The agency-wide counter of the debtor and channel is
     held until the transaction ends, so a sender to the same debtor elsewhere (another
     worker, another creditor) waits and then counts this attempt: both cannot pass a cap
-    that only one attempt fits under."""
+    that only one attempt fits under.
+
+    `wait=False` (with `reserve`): a counter another transaction holds answers
+    `IN_PROGRESS` at once instead of waiting, for a caller that reserves several debtors
+    in one transaction (`agency_counts.try_hold`)."""
     at = _aware(at) if at is not None else dt.datetime.now(dt.UTC)
     debtor = (await session.execute(select(Debtor).where(Debtor.id == debtor_id))).scalar_one()
     stopped = await _debts_blocker(session, debtor, debt_id, at)
@@ -220,7 +227,11 @@ async def check(session: AsyncSession, debtor_id: DebtorId, channel: Channel,
     tenant = await policy.policy_of(session, TenantId(debtor.tenant_id))
     local_day = at.astimezone(ZoneInfo(debtor.timezone)).date()
     if reserve and stopped is None and refused is None:
-        await agency_counts.hold(session, debtor.document, channel)
+        if wait:
+            await agency_counts.hold(session, debtor.document, channel)
+        elif not await agency_counts.try_hold(session, debtor.document, channel):
+            return Verdict(False, IN_PROGRESS, "outro contato com este devedor está sendo "
+                           f"feito agora por {CHANNEL_LABELS[channel]}", at)
     counts = await caps.load_counts(session, debtor.document, local_day)
     if stopped is not None:
         assert stopped.next_allowed_at is not None

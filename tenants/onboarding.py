@@ -13,6 +13,7 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit
+from core.access import access_tenant
 from core.addresses import UF_CODES
 from core.auth.principal import Principal
 from core.auth.roles import Role
@@ -174,11 +175,10 @@ async def list_tenants(session: AsyncSession) -> list[Tenant]:
     return list((await session.execute(select(Tenant).order_by(Tenant.trade_name))).scalars())
 
 
-async def get_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant:
-    tenant = await session.get(Tenant, tenant_id)
-    if tenant is None:
-        raise NotFound("credor")
-    return tenant
+async def get_tenant(session: AsyncSession, principal: Principal,
+                     tenant_id: uuid.UUID) -> Tenant:
+    checked = await access_tenant(session, principal, tenant_id)
+    return (await session.execute(select(Tenant).where(Tenant.id == checked))).scalar_one()
 
 
 async def get_tenant_by_slug(session: AsyncSession, slug: str) -> Tenant:
@@ -191,7 +191,7 @@ async def get_tenant_by_slug(session: AsyncSession, slug: str) -> Tenant:
 async def deactivate_tenant(session: AsyncSession, actor: Principal,
                             tenant_id: uuid.UUID) -> Tenant:
     """Users of the tenant can no longer log in; its data is kept."""
-    tenant = await get_tenant(session, tenant_id)
+    tenant = await get_tenant(session, actor, tenant_id)
     if tenant.status == TenantStatus.INACTIVE:
         return tenant
     before = tenant_summary(tenant)
@@ -209,7 +209,7 @@ async def deactivate_tenant(session: AsyncSession, actor: Principal,
 async def update_tenant(session: AsyncSession, actor: Principal, tenant_id: uuid.UUID,
                         changes: TenantChanges) -> Tenant:
     """Edit a tenant's names, address, state or time zone; audited with before/after."""
-    tenant = await get_tenant(session, tenant_id)
+    tenant = await get_tenant(session, actor, tenant_id)
     errors: dict[str, str] = {}
     _check_text(errors, changes.legal_name, changes.trade_name, changes.address)
     state = _check_state(errors, changes.state) if changes.state is not None else tenant.state
@@ -239,7 +239,7 @@ async def update_tenant(session: AsyncSession, actor: Principal, tenant_id: uuid
 async def reactivate_tenant(session: AsyncSession, actor: Principal,
                             tenant_id: uuid.UUID) -> Tenant:
     """Its users (those still active) may log in again."""
-    tenant = await get_tenant(session, tenant_id)
+    tenant = await get_tenant(session, actor, tenant_id)
     if tenant.status == TenantStatus.ACTIVE:
         return tenant
     before = tenant_summary(tenant)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from core.access import TenantId
-from core.maintenance import operator_scope
+from core.access import TenantId, transaction
+from core.maintenance import operator
 from core.runtime import get_db
 from reports import monthly
 from reports.dashboard import parse_month
@@ -15,8 +15,9 @@ from tenants import onboarding
 
 
 async def _tenant(slug: str) -> TenantId:
-    async with get_db().transaction(await operator_scope()) as session:
-        return TenantId((await onboarding.get_tenant_by_slug(session, slug)).id)
+    op = await operator()
+    async with transaction(op) as session:
+        return TenantId((await onboarding.get_tenant_by_slug(session, op, slug)).id)
 
 
 def _month(text: str) -> dt.date:

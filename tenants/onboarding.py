@@ -181,11 +181,13 @@ async def get_tenant(session: AsyncSession, principal: Principal,
     return (await session.execute(select(Tenant).where(Tenant.id == checked))).scalar_one()
 
 
-async def get_tenant_by_slug(session: AsyncSession, slug: str) -> Tenant:
-    tenant = (await session.execute(select(Tenant).where(Tenant.slug == slug))).scalar_one_or_none()
-    if tenant is None:
+async def get_tenant_by_slug(session: AsyncSession, principal: Principal, slug: str) -> Tenant:
+    """The tenant an operator names by its slug (a command's argument)."""
+    found = (await session.execute(
+        select(Tenant.id).where(Tenant.slug == slug))).scalar_one_or_none()
+    if found is None:
         raise NotFound("credor")
-    return tenant
+    return await get_tenant(session, principal, found)
 
 
 async def deactivate_tenant(session: AsyncSession, actor: Principal,

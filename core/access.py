@@ -63,6 +63,16 @@ async def access_tenant(session: AsyncSession, principal: Principal,
     return TenantId(tenant_id)
 
 
+async def access_tenant_slug(session: AsyncSession, principal: Principal,
+                             slug: str) -> TenantId:
+    """`access_tenant` for a tenant named by its slug (an operator's command argument)."""
+    found = (await session.execute(
+        select(Tenant.id).where(Tenant.slug == slug))).scalar_one_or_none()
+    if found is None:
+        raise NotFound("credor")
+    return await access_tenant(session, principal, found)
+
+
 async def access_user(session: AsyncSession, principal: Principal,
                       user_id: uuid.UUID) -> UserId:
     # A creditor's user belongs to its tenant; agency staff (no tenant) are seen by

@@ -5,19 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from core.access import TenantId, transaction
+from core.access import TenantId, access_tenant_slug, transaction
 from core.maintenance import operator
 from core.runtime import get_db
 from reports import monthly
 from reports.dashboard import parse_month
 from reports.refresh import refresh_tenant
-from tenants import onboarding
 
 
 async def _tenant(slug: str) -> TenantId:
     op = await operator()
     async with transaction(op) as session:
-        return TenantId((await onboarding.get_tenant_by_slug(session, op, slug)).id)
+        return await access_tenant_slug(session, op, slug)
 
 
 def _month(text: str) -> dt.date:

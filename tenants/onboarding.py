@@ -13,13 +13,13 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit
-from core.access import access_tenant
+from core.access import access_tenant, access_tenant_slug
 from core.addresses import UF_CODES
 from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.db import include_in_scope
 from core.documents import normalize_cnpj
-from core.errors import Conflict, NotFound, ValidationFailed, too_long
+from core.errors import Conflict, ValidationFailed, too_long
 from core.ids import uuid7
 from core.models import ApiToken, Tenant, TenantStatus, User
 from core.settings import get_settings
@@ -183,11 +183,8 @@ async def get_tenant(session: AsyncSession, principal: Principal,
 
 async def get_tenant_by_slug(session: AsyncSession, principal: Principal, slug: str) -> Tenant:
     """The tenant an operator names by its slug (a command's argument)."""
-    found = (await session.execute(
-        select(Tenant.id).where(Tenant.slug == slug))).scalar_one_or_none()
-    if found is None:
-        raise NotFound("credor")
-    return await get_tenant(session, principal, found)
+    checked = await access_tenant_slug(session, principal, slug)
+    return (await session.execute(select(Tenant).where(Tenant.id == checked))).scalar_one()
 
 
 async def deactivate_tenant(session: AsyncSession, actor: Principal,

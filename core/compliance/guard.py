@@ -24,7 +24,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.access import ContactPointId, DebtId, DebtorId, TenantId, access_debtor
+from core.access import (
+    ContactPointId,
+    DebtId,
+    DebtorId,
+    TenantId,
+    access_debtor,
+    access_tenant_slug,
+    transaction,
+)
 from core.auth.principal import Principal
 from core.collection import agency_counts, contacts, interactions
 from core.collection.workable import DebtFacts, HoldSpan, blocker, blocker_label, is_active
@@ -44,7 +52,6 @@ from core.models import (
     Hold,
     Interaction,
     Outcome,
-    Tenant,
 )
 from core.models.collection import CHANNEL_LABELS
 from core.zones import ZONE_BY_UF, debtor_zone
@@ -300,27 +307,22 @@ async def answer(channel: str, at: dt.datetime, *, state: str | None = None,
 async def _answer_from_database(channel: Channel, at: dt.datetime, state: str | None,
                                 tenant_slug: str | None,
                                 debtor_id: uuid.UUID | None) -> Answer:
-    from core.maintenance import operator_scope
+    from core.maintenance import operator
     from core.runtime import get_db
 
-    db = get_db()
     try:
-        scope: Scope = await operator_scope()
-        tenant_id: uuid.UUID | None = None
+        principal = await operator()
+        tenant_id: TenantId | None = None
         if tenant_slug is not None:
-            async with db.transaction(scope) as session:
-                tenant_id = (await session.execute(
-                    select(Tenant.id).where(Tenant.slug == tenant_slug))).scalar_one_or_none()
-            if tenant_id is None:
-                raise NotFound("credor")
-            scope = Scope.tenant(tenant_id)
-        principal = Principal.system(scope)
-        async with db.transaction(scope) as session:
+            async with transaction(principal) as session:
+                tenant_id = await access_tenant_slug(session, principal, tenant_slug)
+            principal = Principal.system(Scope.tenant(tenant_id))
+        async with transaction(principal) as session:
             if debtor_id is None:
                 assert tenant_id is not None
                 if state is None:
                     raise ValidationFailed({"state": "informe a UF do devedor (--state)"})
-                tenant = await policy.policy_of(session, TenantId(tenant_id))
+                tenant = await policy.policy_of(session, tenant_id)
                 zone = debtor_zone(state)
                 return Answer(check_calendar(channel, at, state=state, zone=zone,
                                              tenant=tenant), zone)
@@ -329,4 +331,4 @@ async def _answer_from_database(channel: Channel, at: dt.datetime, state: str | 
                 select(Debtor.timezone).where(Debtor.id == checked))).scalar_one()
             return Answer(await check(session, checked, channel, at), zone)
     finally:
-        await db.dispose()
+        await get_db().dispose()

@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from core.access import TenantId, transaction
+from core.auth.principal import Principal
+from core.auth.roles import Role
 from core.collection import agency_counts
 from core.models import Channel, Interaction
 from core.settings import get_settings
@@ -33,16 +35,18 @@ def one_call_a_day(monkeypatch):  # type: ignore[no-untyped-def]
     get_settings.cache_clear()
 
 
-async def campaign_for(tenant_id: uuid.UUID, document: str) -> campaigns.Campaign:
+async def campaign_for(tenant_id: uuid.UUID, document: str,
+                       mode: str = "predictive") -> campaigns.Campaign:
     """A campaign of `tenant_id` whose list holds its debtor of CPF `document`."""
     await place(creditor(tenant_id), tenant_id, document=document, amount="200.00",
                 due_dates=(dt.date(2026, 6, 1),))
     boss = system(tenant_id)
     async with transaction(boss) as session:
         row = await campaigns.create_campaign(session, boss, TenantId(tenant_id),
-                                              campaigns.NewCampaign(name="Ligações"))
-        assert await campaigns.build_list(session, boss, campaigns.CampaignId(row.id)) == 1
-        return row
+                                              campaigns.NewCampaign(name="Ligações", mode=mode))
+        cid = campaigns.CampaignId(row.id)
+        assert await campaigns.build_list(session, boss, cid) == 1
+        return await campaigns.set_status(session, boss, cid, "active")
 
 
 async def claim(campaign: campaigns.Campaign) -> list[campaigns.Dial]:
@@ -137,3 +141,30 @@ async def test_a_debtor_taken_from_the_agenda_counts_once_and_the_campaign_waits
                                contact_point_id=person.phone_id, at=MONDAY_10H)
     assert await timeline(beta.id) == [("answered", None)]
     assert await calls_today(beta.id, document) == 1
+
+
+async def test_a_preview_call_counts_when_the_agent_presses_ligar(
+        factory, services, one_call_a_day):
+    document = random_cpf()
+    alfa, beta = await factory.tenant("Alfa"), await factory.tenant("Beta")
+    preview = await campaign_for(alfa.id, document, mode="preview")
+    dialing = await campaign_for(beta.id, document)
+    login = await factory.user("agent", tenant_ids=[alfa.id])
+    operator = Principal(user_id=login.user_id, email=login.email, full_name="Op",
+                         role=Role.AGENT, tenant_id=None, tenant_ids=frozenset({alfa.id}))
+    async with transaction(operator) as session:
+        await campaigns.login(session, operator, [campaigns.CampaignId(preview.id)],
+                              "sip:op@127.0.0.1:5999")
+    async with transaction(operator) as session:
+        shown = await campaigns.preview_next(session, operator, at=MONDAY_10H)
+    assert shown is not None and shown.number is not None
+    # Reading the file is not a call: Beta's campaign places the day's one call meanwhile.
+    assert len(await claim(dialing)) == 1
+    # "Ligar" asks the guard again and is refused, on Alfa's timeline; nothing is dialed.
+    async with transaction(operator) as session:
+        placed = await campaigns.preview_dial(session, operator, shown.entry_id,
+                                              at=MONDAY_10H)
+    assert placed.call_id is None and placed.refused is not None
+    assert "limite" in placed.refused
+    assert await timeline(alfa.id) == [("blocked", "cap_day")]
+    assert await calls_today(alfa.id, document) == 1

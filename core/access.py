@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth.principal import Principal
 from core.errors import NotFound
-from core.models import ContactPoint, Debt, Debtor, Hold, Tenant
+from core.models import ContactPoint, Debt, Debtor, Hold, Tenant, User
 from core.runtime import get_db
 
 TenantId = NewType("TenantId", uuid.UUID)
@@ -30,6 +30,7 @@ DebtorId = NewType("DebtorId", uuid.UUID)
 DebtId = NewType("DebtId", uuid.UUID)
 ContactPointId = NewType("ContactPointId", uuid.UUID)
 HoldId = NewType("HoldId", uuid.UUID)
+UserId = NewType("UserId", uuid.UUID)
 
 
 @asynccontextmanager
@@ -60,6 +61,27 @@ async def access_tenant(session: AsyncSession, principal: Principal,
     if found is None or not principal.may_work(tenant_id):
         raise NotFound("credor")
     return TenantId(tenant_id)
+
+
+async def access_tenant_slug(session: AsyncSession, principal: Principal,
+                             slug: str) -> TenantId:
+    """`access_tenant` for a tenant named by its slug (an operator's command argument)."""
+    found = (await session.execute(
+        select(Tenant.id).where(Tenant.slug == slug))).scalar_one_or_none()
+    if found is None:
+        raise NotFound("credor")
+    return await access_tenant(session, principal, found)
+
+
+async def access_user(session: AsyncSession, principal: Principal,
+                      user_id: uuid.UUID) -> UserId:
+    # A creditor's user belongs to its tenant; agency staff (no tenant) are seen by
+    # agency staff only.
+    row = (await session.execute(select(User.tenant_id).where(User.id == user_id))).first()
+    if row is None or not (principal.role.is_agency if row.tenant_id is None
+                           else principal.may_work(row.tenant_id)):
+        raise NotFound("usuário")
+    return UserId(user_id)
 
 
 async def access_debtor(session: AsyncSession, principal: Principal,

@@ -28,6 +28,7 @@ from botocore.exceptions import ClientError
 from sqlalchemy import text
 
 from core import audit, jobs
+from core.auth.principal import Principal
 from core.auth.service import purge_expired
 from core.db import Scope, owner_engine
 from core.jobs import Periodic, actor, periodic
@@ -56,6 +57,11 @@ async def all_tenant_ids() -> list[uuid.UUID]:
 async def operator_scope() -> Scope:
     """The scope of the agency operator at the command line: every tenant."""
     return Scope(frozenset(await all_tenant_ids()), agency=True)
+
+
+async def operator() -> Principal:
+    """The agency operator at the command line, for `transaction` and the access helpers."""
+    return Principal.system(await operator_scope())
 
 
 async def verify_chains(

@@ -7,8 +7,9 @@ source is one row per debtor (a partial unique index keeps one live item per deb
 
 "Próximo" takes the top item with `FOR UPDATE SKIP LOCKED` and a lease (`taken_until`):
 two agents never hold the same debtor, and an item an agent walked away from comes back.
-Every item passes the compliance guard when it is taken; a refused one waits for the
-moment the guard gives, or leaves the agenda when there is none.
+Every item passes the compliance guard when it is taken, and the agent's call counts
+against the agency-wide caps from then on; a refused one is recorded as a blocked attempt
+and waits for the moment the guard gives, or leaves the agenda when there is none.
 """
 
 from __future__ import annotations
@@ -29,11 +30,11 @@ from core.access import ContactPointId, DebtorId, transaction
 from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.cadence.actions import claim_calls
-from core.collection import contacts
+from core.collection import contacts, interactions
 from core.compliance import guard
 from core.errors import Forbidden
 from core.ids import uuid7
-from core.models import Channel, Debtor
+from core.models import CauseKind, Channel, Debtor
 from dialer.models import AgendaItem, AgendaKind, AgendaState
 
 WORKERS = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
@@ -158,15 +159,27 @@ async def _refill(session: AsyncSession, tenant_id: uuid.UUID, now: dt.datetime)
            "since": now - RECENT_CONTACT, "n": REFILL})
 
 
-async def _allowed(session: AsyncSession, row: AgendaItem, now: dt.datetime) -> bool:
-    """The guard on the debtor's best phone; a refusal moves or closes the item."""
+async def _allowed(session: AsyncSession, principal: Principal, row: AgendaItem,
+                   now: dt.datetime) -> bool | None:
+    """The guard on the debtor's best phone, reserving the debtor's agency-wide counter:
+    the agent taking the item calls now, so the attempt counts from this transaction
+    (`dispositions` records it as counted). A refusal is recorded as a blocked attempt
+    and moves or closes the item. None: another sender is deciding on the debtor right
+    now; the item stays as it is."""
     debtor_id = DebtorId(row.debtor_id)
     phones = await contacts.usable(session, debtor_id, Channel.CALL)
     verdict = await guard.check(session, debtor_id, Channel.CALL, now,
                                 contact_point_id=ContactPointId(phones[0].id)
-                                if phones else None)
-    if verdict.allowed and phones:
+                                if phones else None, reserve=True, wait=False)
+    if verdict.allowed:
+        await interactions.count_attempt(session, debtor_id, Channel.CALL, now)
         return True
+    if verdict.code == guard.IN_PROGRESS:
+        return None
+    await guard.record_blocked(session, debtor_id, Channel.CALL, verdict,
+                               cause_kind=CauseKind.AGENT, user_id=principal.user_id,
+                               contact_point_id=phones[0].id if phones else None,
+                               cause_id=row.id, at=now)
     if phones and verdict.next_allowed_at is not None:
         row.due_at = verdict.next_allowed_at
     else:
@@ -188,9 +201,10 @@ async def take_next(principal: Principal, at: dt.datetime | None = None) -> Item
             .values(state=AgendaState.OPEN, taken_by=None, taken_until=None))
         for tenant_id in tenants:
             await _refill(session, tenant_id, now)
+        busy: list[uuid.UUID] = []
         for _ in range(100):
             row = (await session.execute(select(AgendaItem).where(
-                AgendaItem.tenant_id.in_(tenants),
+                AgendaItem.tenant_id.in_(tenants), AgendaItem.id.not_in(busy),
                 or_(AgendaItem.state == AgendaState.OPEN,
                     (AgendaItem.state == AgendaState.TAKEN) & (AgendaItem.taken_until < now)),
                 AgendaItem.due_at <= now,
@@ -201,7 +215,10 @@ async def take_next(principal: Principal, at: dt.datetime | None = None) -> Item
                 .limit(1).with_for_update(skip_locked=True))).scalar_one_or_none()
             if row is None:
                 return None
-            if not await _allowed(session, row, now):
+            allowed = await _allowed(session, principal, row, now)
+            if allowed is None:
+                busy.append(row.id)
+            if not allowed:
                 continue
             row.state, row.taken_by, row.taken_until = (
                 AgendaState.TAKEN, principal.user_id, now + LEASE)
@@ -211,6 +228,14 @@ async def take_next(principal: Principal, at: dt.datetime | None = None) -> Item
                                after={"agenda_item_id": row.id, "kind": row.kind})
             return await _item(session, row, now)
         return None
+
+
+async def holds_item(session: AsyncSession, principal: Principal,
+                     debtor_id: uuid.UUID) -> bool:
+    """Whether the agent took `debtor_id` from its agenda (its call already counted)."""
+    return (await session.execute(select(AgendaItem.id).where(
+        AgendaItem.debtor_id == debtor_id, AgendaItem.state == AgendaState.TAKEN,
+        AgendaItem.taken_by == principal.user_id).limit(1))).first() is not None
 
 
 async def upcoming(principal: Principal, limit: int = 30,

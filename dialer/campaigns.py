@@ -350,39 +350,53 @@ async def claim(session: AsyncSession, campaign: Campaign, n: int, *, dialer_id:
     """Lease up to `n` due entries of `campaign`, best first, that the compliance guard
     lets us call now, and open their call records. Entries the guard refuses are recorded
     as blocked attempts and wait for the moment it gives (or leave the list without one).
-    """
+    Each call counts against the agency-wide caps from this transaction on, and the
+    debtor's counter is held until it commits: another creditor's campaign or an agent
+    deciding on the same debtor meanwhile passes over it and asks again later."""
     now = at or dt.datetime.now(dt.UTC)
     dials: list[Dial] = []
+    busy: list[uuid.UUID] = []  # another sender is deciding on the debtor: next round
     while len(dials) < n:
         rows = list((await session.execute(
             select(CampaignEntry).where(
                 CampaignEntry.tenant_id == campaign.tenant_id,
                 CampaignEntry.campaign_id == campaign.id,
                 CampaignEntry.state == EntryState.PENDING,
-                CampaignEntry.next_attempt_at <= now)
+                CampaignEntry.next_attempt_at <= now,
+                CampaignEntry.id.not_in(busy))
             .order_by(CampaignEntry.priority.desc(), CampaignEntry.next_attempt_at)
             .limit(n - len(dials)).with_for_update(skip_locked=True))).scalars())
         if not rows:
             break
         for entry in rows:
-            dial = await _lease(session, campaign, entry, now, dialer_id, worker_id)
-            if dial is not None:
-                dials.append(dial)
+            phone, verdict = await _guarded_phone(session, campaign, entry, now,
+                                                  reserve=True, wait=False)
+            if phone is not None:
+                dials.append(await _open_call(session, campaign, entry, phone, now,
+                                              dialer_id, worker_id))
+            elif verdict.code == guard.IN_PROGRESS:
+                busy.append(entry.id)
     return dials
 
 
 async def _guarded_phone(session: AsyncSession, campaign: Campaign, entry: CampaignEntry,
-                         now: dt.datetime) -> tuple[ContactPoint | None, guard.Verdict]:
+                         now: dt.datetime, *, reserve: bool, wait: bool = True
+                         ) -> tuple[ContactPoint | None, guard.Verdict]:
     """The debtor's best phone, if the guard lets us call it now. A refusal is recorded
     as a blocked attempt and the entry waits for the moment the guard gives (or leaves
-    the list without one)."""
+    the list without one). `reserve`: the call is placed in this transaction
+    (`_open_call`), which holds the debtor's agency-wide counter until it commits; with
+    `wait=False` a counter another sender holds answers `guard.IN_PROGRESS` and leaves
+    the entry as it was."""
     debtor_id = DebtorId(entry.debtor_id)
     phones = await contacts.usable(session, debtor_id, Channel.CALL)
     verdict = await guard.check(session, debtor_id, Channel.CALL, now,
                                 contact_point_id=ContactPointId(phones[0].id)
-                                if phones else None)
+                                if phones else None, reserve=reserve, wait=wait)
     if verdict.allowed:
         return phones[0], verdict
+    if verdict.code == guard.IN_PROGRESS:
+        return None, verdict
     await guard.record_blocked(session, debtor_id, Channel.CALL, verdict,
                                cause_kind=CauseKind.CAMPAIGN, process="dialer",
                                cause_id=campaign.id,
@@ -407,16 +421,11 @@ async def _open_call(session: AsyncSession, campaign: Campaign, entry: CampaignE
         dialed_at=now, dialer_id=dialer_id, worker_id=worker_id)
     session.add(record)
     await session.flush()
+    # The attempt counts from now, in the transaction that reserved the debtor's counter:
+    # whatever `finish` later says of it (`counted=True` there).
+    await interactions.count_attempt(session, entry.debtor_id, Channel.CALL, now)
     return Dial(record.id, campaign.tenant_id, campaign.id, entry.id, entry.debtor_id,
                 phone.id, phone.value, campaign.ring_timeout_seconds)
-
-
-async def _lease(session: AsyncSession, campaign: Campaign, entry: CampaignEntry,
-                 now: dt.datetime, dialer_id: str, worker_id: int) -> Dial | None:
-    phone, _ = await _guarded_phone(session, campaign, entry, now)
-    if phone is None:
-        return None
-    return await _open_call(session, campaign, entry, phone, now, dialer_id, worker_id)
 
 
 async def assign_worker(session: AsyncSession, call_id: uuid.UUID, worker_id: int) -> None:
@@ -465,7 +474,7 @@ async def finish(session: AsyncSession, result: Result) -> CallRecord:
         outcome=OUTCOME_OF[result.outcome], cause_kind=CauseKind.CAMPAIGN,
         cause_id=record.campaign_id, process="dialer", user_id=result.agent_user_id,
         contact_point_id=record.contact_point_id, started_at=record.dialed_at,
-        answered_at=result.answered_at, ended_at=ended, details=details)
+        answered_at=result.answered_at, ended_at=ended, details=details, counted=True)
     record.interaction_id = interaction.id
     if result.outcome is CallOutcome.ABANDONED:
         await agenda.callback_after_abandon(session, record.tenant_id, record.debtor_id,
@@ -651,7 +660,8 @@ async def preview_next(session: AsyncSession, principal: Principal,
                 .limit(1).with_for_update(skip_locked=True))).scalar_one_or_none()
             if entry is None:
                 break
-            phone, _ = await _guarded_phone(session, campaign, entry, now)
+            # The agent reads the file first: "Ligar" reserves (`preview_dial`).
+            phone, _ = await _guarded_phone(session, campaign, entry, now, reserve=False)
             if phone is None:
                 continue
             entry.state, entry.lease_owner = EntryState.DIALING, _preview_owner(principal)
@@ -692,7 +702,7 @@ async def preview_dial(session: AsyncSession, principal: Principal, entry_id: uu
     if agent.state != AgentState.READY or agent.call_id is not None:
         raise ValidationFailed({"_": "fique disponível antes de ligar (você está em "
                                      "ligação, em pós-atendimento ou em pausa)"})
-    phone, verdict = await _guarded_phone(session, campaign, entry, now)
+    phone, verdict = await _guarded_phone(session, campaign, entry, now, reserve=True)
     if phone is None:
         return PreviewCall(None, entry.debtor_id, verdict.reason)
     dial = await _open_call(session, campaign, entry, phone, now, PREVIEW_PENDING, -1)

@@ -243,12 +243,15 @@ async def _record(session: AsyncSession, principal: Principal, debtor_id: Debtor
         return row.id
     if record is not None:
         details["call_record_id"] = str(record.id)
+    # A dialer call counted when it was placed, an agenda call when the agent took the
+    # debtor; a call the agent placed on its own counts now.
+    counted = record is not None or await agenda.holds_item(session, principal, debtor_id)
     row = await interactions.record(
         session, debtor_id=debtor_id, channel=Channel.CALL, outcome=outcome,
         cause_kind=CauseKind.CAMPAIGN if record else CauseKind.AGENT,
         cause_id=record.campaign_id if record else None, user_id=principal.user_id,
         contact_point_id=graded, started_at=record.dialed_at if record else now,
-        answered_at=now, ended_at=now, details=details)
+        answered_at=now, ended_at=now, details=details, counted=counted)
     return row.id
 
 

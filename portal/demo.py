@@ -15,12 +15,12 @@ from pathlib import Path
 from sqlalchemy import text
 
 from core import audit
-from core.access import TenantId
+from core.access import TenantId, transaction
 from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.documents import strip_document
 from core.errors import NotFound
-from core.maintenance import operator_scope
+from core.maintenance import operator
 from core.runtime import get_db
 from portal.demo_desk import seed_desk
 from tenants import onboarding, users
@@ -55,7 +55,8 @@ async def seed() -> list[tuple[str, str, str]]:
     each demo tenant that has none. Returns (label, e-mail, password) for each login."""
     db = get_db()
     try:
-        async with db.transaction(await operator_scope()) as session:
+        op = await operator()
+        async with transaction(op) as session:
             async def exists(email: str) -> bool:
                 found = await session.execute(text("SELECT regua_email_taken(:e)"), {"e": email})
                 return bool(found.scalar())
@@ -65,7 +66,7 @@ async def seed() -> list[tuple[str, str, str]]:
             logins = []
             for slug, legal, trade, cnpj, uf, zone, email, password in TENANTS:
                 try:
-                    tenant = await onboarding.get_tenant_by_slug(session, slug)
+                    tenant = await onboarding.get_tenant_by_slug(session, op, slug)
                 except NotFound:
                     taken = await session.execute(text("SELECT regua_cnpj_taken(:c)"),
                                                   {"c": strip_document(cnpj)})
@@ -208,7 +209,7 @@ async def _demo_portfolio(tenant_id: uuid.UUID, slug: str, seed: int) -> None:
 
     db = get_db()
     try:
-        async with db.transaction(Scope.tenant(tenant_id)) as session:
+        async with transaction(Principal.system(Scope.tenant(tenant_id))) as session:
             if await service.list_portfolios(session, tenant_id, limit=1):
                 return
         with tempfile.TemporaryDirectory(prefix="regua-demo-") as tmp:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from core import audit
+from core.access import transaction
 from core.auth.roles import Role
 from core.errors import NotFound
-from core.maintenance import operator_scope, verify_chains
+from core.maintenance import operator, verify_chains
 from core.runtime import get_db
 from core.settings import get_settings
 from tenants import onboarding, users
@@ -20,7 +21,8 @@ async def create_tenant(name: str, cnpj: str, state: str, trade_name: str | None
                         timezone: str, slug: str | None) -> dict[str, Any]:
     db = get_db()
     try:
-        async with db.transaction(await operator_scope()) as session:
+        op = await operator()
+        async with transaction(op) as session:
             tenant, _ = await onboarding.create_tenant(
                 session, CLI_ACTOR,
                 onboarding.NewTenant(legal_name=name, cnpj=cnpj, state=state,
@@ -34,7 +36,8 @@ async def create_tenant(name: str, cnpj: str, state: str, trade_name: str | None
 async def list_tenants() -> list[dict[str, Any]]:
     db = get_db()
     try:
-        async with db.transaction(await operator_scope()) as session:
+        op = await operator()
+        async with transaction(op) as session:
             return [{"id": str(t.id), **tenant_summary(t)}
                     for t in await onboarding.list_tenants(session)]
     finally:
@@ -46,9 +49,10 @@ async def create_user(email: str, role: str, tenant_slugs: str | None, name: str
     db = get_db()
     parsed = Role(role)
     try:
-        async with db.transaction(await operator_scope()) as session:
+        op = await operator()
+        async with transaction(op) as session:
             tenant_ids = [
-                (await onboarding.get_tenant_by_slug(session, slug.strip())).id
+                (await onboarding.get_tenant_by_slug(session, op, slug.strip())).id
                 for slug in (tenant_slugs or "").split(",") if slug.strip()
             ]
             home = None
@@ -72,8 +76,9 @@ async def verify_audit(tenant_slug: str | None) -> list[audit.ChainReport]:
         return await verify_chains()
     db = get_db()
     try:
-        async with db.transaction(await operator_scope()) as session:
-            tenant = await onboarding.get_tenant_by_slug(session, tenant_slug)
+        op = await operator()
+        async with transaction(op) as session:
+            tenant = await onboarding.get_tenant_by_slug(session, op, tenant_slug)
     finally:
         await db.dispose()
     return await verify_chains([tenant.id])
@@ -88,8 +93,9 @@ async def import_portfolio(tenant_slug: str, path: str, layout: str | None, mode
 
     db = get_db()
     try:
-        async with db.transaction(await operator_scope()) as session:
-            tenant = await onboarding.get_tenant_by_slug(session, tenant_slug)
+        op = await operator()
+        async with transaction(op) as session:
+            tenant = await onboarding.get_tenant_by_slug(session, op, tenant_slug)
         portfolio = await service.import_file(CLI_ACTOR, tenant.id, Path(path), mode=mode,
                                               layout_name=layout, sheet=sheet)
         return portfolio_summary(portfolio)
@@ -120,8 +126,10 @@ async def portfolio_report(portfolio_id: str, kind: str) -> bytes:
         raise NotFound(f"carteira {portfolio_id!r}") from None
     db = get_db()
     try:
-        async with db.transaction(await operator_scope()) as session:
-            portfolio = await service.get_portfolio(session, wanted)
+        op = await operator()
+        async with transaction(op) as session:
+            checked = await service.access_portfolio(session, op, wanted)
+            portfolio = await service.get_portfolio(session, checked)
         return service.read_report(portfolio, kind)
     finally:
         await db.dispose()
@@ -135,8 +143,9 @@ async def score_tenant(tenant_slug: str) -> dict[str, Any]:
 
     db = get_db()
     try:
-        async with db.transaction(await operator_scope()) as session:
-            tenant = await onboarding.get_tenant_by_slug(session, tenant_slug)
+        op = await operator()
+        async with transaction(op) as session:
+            tenant = await onboarding.get_tenant_by_slug(session, op, tenant_slug)
         summary = await refresh_tenant(Principal.system(Scope.tenant(tenant.id)), tenant.id)
         return {"tenant": tenant.slug, **summary.as_json()}
     finally:
@@ -149,13 +158,13 @@ async def _debtor_by_document(tenant_slug: str, document: str) -> tuple[Any, Any
 
     from sqlalchemy import select
 
-    from core.access import transaction
     from core.auth.principal import Principal
     from core.db import Scope
     from core.models import Debtor
 
-    async with get_db().transaction(await operator_scope()) as session:
-        tenant = await onboarding.get_tenant_by_slug(session, tenant_slug)
+    op = await operator()
+    async with transaction(op) as session:
+        tenant = await onboarding.get_tenant_by_slug(session, op, tenant_slug)
     principal = Principal.system(Scope.tenant(tenant.id))
     wanted = re.sub(r"[^0-9A-Za-z]", "", document).upper()
     async with transaction(principal) as session:
@@ -180,8 +189,9 @@ async def simulate_agreement(tenant_slug: str, document: str, at: Any) -> dict[s
 async def _tenant_id(slug: str) -> Any:
     db = get_db()
     try:
-        async with db.transaction(await operator_scope()) as session:
-            return (await onboarding.get_tenant_by_slug(session, slug)).id
+        op = await operator()
+        async with transaction(op) as session:
+            return (await onboarding.get_tenant_by_slug(session, op, slug)).id
     finally:
         await db.dispose()
 
@@ -204,7 +214,7 @@ async def load_cadence(tenant_slug: str, path: str, activate: bool) -> dict[str,
     import asyncio
     from pathlib import Path
 
-    from core.access import TenantId, transaction
+    from core.access import TenantId
     from core.auth.principal import Principal
     from core.cadence import service
     from core.db import Scope
@@ -222,7 +232,7 @@ async def load_cadence(tenant_slug: str, path: str, activate: bool) -> dict[str,
 
 
 async def export_cadence(tenant_slug: str, name: str | None) -> str:
-    from core.access import TenantId, transaction
+    from core.access import TenantId
     from core.auth.principal import Principal
     from core.cadence import service
     from core.db import Scope
@@ -286,19 +296,21 @@ async def run_escalation(tenant_slug: str, day: Any) -> dict[str, Any]:
 async def recording_retention(tenant_slug: str, days: int | None,
                               purge: bool) -> dict[str, Any]:
     """A tenant's call-recording period: shown, set (`days`), and applied now (`purge`)."""
-    from core.access import TenantId
+    from core.access import access_tenant
     from core.auth.principal import Principal
     from core.db import Scope
     from dialer import recordings
 
     db = get_db()
     try:
-        async with db.transaction(await operator_scope()) as session:
-            tenant = await onboarding.get_tenant_by_slug(session, tenant_slug)
-        operator = Principal.system(Scope.tenant(tenant.id))
-        async with db.transaction(Scope.tenant(tenant.id)) as session:
+        op = await operator()
+        async with transaction(op) as session:
+            tenant = await onboarding.get_tenant_by_slug(session, op, tenant_slug)
+        principal = Principal.system(Scope.tenant(tenant.id))
+        async with transaction(principal) as session:
+            checked = await access_tenant(session, principal, tenant.id)
             if days is not None:
-                await recordings.set_retention(session, operator, TenantId(tenant.id), days)
+                await recordings.set_retention(session, principal, checked, days)
             kept = await recordings.retention_days(session, tenant.id)
             deleted = await recordings.purge(session, tenant.id) if purge else None
         return {"tenant": tenant.slug, "retention_days": kept, "deleted": deleted}

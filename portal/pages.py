@@ -238,7 +238,7 @@ def _notice(code: str | None) -> str | None:
 async def tenant_page(request: Req, tenant_id: FromPath[uuid.UUID],
                       ok: FromQuery[str | None] = None) -> Template:
     async with transaction(request.user) as session:
-        tenant = await onboarding.get_tenant(session, tenant_id)
+        tenant = await onboarding.get_tenant(session, request.user, tenant_id)
     return tenant_edit(request, tenant, {}, {}, notice=_notice(ok))
 
 
@@ -272,7 +272,7 @@ async def update_tenant_form(request: Req, tenant_id: FromPath[uuid.UUID],
         if isinstance(exc, NotFound):
             raise
         async with transaction(request.user) as session:
-            tenant = await onboarding.get_tenant(session, tenant_id)
+            tenant = await onboarding.get_tenant(session, request.user, tenant_id)
         return tenant_edit(request, tenant, data, _form_errors(exc), exc.status_code)
     return Redirect(f"/admin/credores/{tenant_id}?ok=credor-salvo")
 

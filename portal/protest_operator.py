@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from core.access import TenantId
-from core.auth.principal import Principal
-from core.maintenance import operator_scope
+from core.access import TenantId, transaction
+from core.maintenance import operator
 from core.runtime import get_db
 from legal.protest import layout, service
 from tenants import onboarding
@@ -19,8 +18,9 @@ from tenants import onboarding
 async def remessa(tenant_slug: str, day: dt.date | None, out: str) -> dict[str, Any]:
     db = get_db()
     try:
-        async with db.transaction(await operator_scope()) as session:
-            tenant = await onboarding.get_tenant_by_slug(session, tenant_slug)
+        op = await operator()
+        async with transaction(op) as session:
+            tenant = await onboarding.get_tenant_by_slug(session, op, tenant_slug)
         day = day or dt.datetime.now(ZoneInfo(tenant.timezone)).date()
         result = await service.write_remessa(TenantId(tenant.id), day)
         written = None
@@ -35,7 +35,7 @@ async def remessa(tenant_slug: str, day: dt.date | None, out: str) -> dict[str, 
 async def import_return(path: str, data: bytes) -> dict[str, Any]:
     db = get_db()
     try:
-        principal = Principal.system(await operator_scope())
+        principal = await operator()
         try:
             report = await service.import_return(principal, data, Path(path).name)
         except layout.LayoutError as exc:

@@ -5,18 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from core.access import TenantId
-from core.maintenance import operator_scope
+from core.access import TenantId, access_tenant_slug, transaction
+from core.maintenance import operator
 from core.runtime import get_db
 from reports import monthly
 from reports.dashboard import parse_month
 from reports.refresh import refresh_tenant
-from tenants import onboarding
 
 
 async def _tenant(slug: str) -> TenantId:
-    async with get_db().transaction(await operator_scope()) as session:
-        return TenantId((await onboarding.get_tenant_by_slug(session, slug)).id)
+    op = await operator()
+    async with transaction(op) as session:
+        return await access_tenant_slug(session, op, slug)
 
 
 def _month(text: str) -> dt.date:

@@ -85,7 +85,8 @@ class TenantController(Controller):
     async def get_tenant(self, request: Req, tenant_id: FromPath[uuid.UUID]) -> TenantOut:
         """One tenant; another creditor's is 404."""
         async with transaction(request.user) as session:
-            return tenant_out(await onboarding.get_tenant(session, tenant_id))
+            return tenant_out(await onboarding.get_tenant(session, request.user,
+                                                          tenant_id))
 
     @patch("/{tenant_id:uuid}", guards=[requires(Role.ADMIN)])
     async def update_tenant(self, request: Req, tenant_id: FromPath[uuid.UUID],

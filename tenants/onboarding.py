@@ -13,12 +13,13 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit
+from core.access import access_tenant, access_tenant_slug
 from core.addresses import UF_CODES
 from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.db import include_in_scope
 from core.documents import normalize_cnpj
-from core.errors import Conflict, NotFound, ValidationFailed, too_long
+from core.errors import Conflict, ValidationFailed, too_long
 from core.ids import uuid7
 from core.models import ApiToken, Tenant, TenantStatus, User
 from core.settings import get_settings
@@ -174,24 +175,22 @@ async def list_tenants(session: AsyncSession) -> list[Tenant]:
     return list((await session.execute(select(Tenant).order_by(Tenant.trade_name))).scalars())
 
 
-async def get_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant:
-    tenant = await session.get(Tenant, tenant_id)
-    if tenant is None:
-        raise NotFound("credor")
-    return tenant
+async def get_tenant(session: AsyncSession, principal: Principal,
+                     tenant_id: uuid.UUID) -> Tenant:
+    checked = await access_tenant(session, principal, tenant_id)
+    return (await session.execute(select(Tenant).where(Tenant.id == checked))).scalar_one()
 
 
-async def get_tenant_by_slug(session: AsyncSession, slug: str) -> Tenant:
-    tenant = (await session.execute(select(Tenant).where(Tenant.slug == slug))).scalar_one_or_none()
-    if tenant is None:
-        raise NotFound("credor")
-    return tenant
+async def get_tenant_by_slug(session: AsyncSession, principal: Principal, slug: str) -> Tenant:
+    """The tenant an operator names by its slug (a command's argument)."""
+    checked = await access_tenant_slug(session, principal, slug)
+    return (await session.execute(select(Tenant).where(Tenant.id == checked))).scalar_one()
 
 
 async def deactivate_tenant(session: AsyncSession, actor: Principal,
                             tenant_id: uuid.UUID) -> Tenant:
     """Users of the tenant can no longer log in; its data is kept."""
-    tenant = await get_tenant(session, tenant_id)
+    tenant = await get_tenant(session, actor, tenant_id)
     if tenant.status == TenantStatus.INACTIVE:
         return tenant
     before = tenant_summary(tenant)
@@ -209,7 +208,7 @@ async def deactivate_tenant(session: AsyncSession, actor: Principal,
 async def update_tenant(session: AsyncSession, actor: Principal, tenant_id: uuid.UUID,
                         changes: TenantChanges) -> Tenant:
     """Edit a tenant's names, address, state or time zone; audited with before/after."""
-    tenant = await get_tenant(session, tenant_id)
+    tenant = await get_tenant(session, actor, tenant_id)
     errors: dict[str, str] = {}
     _check_text(errors, changes.legal_name, changes.trade_name, changes.address)
     state = _check_state(errors, changes.state) if changes.state is not None else tenant.state
@@ -239,7 +238,7 @@ async def update_tenant(session: AsyncSession, actor: Principal, tenant_id: uuid
 async def reactivate_tenant(session: AsyncSession, actor: Principal,
                             tenant_id: uuid.UUID) -> Tenant:
     """Its users (those still active) may log in again."""
-    tenant = await get_tenant(session, tenant_id)
+    tenant = await get_tenant(session, actor, tenant_id)
     if tenant.status == TenantStatus.ACTIVE:
         return tenant
     before = tenant_summary(tenant)

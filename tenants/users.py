@@ -15,6 +15,7 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit
+from core.access import access_user
 from core.auth.passwords import check_password_policy, hash_password
 from core.auth.principal import Principal
 from core.auth.roles import AGENCY_ROLES, CREDITOR_ROLES, Role
@@ -172,10 +173,8 @@ async def list_users(session: AsyncSession, principal: Principal) -> list[User]:
 
 
 async def get_user(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> User:
-    user = await session.get(User, user_id)
-    if user is None or (not principal.role.is_agency and user.tenant_id != principal.tenant_id):
-        raise NotFound("usuário")
-    return user
+    checked = await access_user(session, principal, user_id)
+    return (await session.execute(select(User).where(User.id == checked))).scalar_one()
 
 
 async def work_tenants(session: AsyncSession, user_id: uuid.UUID) -> list[uuid.UUID]:

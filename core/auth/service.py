@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit
+from core.access import access_user
 from core.auth.passwords import verify_password
 from core.auth.principal import Principal
 from core.auth.roles import Role
@@ -211,8 +212,9 @@ async def authenticate(
     if principal is None:
         raise await _fail(db, email, ip, "not_allowed", row.user_id)
     async with db.transaction(principal.scope) as session:
+        checked = await access_user(session, principal, principal.user_id)
         await session.execute(
-            update(User).where(User.id == principal.user_id).values(last_login_at=func.now())
+            update(User).where(User.id == checked).values(last_login_at=func.now())
         )
         await _forgive(session, email, ip, policy)
         await audit.record(session, principal.actor, "auth.login", tenant_id=principal.tenant_id)

@@ -12,7 +12,10 @@ in a loop (the cadence's plan counts nothing; its sends ask one by one).
 
 Two senders of different creditors may reach the same debtor at once: `hold` serialises
 them (an advisory lock on the key and channel, until the transaction ends), so the second
-reads the first's attempt before it decides.
+reads the first's attempt before it decides. A caller that holds several counters in one
+transaction (the dialer leasing a batch, an agent's agenda passing over refused debtors)
+uses `try_hold` and passes over a held one, since two such callers holding counters in
+different orders would each wait for the other.
 """
 
 from __future__ import annotations
@@ -67,10 +70,22 @@ async def daily_counts(session: AsyncSession, document: str, first: dt.date,
     return {(day, Channel(ch)): DayCount(a, n) for day, ch, a, n in rows}
 
 
+def _lock_key(document: str, channel: Channel) -> int:
+    digest = hashlib.sha256(debtor_key(document) + channel.value.encode()).digest()
+    return int.from_bytes(digest[:4], "big", signed=True)
+
+
 async def hold(session: AsyncSession, document: str, channel: Channel) -> None:
     """Until the caller's transaction ends, no other transaction holds this document's
     counter on `channel`: check the caps, then record the attempt, as one step."""
-    digest = hashlib.sha256(debtor_key(document) + channel.value.encode()).digest()
     await session.execute(
         text("SELECT pg_advisory_xact_lock(hashtext('regua.contact_cap'), :k)"),
-        {"k": int.from_bytes(digest[:4], "big", signed=True)})
+        {"k": _lock_key(document, channel)})
+
+
+async def try_hold(session: AsyncSession, document: str, channel: Channel) -> bool:
+    """`hold` when no other transaction holds the counter now; False at once otherwise."""
+    got = (await session.execute(
+        text("SELECT pg_try_advisory_xact_lock(hashtext('regua.contact_cap'), :k)"),
+        {"k": _lock_key(document, channel)})).scalar_one()
+    return bool(got)

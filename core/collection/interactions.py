@@ -37,11 +37,13 @@ async def record(session: AsyncSession, *, debtor_id: uuid.UUID, channel: Channe
                  direction: Direction = Direction.OUTBOUND,
                  started_at: dt.datetime | None = None, answered_at: dt.datetime | None = None,
                  ended_at: dt.datetime | None = None,
-                 details: dict[str, Any] | None = None) -> Interaction:
+                 details: dict[str, Any] | None = None, counted: bool = False) -> Interaction:
     """Record one attempt, made by a user (`user_id`) or a process (`process`).
 
     The caller has reached `debtor_id` through an access helper or picked it in a
-    scoped query; row-level security keeps the insert inside the scope either way."""
+    scoped query; row-level security keeps the insert inside the scope either way.
+    `counted`: `count_attempt` added this attempt to the agency-wide counts when it was
+    made; only its answer is added now."""
     if user_id is None and process is None:
         raise ValueError("an interaction is made by a user or a process")
     debtor = (await session.execute(select(Debtor).where(Debtor.id == debtor_id))).scalar_one()
@@ -64,12 +66,25 @@ async def record(session: AsyncSession, *, debtor_id: uuid.UUID, channel: Channe
                     tenant_id=point.tenant_id, id=uuid7(), contact_point_id=point.id,
                     channel=channel, opted_out_at=row.started_at, source="debtor",
                     note="pedido durante o contato", set_by=user_id))
-    if direction is Direction.OUTBOUND and outcome is not Outcome.BLOCKED:
+    answered = 1 if outcome in ANSWERED else 0
+    if (direction is Direction.OUTBOUND and outcome is not Outcome.BLOCKED
+            and (answered or not counted)):
         local_day = row.started_at.astimezone(ZoneInfo(debtor.timezone)).date()
         await agency_counts.tally(session, debtor.document, channel, local_day,
-                                  answered=1 if outcome in ANSWERED else 0)
+                                  attempts=0 if counted else 1, answered=answered)
     await session.flush()
     return row
+
+
+async def count_attempt(session: AsyncSession, debtor_id: uuid.UUID, channel: Channel,
+                        at: dt.datetime) -> None:
+    """Add an attempt made at `at` to the agency-wide counts before its interaction is
+    recorded: a call is recorded when it ends, but counts from the transaction that
+    reserved the debtor's counter (`guard.check(reserve=True)`) and decided to place it,
+    whether it then connects or not. Its `record` says `counted=True`."""
+    debtor = (await session.execute(select(Debtor).where(Debtor.id == debtor_id))).scalar_one()
+    await agency_counts.tally(session, debtor.document, channel,
+                              at.astimezone(ZoneInfo(debtor.timezone)).date())
 
 
 async def _grade(session: AsyncSession, contact_point_id: uuid.UUID, outcome: Outcome,

@@ -24,7 +24,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.access import ContactPointId, DebtId, DebtorId, TenantId, access_debtor
+from core.access import (
+    ContactPointId,
+    DebtId,
+    DebtorId,
+    TenantId,
+    access_debtor,
+    access_tenant_slug,
+    transaction,
+)
 from core.auth.principal import Principal
 from core.collection import agency_counts, contacts, interactions
 from core.collection.workable import DebtFacts, HoldSpan, blocker, blocker_label, is_active
@@ -44,7 +52,6 @@ from core.models import (
     Hold,
     Interaction,
     Outcome,
-    Tenant,
 )
 from core.models.collection import CHANNEL_LABELS
 from core.zones import ZONE_BY_UF, debtor_zone
@@ -67,6 +74,9 @@ class Verdict:
 
 
 ALLOWED = Verdict(True)
+# `check(reserve=True, wait=False)` found the debtor's counter held by another sender: not
+# a refusal to record, the decision waits for a moment.
+IN_PROGRESS = "contact_in_progress"
 
 
 def _aware(at: dt.datetime) -> dt.datetime:
@@ -199,7 +209,7 @@ async def _contact_blocker(session: AsyncSession, debtor_id: DebtorId, channel: 
 async def check(session: AsyncSession, debtor_id: DebtorId, channel: Channel,
                 at: dt.datetime | None = None, *, debt_id: DebtId | None = None,
                 contact_point_id: ContactPointId | None = None,
-                reserve: bool = False) -> Verdict:
+                reserve: bool = False, wait: bool = True) -> Verdict:
     """May `debtor_id` be contacted on `channel` at `at` (now by default)? Every rule.
 
     With `debt_id`, about that debt only; else the debtor may be contacted while one of
@@ -209,7 +219,11 @@ async def check(session: AsyncSession, debtor_id: DebtorId, channel: Channel,
     record`) in this transaction. The agency-wide counter of the debtor and channel is
     held until the transaction ends, so a sender to the same debtor elsewhere (another
     worker, another creditor) waits and then counts this attempt: both cannot pass a cap
-    that only one attempt fits under."""
+    that only one attempt fits under.
+
+    `wait=False` (with `reserve`): a counter another transaction holds answers
+    `IN_PROGRESS` at once instead of waiting, for a caller that reserves several debtors
+    in one transaction (`agency_counts.try_hold`)."""
     at = _aware(at) if at is not None else dt.datetime.now(dt.UTC)
     debtor = (await session.execute(select(Debtor).where(Debtor.id == debtor_id))).scalar_one()
     stopped = await _debts_blocker(session, debtor, debt_id, at)
@@ -220,7 +234,11 @@ async def check(session: AsyncSession, debtor_id: DebtorId, channel: Channel,
     tenant = await policy.policy_of(session, TenantId(debtor.tenant_id))
     local_day = at.astimezone(ZoneInfo(debtor.timezone)).date()
     if reserve and stopped is None and refused is None:
-        await agency_counts.hold(session, debtor.document, channel)
+        if wait:
+            await agency_counts.hold(session, debtor.document, channel)
+        elif not await agency_counts.try_hold(session, debtor.document, channel):
+            return Verdict(False, IN_PROGRESS, "outro contato com este devedor está sendo "
+                           f"feito agora por {CHANNEL_LABELS[channel]}", at)
     counts = await caps.load_counts(session, debtor.document, local_day)
     if stopped is not None:
         assert stopped.next_allowed_at is not None
@@ -289,27 +307,22 @@ async def answer(channel: str, at: dt.datetime, *, state: str | None = None,
 async def _answer_from_database(channel: Channel, at: dt.datetime, state: str | None,
                                 tenant_slug: str | None,
                                 debtor_id: uuid.UUID | None) -> Answer:
-    from core.maintenance import operator_scope
+    from core.maintenance import operator
     from core.runtime import get_db
 
-    db = get_db()
     try:
-        scope: Scope = await operator_scope()
-        tenant_id: uuid.UUID | None = None
+        principal = await operator()
+        tenant_id: TenantId | None = None
         if tenant_slug is not None:
-            async with db.transaction(scope) as session:
-                tenant_id = (await session.execute(
-                    select(Tenant.id).where(Tenant.slug == tenant_slug))).scalar_one_or_none()
-            if tenant_id is None:
-                raise NotFound("credor")
-            scope = Scope.tenant(tenant_id)
-        principal = Principal.system(scope)
-        async with db.transaction(scope) as session:
+            async with transaction(principal) as session:
+                tenant_id = await access_tenant_slug(session, principal, tenant_slug)
+            principal = Principal.system(Scope.tenant(tenant_id))
+        async with transaction(principal) as session:
             if debtor_id is None:
                 assert tenant_id is not None
                 if state is None:
                     raise ValidationFailed({"state": "informe a UF do devedor (--state)"})
-                tenant = await policy.policy_of(session, TenantId(tenant_id))
+                tenant = await policy.policy_of(session, tenant_id)
                 zone = debtor_zone(state)
                 return Answer(check_calendar(channel, at, state=state, zone=zone,
                                              tenant=tenant), zone)
@@ -318,4 +331,4 @@ async def _answer_from_database(channel: Channel, at: dt.datetime, state: str | 
                 select(Debtor.timezone).where(Debtor.id == checked))).scalar_one()
             return Answer(await check(session, checked, channel, at), zone)
     finally:
-        await db.dispose()
+        await get_db().dispose()

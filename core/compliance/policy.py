@@ -31,11 +31,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit
-from core.access import TenantId, access_tenant, transaction
+from core.access import TenantId, access_tenant, access_tenant_slug, transaction
 from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.compliance.windows import DEFAULT_WINDOWS, OPEN_WEEK, Span, Week, describe, hours, narrow
-from core.errors import Forbidden, NotFound, ValidationFailed
+from core.errors import Forbidden, ValidationFailed
 from core.models import Channel, Tenant
 from core.models.collection import CHANNEL_LABELS
 from core.settings import get_settings
@@ -212,21 +212,17 @@ def described(raw: dict[str, Any] | None) -> dict[str, str]:
 
 async def set_for_tenant(slug: str, raw: dict[str, Any] | None) -> dict[str, Any]:
     """The operator's `regua compliance policy`: replace a tenant's policy by its slug."""
-    from core.maintenance import operator_scope
+    from core.maintenance import operator
     from core.runtime import get_db
 
-    db = get_db()
     try:
-        scope = await operator_scope()
-        async with db.transaction(scope) as session:
-            tenant_id = (await session.execute(
-                select(Tenant.id).where(Tenant.slug == slug))).scalar_one_or_none()
-            if tenant_id is None:
-                raise NotFound("credor")
-            stored = await set_policy(session, Principal.system(scope), TenantId(tenant_id), raw)
+        principal = await operator()
+        async with transaction(principal) as session:
+            checked = await access_tenant_slug(session, principal, slug)
+            stored = await set_policy(session, principal, checked, raw)
             return {"tenant": slug, "contact_policy": stored, "windows": described(stored)}
     finally:
-        await db.dispose()
+        await get_db().dispose()
 
 
 # ---- the contact-policy page --------------------------------------------------------------------

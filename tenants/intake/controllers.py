@@ -14,8 +14,9 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, Response, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.access import access_tenant, transaction
+from core.access import TenantId, access_tenant, transaction
 from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.auth.web import requires
@@ -130,20 +131,19 @@ def portfolio_out(p: Portfolio, upload_url: str | None = None,
     )
 
 
-def acting_tenant(principal: Principal, requested: uuid.UUID | None) -> uuid.UUID:
+async def acting_tenant(session: AsyncSession, principal: Principal,
+                        requested: uuid.UUID | None) -> TenantId:
     """The tenant a request acts on: a creditor's own, or one an agency user works."""
     if not principal.role.is_agency:
         if requested is not None and requested != principal.tenant_id:
             raise NotFound("credor")
         assert principal.tenant_id is not None
-        return principal.tenant_id
+        return await access_tenant(session, principal, principal.tenant_id)
     if requested is None:
-        if len(principal.tenant_ids) == 1:
-            return next(iter(principal.tenant_ids))
-        raise ValidationFailed({"tenant_id": "informe o credor"})
-    if not principal.may_work(requested):
-        raise NotFound("credor")
-    return requested
+        if len(principal.tenant_ids) != 1:
+            raise ValidationFailed({"tenant_id": "informe o credor"})
+        requested = next(iter(principal.tenant_ids))
+    return await access_tenant(session, principal, requested)
 
 
 class PortfolioController(Controller):
@@ -154,8 +154,8 @@ class PortfolioController(Controller):
     async def create_upload(self, request: Req, data: JSONBody[UploadCreate]) -> PortfolioOut:
         """Create a portfolio and a presigned URL to PUT its file to: exactly `file_size`
         bytes, with `upload_headers`, once, within ten minutes."""
-        tenant_id = acting_tenant(request.user, data.tenant_id)
         async with transaction(request.user) as session:
+            tenant_id = await acting_tenant(session, request.user, data.tenant_id)
             portfolio = await service.create_upload(
                 session, request.user.actor, tenant_id, data.file_name,
                 file_size=data.file_size, mode=data.mode, layout_name=data.layout,
@@ -195,8 +195,7 @@ class PortfolioController(Controller):
     async def received(self, request: Req, portfolio_id: FromPath[uuid.UUID]) -> PortfolioOut:
         """Say the file is uploaded: an empty or unreadable file is refused at once (422),
         and a file imported before ends the portfolio as a duplicate (`duplicate_of`)."""
-        return portfolio_out(await service.receive_upload(request.user.scope,
-                                                          request.user.actor, portfolio_id))
+        return portfolio_out(await service.receive_upload(request.user, portfolio_id))
 
     @post("/{portfolio_id:uuid}/preview", guards=[requires(*IMPORTERS)], status_code=200)
     async def preview(self, request: Req, portfolio_id: FromPath[uuid.UUID],
@@ -234,16 +233,16 @@ class LayoutController(Controller):
     @get("/", guards=[requires(*READERS)])
     async def list_layouts(self, request: Req,
                            tenant_id: FromQuery[uuid.UUID | None] = None) -> list[LayoutOut]:
-        tenant = acting_tenant(request.user, tenant_id)
         async with transaction(request.user) as session:
+            tenant = await acting_tenant(session, request.user, tenant_id)
             layouts = await service.list_layouts(session, tenant)
         return [LayoutOut(id=x.id, name=x.name, mode=x.mode, mapping=x.mapping, sheet=x.sheet)
                 for x in layouts]
 
     @put("/", guards=[requires(*IMPORTERS)], opt={"columns": ColumnLayout})
     async def save_layout(self, request: Req, data: JSONBody[LayoutIn]) -> LayoutOut:
-        tenant = acting_tenant(request.user, data.tenant_id)
         async with transaction(request.user) as session:
+            tenant = await acting_tenant(session, request.user, data.tenant_id)
             x = await service.save_layout(session, request.user.actor, tenant, data.name,
                                           data.mapping, mode=data.mode, sheet=data.sheet)
         return LayoutOut(id=x.id, name=x.name, mode=x.mode, mapping=x.mapping, sheet=x.sheet)
@@ -256,10 +255,10 @@ class RecallController(Controller):
     @post("/", guards=[requires(*IMPORTERS)], status_code=200)
     async def recall(self, request: Req, data: JSONBody[RecallIn]) -> dict[str, Any]:
         """Take debts back: each listed open debt closes as recalled."""
-        tenant = acting_tenant(request.user, data.tenant_id)
         if not data.items:
             raise ValidationFailed({"items": "informe ao menos um título"})
         async with transaction(request.user) as session:
+            tenant = await acting_tenant(session, request.user, data.tenant_id)
             return await service.recall_debts(
                 session, request.user.actor, tenant,
                 [(i.contract.strip(), i.installment) for i in data.items],

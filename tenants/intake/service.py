@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit
-from core.access import tenant_of
+from core.access import TenantId, access_tenant, tenant_of, transaction
 from core.auth.principal import Principal
 from core.db import Scope
 from core.errors import Conflict, NotFound, ValidationFailed
@@ -32,7 +32,7 @@ from core.models import (
     PortfolioStatus,
     Tenant,
 )
-from core.runtime import get_db, get_storage
+from core.runtime import get_storage
 from core.settings import get_settings
 from core.storage_keys import acknowledgement_key, upload_key
 from tenants.intake import limits
@@ -52,7 +52,7 @@ def parse_mode(value: str | None) -> ImportMode:
 
 
 async def create_upload(
-    session: AsyncSession, actor: audit.Actor, tenant_id: uuid.UUID, file_name: str, *,
+    session: AsyncSession, actor: audit.Actor, tenant_id: TenantId, file_name: str, *,
     file_size: int | None = None, mode: str | None = None, layout_name: str | None = None,
     mapping: dict[str, Any] | None = None, sheet: str | None = None,
     placement_days: int | None = None,
@@ -126,17 +126,18 @@ async def import_file(actor: audit.Actor, tenant_id: uuid.UUID, file: Path, *,
     worker to finish it (or for `wait_seconds`).
     """
     confined.warm_up()  # its imports run while the file is hashed
-    db = get_db()
-    async with db.transaction(Scope.tenant(tenant_id)) as session:
-        allowed = await tenant_limits(session, tenant_id)
+    principal = Principal.system(Scope.tenant(tenant_id))
+    async with transaction(principal) as session:
+        checked = await access_tenant(session, principal, tenant_id)
+        allowed = await tenant_limits(session, checked)
     try:
         reader.check_size((await asyncio.to_thread(file.stat)).st_size, allowed)
     except reader.FileError as exc:
         raise ValidationFailed({"file": _sentence(str(exc))}) from None
     digest = await asyncio.to_thread(sha256_of, file)
-    async with db.transaction(Scope.tenant(tenant_id)) as session:
-        earlier = await _imported_before(session, tenant_id, digest)
-        portfolio = await create_upload(session, actor, tenant_id, file.name, mode=mode,
+    async with transaction(principal) as session:
+        earlier = await _imported_before(session, checked, digest)
+        portfolio = await create_upload(session, actor, checked, file.name, mode=mode,
                                         layout_name=layout_name, sheet=sheet)
         if earlier is not None:
             _mark_duplicate(portfolio, earlier, digest)
@@ -152,14 +153,14 @@ async def import_file(actor: audit.Actor, tenant_id: uuid.UUID, file: Path, *,
                                     uploaded.result)
     else:
         await asyncio.to_thread(upload)
-        async with db.transaction(Scope.tenant(tenant_id)) as session:
+        async with transaction(principal) as session:
             fresh = await get_portfolio(session, portfolio.id, for_update=True)
             fresh.status, fresh.phase = PortfolioStatus.QUEUED, "queued"
             enqueue_after_commit(session, "intake.import_portfolio", str(tenant_id),
                                  str(fresh.id))
     deadline = asyncio.get_running_loop().time() + wait_seconds
     while True:
-        async with db.transaction(Scope.tenant(tenant_id)) as session:
+        async with transaction(principal) as session:
             portfolio = await get_portfolio(session, portfolio.id)
         if portfolio.status not in (PortfolioStatus.QUEUED, PortfolioStatus.RUNNING):
             return portfolio
@@ -199,14 +200,14 @@ def _sentence(message: str) -> str:
     return message[0].upper() + message[1:]
 
 
-async def receive_upload(scope: Scope, actor: audit.Actor,
-                         portfolio_id: uuid.UUID) -> Portfolio:
+async def receive_upload(principal: Principal, portfolio_id: uuid.UUID) -> Portfolio:
     """The browser has put the file in S3: refuse it at once if it is empty or not a
     spreadsheet, and recognise by its SHA-256 a file this tenant imported before (the
     portfolio ends as a duplicate naming the first), all before any column matching."""
-    db, storage = get_db(), get_storage()
-    async with db.transaction(scope) as session:
-        portfolio = await get_portfolio(session, portfolio_id)
+    storage, actor = get_storage(), principal.actor
+    async with transaction(principal) as session:
+        checked = await access_portfolio(session, principal, portfolio_id)
+        portfolio = await get_portfolio(session, checked)
         allowed = await tenant_limits(session, portfolio.tenant_id)
     if portfolio.status != PortfolioStatus.UPLOADING:
         raise Conflict({"status": f"o arquivo já foi recebido ({portfolio.status})"})
@@ -228,8 +229,8 @@ async def receive_upload(scope: Scope, actor: audit.Actor,
         except ValidationFailed as exc:
             refusal = ("; ".join(exc.detail.values()) if isinstance(exc.detail, dict)
                        else exc.detail)
-    async with db.transaction(scope) as session:
-        portfolio = await get_portfolio(session, portfolio_id, for_update=True)
+    async with transaction(principal) as session:
+        portfolio = await get_portfolio(session, checked, for_update=True)
         if refusal is not None:
             _end_upload(portfolio, REFUSED, f"recusado: {refusal}")
             await audit.record(session, actor, "portfolio.upload_refused",
@@ -428,7 +429,7 @@ async def tenant_limits(session: AsyncSession, tenant_id: uuid.UUID) -> limits.L
 
 
 async def set_tenant_limits(session: AsyncSession, principal: Principal,
-                            tenant_id: uuid.UUID, raw: Any) -> dict[str, Any]:
+                            tenant_id: TenantId, raw: Any) -> dict[str, Any]:
     """Replace the tenant's overrides (an empty object: back to the defaults), audited."""
     overrides = limits.parse(raw)
     tenant = (await session.execute(
@@ -443,8 +444,10 @@ async def set_tenant_limits(session: AsyncSession, principal: Principal,
 
 
 # ---- layouts ---------------------------------------------------------------------------
+# A tenant names its layouts: each is reached by name within a tenant that passed
+# `access_tenant` (a `TenantId`), so another tenant's layout is never in reach.
 
-async def get_layout(session: AsyncSession, tenant_id: uuid.UUID, name: str) -> ColumnLayout:
+async def get_layout(session: AsyncSession, tenant_id: TenantId, name: str) -> ColumnLayout:
     layout = (await session.execute(
         select(ColumnLayout).where(ColumnLayout.tenant_id == tenant_id,
                                    ColumnLayout.name == name)
@@ -454,14 +457,14 @@ async def get_layout(session: AsyncSession, tenant_id: uuid.UUID, name: str) -> 
     return layout
 
 
-async def list_layouts(session: AsyncSession, tenant_id: uuid.UUID) -> list[ColumnLayout]:
+async def list_layouts(session: AsyncSession, tenant_id: TenantId) -> list[ColumnLayout]:
     return list((await session.execute(
         select(ColumnLayout).where(ColumnLayout.tenant_id == tenant_id)
         .order_by(ColumnLayout.name)
     )).scalars())
 
 
-async def save_layout(session: AsyncSession, actor: audit.Actor, tenant_id: uuid.UUID,
+async def save_layout(session: AsyncSession, actor: audit.Actor, tenant_id: TenantId,
                       name: str, mapping: dict[str, Any], *, mode: str | None = None,
                       sheet: str | None = None) -> ColumnLayout:
     from tenants.intake.rules.columns import validate_mapping
@@ -489,7 +492,7 @@ async def save_layout(session: AsyncSession, actor: audit.Actor, tenant_id: uuid
 
 # ---- placement lifecycle ----------------------------------------------------------------
 
-async def recall_debts(session: AsyncSession, actor: audit.Actor, tenant_id: uuid.UUID,
+async def recall_debts(session: AsyncSession, actor: audit.Actor, tenant_id: TenantId,
                        items: list[tuple[str, int]]) -> dict[str, Any]:
     """The creditor takes debts back: they close as recalled; the rest is reported."""
     closed, missing = [], []

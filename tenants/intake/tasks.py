@@ -17,11 +17,14 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, text
 
+from core.access import access_tenant, transaction
+from core.auth.principal import Principal
 from core.db import Scope, owner_engine
+from core.errors import NotFound
 from core.formatting import date_br, decimal_br
 from core.jobs import actor, periodic
 from core.models import Tenant
-from core.runtime import get_db, get_storage
+from core.runtime import get_storage
 from core.settings import MAINTENANCE_DB_ROLE, get_settings
 from core.storage_keys import return_report_key
 from tenants.intake import pipeline, service
@@ -68,12 +71,14 @@ RETURN_HEADER = ["Contrato", "Parcela", "CPF/CNPJ", "Nome", "Vencimento", "Valor
 async def return_expired(tenant: str) -> None:
     """Close a tenant's debts whose placement term ended and give the creditor a return
     file (daily, in the small hours of the tenant's day: see the schedule below)."""
-    tenant_id = uuid.UUID(tenant)
-    async with get_db().transaction(Scope.tenant(tenant_id)) as session:
-        zone = (await session.execute(
-            select(Tenant.timezone).where(Tenant.id == tenant_id))).scalar_one_or_none()
-        if zone is None:
+    principal = Principal.system(Scope.tenant(uuid.UUID(tenant)))
+    async with transaction(principal) as session:
+        try:
+            tenant_id = await access_tenant(session, principal, uuid.UUID(tenant))
+        except NotFound:
             return  # the tenant is gone
+        zone = (await session.execute(
+            select(Tenant.timezone).where(Tenant.id == tenant_id))).scalar_one()
         today = dt.datetime.now(ZoneInfo(zone)).date()
         ids = await service.expire_placements(session, tenant_id, today)
         if ids:
@@ -119,7 +124,7 @@ async def expire_uploads() -> None:
     waiting forever."""
     now = dt.datetime.now(dt.UTC)
     for tenant_id in await _tenants_with_stale_uploads():
-        async with get_db().transaction(Scope.tenant(tenant_id)) as session:
+        async with transaction(Principal.system(Scope.tenant(tenant_id))) as session:
             ended = await service.expire_uploads(session, tenant_id, now)
         log.info("tenant %s: %d abandoned uploads expired", tenant_id, ended)
 

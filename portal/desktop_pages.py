@@ -41,7 +41,10 @@ SUPERVISORS = requires(Role.SUPERVISOR, Role.ADMIN)
 DONE = {"entrada": "Você entrou nas campanhas.", "saida": "Você saiu das campanhas.",
         "estado": "Situação atualizada.", "resultado": "Resultado registrado.",
         "encerrada": "Pedido de encerramento enviado ao discador.",
-        "vazia": "Nada a fazer agora: a agenda está vazia ou fora do horário permitido.",
+        "vazia": "Nada a fazer agora: a agenda está vazia.",
+        "aguardando": "Ninguém da agenda pode ser chamado agora (fora do horário permitido "
+                      "para ligações, ou limite de contatos do dia): cada item mostra quando "
+                      "volta.",
         "sem-fichas": "Nenhuma ficha para ligar agora nas campanhas em prévia (lista vazia "
                       "ou fora do horário permitido).",
         "ligando": "Ligação pedida ao discador: seu telefone toca quando o devedor atender.",
@@ -125,7 +128,8 @@ async def next_form(request: Req) -> Redirect:
     except Forbidden as exc:
         raise PermissionDeniedException(detail=str(exc.detail)) from None
     if item is None:
-        return Redirect("/atendimento?feito=vazia")
+        waiting = await agenda.upcoming(request.user, limit=1)
+        return Redirect("/atendimento?feito=" + ("aguardando" if waiting else "vazia"))
     return Redirect(f"/atendimento?devedor={item.debtor_id}")
 
 

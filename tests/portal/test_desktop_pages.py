@@ -194,3 +194,23 @@ async def test_a_supervisor_creates_a_campaign_and_its_list_from_the_board(clien
     hs = await headers_for(client, stranger)
     assert (await client.post(f"/atendimento/campanhas/{campaign.id}/lista",
                               headers=hs)).status_code == 404
+
+
+async def test_next_says_whether_the_agenda_is_empty_or_waiting(client, factory, services):
+    from dialer import agenda
+    from dialer.models import AgendaKind
+
+    alfa = await factory.tenant("Alfa")
+    placed = await place(creditor(alfa.id), alfa.id, document=random_cpf(), amount="300.00",
+                         due_dates=(dt.date(2026, 6, 1),))
+    agent = await factory.user("agent", tenant_ids=[alfa.id])
+    h = await headers_for(client, agent)
+    empty = await client.post("/atendimento/proximo", headers=h, follow_redirects=True)
+    assert "Nada a fazer agora: a agenda está vazia." in empty.text
+    # A callback for next week: on the agenda, not callable now.
+    async with transaction(system(alfa.id)) as session:
+        await agenda.add_item(session, alfa.id, placed.debtor_id, AgendaKind.CALLBACK,
+                              dt.datetime.now(dt.UTC) + dt.timedelta(days=7), created_by=None)
+    waiting = await client.post("/atendimento/proximo", headers=h, follow_redirects=True)
+    assert "Ninguém da agenda pode ser chamado agora" in waiting.text
+    assert "Ana Souza" in waiting.text  # the item stays listed, with when it comes back

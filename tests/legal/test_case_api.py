@@ -25,6 +25,7 @@ from core.runtime import get_storage
 from legal.cases import export, service
 from legal.cases.models import CaseDocument, CaseExport
 from tests.core.test_channels import web_url  # noqa: F401 - the app over real HTTP
+from tests.legal.helpers import drain
 from tests.legal.test_cases import book, escalate, smtp_settings, the_case  # noqa: F401
 
 
@@ -192,7 +193,7 @@ async def test_the_webhook_is_signed_and_its_link_serves_the_zip_until_it_expire
         sent = await http.post(f"/api/v1/cases/{case.id}/export", headers=legal)
     assert sent.status_code == 200, sent.text
     assert sent.json()["status"] == "sending"  # a job delivers it
-    worker.join("default", timeout=60_000)
+    await drain(worker)
 
     [got] = _LawFirm.received
     headers = {k.lower(): v for k, v in got["headers"].items()}  # type: ignore[union-attr]
@@ -234,7 +235,7 @@ async def test_the_webhook_is_signed_and_its_link_serves_the_zip_until_it_expire
         monkeypatch.setattr(export, "RETRY_DELAYS", (dt.timedelta(0),))
         monkeypatch.setattr(export, "MAX_ATTEMPTS", 2)
         failed = await http.post(f"/api/v1/cases/{case.id}/export", headers=legal)
-    worker.join("default", timeout=60_000)
+    await drain(worker)
     async with db.transaction(system.scope) as session:
         gave_up = (await session.execute(select(CaseExport).where(
             CaseExport.id == failed.json()["export_id"]))).scalar_one()
@@ -291,7 +292,7 @@ async def test_a_failing_firm_gets_the_export_again_under_the_same_key(
         assert "falhando" in page.text and "o escritório respondeu HTTP 503" in page.text
         assert "próxima tentativa" in page.text
         _FlakyFirm.release.set()
-        worker.join("default", timeout=60_000)
+        await drain(worker)
         page = await client.get(f"/juridico/casos/{case.id}", headers=legal)
     finally:
         _FlakyFirm.release.set()

@@ -35,7 +35,7 @@ from legal.models import Agreement, AgreementDebt, Installment
 from legal.protest import service
 from legal.protest.models import ProtestFile, ProtestItem
 from tenants.intake.service import recall_debts
-from tests.legal.helpers import set_address
+from tests.legal.helpers import drain, set_address
 
 SP = {"street": "Rua das Flores, 12", "district": "Centro", "city": "São Paulo",
       "state": "SP", "zip": "01310100"}
@@ -370,7 +370,7 @@ async def test_paid_debts_get_the_cancellation_authorised_once(
     for _ in range(2):  # the daily job, and a retry of it
         with scoped(Scope.tenant(tenant.id)):
             send("protest.authorize_cancellations", str(tenant.id))
-        worker.join("default", timeout=60_000)
+        await drain(worker)
 
     protested = await state_of(tenant.id, protested_id)
     registered = await state_of(tenant.id, registered_id)
@@ -445,7 +445,7 @@ async def test_recalled_debts_leave_the_cartorio_as_paid_ones_do_and_say_why(
 
     with scoped(Scope.tenant(tenant.id)):
         send("protest.authorize_cancellations", str(tenant.id))
-    worker.join("default", timeout=60_000)
+    await drain(worker)
 
     protested = await state_of(tenant.id, protested_id)
     registered = await state_of(tenant.id, registered_id)

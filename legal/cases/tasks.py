@@ -79,7 +79,7 @@ async def _overdue_exports() -> list[tuple[uuid.UUID, uuid.UUID]]:
             await conn.execute(text(f"SET LOCAL ROLE {MAINTENANCE_DB_ROLE}"))
             rows = await conn.execute(text(
                 "SELECT tenant_id, id FROM case_export WHERE status = 'sending'"
-                " AND next_attempt_at < now() - :lost"), {"lost": LOST_AFTER})
+                " AND next_attempt_at < now() - CAST(:lost AS interval)"), {"lost": LOST_AFTER})
             return [(r[0], r[1]) for r in rows]
     finally:
         await engine.dispose()

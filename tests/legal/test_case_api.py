@@ -12,6 +12,7 @@ import io
 import json
 import threading
 import urllib.request
+import uuid
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -21,8 +22,9 @@ from sqlalchemy import select, text
 
 from core.auth.principal import Principal
 from core.db import Scope
+from core.jobs import send
 from core.runtime import get_storage
-from legal.cases import export, service
+from legal.cases import export, service, tasks
 from legal.cases.models import CaseDocument, CaseExport
 from tests.core.test_channels import web_url  # noqa: F401 - the app over real HTTP
 from tests.legal.helpers import drain
@@ -353,3 +355,32 @@ async def test_the_legal_team_lands_on_its_queue_with_deadline_alerts(client, pe
     assert f'href="/devedores/{people["jose"]}/juridico"' in debtor.text
     agent_file = await client.get(f"/devedores/{people['jose']}", headers=people["agent"].headers)
     assert "Enviar ao jurídico" not in agent_file.text
+
+
+async def test_a_delivery_whose_message_was_lost_is_sent_by_the_sweep(
+        people, law_firm, web_url, db, worker):  # noqa: F811
+    legal = people["legal"].headers
+    async with httpx.AsyncClient(base_url=web_url, timeout=30) as http:
+        saved = await http.post(f"/api/v1/cases/webhooks/{people['alfa'].id}", headers=legal,
+                                json={"url": law_firm})
+        assert saved.status_code == 200
+        sent = await http.post(f"/api/v1/cases/{people['case'].id}/export", headers=legal)
+    await drain(worker)
+    export_id = sent.json()["export_id"]
+    # As a failed attempt leaves it when its retry message dies with the process (the
+    # in-process broker): waiting, its next attempt long past.
+    scope = Scope.tenant(people["alfa"].id)
+    async with db.transaction(scope) as session:
+        await session.execute(text(
+            "UPDATE case_export SET status = 'sending', delivered_at = NULL,"
+            " next_attempt_at = now() - interval '10 minutes' WHERE id = :e"), {"e": export_id})
+    assert (people["alfa"].id, uuid.UUID(export_id)) in await tasks._overdue_exports()
+    send("cases.resend_exports")  # the scheduler's sweep
+    await drain(worker)
+    async with db.transaction(scope) as session:
+        row = (await session.execute(select(CaseExport).where(
+            CaseExport.id == export_id))).scalar_one()
+    assert (row.status, row.attempts) == ("sent", 2) and row.delivered_at is not None
+    keys = [{k.lower(): v for k, v in r["headers"].items()}["idempotency-key"]  # type: ignore[union-attr]
+            for r in _LawFirm.received]
+    assert keys == [export_id, export_id]

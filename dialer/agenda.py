@@ -34,7 +34,7 @@ from core.collection import contacts, interactions
 from core.compliance import guard
 from core.errors import Forbidden
 from core.ids import uuid7
-from core.models import CauseKind, Channel, Debtor
+from core.models import CauseKind, Channel, Debtor, Hold
 from dialer.models import AgendaItem, AgendaKind, AgendaState
 
 WORKERS = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
@@ -49,6 +49,7 @@ RANK = case({AgendaKind.CALLBACK.value: 0, AgendaKind.PROMISE.value: 1,
              AgendaKind.CADENCE.value: 2}, value=AgendaItem.kind, else_=3)
 LIVE = (AgendaState.OPEN.value, AgendaState.TAKEN.value)
 
+KEPT = "promise_kept"  # the disposition of a promise item a payment closed
 ABANDON_CALLBACK_AFTER = dt.timedelta(minutes=5)
 ABANDONED_LABEL = "Retornar: ligação atendida sem operador"
 KIND_LABELS = {AgendaKind.CALLBACK: "Retorno agendado", AgendaKind.PROMISE: "Promessa de"
@@ -119,6 +120,17 @@ async def callback_after_abandon(session: AsyncSession, tenant_id: uuid.UUID,
         return None
     return await add_item(session, tenant_id, debtor_id, AgendaKind.CALLBACK,
                           ended + ABANDON_CALLBACK_AFTER, created_by=None, source_id=call_id)
+
+
+async def _close_kept(session: AsyncSession, tenants: list[uuid.UUID]) -> None:
+    """A promise kept by a payment (its hold marked kept) needs no follow-up call."""
+    await session.execute(update(AgendaItem).where(
+        AgendaItem.tenant_id.in_(tenants), AgendaItem.kind == AgendaKind.PROMISE,
+        AgendaItem.state.in_(LIVE), Hold.tenant_id == AgendaItem.tenant_id,
+        Hold.id == AgendaItem.source_id, Hold.kept_at.is_not(None))
+        .values(state=AgendaState.DONE, disposition=KEPT, closed_at=Hold.kept_at,
+                taken_by=None, taken_until=None)
+        .execution_options(synchronize_session=False))
 
 
 async def _refill(session: AsyncSession, tenant_id: uuid.UUID, now: dt.datetime) -> None:
@@ -199,6 +211,7 @@ async def take_next(principal: Principal, at: dt.datetime | None = None) -> Item
             AgendaItem.tenant_id.in_(tenants), AgendaItem.taken_by == principal.user_id,
             AgendaItem.state == AgendaState.TAKEN)
             .values(state=AgendaState.OPEN, taken_by=None, taken_until=None))
+        await _close_kept(session, tenants)
         for tenant_id in tenants:
             await _refill(session, tenant_id, now)
         busy: list[uuid.UUID] = []
@@ -244,6 +257,7 @@ async def upcoming(principal: Principal, limit: int = 30,
     may_work_agenda(principal)
     now = at or dt.datetime.now(dt.UTC)
     async with transaction(principal) as session:
+        await _close_kept(session, sorted(principal.tenant_ids))
         rows = (await session.execute(select(AgendaItem).where(
             AgendaItem.tenant_id.in_(sorted(principal.tenant_ids)),
             AgendaItem.state.in_(LIVE),

@@ -13,7 +13,8 @@ at every send), never through the cadence's internals:
   `PROMISE_TOLERANCE_DAYS` (the payment's time to arrive): the cadence's messages and
   calls, the dialer's lists and the agenda's other items wait; the agenda calls the
   debtor the morning the hold ends (the promise is broken by then); a new promise
-  replaces the old one;
+  replaces the old one; a payment that reaches the promised amount ends the hold at once
+  and, kept by the day, takes the item off the agenda (`core.collection.promises`);
 * a refusal to pay ends a promise still running, so the cadence resumes at once;
 * a wrong number grades the phone `wrong_party`: no list, step or agenda uses it again,
   and a dialer call's list entry is due again for the debtor's next phone, if any;
@@ -36,9 +37,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import audit
 from core.access import DebtorId, HoldId, access_debtor, transaction
 from core.auth.principal import Principal
-from core.collection import holds, interactions, notes
+from core.collection import holds, interactions, notes, promises
 from core.errors import NotFound, ValidationFailed
-from core.formatting import brl, date_br
 from core.models import CauseKind, Channel, ContactPoint, Debtor, HoldKind, Outcome
 from dialer import agenda, campaigns
 from dialer.models import AgendaItem, AgendaKind, AgendaState, CallRecord
@@ -205,8 +205,9 @@ async def dispose(principal: Principal, debtor_id: uuid.UUID, form: Form, *,
         if parsed.disposition in HOLDS:
             await holds.set_hold(session, principal, checked, HOLDS[parsed.disposition],
                                  parsed.note or HOLD_REASONS[parsed.disposition], at=now)
+        promise_hold = None
         if parsed.disposition is Disposition.PROMISE:
-            await _pause_for_promise(session, principal, debtor, parsed, now)
+            promise_hold = await _pause_for_promise(session, principal, debtor, parsed, now)
         elif parsed.disposition is Disposition.REFUSED:
             await _end_promises(session, principal, checked, "o devedor recusou pagar na"
                                 " ligação", now)
@@ -214,7 +215,7 @@ async def dispose(principal: Principal, debtor_id: uuid.UUID, form: Form, *,
             await campaigns.next_phone(session, record, now)
         if parsed.note:
             await notes.add_note(session, principal, checked, parsed.note)
-        item_id = await _agenda(session, principal, debtor, parsed, now)
+        item_id = await _agenda(session, principal, debtor, parsed, now, promise_hold)
         await audit.record(session, principal.actor, "dialer.disposition",
                            tenant_id=debtor.tenant_id, entity="debtor", entity_id=debtor.id,
                            after={"disposition": parsed.disposition,
@@ -268,26 +269,29 @@ async def _end_promises(session: AsyncSession, principal: Principal, debtor_id: 
 
 
 async def _pause_for_promise(session: AsyncSession, principal: Principal, debtor: Debtor,
-                             parsed: Parsed, now: dt.datetime) -> None:
-    assert parsed.promise_date is not None
+                             parsed: Parsed, now: dt.datetime) -> uuid.UUID:
+    assert parsed.promise_date is not None and parsed.amount is not None
     debtor_id = DebtorId(debtor.id)
     await _end_promises(session, principal, debtor_id, "substituída por nova promessa", now)
-    await holds.set_hold(
-        session, principal, debtor_id, HoldKind.PROMISE,
-        f"Promessa de pagamento de {brl(parsed.amount)} para {date_br(parsed.promise_date)}",
+    hold = await promises.set_promise(
+        session, principal, debtor_id, parsed.amount, parsed.promise_date,
         at=now, until=promise_ends(parsed.promise_date, debtor.timezone))
+    return hold.id
 
 
 async def _agenda(session: AsyncSession, principal: Principal, debtor: Debtor,
-                  parsed: Parsed, now: dt.datetime) -> uuid.UUID | None:
+                  parsed: Parsed, now: dt.datetime,
+                  promise_hold: uuid.UUID | None) -> uuid.UUID | None:
     if parsed.disposition is Disposition.PROMISE and parsed.promise_date is not None:
         # The debtor is not called while the promise runs (its hold): the agenda calls
-        # the morning it ends, when the promise is broken.
+        # the morning it ends, when the promise is broken. The hold is its source: a
+        # payment that keeps the promise marks the hold, and the agenda drops the item.
         resumes = promise_ends(parsed.promise_date, debtor.timezone)
         due = dt.datetime.combine(resumes.date(), PROMISE_CALL_AT, tzinfo=resumes.tzinfo)
         row = await agenda.add_item(session, debtor.tenant_id, debtor.id,
                                     AgendaKind.PROMISE, due, created_by=principal.user_id,
-                                    amount=parsed.amount, promised_on=parsed.promise_date)
+                                    amount=parsed.amount, promised_on=parsed.promise_date,
+                                    source_id=promise_hold)
         return row.id
     if parsed.disposition is Disposition.CALLBACK and parsed.callback_at is not None:
         row = await agenda.add_item(session, debtor.tenant_id, debtor.id,

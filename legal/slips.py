@@ -33,6 +33,7 @@ from core.models import (
     Debtor,
     Tenant,
 )
+from core.pdf import FONT, new_pdf
 from core.settings import Settings, get_settings
 from core.storage import Storage
 from core.storage_keys import slip_key
@@ -122,10 +123,6 @@ async def issue(session: AsyncSession, principal: Principal, agreement_id: Agree
             for i in installments if i.id in slips]
 
 
-def _latin1(value: str) -> str:
-    return value.encode("latin-1", "replace").decode("latin-1")
-
-
 def _bars(pdf: FPDF, digits: str, x: float, y: float, height: float) -> None:
     runs = boleto.interleaved_2of5(digits)
     units = sum(width for _, width in runs)
@@ -138,36 +135,35 @@ def _bars(pdf: FPDF, digits: str, x: float, y: float, height: float) -> None:
 
 def render_pdf(*, creditor: str, debtor: str, agreement_id: uuid.UUID,
                slips: list[SlipView], settings: Settings) -> bytes:
-    pdf = FPDF(format="A4")
-    pdf.set_creator("Régua")
+    pdf = new_pdf(format="A4")
     pdf.set_auto_page_break(auto=False)
     for slip in slips:
         pdf.add_page()
-        pdf.set_font("Helvetica", "B", 14)
-        pdf.cell(0, 8, _latin1(f"Acordo com {creditor}: parcela {slip.number}"),
+        pdf.set_font(FONT, "B", 14)
+        pdf.cell(0, 8, f"Acordo com {creditor}: parcela {slip.number}",
                  new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("Helvetica", size=10)
+        pdf.set_font(FONT, size=10)
         for line in (f"Devedor: {debtor}", f"Vencimento: {date_br(slip.due_date)}",
                      f"Valor: {brl(slip.amount)}", f"Acordo: {agreement_id}",
                      f"Cobrança: {settings.agency_name}"):
-            pdf.cell(0, 5.5, _latin1(line), new_x="LMARGIN", new_y="NEXT")
+            pdf.cell(0, 5.5, line, new_x="LMARGIN", new_y="NEXT")
         pdf.ln(4)
-        pdf.set_font("Helvetica", "B", 12)
+        pdf.set_font(FONT, "B", 12)
         pdf.cell(0, 7, "Pague com PIX", new_x="LMARGIN", new_y="NEXT")
         top = pdf.get_y()
         pdf.image(io.BytesIO(pix.qr_png(slip.pix_payload, scale=8)), x=10, y=top, w=55, h=55)
         pdf.set_xy(70, top)
-        pdf.set_font("Helvetica", size=8)
-        pdf.multi_cell(125, 4, _latin1("PIX copia e cola:\n" + slip.pix_payload))
+        pdf.set_font(FONT, size=8)
+        pdf.multi_cell(125, 4, "PIX copia e cola:\n" + slip.pix_payload)
         pdf.set_y(top + 60)
-        pdf.set_font("Helvetica", "B", 12)
-        pdf.cell(0, 7, _latin1("Ou pague o boleto"), new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("Courier", "B", 11)
+        pdf.set_font(FONT, "B", 12)
+        pdf.cell(0, 7, "Ou pague o boleto", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font(FONT, "B", 11)
         formatted = boleto.parse(slip.boleto_line, today=slip.due_date).formatted_line
         pdf.cell(0, 7, formatted, new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("Helvetica", size=8)
-        pdf.cell(0, 5, _latin1(f"Nosso número: {slip.nosso_numero}   Banco: "
-                               f"{settings.boleto_bank}"), new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font(FONT, size=8)
+        pdf.cell(0, 5, f"Nosso número: {slip.nosso_numero}   Banco: {settings.boleto_bank}",
+                 new_x="LMARGIN", new_y="NEXT")
         _bars(pdf, slip.boleto_barcode, 10, pdf.get_y() + 3, 13)
     return bytes(pdf.output())
 

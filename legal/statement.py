@@ -19,7 +19,6 @@ import uuid
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from fpdf import FPDF
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,6 +38,7 @@ from core.models import (
     Tenant,
 )
 from core.models.ledger import PAYMENT_SOURCE_LABELS
+from core.pdf import FONT, new_pdf
 from legal.fees import Contract, contract_of
 from legal.models import AgreementDebt
 
@@ -177,30 +177,24 @@ def to_csv(statement: Statement) -> bytes:
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
-def _latin1(value: str) -> str:
-    return value.encode("latin-1", "replace").decode("latin-1")
-
-
 def to_pdf(statement: Statement, agency_name: str) -> bytes:
-    pdf = FPDF(format="A4", orientation="landscape")
-    pdf.set_creator("Régua")
+    pdf = new_pdf(format="A4", orientation="landscape")
     pdf.add_page()
-    pdf.set_font("Helvetica", "B", 14)
-    pdf.cell(0, 8, _latin1(f"Prestação de contas: {statement.creditor}, "
-                           f"{statement.month:%m/%Y}"), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", size=9)
-    pdf.cell(0, 5, _latin1(f"Emitida por {agency_name}. Valores em R$."),
+    pdf.set_font(FONT, "B", 14)
+    pdf.cell(0, 8, f"Prestação de contas: {statement.creditor}, {statement.month:%m/%Y}",
              new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT, size=9)
+    pdf.cell(0, 5, f"Emitida por {agency_name}. Valores em R$.", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
     widths = (22, 32, 55, 30, 35, 14, 0, 28, 24, 30)
     headers = ["Data", "Origem", "Devedor", "Documento", "Contrato", "Parc.", "",
                "Valor pago", "Comissão", "Líquido"]
-    pdf.set_font("Helvetica", "B", 8)
+    pdf.set_font(FONT, "B", 8)
     for w, h in zip(widths, headers, strict=True):
         if w:
-            pdf.cell(w, 6, _latin1(h), border=1)
+            pdf.cell(w, 6, h, border=1)
     pdf.ln()
-    pdf.set_font("Helvetica", size=8)
+    pdf.set_font(FONT, size=8)
     for line in statement.lines:
         values = [date_br(line.paid_on), PAYMENT_SOURCE_LABELS[PaymentSource(line.source)],
                   line.debtor_name[:32], line.debtor_document, line.contract[:20],
@@ -208,17 +202,17 @@ def to_pdf(statement: Statement, agency_name: str) -> bytes:
                   brl(line.net_to_creditor)]
         for w, v in zip(widths, values, strict=True):
             if w:
-                pdf.cell(w, 5.5, _latin1(v), border=1)
+                pdf.cell(w, 5.5, v, border=1)
         pdf.ln()
     pdf.ln(4)
-    pdf.set_font("Helvetica", size=10)
+    pdf.set_font(FONT, size=10)
     for source, totals in statement.by_source.items():
         label = PAYMENT_SOURCE_LABELS[PaymentSource(source)]
-        pdf.cell(0, 6, _latin1(f"{label}: {totals.count} pagamento(s), {brl(totals.amount)};"
-                               f" comissão {brl(totals.commission)}; líquido ao credor "
-                               f"{brl(totals.net_to_creditor)}"), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", "B", 11)
-    pdf.cell(0, 8, _latin1(f"Saldo a repassar ao credor: {brl(statement.net_due)}"),
+        pdf.cell(0, 6, f"{label}: {totals.count} pagamento(s), {brl(totals.amount)};"
+                       f" comissão {brl(totals.commission)}; líquido ao credor "
+                       f"{brl(totals.net_to_creditor)}", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT, "B", 11)
+    pdf.cell(0, 8, f"Saldo a repassar ao credor: {brl(statement.net_due)}",
              new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
 

@@ -10,11 +10,14 @@ from decimal import Decimal
 from html import escape
 
 from core.formatting import decimal_br, int_br
+from core.pdf import FONT as PDF_FONT
 
 PALETTE = ("#0e7a62", "#e0a13a", "#3b6fd4", "#b42318", "#5fb49c", "#8e5ad1", "#475467",
            "#d4703b", "#1d9bb5", "#a3a13a", "#c2417a", "#6b8f2a")
 INK, MUTED, LINE = "#1d2433", "#5b6577", "#dfe3ea"
-FONT = "font-family=\"Helvetica, Arial, sans-serif\""
+# The PDF export embeds DejaVu Sans (`core.pdf`) and draws the charts with it; a page
+# uses it where the browser has it.
+FONT = f"font-family=\"{PDF_FONT}, Helvetica, Arial, sans-serif\""
 
 Number = Decimal | int
 

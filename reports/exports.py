@@ -16,15 +16,9 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from core.formatting import brl, date_br
+from core.pdf import FONT, fit, register_font
 from reports.drilldown import Detail
 from reports.tables import Cell, Table
-
-# What the PDF's core fonts (Latin-1) lack, in the words and charts we write.
-_LATIN1 = str.maketrans({"—": "-", "−": "-", "–": "-", "…": "...", "≥": ">=", "≤": "<="})
-
-
-def latin1(value: str) -> str:
-    return value.translate(_LATIN1).encode("latin-1", "replace").decode("latin-1")
 
 
 def _csv_value(cell: Cell) -> str:
@@ -101,17 +95,17 @@ def tables_xlsx(heading: str, tables: Sequence[Table]) -> bytes:
 class _Pdf(FPDF):
     def __init__(self, heading: str, issued_by: str) -> None:
         super().__init__(orientation="landscape", format="A4")
+        register_font(self)
         self.heading, self.issued_by = heading, issued_by
-        self.set_creator("Régua")
         self.set_auto_page_break(True, margin=12)
         self.alias_nb_pages()
 
     def footer(self) -> None:
         self.set_y(-9)
-        self.set_font("Helvetica", size=7)
+        self.set_font(FONT, size=7)
         self.set_text_color(91, 101, 119)
-        self.cell(0, 4, latin1(f"{self.heading} · emitido por {self.issued_by} em "
-                               f"{dt.date.today():%d/%m/%Y} · página {self.page_no()}/{{nb}}"),
+        self.cell(0, 4, f"{self.heading} · emitido por {self.issued_by} em "
+                        f"{dt.date.today():%d/%m/%Y} · página {self.page_no()}/{{nb}}",
                   align="R")
         self.set_text_color(0, 0, 0)
 
@@ -121,10 +115,10 @@ def _pdf_table(pdf: _Pdf, table: Table, max_columns: int = 14) -> None:
     rows = [row[:max_columns] for row in table.rows]
     if pdf.get_y() > pdf.h - 40:
         pdf.add_page()
-    pdf.set_font("Helvetica", "B", 11)
-    pdf.cell(0, 7, latin1(table.title), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT, "B", 11)
+    pdf.cell(0, 7, table.title, new_x="LMARGIN", new_y="NEXT")
     if not rows:
-        pdf.set_font("Helvetica", "I", 8)
+        pdf.set_font(FONT, "I", 8)
         pdf.cell(0, 5, "Nada no período.", new_x="LMARGIN", new_y="NEXT")
         pdf.ln(2)
         return
@@ -133,35 +127,36 @@ def _pdf_table(pdf: _Pdf, table: Table, max_columns: int = 14) -> None:
                for i in range(len(columns))]
     weights = [min(max(n, 4), 40) for n in longest]
     widths = [usable * w / sum(weights) for w in weights]
-    pdf.set_font("Helvetica", "B", 7)
+    pdf.set_font(FONT, "B", 7)
     pdf.set_fill_color(238, 241, 245)
     for w, name in zip(widths, columns, strict=True):
-        pdf.cell(w, 5.5, latin1(name)[: int(w / 1.3)], border=1, fill=True)
+        pdf.cell(w, 5.5, fit(pdf, name, w), border=1, fill=True)
     pdf.ln()
-    pdf.set_font("Helvetica", size=7)
+    pdf.set_font(FONT, size=7)
     for row in rows:
         for w, cell in zip(widths, row, strict=False):
             align = "R" if "num" in cell.css else "L"
-            pdf.cell(w, 5, latin1(cell.text)[: int(w / 1.25)], border=1, align=align)
+            pdf.cell(w, 5, fit(pdf, cell.text, w), border=1, align=align)
         pdf.ln()
     if table.note:
-        pdf.set_font("Helvetica", "I", 7)
-        pdf.multi_cell(0, 4, latin1(table.note), new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font(FONT, "I", 7)
+        pdf.multi_cell(0, 4, table.note, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
 
 
 def _pdf_chart(pdf: _Pdf, svg: str, x: float, y: float, w: float) -> None:
-    pdf.image(io.BytesIO(latin1(svg).encode()), x=x, y=y, w=w)
+    # The charts' text names the embedded font first (`reports.charts`).
+    pdf.image(io.BytesIO(svg.encode()), x=x, y=y, w=w)
 
 
 def tables_pdf(heading: str, subtitle: str, tables: Sequence[Table],
                chart_svgs: dict[str, str], issued_by: str) -> bytes:
     pdf = _Pdf(heading, issued_by)
     pdf.add_page()
-    pdf.set_font("Helvetica", "B", 15)
-    pdf.cell(0, 9, latin1(heading), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", size=9)
-    pdf.multi_cell(0, 5, latin1(subtitle), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT, "B", 15)
+    pdf.cell(0, 9, heading, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT, size=9)
+    pdf.multi_cell(0, 5, subtitle, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
     summary = [t for t in tables if t.key == "resumo"]
     for table in summary:
@@ -169,7 +164,7 @@ def tables_pdf(heading: str, subtitle: str, tables: Sequence[Table],
     svgs = list(chart_svgs.values())
     if svgs:
         pdf.add_page()
-        pdf.set_font("Helvetica", "B", 11)
+        pdf.set_font(FONT, "B", 11)
         pdf.cell(0, 7, "Gráficos", new_x="LMARGIN", new_y="NEXT")
         top, w = pdf.get_y(), (pdf.w - pdf.l_margin - pdf.r_margin - 8) / 2
         for n, svg in enumerate(svgs):

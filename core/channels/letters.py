@@ -6,8 +6,8 @@ the day before, in each tenant's zone (`core.channels.tasks`).
 PDF library: fpdf2. It is pure Python (a wheel with no system packages: no Cairo,
 Pango or fonts to install, unlike WeasyPrint), its API writes text flowing across pages,
 which is all a collection letter needs, and it is maintained. reportlab would do too,
-but carries C extensions and a larger API for drawing we do not use. The built-in
-Helvetica covers Latin-1, which holds Portuguese; other characters are replaced."""
+but carries C extensions and a larger API for drawing we do not use. Every PDF embeds
+the same font (`core.pdf`), so letters print as laid out, whatever the viewer."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ import asyncio
 import csv
 import datetime as dt
 import io
-import unicodedata
 import uuid
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -30,29 +29,13 @@ from core.auth.principal import Principal
 from core.errors import NotFound
 from core.ids import uuid7
 from core.models import Channel, LetterBatch, MessageDispatch, Tenant
+from core.pdf import FONT, new_pdf
 from core.storage import Storage
 from core.storage_keys import print_file_key, print_manifest_key
 
 PROVIDER = "print"
 MANIFEST_HEADER = ["Sequência", "Código da carta", "Destinatário", "Endereço",
                    "Página inicial", "Página final", "Credor"]
-
-_REPLACE = {"\u2013": "-", "\u2014": "-", "\u2018": "'", "\u2019": "'", "\u201c": '"',
-            "\u201d": '"', "\u2026": "...", "\u00a0": " "}
-
-
-def _latin1(text: str) -> str:
-    out = []
-    for char in text:
-        char = _REPLACE.get(char, char)
-        try:
-            char.encode("latin-1")
-        except UnicodeEncodeError:
-            char = unicodedata.normalize("NFKD", char).encode("latin-1", "ignore").decode(
-                "latin-1") or "?"
-        out.append(char)
-    return "".join(out)
-
 
 @dataclass(frozen=True)
 class Letter:
@@ -63,21 +46,20 @@ class Letter:
 
 
 def _new_pdf() -> FPDF:
-    pdf = FPDF(format="A4")
+    pdf = new_pdf(format="A4")
     pdf.set_auto_page_break(auto=True, margin=20)
     pdf.set_margins(left=25, top=25, right=20)
-    pdf.set_creator("Régua")
     return pdf
 
 
 def _write(pdf: FPDF, letter: Letter) -> tuple[int, int]:
     pdf.add_page()
     first = pdf.page_no()
-    pdf.set_font("Helvetica", size=8)
-    pdf.cell(0, 4, _latin1(f"Carta {letter.code}"), new_x="LMARGIN", new_y="NEXT", align="R")
+    pdf.set_font(FONT, size=8)
+    pdf.cell(0, 4, f"Carta {letter.code}", new_x="LMARGIN", new_y="NEXT", align="R")
     pdf.ln(4)
-    pdf.set_font("Helvetica", size=11)
-    pdf.multi_cell(0, 5.5, _latin1(letter.body), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT, size=11)
+    pdf.multi_cell(0, 5.5, letter.body, new_x="LMARGIN", new_y="NEXT")
     return first, pdf.page_no()
 
 

@@ -18,8 +18,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit
-from core.access import DebtId
+from core.access import DebtId, DebtorId
 from core.auth.principal import Principal
+from core.collection import promises
 from core.errors import ValidationFailed
 from core.ids import uuid7
 from core.models import Bucket, Debt, EntryKind, LedgerEntry, Payment, PaymentSource
@@ -139,4 +140,8 @@ async def record_payment(session: AsyncSession, principal: Principal, debt_id: D
     await audit.record(session, principal.actor, "payment.recorded", tenant_id=debt.tenant_id,
                        entity="debt", entity_id=debt.id,
                        after={"amount": payment.amount, "paid_on": paid_on, "source": source})
+    if source == PaymentSource.AGENCY:
+        # Whoever booked it (PIX, a bank return, the notary), a promise it reaches is
+        # kept now, not when its hold would have run out.
+        await promises.keep_by_payments(session, principal, DebtorId(debt.debtor_id))
     return payment

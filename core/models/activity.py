@@ -52,6 +52,10 @@ class Hold(TenantOwned, Base):
     ended_by_email: Mapped[str | None] = mapped_column(String(254))
     end_reason: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[dt.datetime] = created_at_column()
+    # A promise's terms, and when payments reached the amount by the day (it was kept).
+    promised_amount: Mapped[Decimal | None] = mapped_column(MONEY)
+    promised_on: Mapped[dt.date | None]
+    kept_at: Mapped[dt.datetime | None]
 
     __table_args__ = (
         CheckConstraint(f"kind IN {_in(HoldKind)}", name="kind"),

@@ -26,12 +26,13 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from fpdf import FPDF
+from fpdf.fonts import FontFace
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.access import DebtorId
 from core.auth.principal import Principal
-from core.channels.letters import Letter, _latin1, letter_pdf
+from core.channels.letters import Letter, letter_pdf
 from core.db import Scope
 from core.debtors.file import build_file
 from core.debtors.schemas import DebtorFile
@@ -48,6 +49,7 @@ from core.models import (
     MessageDispatch,
     Tenant,
 )
+from core.pdf import FONT, register_font
 from core.settings import get_settings
 from core.storage import Storage
 from core.storage_keys import dossier_key
@@ -78,15 +80,6 @@ from legal.policy import policy_for, terms_for
 from legal.updating import DebtUpdate, IndexTable, update_debts
 
 NOTICE_CHANNELS = (Channel.LETTER, Channel.EMAIL, Channel.SMS)
-# Characters the memória and the terms use that Latin-1 lacks (Helvetica's range).
-_PLAIN = str.maketrans({"\u2212": "-", "\u2248": "~", "\u2264": "<=", "\u2265": ">="})
-
-
-def pdf_text(value: str) -> str:
-    """Text as the dossier prints it: Latin-1, the few other signs written plainly."""
-    return _latin1(value.translate(_PLAIN))
-
-
 @dataclass
 class Notice:
     id: str
@@ -217,26 +210,26 @@ class _Pdf(FPDF):
 
     def footer(self) -> None:
         self.set_y(-14)
-        self.set_font("Helvetica", size=7.5)
+        self.set_font(FONT, size=7.5)
         self.set_text_color(110, 110, 110)
-        self.cell(0, 5, pdf_text(self.footer_text), align="L")
-        self.cell(0, 5, pdf_text(f"Página {self.page_no()} de {{nb}}"), align="R")
+        self.cell(0, 5, self.footer_text, align="L")
+        self.cell(0, 5, f"Página {self.page_no()} de {{nb}}", align="R")
         self.set_text_color(0, 0, 0)
 
 
 class _Writer:
     def __init__(self, footer: str) -> None:
         self.pdf = _Pdf(format="A4")
+        register_font(self.pdf)
         self.pdf.footer_text = footer
         self.pdf.alias_nb_pages()
         self.pdf.set_auto_page_break(auto=True, margin=20)
         self.pdf.set_margins(left=18, top=18, right=18)
-        self.pdf.set_creator("Régua")
         self.pdf.add_page()
 
     def title(self, text: str) -> None:
-        self.pdf.set_font("Helvetica", "B", 16)
-        self.pdf.multi_cell(0, 8, pdf_text(text), new_x="LMARGIN", new_y="NEXT")
+        self.pdf.set_font(FONT, "B", 16)
+        self.pdf.multi_cell(0, 8, text, new_x="LMARGIN", new_y="NEXT")
 
     def section(self, text: str) -> None:
         if self.pdf.get_y() > 250:
@@ -244,45 +237,46 @@ class _Writer:
         self.pdf.ln(3)
         self.pdf.set_fill_color(11, 93, 75)
         self.pdf.set_text_color(255, 255, 255)
-        self.pdf.set_font("Helvetica", "B", 11)
-        self.pdf.cell(0, 7, pdf_text(" " + text), fill=True, new_x="LMARGIN", new_y="NEXT")
+        self.pdf.set_font(FONT, "B", 11)
+        self.pdf.cell(0, 7, " " + text, fill=True, new_x="LMARGIN", new_y="NEXT")
         self.pdf.set_text_color(0, 0, 0)
         self.pdf.ln(1.5)
 
     def subtitle(self, text: str) -> None:
         self.pdf.ln(1)
-        self.pdf.set_font("Helvetica", "B", 9.5)
-        self.pdf.multi_cell(0, 5, pdf_text(text), new_x="LMARGIN", new_y="NEXT")
+        self.pdf.set_font(FONT, "B", 9.5)
+        self.pdf.multi_cell(0, 5, text, new_x="LMARGIN", new_y="NEXT")
 
     def text(self, text: str, size: float = 9, style: str = "") -> None:
-        self.pdf.set_font("Helvetica", style, size)
-        self.pdf.multi_cell(0, size * 0.5, pdf_text(text), new_x="LMARGIN", new_y="NEXT")
+        self.pdf.set_font(FONT, style, size)
+        self.pdf.multi_cell(0, size * 0.5, text, new_x="LMARGIN", new_y="NEXT")
 
     def facts(self, pairs: list[tuple[str, str]]) -> None:
         for label, value in pairs:
-            self.pdf.set_font("Helvetica", "B", 9)
-            self.pdf.cell(48, 5, pdf_text(label))
-            self.pdf.set_font("Helvetica", "", 9)
-            self.pdf.multi_cell(0, 5, pdf_text(value or "-"), new_x="LMARGIN", new_y="NEXT")
+            self.pdf.set_font(FONT, "B", 9)
+            self.pdf.cell(48, 5, label)
+            self.pdf.set_font(FONT, "", 9)
+            self.pdf.multi_cell(0, 5, value or "-", new_x="LMARGIN", new_y="NEXT")
 
     def table(self, widths: list[float], header: list[str], rows: list[list[str]],
               right: set[int] | None = None) -> None:
+        """A table whose cells wrap: an address, a reason or a message id is printed whole,
+        never cut, and the heading comes again on each page it runs over. No rows: none
+        (the text before it says so)."""
+        if not rows:
+            return
         right = right or set()
-        self.pdf.set_font("Helvetica", "B", 8)
-        self.pdf.set_fill_color(235, 239, 243)
-        for i, (w, h) in enumerate(zip(widths, header, strict=True)):
-            self.pdf.cell(w, 6, pdf_text(h), border=1, fill=True, align="R" if i in right else "L")
-        self.pdf.ln()
-        self.pdf.set_font("Helvetica", "", 8)
-        for row in rows:
-            if self.pdf.get_y() > 270:
-                self.pdf.add_page()
-            for i, (w, v) in enumerate(zip(widths, row, strict=True)):
-                shown = pdf_text(v)
-                while shown and self.pdf.get_string_width(shown) > w - 2:
-                    shown = shown[:-1]
-                self.pdf.cell(w, 5.5, shown, border=1, align="R" if i in right else "L")
-            self.pdf.ln()
+        self.pdf.set_font(FONT, "", 8)
+        self.pdf.set_fill_color(255, 255, 255)  # the section bars' colour stays set
+        heading = FontFace(emphasis="BOLD", size_pt=8, fill_color=(235, 239, 243))
+        with self.pdf.table(width=sum(widths), col_widths=widths, align="LEFT",
+                            line_height=4, padding=(0.8, 1), v_align="TOP",
+                            headings_style=heading) as table:
+            for values in (header, *rows):
+                row = table.row()
+                for i, value in enumerate(values):
+                    row.cell(value, align="RIGHT" if i in right else "LEFT")
+        self.pdf.ln(1)
 
     def output(self) -> bytes:
         return bytes(self.pdf.output())

@@ -6,10 +6,15 @@ without a login until it expires (LINK_HOURS): `/exportacoes/<token>`, where the
 names the tenant, the export and the expiry, signed with the platform's secret key.
 The body is signed with the tenant's secret:
 
+    Idempotency-Key: <the export's id, also "export_id" in the body>
+    X-Regua-Attempt: <1, 2, ...>
     X-Regua-Timestamp: <unix seconds>
     X-Regua-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>
 
-so the firm checks both the sender and that the message is fresh.
+so the firm checks both the sender and that the message is fresh, and drops a repeat.
+A job delivers it (`cases.deliver_export`), retrying a firm that fails or does not
+answer on Régua's schedule (RETRY_DELAYS) until MAX_ATTEMPTS; the export row keeps the
+state the case page shows: attempts, the last error, the next attempt, the delivery.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import time
 import uuid
@@ -25,7 +31,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit
@@ -35,6 +41,7 @@ from core.db import Scope
 from core.documents import format_document
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.ids import uuid7
+from core.jobs import enqueue_after_commit
 from core.models import Debt, Debtor, Tenant
 from core.settings import get_settings
 from legal.cases import cnj
@@ -58,6 +65,8 @@ from legal.cases.service import (
     lock_case,
     require,
 )
+
+log = logging.getLogger("regua.cases")
 
 LINK_HOURS = 72
 TIMEOUT_SECONDS = 15
@@ -178,9 +187,21 @@ class Sent:
     link: str
 
 
+# Attempts at one delivery, and the wait after each failed one: a firm down for a
+# deploy gets it within minutes, one down for the night by the morning (about 13 hours
+# in all, well inside the link's 72). Régua keeps its own schedule, rather than the
+# broker's randomised backoff, so the case page can say when the next attempt comes.
+MAX_ATTEMPTS = 8
+RETRY_DELAYS = (dt.timedelta(seconds=30), dt.timedelta(minutes=2), dt.timedelta(minutes=10),
+                dt.timedelta(minutes=30), dt.timedelta(hours=1), dt.timedelta(hours=3),
+                dt.timedelta(hours=8))
+DELIVER_JOB = "cases.deliver_export"
+
+
 async def send_webhook(principal: Principal, case_id: uuid.UUID, base_url: str) -> Sent:
-    """POST the case to the tenant's law firm with a signed link to its ZIP. One try:
-    the answer is recorded and shown; sending again makes a new export (and link)."""
+    """Record an export of the case to the tenant's law firm, with a signed link to its
+    ZIP, and hand its delivery to a job (`deliver`) that retries until the firm takes it.
+    Sending again makes a new export (and link)."""
     require(principal, EDITING_ROLES, "exportar casos")
     async with transaction(principal) as session:
         case = await lock_case(session, await access_case(session, principal, case_id))
@@ -192,42 +213,99 @@ async def send_webhook(principal: Principal, case_id: uuid.UUID, base_url: str) 
         archive = await current_file(session, case.id, DocumentKind.DOSSIER_ZIP)
         now = dt.datetime.now(dt.UTC)
         expires = now + dt.timedelta(hours=LINK_HOURS)
-        export = CaseExport(
-            tenant_id=case.tenant_id, id=uuid7(), case_id=case.id, kind="webhook",
-            dossier_version=case.dossier_version, zip_key=archive.key, url=hook.url,
-            expires_at=expires, status="sending", created_by_email=principal.email)
-        session.add(export)
-        token = link_token(case.tenant_id, export.id, expires)
+        export_id = uuid7()
+        token = link_token(case.tenant_id, export_id, expires)
         link = f"{base_url.rstrip('/')}/exportacoes/{token}"
-        body = await _payload(session, case, archive, link, expires, now)
-        url, secret = hook.url, hook.secret
-        add_event(session, principal, case, "export", None, f"webhook para {url}"[:200])
+        body = await _payload(session, case, archive, link, expires, now, export_id)
+        session.add(CaseExport(
+            tenant_id=case.tenant_id, id=export_id, case_id=case.id, kind="webhook",
+            dossier_version=case.dossier_version, zip_key=archive.key, url=hook.url,
+            expires_at=expires, status="sending", body=body.decode("utf-8"), attempts=0,
+            next_attempt_at=now, created_by_email=principal.email))
+        add_event(session, principal, case, "export", None, f"webhook para {hook.url}"[:200])
         await audit_case(session, principal, case, "exported", None,
-                     {"url": url, "version": case.dossier_version, "expires_at": expires})
+                         {"url": hook.url, "version": case.dossier_version,
+                          "expires_at": expires})
+        enqueue_after_commit(session, DELIVER_JOB, str(case.tenant_id), str(export_id))
+    return Sent(export_id, "sending", None, None, link)
+
+
+async def deliver(tenant_id: uuid.UUID, export_id: uuid.UUID) -> str | None:
+    """One attempt at a webhook export, when it is due; its status after (None: nothing
+    to do: delivered, given up, not due yet, or another attempt has it).
+
+    Every attempt POSTs the body recorded with the export, with the export's id as
+    `Idempotency-Key` (the firm drops a repeat) and a fresh timestamp and signature. An
+    advisory lock on the export makes a repeated or swept message wait out an attempt
+    under way and then find its outcome, so each attempt is recorded once; the row itself
+    stays unlocked, since the firm may fetch the ZIP (which counts on the row) before it
+    answers."""
+    principal = Principal.system(Scope.tenant(tenant_id))
+    async with transaction(principal) as session:
+        await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+                              {"k": f"case-export:{export_id}"})
+        row = (await session.execute(select(CaseExport).where(
+            CaseExport.id == export_id, CaseExport.kind == "webhook"))).scalar_one_or_none()
+        now = dt.datetime.now(dt.UTC)
+        if (row is None or row.status != "sending" or row.body is None
+                or (row.next_attempt_at is not None and row.next_attempt_at > now)):
+            return None
+        case = (await session.execute(select(LegalCase).where(
+            LegalCase.id == row.case_id))).scalar_one()
+        hook = (await session.execute(select(CaseWebhook).where(
+            CaseWebhook.tenant_id == row.tenant_id, CaseWebhook.active.is_(True)))
+                ).scalar_one_or_none()
+        if hook is None:
+            row.status, row.next_attempt_at = "failed", None
+            row.error = "o webhook do escritório foi desativado antes da entrega"
+            add_event(session, principal, case, "export", None, "webhook não entregue",
+                      row.error)
+            return row.status
+        attempt, body = row.attempts + 1, row.body.encode("utf-8")
+        http_status, error = await _post(hook.url, hook.secret, body, export_id, attempt)
+        done = dt.datetime.now(dt.UTC)
+        # The firm's current address: one corrected after a failure gets the next attempt.
+        row.url, row.attempts = hook.url, attempt
+        row.http_status, row.error = http_status, error
+        if error is None:
+            row.status, row.delivered_at, row.next_attempt_at = "sent", done, None
+            add_event(session, principal, case, "export", None,
+                      f"webhook entregue (tentativa {attempt})")
+        elif attempt >= MAX_ATTEMPTS:
+            row.status, row.next_attempt_at = "failed", None
+            add_event(session, principal, case, "export", None,
+                      f"webhook não entregue após {attempt} tentativas", error)
+        else:
+            delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS)) - 1]
+            row.next_attempt_at = done + delay
+            enqueue_after_commit(session, DELIVER_JOB, str(tenant_id), str(export_id),
+                                 delay=delay)
+        log.info("case export %s attempt %d: %s", export_id, attempt, error or "delivered")
+        return row.status
+
+
+async def _post(url: str, secret: str, body: bytes, export_id: uuid.UUID,
+                attempt: int) -> tuple[int | None, str | None]:
+    """POST one delivery; (HTTP status, the failure in Portuguese or None)."""
     timestamp = str(int(time.time()))
-    status, http_status, error = "failed", None, None
     try:
         async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS) as client:
             answer = await client.post(url, content=body, headers={
                 "Content-Type": "application/json", "X-Regua-Event": EVENT,
+                "Idempotency-Key": str(export_id), "X-Regua-Attempt": str(attempt),
                 "X-Regua-Timestamp": timestamp,
                 "X-Regua-Signature": signature(secret, timestamp, body)})
-        http_status = answer.status_code
-        if answer.is_success:
-            status = "sent"
-        else:
-            error = f"o escritório respondeu HTTP {answer.status_code}"
+    except httpx.TimeoutException:
+        return None, "o escritório não respondeu a tempo"
     except httpx.HTTPError as exc:
-        error = f"não foi possível falar com o escritório: {type(exc).__name__}"
-    async with transaction(principal) as session:
-        row = (await session.execute(select(CaseExport).where(CaseExport.id == export.id)
-                                     .with_for_update())).scalar_one()
-        row.status, row.http_status, row.error = status, http_status, error
-    return Sent(export.id, status, http_status, error, link)
+        return None, f"não foi possível falar com o escritório ({type(exc).__name__})"
+    if answer.is_success:
+        return answer.status_code, None
+    return answer.status_code, f"o escritório respondeu HTTP {answer.status_code}"
 
 
 async def _payload(session: AsyncSession, case: LegalCase, archive: CaseDocument, link: str,
-                   expires: dt.datetime, now: dt.datetime) -> bytes:
+                   expires: dt.datetime, now: dt.datetime, export_id: uuid.UUID) -> bytes:
     tenant = (await session.execute(select(Tenant).where(Tenant.id == case.tenant_id))
               ).scalar_one()
     debtor = (await session.execute(select(Debtor).where(Debtor.id == case.debtor_id))
@@ -237,7 +315,7 @@ async def _payload(session: AsyncSession, case: LegalCase, archive: CaseDocument
                           & (CaseEscalation.debt_id == Debt.id))
         .where(CaseEscalation.case_id == case.id).order_by(Debt.due_date))).scalars()
     document = {
-        "event": EVENT, "sent_at": now.isoformat(),
+        "event": EVENT, "export_id": str(export_id), "sent_at": now.isoformat(),
         "creditor": {"name": tenant.legal_name, "cnpj": tenant.cnpj},
         "case": {
             "id": str(case.id), "code": case.code, "state": case.state,

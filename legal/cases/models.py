@@ -273,6 +273,12 @@ class CaseExport(TenantOwned, Base):
     last_fetched_at: Mapped[dt.datetime | None]
     created_by_email: Mapped[str] = mapped_column(String(254))
     created_at: Mapped[dt.datetime] = created_at_column()
+    # A webhook's delivery: the body every attempt sends (under the export's id as the
+    # idempotency key), attempts made, when the next is due, when the firm took it.
+    body: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
+    next_attempt_at: Mapped[dt.datetime | None]
+    delivered_at: Mapped[dt.datetime | None]
 
     __table_args__ = (
         ForeignKeyConstraint(["tenant_id", "case_id"], CASE_KEY),
@@ -280,4 +286,6 @@ class CaseExport(TenantOwned, Base):
         CheckConstraint("status IN ('downloaded', 'sending', 'sent', 'failed')",
                         name="status"),
         Index("ix_case_export_case", "tenant_id", "case_id", "created_at"),
+        Index("ix_case_export_waiting", "next_attempt_at",
+              postgresql_where=text("status = 'sending'")),
     )

@@ -488,6 +488,9 @@ class ExportView:
     last_fetched_at: dt.datetime | None
     by: str
     created_at: dt.datetime
+    attempts: int
+    next_attempt_at: dt.datetime | None
+    delivered_at: dt.datetime | None
 
 
 @dataclass
@@ -612,7 +615,8 @@ async def _view(session: AsyncSession, principal: Principal, case_id: CaseId) ->
         events=[EventView(e.at, _event_text(e), who(e.actor_email), e.note) for e in events],
         exports=[ExportView(x.id, x.kind, x.dossier_version, x.url, x.status, x.http_status,
                             x.error, x.expires_at, x.fetch_count, x.last_fetched_at,
-                            x.created_by_email, x.created_at) for x in exports] if agency else [],
+                            x.created_by_email, x.created_at, x.attempts, x.next_attempt_at,
+                            x.delivered_at) for x in exports] if agency else [],
         webhook_url=webhook, may_edit=editing,
         may_upload=principal.role in UPLOADING_ROLES and current != CaseState.CLOSED,
         may_download_dossier=principal.role in DOSSIER_ROLES, today=today)

@@ -1,4 +1,6 @@
-"""Case jobs: open a case for every judicial escalation handed off without one."""
+"""Case jobs: open a case for every judicial escalation handed off without one; deliver
+the webhook exports to the law firms, again after a failure, and again when a message
+was lost."""
 
 from __future__ import annotations
 
@@ -8,10 +10,10 @@ import uuid
 
 from sqlalchemy import text
 
-from core.db import owner_engine
-from core.jobs import actor, periodic
+from core.db import Scope, owner_engine
+from core.jobs import actor, periodic, scoped, send
 from core.settings import MAINTENANCE_DB_ROLE, get_settings
-from legal.cases import service
+from legal.cases import export, service
 
 log = logging.getLogger("regua.cases")
 
@@ -55,3 +57,39 @@ async def sweep() -> None:
 
 
 periodic("cases.sweep", every=dt.timedelta(minutes=10))
+
+
+@actor(export.DELIVER_JOB, max_retries=3)
+async def deliver_export(tenant: str, export_id: str) -> None:
+    """One attempt at a webhook export, when due; a failed attempt sends this job again
+    at the export's next attempt. Idempotent: a delivered or given-up export, or one not
+    due yet, is left alone. (Its own retries are for errors of Régua's, not the firm's.)"""
+    await export.deliver(uuid.UUID(tenant), uuid.UUID(export_id))
+
+
+# A delivery message lost with its process (the in-process broker) is found again by its
+# next attempt, past due by more than this.
+LOST_AFTER = dt.timedelta(minutes=2)
+
+
+async def _overdue_exports() -> list[tuple[uuid.UUID, uuid.UUID]]:
+    engine = owner_engine(get_settings())
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(f"SET LOCAL ROLE {MAINTENANCE_DB_ROLE}"))
+            rows = await conn.execute(text(
+                "SELECT tenant_id, id FROM case_export WHERE status = 'sending'"
+                " AND next_attempt_at < now() - CAST(:lost AS interval)"), {"lost": LOST_AFTER})
+            return [(r[0], r[1]) for r in rows]
+    finally:
+        await engine.dispose()
+
+
+@actor("cases.resend_exports", max_retries=3)
+async def resend_exports() -> None:
+    for tenant_id, export_id in await _overdue_exports():
+        with scoped(Scope.tenant(tenant_id)):
+            send(export.DELIVER_JOB, str(tenant_id), str(export_id))
+
+
+periodic("cases.resend_exports", every=dt.timedelta(minutes=5))

@@ -1,5 +1,6 @@
 """Protest through the CRA: the day's remessa, reading confirmações and retornos, and the
-creditor's authorisation to cancel once a protested debt is paid.
+desistência or the creditor's authorisation to cancel once a debt at the cartório is paid
+or taken back by the creditor.
 
 Every state change goes through `legal.escalation.journal.move`; every file sent or read
 is kept in S3 (`core.storage_keys.protest_file_key`) with a `protest_file` row and a
@@ -722,24 +723,47 @@ class CancellationResult:
         return asdict(self)
 
 
-async def _paid_on(session: AsyncSession, debt: Debt) -> dt.date:
-    last = (await session.execute(select(func.max(Payment.paid_on)).where(
-        Payment.debt_id == debt.id))).scalar_one_or_none()
-    if last is not None:
-        return last
+# Debts the creditor took back (a recall from a file or the portal, a withdrawal, the
+# end of the placement): the agency no longer presents them, so their titles leave the
+# cartório as paid ones do, by desistência before the protest and by the creditor's
+# authorisation to cancel after it (the CRA cancels a protest only with the creditor's
+# anuência, whatever the reason).
+TAKEN_BACK = (DebtStatus.RECALLED, DebtStatus.WITHDRAWN, DebtStatus.RETURNED)
+PAID = (DebtStatus.PAID, DebtStatus.SETTLED_BY_CREDITOR)
+
+
+@dataclass(frozen=True)
+class Why:
+    """Why a title leaves the cartório: the debt's status, since when, and in words."""
+
+    status: str
+    since: dt.date
+    words: str  # "pago em 05/12/2026", "recolhido pelo credor em 05/12/2026"
+
+
+async def _why(session: AsyncSession, debt: Debt, zone: str) -> Why:
+    if debt.status in PAID:
+        last = (await session.execute(select(func.max(Payment.paid_on)).where(
+            Payment.debt_id == debt.id))).scalar_one_or_none()
+        if last is not None:
+            return Why(debt.status, last, f"pago em {last:%d/%m/%Y}")
     moment = debt.closed_at or debt.updated_at
-    return moment.date()
+    day = moment.astimezone(ZoneInfo(zone)).date()
+    label = ("pago" if debt.status in PAID
+             else DEBT_STATUS_LABELS.get(DebtStatus(debt.status), debt.status))
+    return Why(debt.status, day, f"{label} em {day:%d/%m/%Y}")
 
 
 async def authorize_cancellations(tenant_id: TenantId, day: dt.date | None = None, *,
                                   settings: Settings | None = None,
                                   storage: Storage | None = None) -> CancellationResult:
-    """For each paid debt whose title is at the cartório: a desistência (DP) when it is
-    registered and not yet protested, the creditor's authorisation to cancel (AC, the
-    anuência) when protested; the escalation moves to `cancellation_sent` with the
-    deadline (5 business days from payment) on it. A title still without protocol waits
-    for its confirmação. One file of each kind per tenant and day: run again, it issues
-    nothing twice; titles paid since wait for the next day's."""
+    """For each debt paid, or taken back by the creditor, whose title is at the cartório:
+    a desistência (DP) when it is registered and not yet protested, the creditor's
+    authorisation to cancel (AC, the anuência) when protested; the escalation moves to
+    `cancellation_sent` with the deadline (5 business days from the payment or the
+    recall) and the reason on it. A title still without protocol waits for its
+    confirmação. One file of each kind per tenant and day: run again, it issues nothing
+    twice; titles paid or recalled since wait for the next day's."""
     settings = settings or get_settings()
     storage = storage or get_storage()
     principal = Principal.system(Scope.tenant(tenant_id))
@@ -756,25 +780,27 @@ async def authorize_cancellations(tenant_id: TenantId, day: dt.date | None = Non
             .join(Debtor, (Debtor.tenant_id == Debt.tenant_id) & (Debtor.id == Debt.debtor_id))
             .where(Escalation.path == EscalationPath.PROTEST, Escalation.closed_at.is_(None),
                    Escalation.state.in_([S.SENT, S.REGISTERED, S.PROTESTED]),
-                   Debt.status.in_([DebtStatus.PAID, DebtStatus.SETTLED_BY_CREDITOR]))
+                   Debt.status.in_([*PAID, *TAKEN_BACK]))
             .order_by(Escalation.decided_at, Escalation.id)
             .with_for_update(of=Escalation))).all()
-        pending: dict[ProtestFileKind, list[tuple[Escalation, Debtor, dt.date, dt.date]]] = {
+        pending: dict[ProtestFileKind, list[tuple[Escalation, Debtor, Why, dt.date]]] = {
             ProtestFileKind.DESISTENCIA: [], ProtestFileKind.AUTORIZACAO_CANCELAMENTO: []}
         for escalation, debt, debtor in rows:
             facts = _protest(escalation)
-            paid_on = await _paid_on(session, debt)
-            due_on = add_business_days(paid_on, CANCELLATION_DAYS, facts.get("uf"))
+            why = await _why(session, debt, tenant.timezone)
+            due_on = add_business_days(why.since, CANCELLATION_DAYS, facts.get("uf"))
             if escalation.state == S.SENT:
-                _remember(escalation, paid_on=paid_on.isoformat(), cancel_due_on=due_on.isoformat())
+                _remember(escalation, paid_on=why.since.isoformat() if why.status in PAID
+                          else None, cancel_reason=why.status,
+                          cancel_due_on=due_on.isoformat())
                 result.waiting.append({
                     "escalation_id": str(escalation.id), "state": escalation.state,
-                    "reason": "pago; aguardando a confirmação (protocolo) do cartório para"
-                              " enviar a desistência", "due_on": due_on.isoformat()})
+                    "reason": f"{why.words}; aguardando a confirmação (protocolo) do cartório"
+                              " para enviar a desistência", "due_on": due_on.isoformat()})
                 continue
             kind = (ProtestFileKind.DESISTENCIA if escalation.state == S.REGISTERED
                     else ProtestFileKind.AUTORIZACAO_CANCELAMENTO)
-            pending[kind].append((escalation, debtor, paid_on, due_on))
+            pending[kind].append((escalation, debtor, why, due_on))
         for kind, entries in pending.items():
             if entries:
                 await _request_file(session, principal, tenant_id, kind, entries, day,
@@ -790,7 +816,7 @@ REQUEST_FILES = {
 
 async def _request_file(session: AsyncSession, principal: Principal, tenant_id: uuid.UUID,
                         kind: ProtestFileKind,
-                        entries: list[tuple[Escalation, Debtor, dt.date, dt.date]],
+                        entries: list[tuple[Escalation, Debtor, Why, dt.date]],
                         day: dt.date, settings: Settings, storage: Storage,
                         result: CancellationResult) -> None:
     prefix, marker, label = REQUEST_FILES[kind]
@@ -829,7 +855,7 @@ async def _request_file(session: AsyncSession, principal: Principal, tenant_id: 
     await session.flush()
     numbers = {line[102:114].strip(): n for n, line in
                enumerate(layout.split_lines(body), start=1) if line[:1] == "2"}
-    for (escalation, _, paid_on, due_on), request in zip(entries, requests, strict=True):
+    for (escalation, _, why, due_on), request in zip(entries, requests, strict=True):
         session.add(ProtestItem(
             tenant_id=tenant_id, id=uuid7(), file_id=record.id, escalation_id=escalation.id,
             debt_id=escalation.debt_id, line=numbers[request.our_number],
@@ -839,17 +865,19 @@ async def _request_file(session: AsyncSession, principal: Principal, tenant_id: 
             protocol_on=request.protocol_on, from_state=escalation.state,
             to_state=S.CANCELLATION_SENT, note=f"{label} {name}"))
         late = day > due_on
+        paid_on = why.since.isoformat() if why.status in PAID else None
         _remember(escalation, cancellation={
             "kind": kind.value, "file_id": str(record.id), "file": name,
-            "paid_on": paid_on.isoformat(), "due_on": due_on.isoformat(),
-            "sent_on": day.isoformat(), "late": late})
+            "reason": why.status, "paid_on": paid_on, "since": why.since.isoformat(),
+            "due_on": due_on.isoformat(), "sent_on": day.isoformat(), "late": late})
         before = escalation.state
         await journal.move(session, principal, escalation, S.CANCELLATION_SENT,
                            deadline_on=due_on,
-                           note=f"pago em {paid_on:%d/%m/%Y}: {label} enviada no arquivo {name}"
+                           note=f"{why.words}: {label} enviada no arquivo {name}"
                                 f" (prazo {due_on:%d/%m/%Y}{', fora do prazo' if late else ''})")
         result.issued.append({"escalation_id": str(escalation.id), "kind": kind.value,
-                              "from": before, "file": name, "paid_on": paid_on.isoformat(),
+                              "from": before, "file": name, "reason": why.status,
+                              "paid_on": paid_on, "since": why.since.isoformat(),
                               "due_on": due_on.isoformat(), "late": late})
     result.files.append({"kind": kind.value, "file": name, "file_id": str(record.id),
                          "titles": len(requests), "total_amount": _money(total)})

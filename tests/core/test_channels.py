@@ -44,6 +44,7 @@ from core.models import (
     MessageDispatch,
 )
 from core.settings import Settings, get_settings
+from tests.pdftext import flat, fonts
 
 ADDRESS = "Rua do Credor, 100 - Centro, São Paulo/SP - 01001-000"
 
@@ -571,9 +572,13 @@ async def test_the_nightly_job_files_yesterdays_letters_for_the_letters_page(
 
 
 def test_a_letter_renders_to_a_pdf_with_portuguese_text() -> None:
-    pdf = letters.letter_pdf(letters.Letter("x", "João", "Rua Ç, 1",
-                                            "Notificação – “débito” em aberto"))
+    body = "Notificação a Maria da Conceição – “débito” em aberto: R$ 1.234,56 ≥ 10 dias…"
+    pdf = letters.letter_pdf(letters.Letter("x", "João", "Rua Ç, 1", body))
     assert pdf.startswith(b"%PDF")
+    # The font travels in the file, so every viewer lays it out alike, and the text reads
+    # back as written, dash, quotes and all.
+    assert fonts(pdf) == {"DejaVuSansBook": True}
+    assert body in flat(pdf)
 
 
 # ---- isolation -----------------------------------------------------------------------------------

@@ -10,8 +10,8 @@ import pytest
 
 from legal.cases import service
 from tests.e2e.conftest import SHOTS, login, shot
-from tests.legal.pdftext import pages
 from tests.legal.test_cases import REAL_CNJ, book, escalate, smtp_settings, the_case  # noqa: F401
+from tests.pdftext import pages
 
 pytestmark = pytest.mark.e2e
 

@@ -4,6 +4,7 @@ signature and signed link, received and followed by a real HTTP server on loopba
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import hmac
@@ -11,6 +12,7 @@ import io
 import json
 import threading
 import urllib.request
+import uuid
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -20,10 +22,12 @@ from sqlalchemy import select, text
 
 from core.auth.principal import Principal
 from core.db import Scope
+from core.jobs import send
 from core.runtime import get_storage
-from legal.cases import export, service
+from legal.cases import export, service, tasks
 from legal.cases.models import CaseDocument, CaseExport
 from tests.core.test_channels import web_url  # noqa: F401 - the app over real HTTP
+from tests.legal.helpers import drain
 from tests.legal.test_cases import book, escalate, smtp_settings, the_case  # noqa: F401
 
 
@@ -173,7 +177,7 @@ def law_firm():
 
 
 async def test_the_webhook_is_signed_and_its_link_serves_the_zip_until_it_expires(
-        people, law_firm, web_url, db):  # noqa: F811
+        people, law_firm, web_url, db, worker, monkeypatch):  # noqa: F811
     url = law_firm
     legal = people["legal"].headers
     case = people["case"]
@@ -190,7 +194,8 @@ async def test_the_webhook_is_signed_and_its_link_serves_the_zip_until_it_expire
         assert refused.status_code == 403
         sent = await http.post(f"/api/v1/cases/{case.id}/export", headers=legal)
     assert sent.status_code == 200, sent.text
-    assert sent.json()["status"] == "sent" and sent.json()["http_status"] == 200
+    assert sent.json()["status"] == "sending"  # a job delivers it
+    await drain(worker)
 
     [got] = _LawFirm.received
     headers = {k.lower(): v for k, v in got["headers"].items()}  # type: ignore[union-attr]
@@ -215,6 +220,8 @@ async def test_the_webhook_is_signed_and_its_link_serves_the_zip_until_it_expire
         row = (await session.execute(select(CaseExport).where(CaseExport.kind == "webhook"))
                ).scalar_one()
     assert row.status == "sent" and row.fetch_count == 1 and row.url == url
+    assert row.attempts == 1 and row.http_status == 200 and row.delivered_at is not None
+    assert headers["idempotency-key"] == str(row.id) == payload["export_id"]
     link = payload["dossier"]["zip_url"]
     token = link.rsplit("/", 1)[1]
     tenant_hex, export_hex, expires, mac = token.split(".")
@@ -225,11 +232,102 @@ async def test_the_webhook_is_signed_and_its_link_serves_the_zip_until_it_expire
         assert (await http.get(f"/exportacoes/{token}")).status_code == 200
         assert (await http.get(f"/exportacoes/{forged}")).status_code == 404
         assert (await http.get(f"/exportacoes/{expired}")).status_code == 404
-        # A firm that answers 500: the export is recorded as failed, with the reason.
+        # A firm that keeps answering 500: tried again, then given up, with the reason.
         _LawFirm.answer = 500
+        monkeypatch.setattr(export, "RETRY_DELAYS", (dt.timedelta(0),))
+        monkeypatch.setattr(export, "MAX_ATTEMPTS", 2)
         failed = await http.post(f"/api/v1/cases/{case.id}/export", headers=legal)
-    assert failed.json()["status"] == "failed"
-    assert failed.json()["error"] == "o escritório respondeu HTTP 500"
+    await drain(worker)
+    async with db.transaction(system.scope) as session:
+        gave_up = (await session.execute(select(CaseExport).where(
+            CaseExport.id == failed.json()["export_id"]))).scalar_one()
+    assert (gave_up.status, gave_up.attempts) == ("failed", 2)
+    assert gave_up.error == "o escritório respondeu HTTP 500"
+    assert len(_LawFirm.received) == 3 and gave_up.next_attempt_at is None
+
+
+class _FlakyFirm(BaseHTTPRequestHandler):
+    """A firm that is down for the first delivery (503) and takes the second, which it
+    holds until the test has looked at the case page in between."""
+
+    received: list[dict[str, object]] = []
+    release = threading.Event()
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append({"headers": {k.lower(): v for k, v in self.headers.items()},
+                              "body": body})
+        if len(self.received) > 1:
+            self.release.wait(30)
+        self.send_response(503 if len(self.received) == 1 else 202)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        return
+
+
+async def test_a_failing_firm_gets_the_export_again_under_the_same_key(
+        people, client, db, worker, monkeypatch):
+    _FlakyFirm.received, _FlakyFirm.release = [], threading.Event()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FlakyFirm)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(export, "RETRY_DELAYS", (dt.timedelta(0),))
+    case = people["case"]
+    legal = people["legal"].headers
+    try:
+        saved = await client.post(f"/api/v1/cases/webhooks/{people['alfa'].id}",
+                                  headers=legal,
+                                  json={"url": f"http://127.0.0.1:{server.server_address[1]}"})
+        assert saved.status_code == 200
+        secret = saved.json()["secret"]
+        sent = await client.post(f"/api/v1/cases/{case.id}/export", headers=legal)
+        assert sent.status_code == 200 and sent.json()["status"] == "sending"
+        # The first attempt failed and was recorded; the second is at the firm: the page
+        # says the delivery is failing, why, and that it will be tried again.
+        for _ in range(600):
+            if len(_FlakyFirm.received) == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert len(_FlakyFirm.received) == 2
+        page = await client.get(f"/juridico/casos/{case.id}", headers=legal)
+        assert "falhando" in page.text and "o escritório respondeu HTTP 503" in page.text
+        assert "próxima tentativa" in page.text
+        _FlakyFirm.release.set()
+        await drain(worker)
+        page = await client.get(f"/juridico/casos/{case.id}", headers=legal)
+    finally:
+        _FlakyFirm.release.set()
+        server.shutdown()
+        server.server_close()
+    first, second = _FlakyFirm.received
+    assert first["body"] == second["body"]
+    for got in (first, second):
+        headers = got["headers"]
+        assert isinstance(headers, dict) and isinstance(got["body"], bytes)
+        assert headers["idempotency-key"] == sent.json()["export_id"]
+        expected = hmac.new(secret.encode(),
+                            headers["x-regua-timestamp"].encode() + b"." + got["body"],
+                            hashlib.sha256).hexdigest()
+        assert headers["x-regua-signature"] == f"sha256={expected}"
+    assert [g["headers"]["x-regua-attempt"] for g in (first, second)] == ["1", "2"]  # type: ignore[index]
+    async with db.transaction(Scope.tenant(people["alfa"].id)) as session:
+        rows = (await session.execute(select(CaseExport).where(
+            CaseExport.case_id == case.id, CaseExport.kind == "webhook"))).scalars().all()
+        notes = (await session.execute(text(
+            "SELECT to_value FROM case_event WHERE case_id = :c AND kind = 'export'"),
+            {"c": case.id})).scalars().all()
+    [row] = rows
+    assert (row.status, row.attempts, row.http_status, row.error) == ("sent", 2, 202, None)
+    assert row.delivered_at is not None and row.next_attempt_at is None
+    assert sorted(n for n in notes if n.startswith("webhook entregue")) == [
+        "webhook entregue (tentativa 2)"]
+    assert "entregue" in page.text and "na 2ª tentativa" in page.text
+    assert "falhando" not in page.text
+
+    # The job again (a repeated or swept message) finds it delivered: nothing is sent.
+    assert await export.deliver(people["alfa"].id, row.id) is None
+    assert len(_FlakyFirm.received) == 2
 
 
 async def test_the_legal_team_lands_on_its_queue_with_deadline_alerts(client, people):
@@ -257,3 +355,32 @@ async def test_the_legal_team_lands_on_its_queue_with_deadline_alerts(client, pe
     assert f'href="/devedores/{people["jose"]}/juridico"' in debtor.text
     agent_file = await client.get(f"/devedores/{people['jose']}", headers=people["agent"].headers)
     assert "Enviar ao jurídico" not in agent_file.text
+
+
+async def test_a_delivery_whose_message_was_lost_is_sent_by_the_sweep(
+        people, law_firm, web_url, db, worker):  # noqa: F811
+    legal = people["legal"].headers
+    async with httpx.AsyncClient(base_url=web_url, timeout=30) as http:
+        saved = await http.post(f"/api/v1/cases/webhooks/{people['alfa'].id}", headers=legal,
+                                json={"url": law_firm})
+        assert saved.status_code == 200
+        sent = await http.post(f"/api/v1/cases/{people['case'].id}/export", headers=legal)
+    await drain(worker)
+    export_id = sent.json()["export_id"]
+    # As a failed attempt leaves it when its retry message dies with the process (the
+    # in-process broker): waiting, its next attempt long past.
+    scope = Scope.tenant(people["alfa"].id)
+    async with db.transaction(scope) as session:
+        await session.execute(text(
+            "UPDATE case_export SET status = 'sending', delivered_at = NULL,"
+            " next_attempt_at = now() - interval '10 minutes' WHERE id = :e"), {"e": export_id})
+    assert (people["alfa"].id, uuid.UUID(export_id)) in await tasks._overdue_exports()
+    send("cases.resend_exports")  # the scheduler's sweep
+    await drain(worker)
+    async with db.transaction(scope) as session:
+        row = (await session.execute(select(CaseExport).where(
+            CaseExport.id == export_id))).scalar_one()
+    assert (row.status, row.attempts) == ("sent", 2) and row.delivered_at is not None
+    keys = [{k.lower(): v for k, v in r["headers"].items()}["idempotency-key"]  # type: ignore[union-attr]
+            for r in _LawFirm.received]
+    assert keys == [export_id, export_id]

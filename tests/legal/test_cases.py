@@ -38,7 +38,7 @@ from legal.policy import policy_for, terms_for
 from legal.updating import update_debts
 from portal.operator import import_portfolio
 from tests.legal.helpers import set_address
-from tests.legal.pdftext import flat
+from tests.pdftext import flat, fonts
 
 # The dossier's footer on every page (its page count is written apart).
 FOOTER = r"^(Dossiê JUR-|Página \d+ de|\d+$)"
@@ -178,7 +178,7 @@ async def test_the_dossier_shows_the_debtor_the_debts_with_their_memoria_the_agr
     for update in updates:
         assert f"Memória de cálculo do título {update.label}" in text
         for line in update.memoria:
-            assert " ".join(line.replace("\u2212", "-").split()) in text, line
+            assert " ".join(line.split()) in text, line  # its "−" and "×" as written
     total = sum((u.total for u in updates), Decimal("0"))
     assert f"Total atualizado em {today:%d/%m/%Y}: R$ {total:,.2f}".replace(",", "X").replace(
         ".", ",").replace("X", ".") in text
@@ -190,6 +190,21 @@ async def test_the_dossier_shows_the_debtor_the_debts_with_their_memoria_the_agr
     assert "carta" in text and "e-mail" in text and "enviada" in text
     assert "cobrança judicial do título CT-1 / 1" in text and "com o jurídico" in text
     assert "Nenhum documento enviado pelo credor" in text
+
+
+async def test_the_dossier_embeds_its_font_and_reads_back_in_portuguese(book):
+    await escalate(book["alfa"].id, book["debts"])
+    await service.open_handed_off(book["alfa"].id)
+    case = await the_case(book["alfa"].id)
+    pdf = get_storage().get(case.dossier_pdf_key or "")
+    # One TrueType font, embedded in each style used: no core font a viewer substitutes.
+    used = fonts(pdf)
+    assert {"DejaVuSansBook", "DejaVuSansBold"} <= set(used)
+    assert all(name.startswith("DejaVuSans") and embedded for name, embedded in used.items())
+    text = flat(pdf, FOOTER)
+    for written in ("José da Conceição", "Correção monetária", "cobrança judicial",
+                    "R$ 1.000,00 × fator − R$ 1.000,00", "Página 1 de"):
+        assert written in text or written in flat(pdf), written
 
 
 async def test_the_zip_holds_the_originals_and_a_new_version_keeps_the_old(book, db):

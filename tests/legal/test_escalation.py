@@ -25,6 +25,7 @@ from core.settings import get_settings
 from legal.escalation import bureau, bureau_sandbox, journal, pefin, rules, service
 from legal.escalation.bureau_models import BureauRemessa, EscalationPolicy
 from legal.escalation.models import Escalation, EscalationEvent, EscalationRule
+from tenants.intake.service import recall_debts
 from tests.legal.escalation_helpers import place, system, years_ago
 
 pytestmark = pytest.mark.usefixtures("services")
@@ -300,6 +301,27 @@ async def test_payment_sends_the_removal_within_five_business_days(
     exclusion = received[0]["file"].split("\r\n")[1]
     assert pefin.field_of(exclusion, 1, 2) == "1E"
     assert pefin.field_of(exclusion, 49, 50) == pefin.REASON_PAID
+
+
+async def test_a_recalled_debt_comes_off_the_bureau(factory, database_url, sandboxes) -> None:
+    tenant = await factory.tenant()
+    placed = await _listed(tenant.id, database_url)
+    principal = system(tenant.id)
+    async with transaction(principal) as session:
+        debt = (await session.execute(select(Debt).where(
+            Debt.id == placed.debt_ids[0]))).scalar_one()
+        await recall_debts(session, principal.actor, tenant.id,
+                           [(debt.contract, debt.installment)])
+    result = await service.run(tenant.id, day(12))
+    assert (result["removals_started"], result["removed"]) == (1, 1)
+    removed = (await escalations(tenant.id))[placed.debt_ids[0]]
+    assert removed.state == "removed" and removed.closed_at is not None
+    history = await events(tenant.id, removed.id)
+    assert "título encerrado pelo credor" in (history[-2].note or "")
+    received = bureau_sandbox.received(get_settings(), await _cnpj(tenant.id))
+    exclusion = received[0]["file"].split("\r\n")[1]
+    assert pefin.field_of(exclusion, 1, 2) == "1E"
+    assert pefin.field_of(exclusion, 49, 50) == pefin.REASON_OTHER
 
 
 async def _cnpj(tenant_id: uuid.UUID) -> str:

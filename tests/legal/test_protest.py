@@ -34,7 +34,8 @@ from legal.escalation.models import Escalation, EscalationEvent, EscalationPath,
 from legal.models import Agreement, AgreementDebt, Installment
 from legal.protest import service
 from legal.protest.models import ProtestFile, ProtestItem
-from tests.legal.helpers import set_address
+from tenants.intake.service import recall_debts
+from tests.legal.helpers import drain, set_address
 
 SP = {"street": "Rua das Flores, 12", "district": "Centro", "city": "São Paulo",
       "state": "SP", "zip": "01310100"}
@@ -369,7 +370,7 @@ async def test_paid_debts_get_the_cancellation_authorised_once(
     for _ in range(2):  # the daily job, and a retry of it
         with scoped(Scope.tenant(tenant.id)):
             send("protest.authorize_cancellations", str(tenant.id))
-        worker.join("default", timeout=60_000)
+        await drain(worker)
 
     protested = await state_of(tenant.id, protested_id)
     registered = await state_of(tenant.id, registered_id)
@@ -407,6 +408,71 @@ async def test_paid_debts_get_the_cancellation_authorised_once(
     await service.import_return(principal, answer(remessa.content, "RTP", {
         np_: {**confirmed("0000000201", "02"), **occurred("A")}}, drop={nr, ns}), "R2.txt")
     assert (await state_of(tenant.id, protested_id)).state == "cancelled"
+
+
+async def recall(tenant_id: uuid.UUID, escalation_id: uuid.UUID) -> dt.date:
+    """The creditor takes the debt back (a recall file or the portal: one service)."""
+    principal = system(tenant_id)
+    async with transaction(principal) as session:
+        escalation = (await session.execute(select(Escalation).where(
+            Escalation.id == escalation_id))).scalar_one()
+        debt = (await session.execute(select(Debt).where(
+            Debt.id == escalation.debt_id))).scalar_one()
+        answer = await recall_debts(session, principal.actor, tenant_id,
+                                    [(debt.contract, debt.installment)])
+    assert len(answer["closed"]) == 1
+    return dt.datetime.now(ZoneInfo("America/Sao_Paulo")).date()
+
+
+async def test_recalled_debts_leave_the_cartorio_as_paid_ones_do_and_say_why(
+        factory, database_url, worker) -> None:
+    tenant = await factory.tenant()
+    protested_id, registered_id, sent_id, kept_id = [await queued(database_url, tenant.id)
+                                                     for _ in range(4)]
+    day = today(tenant.id)
+    remessa = await service.write_remessa(TenantId(tenant.id), day)
+    np_, nr, ns, nk = await our_numbers(tenant.id, protested_id, registered_id, sent_id,
+                                        kept_id)
+    principal = Principal.system(Scope(frozenset({tenant.id}), agency=True))
+    await service.import_return(principal, answer(remessa.content, "CRT", {
+        np_: confirmed("0000000301", "02"), nr: confirmed("0000000302", "02"),
+        nk: confirmed("0000000303", "02")}, drop={ns}), "C.txt")
+    await service.import_return(principal, answer(remessa.content, "RTP", {
+        np_: {**confirmed("0000000301", "02"), **occurred("2")}}, drop={nr, ns, nk}),
+        "R.txt")
+    recalled_on = {e: await recall(tenant.id, e) for e in (protested_id, registered_id,
+                                                            sent_id)}
+
+    with scoped(Scope.tenant(tenant.id)):
+        send("protest.authorize_cancellations", str(tenant.id))
+    await drain(worker)
+
+    protested = await state_of(tenant.id, protested_id)
+    registered = await state_of(tenant.id, registered_id)
+    waiting = await state_of(tenant.id, sent_id)
+    untouched = await state_of(tenant.id, kept_id)  # still placed: stays at the cartório
+    assert protested.state == registered.state == "cancellation_sent"
+    assert untouched.state == "registered"
+    assert registered.details["protest"]["cancellation"]["kind"] == "desistencia"
+    assert registered.details["protest"]["cancellation"]["reason"] == "recalled"
+    assert protested.details["protest"]["cancellation"]["kind"] == "autorizacao_cancelamento"
+    due = add_business_days(recalled_on[registered_id], 5, "SP")
+    assert registered.deadline_on == due
+    assert waiting.state == "sent" and waiting.details["protest"]["cancel_reason"] == "recalled"
+    async with transaction(system(tenant.id)) as session:
+        notes = {e.escalation_id: e.note for e in (await session.execute(
+            select(EscalationEvent).where(EscalationEvent.to_state == "cancellation_sent")
+        )).scalars()}
+        outgoing = {f.kind: f for f in (await session.execute(select(ProtestFile).where(
+            ProtestFile.outgoing))).scalars()}
+    stamp = f"{recalled_on[registered_id]:%d/%m/%Y}"
+    assert notes[registered_id].startswith(f"recolhido pelo credor em {stamp}: desistência")
+    assert notes[protested_id].startswith(f"recolhido pelo credor em {stamp}: autorização")
+    desistencia = await asyncio.to_thread(
+        get_storage().get, outgoing["desistencia"].storage_key)
+    requests = [r for r in desistencia.decode("ascii").split("\r\n")[:-1] if r[0] == "2"]
+    assert [(at(r, 2, 11), at(r, 90, 90), at(r, 103, 114)) for r in requests] == [
+        ("0000000302", "S", nr)]
 
 
 async def test_files_by_role_and_tenant(client, factory, database_url) -> None:

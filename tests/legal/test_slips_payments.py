@@ -21,6 +21,7 @@ from legal.access import access_agreement
 from legal.models import Agreement, Installment
 from legal.payment_models import Slip, SlipPayment
 from tests.legal.helpers import build_agreement, creditor
+from tests.pdftext import flat, fonts
 
 
 def regua(*args: str) -> subprocess.CompletedProcess[str]:
@@ -61,7 +62,10 @@ async def test_slips_are_issued_once_stored_and_sent(client, factory, database_u
         sent = list((await session.execute(select(MessageDispatch).where(
             MessageDispatch.debtor_id == built.debtor_id))).scalars())
     assert len(rows) == 2 and all(r.sent_at is not None and r.pdf_key for r in rows)
-    assert get_storage().get(rows[0].pdf_key or "").startswith(b"%PDF")
+    slip_pdf = get_storage().get(rows[0].pdf_key or "")
+    assert slip_pdf.startswith(b"%PDF")
+    assert fonts(slip_pdf) == {"DejaVuSansBook": True, "DejaVuSansBold": True}
+    assert "Cobrança:" in flat(slip_pdf) and "Nosso número:" in flat(slip_pdf)
     # Once, to each contact point: the e-mail and the phone (WhatsApp), with the PDF.
     assert sorted(d.channel for d in sent) == ["email", "whatsapp"]
     assert all(d.attachments and d.attachments[0]["filename"] == "boleto-e-pix.pdf"

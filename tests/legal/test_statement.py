@@ -17,6 +17,7 @@ from legal import fees, payments, slips, statement
 from legal.access import access_agreement
 from legal.payment_models import SlipKind
 from tests.legal.helpers import build_agreement
+from tests.pdftext import flat, fonts
 
 
 async def _month_with_payments(factory, database_url):  # type: ignore[no-untyped-def]
@@ -84,6 +85,10 @@ async def test_statement_page_and_downloads_and_the_wall(client, factory, databa
     pdf = await client.get(f"/prestacao-de-contas.pdf?credor={tenant.id}&mes={month}",
                            headers=tenant.admin.headers)
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert fonts(pdf.content) == {"DejaVuSansBook": True, "DejaVuSansBold": True}
+    shown = flat(pdf.content)
+    assert "Prestação de contas" in shown and "pago à assessoria" in shown
+    assert "Saldo a repassar ao credor: R$ 73,33" in shown
     viewer = await factory.user("creditor_viewer", tenant_id=tenant.id)
     assert (await client.get(f"/prestacao-de-contas?mes={month}",
                              headers=viewer.headers)).status_code == 200

@@ -111,8 +111,9 @@ async def seed() -> list[tuple[str, str, str]]:
     for index, (tenant_id, slug) in enumerate(zip(tenant_ids, slugs, strict=True)):
         await _demo_portfolio(tenant_id, slug, seed=index + 1)
         await _demo_cadences(tenant_id)
-        await _demo_history(tenant_id, seed=index + 1, operator_email=operator_email)
         await _demo_escalation(tenant_id)
+        # After the escalations: the files they took stay out of the history's agreements.
+        await _demo_history(tenant_id, seed=index + 1, operator_email=operator_email)
     if "banco-exemplo" in slugs:
         await _demo_protest(tenant_ids[slugs.index("banco-exemplo")])
     if tenant_ids:

@@ -76,7 +76,9 @@ CURRENT_SHARE = 0.10
 PLACEMENT_TERM_DAYS = 365  # the history's placements run a year: all still in force
 HISTORY_CAMPAIGN = "Recuperação 2026 (encerrada)"
 NEGOTIATION_MEAN_DAYS = 70  # mean days from placement to an agreement
-AGREEMENT_SHARE = {"champion": 0.30, "challenger": 0.35}  # eventual share of debtors
+AGREEMENT_SHARE = {"champion": 0.27, "challenger": 0.35}  # eventual share of debtors
+# How readily each demo creditor's debtors settle (by its seed): the creditors differ.
+PROPENSITY = {1: 1.0, 2: 0.8}
 KEEP_VISTA = 0.88  # a one-payment agreement is paid
 KEEP_EACH = 0.90  # each installment of a plan is paid, given the ones before were
 BY_SERVICE = 3  # the most recent agreements go through the services (see the docstring)
@@ -279,14 +281,14 @@ SELECT :t, id, day, debtor_id, step_id, version_id, step_day, channel, channel, 
        arm, debt_ids, state, at, interaction_id, at, at
 FROM stated"""
 
-# The history campaign's calls: one to three attempts on weekdays for nearly half of the
-# debtors placed before this month, from a month after their placement. Who answered was
-# bridged to the operator (or abandoned); each attempt is on the debtor's timeline.
+# The history campaign's calls: up to five attempts for three in four debtors placed before
+# this month, from a month after their placement, on the campaign's weekly day (the
+# operator worked it on Wednesday mornings). Who answered was bridged to the operator (or
+# abandoned); each attempt is on the debtor's timeline.
 _CALL = _rand("b.document || n::text", "call")
 CALLS = f"""
 WITH picked AS (
-    SELECT b.id AS debtor_id, b.document, b.created_at AS placed, cp.id AS phone,
-           cp.value AS number, n,
+    SELECT b.id AS debtor_id, b.document, cp.id AS phone, cp.value AS number, n,
            greatest((b.created_at AT TIME ZONE :tz)::date + 30 + n * 9
                     + (({_CALL}) * 20)::int, :first_day) AS day, {_CALL} AS u,
            {_rand("b.document || n::text", "outcome")} AS v
@@ -294,16 +296,15 @@ WITH picked AS (
     JOIN LATERAL (SELECT id, value FROM contact_point c
                   WHERE c.tenant_id = b.tenant_id AND c.debtor_id = b.id
                     AND c.kind = 'phone' ORDER BY c.created_at, c.id LIMIT 1) cp ON TRUE
-    CROSS JOIN generate_series(0, 2) n
+    CROSS JOIN generate_series(0, 4) n
     WHERE b.tenant_id = :t AND b.created_at < :month_start
-      AND {_rand("b.document", "dialed")} < 0.45 - 0.12 * n
+      AND {_rand("b.document", "dialed")} < 0.75 - 0.12 * n
 ), dated AS (
-    SELECT p.*, (p.day + (CASE extract(isodow FROM p.day) WHEN 6 THEN 2 WHEN 7 THEN 1
-                          ELSE 0 END)::int) AS weekday
+    SELECT p.*, p.day + ((10 - extract(isodow FROM p.day)::int) % 7) AS weekday
     FROM picked p
 ), calls AS (
     SELECT d.*, regua_uuid7() AS id, regua_uuid7() AS interaction_id,
-           (d.weekday + time '09:30' + ((d.u * 8 * 3600)::int * interval '1 second'))
+           (d.weekday + time '09:00' + ((d.u * 3 * 3600)::int * interval '1 second'))
                AT TIME ZONE :tz AS dialed_at,
            CASE WHEN v < 0.27 THEN 'answered' WHEN v < 0.277 THEN 'abandoned'
                 WHEN v < 0.72 THEN 'no_answer' WHEN v < 0.87 THEN 'busy'
@@ -433,7 +434,8 @@ async def _agreements(tenant_id: uuid.UUID, operator: Principal, seed: int, zone
     for debtor_id, document, placed, arm in await _negotiable(system, tenant_id, zone, today):
         gap = 4 + int(rng.expovariate(1 / NEGOTIATION_MEAN_DAYS))
         day = _weekday(placed + dt.timedelta(days=gap))
-        if rng.random() < AGREEMENT_SHARE.get(arm, 0.3) and day < today - dt.timedelta(days=2):
+        share = AGREEMENT_SHARE.get(arm, 0.3) * PROPENSITY.get(seed, 1.0)
+        if rng.random() < share and day < today - dt.timedelta(days=2):
             # Each agreement draws from its own generator: the same fate on every run.
             drawn.append((debtor_id, day, random.Random(f"{seed}:{document}")))  # noqa: S311
     drawn.sort(key=lambda d: d[1])

@@ -113,7 +113,7 @@ async def seed() -> list[tuple[str, str, str]]:
         await _demo_cadences(tenant_id)
         await _demo_escalation(tenant_id)
         # After the escalations: the files they took stay out of the history's agreements.
-        await _demo_history(tenant_id, seed=index + 1, operator_email=operator_email)
+        await _demo_history(tenant_id, slug, seed=index + 1, operator_email=operator_email)
     if "banco-exemplo" in slugs:
         await _demo_protest(tenant_ids[slugs.index("banco-exemplo")])
     if tenant_ids:
@@ -205,7 +205,7 @@ DEMO_ROWS = 3000
 
 async def _demo_portfolio(tenant_id: uuid.UUID, slug: str, seed: int) -> None:
     """Import a generated portfolio (with some bad rows) once per demo tenant, as the
-    monthly files of its history (`portal.demo_history.place`)."""
+    files of its placements over the last ten months (`portal.demo_history.place`)."""
     from core.db import Scope
     from tenants.intake import service
 
@@ -226,10 +226,17 @@ async def _demo_portfolio(tenant_id: uuid.UUID, slug: str, seed: int) -> None:
         await db.dispose()
 
 
-async def _demo_history(tenant_id: uuid.UUID, seed: int, operator_email: str) -> None:
+async def _demo_history(tenant_id: uuid.UUID, slug: str, seed: int,
+                        operator_email: str) -> None:
+    from tenants.intake import service
+
+    async def import_file(path: Path, mode: str) -> Any:
+        return await service.import_file(DEMO_ACTOR, tenant_id, path, mode=mode)
+
     db = get_db()
     try:
-        await demo_history.seed_history(tenant_id, seed, await principal_of(operator_email))
+        await demo_history.seed_history(tenant_id, slug, seed,
+                                        await principal_of(operator_email), import_file)
     finally:
         await db.dispose()
 

@@ -1,32 +1,38 @@
 """The demo's past (`regua up --demo`): about ten months of each demo creditor's life with
-the agency, so that its reports (`/relatorios`, `/relatorios/agencia`) have figures and
-curves to show on the first login.
+the agency, so that its reports (`/relatorios`, `/relatorios/agencia`) open with figures
+and curves instead of one placement month and zeros.
 
-What is made through the services, at past dates:
+Made through the services, at past dates:
 
-- placements: the demo portfolio is sent as monthly files (oldest first) through the
-  import service; right after each import its rows are dated to the day of that month
-  the file "arrived" (`_backdate_placement`);
-- agreements: proposed and accepted by the demo operator through `legal.agreements` at
-  the negotiation's date (`at`), installments paid through `pay_installment` on their
-  dates, the unpaid ones broken by the daily breach check; a service stamps acceptance,
-  settlement and breach with the moment it runs, so those moments are set back to the
-  days they stand for (`_backdate_agreements`);
-- the history campaign through `dialer.campaigns.create_campaign`.
+- placements: the demo portfolio is sent as the files of five placements through the
+  import service, oldest first; right after each import its rows are dated to the day of
+  the month the file "arrived" (`_backdate_placement`);
+- the most recent agreements (`BY_SERVICE`): simulated, proposed and accepted by the demo
+  operator through `legal.agreements` at the negotiation's date (`at`), installments paid
+  through `pay_installment` on their dates, the unpaid ones broken by the daily breach
+  check; those services stamp acceptance, settlement and breach with the moment they
+  run, so the moments are set back to the days they stand for (`_backdate_agreements`);
+- payments to the creditor directly: its settlement ("baixa") file through the import
+  service (`_settlements`);
+- the history's campaign through `dialer.campaigns`.
 
-What is written here as rows, set-based, because no service records the past: the
+Written here as rows, set-based or in bulk, because no service records the past or the
+service is too slow for the demo's start: the older agreements with their installments,
+payments and ledger entries, as the agreement services leave them (`_write_agreements`:
+the services take about a tenth of a second each, the demo makes a few hundred); the
 cadence's enrolments and the messages it sent on the days it ran (the engine plans and
 sends only today; running it for three hundred days would send thousands of sandbox
-messages and take minutes), the dialer's calls and the operator's sessions (the dialer
-only records calls it places), and the operator's promises (a disposition is dated, but
-its agenda item opens now and waits on today's agenda). These rows follow the figures'
-definitions (README, Reports) and are drawn from a hash of each debtor's document, so a
+messages); the dialer's calls and the operator's sessions (the dialer records only calls
+it places); the operator's promises (a disposition is dated, but its agenda item opens
+now and would wait on today's agenda). These rows follow the figures' definitions
+(README, Reports) and are drawn from hashes of each debtor's document or contract, so a
 fresh start makes the same history.
 
-Two rewrites need the schema owner, as `_analyze` in `portal.demo` does: a debtor's
-`created_at` and a ledger entry (append-only for the application role) are never
-changed by the application, but a placement of March must be dated in March. They run
-under the demo tenant's row-level-security setting and touch only its rows.
+Three rewrites need the schema owner, as `portal.demo._analyze` does for its statistics:
+a debtor's `created_at`, a ledger entry and a debtor's timeline event are never changed
+by the application (append-only for its role), but a placement of March must be dated in
+March. They run under the demo tenant's row-level-security setting and touch only its
+rows.
 """
 
 from __future__ import annotations
@@ -69,13 +75,16 @@ log = logging.getLogger("regua.demo")
 
 HISTORY_MONTHS = 10  # placements: nine past months and this one
 PLACED_MONTHS_BACK = (9, 6, 3, 1)  # the months before this one that placed a file
-# Share of the portfolio's contracts (by first due date, oldest first) each monthly file
-# places: the first file brings the back book, then a steady monthly flow.
+# Share of the portfolio's contracts (by first due date, oldest first) each file places:
+# the first brings the back book, then a steady flow, and today's the newest debts.
 FIRST_SHARE = 0.22
 CURRENT_SHARE = 0.10
 PLACEMENT_TERM_DAYS = 365  # the history's placements run a year: all still in force
 HISTORY_CAMPAIGN = "Recuperação 2026 (encerrada)"
-NEGOTIATION_MEAN_DAYS = 70  # mean days from placement to an agreement
+# Days from placement to an agreement: most debtors who settle do so in the first months,
+# the rest over the following year (the vintage curves keep rising, more slowly).
+NEGOTIATION_MEAN_DAYS = (45, 160)
+EARLY_SHARE = 0.6
 AGREEMENT_SHARE = {"champion": 0.27, "challenger": 0.35}  # eventual share of debtors
 # How readily each demo creditor's debtors settle (by its seed): the creditors differ.
 PROPENSITY = {1: 1.0, 2: 0.8}
@@ -99,7 +108,7 @@ def placement_days(today: dt.date) -> list[dt.date]:
     return [*reversed(out), today]
 
 
-def split_by_month(rows: Sequence[list[str]], files: int) -> list[list[list[str]]]:
+def split_by_placement(rows: Sequence[list[str]], files: int) -> list[list[list[str]]]:
     """The rows in `files` groups of whole contracts, by each contract's first due date:
     the oldest `FIRST_SHARE` first, the newest `CURRENT_SHARE` last, the rest evenly."""
     contracts: dict[str, list[list[str]]] = defaultdict(list)
@@ -129,12 +138,13 @@ def split_by_month(rows: Sequence[list[str]], files: int) -> list[list[list[str]
 async def place(tenant_id: uuid.UUID, slug: str, rows: Sequence[list[str]],
                 write: Callable[[Path, Sequence[list[str]]], None], import_file: Any,
                 zone: str) -> None:
-    """Import the portfolio as monthly files, oldest first, each dated to its month."""
+    """Import the portfolio as the files of its placements, oldest first, each dated to
+    its month."""
     import tempfile
 
     today = dt.datetime.now(ZoneInfo(zone)).date()
     days = placement_days(today)
-    groups = split_by_month(rows, len(days))
+    groups = split_by_placement(rows, len(days))
     engine = owner_engine(get_settings())
     try:
         with tempfile.TemporaryDirectory(prefix="regua-demo-") as tmp:
@@ -306,7 +316,7 @@ WITH picked AS (
     SELECT d.*, regua_uuid7() AS id, regua_uuid7() AS interaction_id,
            (d.weekday + time '09:00' + ((d.u * 3 * 3600)::int * interval '1 second'))
                AT TIME ZONE :tz AS dialed_at,
-           CASE WHEN v < 0.27 THEN 'answered' WHEN v < 0.277 THEN 'abandoned'
+           CASE WHEN v < 0.27 THEN 'answered' WHEN v < 0.274 THEN 'abandoned'
                 WHEN v < 0.72 THEN 'no_answer' WHEN v < 0.87 THEN 'busy'
                 WHEN v < 0.93 THEN 'invalid' ELSE 'failed' END AS outcome,
            (45 + d.u * 2000)::int % 420 + 40 AS talk
@@ -432,7 +442,8 @@ async def _agreements(tenant_id: uuid.UUID, operator: Principal, seed: int, zone
     rng = random.Random(seed * 7919)  # noqa: S311 - demo data, not secrets
     drawn: list[tuple[uuid.UUID, dt.date, random.Random]] = []
     for debtor_id, document, placed, arm in await _negotiable(system, tenant_id, zone, today):
-        gap = 4 + int(rng.expovariate(1 / NEGOTIATION_MEAN_DAYS))
+        mean = NEGOTIATION_MEAN_DAYS[0 if rng.random() < EARLY_SHARE else 1]
+        gap = 4 + int(rng.expovariate(1 / mean))
         day = _weekday(placed + dt.timedelta(days=gap))
         share = AGREEMENT_SHARE.get(arm, 0.3) * PROPENSITY.get(seed, 1.0)
         if rng.random() < share and day < today - dt.timedelta(days=2):
@@ -797,9 +808,59 @@ async def _backdate_agreements(tenant_id: uuid.UUID, dated: dict[uuid.UUID, dt.d
              AND l.note LIKE 'quebra%'""")])
 
 
+# ---- payments made to the creditor directly --------------------------------------------
+
+SETTLEMENT_HEADER = ["Nº Contrato", "Parcela", "Valor Pago", "Data do Pagamento"]
+DIRECT_SHARE = 0.03  # of the open debts placed before this month
+
+
+async def _settlements(tenant_id: uuid.UUID, slug: str, zone: str, today: dt.date,
+                       import_file: Callable[[Path, str], Any]) -> int:
+    """The creditor's "baixa" file: debts its debtors paid to it directly, at past dates,
+    imported as a settlement through the import service; the debts are closed on the day
+    they were paid."""
+    import tempfile
+
+    system = Principal.system(Scope.tenant(tenant_id))
+    month_start = dt.datetime.combine(today.replace(day=1), dt.time(), ZoneInfo(zone))
+    async with transaction(system) as session:
+        rows = (await session.execute(text(f"""
+            SELECT x.contract, x.installment, x.current_balance,
+                   least((x.created_at AT TIME ZONE :tz)::date + 20
+                         + ({_rand("x.contract || x.installment::text", "direct")}
+                            * 4000)::int % 200, CAST(:today AS date) - 3) AS paid_on
+            FROM debt x
+            WHERE x.tenant_id = :t AND x.status = 'open' AND x.created_at < :month_start
+              AND {_rand("x.contract || x.installment::text", "baixa")} < :share
+              AND NOT EXISTS (SELECT 1 FROM escalation e WHERE e.tenant_id = :t
+                              AND e.debt_id = x.id)
+            ORDER BY x.contract, x.installment"""),
+            {"t": tenant_id, "tz": zone, "today": today, "month_start": month_start,
+             "share": DIRECT_SHARE})).all()
+    if not rows:
+        return 0
+    with tempfile.TemporaryDirectory(prefix="regua-demo-") as tmp:
+        path = Path(tmp) / f"baixas-{slug}-{today:%Y-%m}.csv"
+        lines = [";".join(SETTLEMENT_HEADER)] + [
+            f"{r.contract};{r.installment};{str(r.current_balance).replace('.', ',')};"
+            f"{r.paid_on:%d/%m/%Y}" for r in rows]
+        await asyncio.to_thread(path.write_text, "\r\n".join(lines) + "\r\n", "cp1252")
+        portfolio = await import_file(path, "settlement")
+    async with transaction(system) as session:
+        await session.execute(text("""
+            UPDATE debt x SET closed_at = (p.paid_on + time '12:00') AT TIME ZONE :tz,
+                updated_at = (p.paid_on + time '12:00') AT TIME ZONE :tz
+            FROM payment p
+            WHERE x.tenant_id = :t AND p.tenant_id = :t AND p.debt_id = x.id
+              AND p.portfolio_id = :p AND p.source = 'creditor'"""),
+            {"t": tenant_id, "tz": zone, "p": portfolio.id})
+    return len(rows)
+
+
 # ---- the whole history -------------------------------------------------------------------
 
-async def seed_history(tenant_id: uuid.UUID, seed: int, operator: Principal | None) -> None:
+async def seed_history(tenant_id: uuid.UUID, slug: str, seed: int, operator: Principal | None,
+                       import_file: Callable[[Path, str], Any]) -> None:
     """Once per demo tenant (after its placements and cadences): enrolments, agreements and
     payments, messages, calls, sessions and promises of the months before this one."""
     system = Principal.system(Scope.tenant(tenant_id))
@@ -826,6 +887,7 @@ async def seed_history(tenant_id: uuid.UUID, seed: int, operator: Principal | No
         await session.execute(text(ENROL), params)
     await analyze("cadence_enrolment")
     made = await _agreements(tenant_id, operator, seed, zone, today)
+    made["direct"] = await _settlements(tenant_id, slug, zone, today, import_file)
     await analyze("agreement", "installment", "payment", "ledger_entry")
     async with transaction(system) as session:
         await session.execute(text(MESSAGES), params)

@@ -89,7 +89,7 @@ async def test_the_demo_seeds_its_own_tenants_and_a_user_of_every_role(db, facto
         oldest = placed_months[0]
         assert len(oldest.curve) >= 6 and oldest.curve[-1] and oldest.curve[-1] > oldest.curve[1]
         assert board.money.recovered > 0 and board.money.payments > 0
-        assert board.money.commission > 0
+        assert board.money.commission > 0 and board.money.direct > 0
         assert board.agreements.counts.get("settled", 0) > 0
         assert board.agreements.counts.get("broken", 0) > 0
         assert board.promises.kept > 0 and board.promises.broken > 0

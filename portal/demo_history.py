@@ -85,7 +85,7 @@ HISTORY_CAMPAIGN = "Recuperação 2026 (encerrada)"
 # the rest over the following year (the vintage curves keep rising, more slowly).
 NEGOTIATION_MEAN_DAYS = (45, 160)
 EARLY_SHARE = 0.6
-AGREEMENT_SHARE = {"champion": 0.27, "challenger": 0.35}  # eventual share of debtors
+AGREEMENT_SHARE = {"champion": 0.26, "challenger": 0.36}  # eventual share of debtors
 # How readily each demo creditor's debtors settle (by its seed): the creditors differ.
 PROPENSITY = {1: 1.0, 2: 0.8}
 KEEP_VISTA = 0.88  # a one-payment agreement is paid

@@ -482,7 +482,7 @@ async def _by_service(operator: Principal, debtor_id: uuid.UUID, day: dt.date,
     option = vista[0] if vista and (not plans or rng.random() < 0.45) else rng.choice(plans)
     made = await agreements.create(operator, debtor_id, option.option, at=day)
     await agreements.accept_by_agent(operator, made.agreement_id,
-                                     f"gravação {day:%Y%m%d}-{debtor_id.hex[:8]}")
+                                     f"{day:%Y%m%d}-{debtor_id.hex[:8]}")
     keep = KEEP_VISTA if option.installments == 1 else KEEP_EACH
     async with transaction(operator) as session:
         due = list((await session.execute(select(Installment).where(
@@ -638,7 +638,7 @@ def _one_agreement(book: _Book, tenant_id: uuid.UUID, by: uuid.UUID | None,
         "down_payment": amounts[0], "installment_count": count,
         "installment_amount": amounts[-1], "approval_level": "agent",
         "accepted_via": "agent", "accepted_at": at + dt.timedelta(minutes=20),
-        "accepted_by": by, "call_recording_ref": f"gravação {day:%Y%m%d}-{debtor_id.hex[:8]}",
+        "accepted_by": by, "call_recording_ref": f"{day:%Y%m%d}-{debtor_id.hex[:8]}",
         "created_by": by, "created_at": at, "updated_at": at + dt.timedelta(minutes=20),
         "settled_at": None, "broken_at": None, "broken_reason": None}
     book.agreements.append(agreement)
@@ -646,7 +646,7 @@ def _one_agreement(book: _Book, tenant_id: uuid.UUID, by: uuid.UUID | None,
                amount=total, detail=agreement["option_label"], user=by)
     book.event(tenant_id, agreement, at + dt.timedelta(minutes=20), "accepted",
                "Aceite do acordo", amount=total,
-               detail=f"na ligação, {agreement['call_recording_ref']}", user=by)
+               detail=f"na ligação, gravação {agreement['call_recording_ref']}", user=by)
     left = {d.id: dict(b) for d, b, _ in lines}
     for d, b, o in lines:
         book.agreement_debts.append({

@@ -6,6 +6,7 @@ created beside them gets no demo rows.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import uuid
@@ -108,8 +109,11 @@ async def seed() -> list[tuple[str, str, str]]:
     finally:
         await db.dispose()
     operator_email = next(s[1] for s in STAFF if s[4] is Role.AGENT)
+    # The tenants' imports side by side: each file's import waits mostly on its reader
+    # process and the database, and the history has five files per tenant.
+    await asyncio.gather(*(_demo_portfolio(tenant_id, slug, seed=index + 1) for index, (
+        tenant_id, slug) in enumerate(zip(tenant_ids, slugs, strict=True))))
     for index, (tenant_id, slug) in enumerate(zip(tenant_ids, slugs, strict=True)):
-        await _demo_portfolio(tenant_id, slug, seed=index + 1)
         await _demo_cadences(tenant_id)
         await _demo_escalation(tenant_id)
         # After the escalations: the files they took stay out of the history's agreements.
@@ -193,8 +197,6 @@ async def _demo_reports(tenant_id: uuid.UUID) -> None:
     """The reports' figures now (the refresh job keeps them from here on), and this
     month's report so far e-mailed once to the creditor's users: the sandbox page shows
     it without waiting for the first days of next month."""
-    import asyncio
-
     from reports import monthly
     from reports.refresh import refresh_tenant
 
@@ -365,8 +367,6 @@ async def _analyze() -> None:
 async def _score(principal: Principal, tenant_id: TenantId) -> None:
     """Score the tenant now. The import has sent its own refresh to the workers, which
     may run at the same moment and deadlock with this one on the same rows: try again."""
-    import asyncio
-
     from sqlalchemy.exc import DBAPIError
 
     from core.access import transaction

@@ -73,14 +73,14 @@ from legal.policy import band_for, policy_for
 
 log = logging.getLogger("regua.demo")
 
-HISTORY_MONTHS = 10  # placements: nine past months and this one
+HISTORY_MONTHS = 10  # the history spans nine past months and this one
 PLACED_MONTHS_BACK = (9, 6, 3, 1)  # the months before this one that placed a file
 # Share of the portfolio's contracts (by first due date, oldest first) each file places:
 # the first brings the back book, then a steady flow, and today's the newest debts.
 FIRST_SHARE = 0.22
 CURRENT_SHARE = 0.10
 PLACEMENT_TERM_DAYS = 365  # the history's placements run a year: all still in force
-HISTORY_CAMPAIGN = "Recuperação 2026 (encerrada)"
+HISTORY_CAMPAIGN = "Recuperação da carteira (encerrada)"
 # Days from placement to an agreement: most debtors who settle do so in the first months,
 # the rest over the following year (the vintage curves keep rising, more slowly).
 NEGOTIATION_MEAN_DAYS = (45, 160)

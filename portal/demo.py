@@ -6,11 +6,14 @@ created beside them gets no demo rows.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import uuid
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 
@@ -22,7 +25,8 @@ from core.documents import strip_document
 from core.errors import NotFound
 from core.maintenance import operator
 from core.runtime import get_db
-from portal.demo_desk import seed_desk
+from portal import demo_history
+from portal.demo_desk import principal_of, seed_desk
 from tenants import onboarding, users
 
 log = logging.getLogger("regua.demo")
@@ -105,15 +109,20 @@ async def seed() -> list[tuple[str, str, str]]:
             logins = [admin, *logins, *others, *([VIEWER[:3]] if viewed else [])]
     finally:
         await db.dispose()
+    operator_email = next(s[1] for s in STAFF if s[4] is Role.AGENT)
+    # The tenants' imports side by side: each file's import waits mostly on its reader
+    # process and the database, and the history has five files per tenant.
+    await asyncio.gather(*(_demo_portfolio(tenant_id, slug, seed=index + 1) for index, (
+        tenant_id, slug) in enumerate(zip(tenant_ids, slugs, strict=True))))
     for index, (tenant_id, slug) in enumerate(zip(tenant_ids, slugs, strict=True)):
-        await _demo_portfolio(tenant_id, slug, seed=index + 1)
         await _demo_cadences(tenant_id)
         await _demo_escalation(tenant_id)
+        # After the escalations: the files they took stay out of the history's agreements.
+        await _demo_history(tenant_id, slug, seed=index + 1, operator_email=operator_email)
     if "banco-exemplo" in slugs:
         await _demo_protest(tenant_ids[slugs.index("banco-exemplo")])
     if tenant_ids:
         await _demo_case(tenant_ids[0])
-    operator_email = next(s[1] for s in STAFF if s[4] is Role.AGENT)
     for tenant_id in tenant_ids:
         await seed_desk(tenant_id, operator_email)
     for tenant_id in tenant_ids:  # last: the figures include the demos above
@@ -192,7 +201,12 @@ async def _demo_reports(tenant_id: uuid.UUID) -> None:
     from reports import monthly
     from reports.refresh import refresh_tenant
 
-    await refresh_tenant(TenantId(tenant_id), full=True)
+    # The scheduled refresh may hold the tenant's lock this moment (then a refresh skips):
+    # the full one must run, since the demo's history rewrote past months.
+    for _ in range(60):
+        if not (await refresh_tenant(TenantId(tenant_id), full=True)).skipped:
+            break
+        await asyncio.sleep(0.5)
     await monthly.send(tenant_id, dt.date.today().replace(day=1))
 
 
@@ -200,10 +214,8 @@ DEMO_ROWS = 3000
 
 
 async def _demo_portfolio(tenant_id: uuid.UUID, slug: str, seed: int) -> None:
-    """Import a generated portfolio (with some bad rows) once per demo tenant."""
-    import asyncio
-    import tempfile
-
+    """Import a generated portfolio (with some bad rows) once per demo tenant, as the
+    files of its placements over the last ten months (`portal.demo_history.place`)."""
     from core.db import Scope
     from tenants.intake import service
 
@@ -212,28 +224,56 @@ async def _demo_portfolio(tenant_id: uuid.UUID, slug: str, seed: int) -> None:
         async with transaction(Principal.system(Scope.tenant(tenant_id))) as session:
             if await service.list_portfolios(session, tenant_id, limit=1):
                 return
-        with tempfile.TemporaryDirectory(prefix="regua-demo-") as tmp:
-            path = Path(tmp) / f"carteira-{slug}.csv"
-            await asyncio.to_thread(_write_portfolio, path, seed)
-            await service.import_file(DEMO_ACTOR, tenant_id, path)
+            zone = (await session.execute(text("SELECT timezone FROM tenant WHERE id = :t"),
+                                          {"t": tenant_id})).scalar_one()
+
+        async def import_file(path: Path) -> Any:
+            return await service.import_file(DEMO_ACTOR, tenant_id, path)
+
+        await demo_history.place(tenant_id, slug, _portfolio_rows(seed), _write_rows,
+                                 import_file, zone)
     finally:
         await db.dispose()
 
 
-def _write_portfolio(path: Path, seed: int) -> None:
+async def _demo_history(tenant_id: uuid.UUID, slug: str, seed: int,
+                        operator_email: str) -> None:
+    from tenants.intake import service
+
+    async def import_file(path: Path, mode: str) -> Any:
+        return await service.import_file(DEMO_ACTOR, tenant_id, path, mode=mode)
+
+    db = get_db()
+    try:
+        await demo_history.seed_history(tenant_id, slug, seed,
+                                        await principal_of(operator_email), import_file)
+    finally:
+        await db.dispose()
+
+
+def _portfolio_rows(seed: int) -> list[list[str]]:
     """The sample portfolio with its due dates moved so the last first installments fall
     due about now: the cadence has reminders, today's steps and overdue steps to show."""
-    from tenants.intake.formats.sample import HEADER, rows
+    from tenants.intake.formats.sample import rows
 
     shift = dt.date.today() - SAMPLE_LAST_DUE
+    out = []
+    for row in rows(DEMO_ROWS, seed, 0.03):
+        try:
+            due = dt.datetime.strptime(row[4], "%d/%m/%Y").date()
+            row[4] = (due + shift).strftime("%d/%m/%Y")
+        except ValueError:
+            pass  # the sample's deliberately bad dates stay bad
+        out.append(row)
+    return out
+
+
+def _write_rows(path: Path, rows: Sequence[list[str]]) -> None:
+    from tenants.intake.formats.sample import HEADER
+
     with path.open("w", encoding="cp1252", newline="") as fh:
         fh.write(";".join(HEADER) + "\r\n")
-        for row in rows(DEMO_ROWS, seed, 0.03):
-            try:
-                due = dt.datetime.strptime(row[4], "%d/%m/%Y").date()
-                row[4] = (due + shift).strftime("%d/%m/%Y")
-            except ValueError:
-                pass  # the sample's deliberately bad dates stay bad
+        for row in rows:
             fh.write(";".join(row) + "\r\n")
 
 
@@ -322,24 +362,12 @@ async def _analyze() -> None:
     them as nearly empty and plans the day with nested loops of debts by debtors
     (minutes on the demo's 3,000 debts instead of a fraction of a second). Autovacuum
     would get there, but the demo plans right away."""
-    from core.db import owner_engine
-    from core.settings import get_settings
-
-    engine = owner_engine(get_settings())
-    try:
-        async with engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            for table in ("debtor", "debt", "contact_point", "debtor_score"):
-                await conn.execute(text(f"ANALYZE {table}"))
-    finally:
-        await engine.dispose()
+    await demo_history.analyze("debtor", "debt", "contact_point", "debtor_score")
 
 
 async def _score(principal: Principal, tenant_id: TenantId) -> None:
     """Score the tenant now. The import has sent its own refresh to the workers, which
     may run at the same moment and deadlock with this one on the same rows: try again."""
-    import asyncio
-
     from sqlalchemy.exc import DBAPIError
 
     from core.access import transaction

@@ -37,7 +37,7 @@ CAMPAIGN = "Atraso acima de 30 dias"
 ANSWERING = r"[0-4]$"
 
 
-async def _principal(email: str) -> Principal | None:
+async def principal_of(email: str) -> Principal | None:
     db = get_db()
     async with db.transaction(await operator_scope()) as session:
         user_id = (await session.execute(select(User.id).where(User.email == email))
@@ -141,7 +141,7 @@ async def seed_desk(tenant_id: uuid.UUID, operator_email: str) -> None:
                 Campaign.tenant_id == tenant_id, Campaign.name == CAMPAIGN))).first():
             return
     listed = await _campaign(system, tenant_id)
-    operator = await _principal(operator_email)
+    operator = await principal_of(operator_email)
     if operator is None:
         return
     # The creditor's own limits: the operator grants up to 10%, the supervisor up to 20%,

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 
 from sqlalchemy import func, select, text
 
+from core.access import TenantId
 from core.auth.roles import Role
 from core.db import Scope
 from core.maintenance import operator_scope
 from core.models import CadenceAction, CadencePolicy, Portfolio, Tenant, User
 from core.settings import get_settings
 from legal.escalation import bureau_sandbox
+from reports import dashboard
+from reports.refresh import tenant_clock
 
 
 async def test_the_demo_seeds_its_own_tenants_and_a_user_of_every_role(db, factory, services):
@@ -71,6 +75,32 @@ async def test_the_demo_seeds_its_own_tenants_and_a_user_of_every_role(db, facto
             mailed = (await session.execute(text(
                 "SELECT count(*) FROM report_delivery"))).scalar()
         assert placed and placed > 1000 and mailed and mailed >= 1
+        # The reports show a history: placements in several months, money recovered in
+        # several, agreements paid and broken, calls answered by the operator, and both
+        # sides of the cadence test with payers.
+        async with db.transaction(Scope.tenant(tenant_id)) as session:
+            _, today, _ = await tenant_clock(session, tenant_id)
+            board = await dashboard.build(session, TenantId(tenant_id),
+                                          dashboard.parse_filters(today))
+        placed_months = [c for c in board.cohorts if c.debts]
+        assert len(placed_months) >= 4, [c.month for c in board.cohorts]
+        assert sum(1 for c in board.cohorts if c.recovered > 0) >= 2
+        assert board.liquidity is not None and Decimal("0.05") < board.liquidity < Decimal("0.3")
+        oldest = placed_months[0]
+        assert len(oldest.curve) >= 6 and oldest.curve[-1] and oldest.curve[-1] > oldest.curve[1]
+        assert board.money.recovered > 0 and board.money.payments > 0
+        assert board.money.commission > 0 and board.money.direct > 0
+        assert board.agreements.counts.get("settled", 0) > 0
+        assert board.agreements.counts.get("broken", 0) > 0
+        assert board.promises.kept > 0 and board.promises.broken > 0
+        assert sum(d.answered for d in board.dialer) > 0
+        assert any(a.calls and a.agreements for a in board.agents)
+        calls = next(c for c in board.channels if c.channel == "call")
+        assert calls.rpc > 0
+        assert {c.channel for c in board.channels} >= {"email", "sms", "whatsapp", "call"}
+        arms = board.experiment
+        assert arms.champion and arms.challenger
+        assert arms.champion.payers > 0 and arms.challenger.payers > 0
 
     # Protest: one title of the first demo creditor sent, one returned by the cartório.
     from legal.escalation.models import Escalation
@@ -96,10 +126,12 @@ async def test_the_demo_seeds_its_own_tenants_and_a_user_of_every_role(db, facto
     # callbacks and promises (one broken), and a proposal waiting for the supervisor.
     from dialer.models import AgendaItem, Campaign, CampaignEntry
     from legal.models import ApprovalRequest
+    from portal.demo_desk import CAMPAIGN
 
     for tenant_id in demo:
         async with db.transaction(Scope.tenant(tenant_id)) as session:
-            campaign = (await session.execute(select(Campaign))).scalar_one()
+            campaign = (await session.execute(select(Campaign).where(
+                Campaign.name == CAMPAIGN))).scalar_one()
             listed = (await session.execute(select(func.count()).select_from(CampaignEntry)
                                             )).scalar()
             kinds = sorted((await session.execute(select(AgendaItem.kind).where(

@@ -34,6 +34,7 @@ from legal.escalation.models import Escalation, EscalationEvent, EscalationPath,
 from legal.models import Agreement, AgreementDebt, Installment
 from legal.protest import service
 from legal.protest.models import ProtestFile, ProtestItem
+from tests.jobs import join_sent
 from tests.legal.helpers import set_address
 
 SP = {"street": "Rua das Flores, 12", "district": "Centro", "city": "São Paulo",
@@ -369,7 +370,7 @@ async def test_paid_debts_get_the_cancellation_authorised_once(
     for _ in range(2):  # the daily job, and a retry of it
         with scoped(Scope.tenant(tenant.id)):
             send("protest.authorize_cancellations", str(tenant.id))
-        worker.join("default", timeout=60_000)
+        join_sent(worker, "default", timeout_ms=60_000)
 
     protested = await state_of(tenant.id, protested_id)
     registered = await state_of(tenant.id, registered_id)

@@ -164,6 +164,8 @@ class Settings(BaseSettings):
     dialer_workers: int = Field(default=2, ge=1, le=200)  # line-worker processes
     dialer_sip_port: int = Field(default=5260, ge=1024, le=65000)  # worker i: port + i
     dialer_rtp_port: int = Field(default=30000, ge=1024, le=60000)  # worker i: + 40 * i
+    # Demo peers: debtor phones at port + i, agents' phones at port + 100 + j.
+    dialer_demo_port: int = Field(default=5700, ge=1024, le=64000)
     # Days a call recording is kept when its tenant sets no period of its own.
     call_recording_retention_days: int = Field(default=180, ge=30, le=3650)
 

@@ -64,19 +64,26 @@ def postgres_server() -> Iterator[str]:
     server.stop()
 
 
+MIGRATION_LOCK = 0x7265677561  # "regua": an advisory lock key of this suite's own
+
+
 @pytest.fixture(scope="session")
 def database_url(postgres_server: str) -> Iterator[str]:
     """A fresh database for this test run, migrated to head."""
     name = f"regua_test_{uuid.uuid4().hex[:10]}"
     admin = make_url(postgres_server).set(drivername="postgresql")
-    with psycopg.connect(admin.render_as_string(False), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
     url = admin.set(database=name).render_as_string(False)
     os.environ["REGUA_DATABASE_URL"] = url
     get_settings.cache_clear()
     from core.runtime import migrate
 
-    migrate(get_settings())
+    with psycopg.connect(admin.render_as_string(False), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+        # Roles belong to the server, not the database: xdist workers (or runs) migrating
+        # at once would race to create them and to set the app role's password ("tuple
+        # concurrently updated"). The lock goes with the connection.
+        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+        migrate(get_settings())
     yield url
     with psycopg.connect(admin.render_as_string(False), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -234,12 +241,3 @@ async def factory(db: object) -> Factory:
 @pytest.fixture
 async def two_tenants(factory: Factory) -> tuple[TenantFixture, TenantFixture]:
     return await factory.tenant("Alfa"), await factory.tenant("Beta")
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups off the markers
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # The SIP interop tests bind fixed loopback ports: under xdist they run one after
-    # another on one worker.
-    for item in items:
-        if "tests/interop/" in item.nodeid:
-            item.add_marker(pytest.mark.xdist_group("sip"))

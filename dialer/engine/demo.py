@@ -7,6 +7,9 @@ loopback peers instead of the world.
   up after 20-60 s of talk.
 - Agents' phones: auto-answering softphones at 127.0.0.1:5800+j, one per two workers.
   An agent logs in to a campaign with `sip:<any name>@127.0.0.1:5800` (`demo_phone_uri`).
+
+REGUA_DIALER_DEMO_PORT moves both (5700: debtor phones at +i, agents' phones at +100+j);
+their RTP ranges follow the line workers' (REGUA_DIALER_RTP_PORT).
 """
 
 from __future__ import annotations
@@ -26,8 +29,10 @@ def demo_phone_uri(name: str, index: int = 0) -> str:
 
 
 class DemoPeers:
-    def __init__(self, workers: int, state_dir: Path, seed: int = 7) -> None:
+    def __init__(self, workers: int, state_dir: Path, *, sip_port: int, rtp_port: int,
+                 seed: int = 7) -> None:
         self.workers, self.seed = workers, seed
+        self.sip_port, self.rtp_port = sip_port, rtp_port
         self.folder = state_dir / "dialer" / "demo"
         self.peers: list[PeerProcess] = []
 
@@ -39,11 +44,13 @@ class DemoPeers:
         trunks = []
         for i in range(self.workers):
             self.peers.append(PeerProcess(
-                "trunk", TRUNK_PORT + i, 34000 + 40 * i, tone=str(voice), ring_s=2.5,
-                talk_s=rng.uniform(20, 60), seed=self.seed + i))
-            trunks.append(f"127.0.0.1:{TRUNK_PORT + i}")
+                "trunk", self.sip_port + i, self.rtp_port + 40 * i, tone=str(voice),
+                ring_s=2.5, talk_s=rng.uniform(20, 60), seed=self.seed + i))
+            trunks.append(f"127.0.0.1:{self.sip_port + i}")
+        phones = self.sip_port + PHONE_PORT - TRUNK_PORT
         for j in range(math.ceil(self.workers / 2)):
-            self.peers.append(PeerProcess("agent", PHONE_PORT + j, 37000 + 40 * j,
+            self.peers.append(PeerProcess("agent", phones + j,
+                                          self.rtp_port + 40 * (self.workers + j),
                                           tone=str(agent)))
         return trunks
 

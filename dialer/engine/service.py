@@ -24,7 +24,10 @@ async def run(settings: Settings) -> None:
         config = EngineConfig.from_settings(settings)
         log.info("dialer: SIP trunk %s", urlsplit(settings.sip_trunk_uri).netloc)
     else:
-        peers = DemoPeers(settings.dialer_workers, settings.state_dir.resolve())
+        peers = DemoPeers(settings.dialer_workers, settings.state_dir.resolve(),
+                          sip_port=settings.dialer_demo_port,
+                          # after the line workers' ranges
+                          rtp_port=settings.dialer_rtp_port + 40 * settings.dialer_workers)
         trunks = peers.start()
         config = EngineConfig.from_settings(settings, trunk=trunks[0])
         config.trunks = trunks

@@ -44,6 +44,7 @@ from core.models import (
     MessageDispatch,
 )
 from core.settings import Settings, get_settings
+from tests.jobs import drain
 from tests.pdftext import flat, fonts
 
 ADDRESS = "Rua do Credor, 100 - Centro, São Paulo/SP - 01001-000"
@@ -545,7 +546,7 @@ async def test_the_nightly_job_files_yesterdays_letters_for_the_letters_page(
                                    " - interval '1 day' WHERE channel = 'letter'"))
     with scoped(Scope.tenant(alfa.id)):
         send_job("channels.print_letters", str(alfa.id))
-    worker.join("default", timeout=30_000)
+    await drain(worker)
 
     listing = await client.get(f"/cartas?credor={alfa.id}", headers=alfa.admin.headers)
     assert listing.status_code == 200

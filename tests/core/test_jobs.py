@@ -8,6 +8,7 @@ from sqlalchemy import text
 
 from core.db import Scope
 from core.jobs import actor, current_scope, enqueue_after_commit, run_once, scoped
+from tests.jobs import drain
 
 SEEN: list[tuple[str, frozenset[uuid.UUID]]] = []
 EFFECTS: list[str] = []
@@ -36,7 +37,7 @@ async def test_a_job_runs_after_commit_with_the_enqueuers_tenant(db, factory, wo
         await session.execute(text("SELECT 1"))
         enqueue_after_commit(session, "test.record_scope", "committed")
         assert SEEN == [] or "committed" not in [s for s, _ in SEEN]
-    worker.join(record_scope.queue_name, timeout=10_000)
+    await drain(worker, record_scope.queue_name)
     assert ("committed", frozenset({tenant.id})) in SEEN
 
 
@@ -48,7 +49,7 @@ async def test_a_job_asked_for_in_a_rolled_back_transaction_never_runs(db, facto
             raise ValueError("the request failed")
     except ValueError:
         pass
-    worker.join(record_scope.queue_name, timeout=10_000)
+    await drain(worker, record_scope.queue_name)
     assert "rolled-back" not in [label for label, _ in SEEN]
 
 
@@ -79,7 +80,7 @@ async def test_a_job_is_enqueued_by_name_and_an_unknown_name_fails_at_once(db, f
     tenant = await factory.tenant()
     with scoped(Scope.tenant(tenant.id)):
         send("test.record_scope", "by-name")
-    worker.join(record_scope.queue_name, timeout=10_000)
+    await drain(worker, record_scope.queue_name)
     assert ("by-name", frozenset({tenant.id})) in SEEN
     with pytest.raises(UnknownJob, match=r"intake\.no_such_job"):
         async with db.transaction(Scope.tenant(tenant.id)) as session:
@@ -123,7 +124,7 @@ def test_a_daily_tenant_job_fans_out_per_tenant_at_the_tenants_local_hour():
     assert sum(r.tenant_id is None for r in planned) == 2
 
 
-def test_the_scheduler_sends_a_tenant_job_with_the_tenant_in_the_message(worker):
+async def test_the_scheduler_sends_a_tenant_job_with_the_tenant_in_the_message(worker):
     import datetime as dt
 
     from apscheduler.schedulers.background import BackgroundScheduler
@@ -139,7 +140,7 @@ def test_the_scheduler_sends_a_tenant_job_with_the_tenant_in_the_message(worker)
         entry = scheduler.get_job(f"test.record_scope:{tenant}")
         assert entry is not None
         entry.func(*entry.args)  # what the scheduler does when the entry fires
-        worker.join(record_scope.queue_name, timeout=10_000)
+        await drain(worker, record_scope.queue_name)
         assert (str(tenant), frozenset({tenant})) in SEEN
         # A tenant gone from the list loses its entry on the next refresh.
         schedule(scheduler, [])

@@ -29,11 +29,12 @@ from core.models import Channel, ContactPoint
 from dialer import campaigns
 from dialer.engine.coordinator import Coordinator, EngineConfig
 from dialer.engine.peer import PeerProcess
-from dialer.engine.sip import write_tone
+from dialer.engine.sip import EndpointSpec, write_tone
 from tests.core.test_collection_model import creditor, place
+from tests.ports import udp_block
 
 SP = ZoneInfo("America/Sao_Paulo")
-TRUNK_PORT, AGENT_PORT = 6300, 6301
+RTP_RANGE = EndpointSpec.rtp_range  # RTP ports a pjsua2 process (peer or line worker) takes
 
 
 def random_cpf() -> str:
@@ -63,27 +64,34 @@ def tones(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             "agent": write_tone(folder / "agent.wav", 3, 880.0)}
 
 
+def peer(role: str, **config: object) -> PeerProcess:
+    """A SIP peer on free ports (tests/ports.py): test runs and xdist workers side by side
+    do not collide."""
+    return PeerProcess(role, udp_block(1), udp_block(RTP_RANGE), **config)
+
+
 @pytest.fixture(scope="module")
 def trunk(tones: dict[str, Path]) -> Iterator[PeerProcess]:
-    peer = PeerProcess("trunk", TRUNK_PORT, 43000, tone=str(tones["debtor"]), ring_s=0.3)
-    yield peer
-    peer.stop()
+    debtors = peer("trunk", tone=str(tones["debtor"]), ring_s=0.3)
+    yield debtors
+    debtors.stop()
 
 
 @pytest.fixture(scope="module")
 def phones(tones: dict[str, Path]) -> Iterator[PeerProcess]:
     """Agents' softphones: answer at once, send a tone, hang up after 1.5 s of talk."""
-    peer = PeerProcess("agent", AGENT_PORT, 43100, tone=str(tones["agent"]), talk_s=1.5)
-    yield peer
-    peer.stop()
+    softphones = peer("agent", tone=str(tones["agent"]), talk_s=1.5)
+    yield softphones
+    softphones.stop()
 
 
 @pytest.fixture
 def sipp_trunk() -> Iterator[int]:
     """SIPp's built-in UAS answering every call and echoing RTP; stopped by its pid."""
-    port = 6320
+    port = udp_block(1)
+    # -mp: the audio echo's port, and the video echo's two above it.
     process = subprocess.Popen(["sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", str(port),
-                                "-rtp_echo", "-mp", "44000", "-nostdin"],
+                                "-rtp_echo", "-mp", str(udp_block(4)), "-nostdin"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.5)
     yield port
@@ -141,13 +149,15 @@ async def scenario(factory, numbers: list[str], agent_uris: list[str],
     return Scenario(tenant.id, boss, cid, debtors, agents)
 
 
-def engine(tmp_path: Path, sc: Scenario, *, workers: int = 1, trunk_port: int = TRUNK_PORT,
+def engine(tmp_path: Path, sc: Scenario, *, trunk_port: int, workers: int = 1,
            shift: dt.timedelta | None = None) -> Coordinator:
+    """The dialer calling the trunk on `trunk_port`; its line workers on free ports."""
     async def scope() -> Scope:
         return Scope(frozenset({sc.tenant_id}), agency=True)
 
-    config = EngineConfig(trunk=f"127.0.0.1:{trunk_port}", workers=workers, sip_port=6310,
-                          rtp_port=43200, state_dir=tmp_path, tick_s=0.1,
+    config = EngineConfig(trunk=f"127.0.0.1:{trunk_port}", workers=workers,
+                          sip_port=udp_block(workers), rtp_port=udp_block(RTP_RANGE * workers),
+                          state_dir=tmp_path, tick_s=0.1,
                           time_shift=open_window_shift() if shift is None else shift)
     return Coordinator(config, scope=scope)
 

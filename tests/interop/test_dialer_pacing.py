@@ -23,12 +23,12 @@ from core.errors import NotFound, ValidationFailed
 from core.ids import uuid7
 from core.models import AuditLog
 from dialer import agenda, desktop, pacing
-from dialer.engine.peer import PeerProcess
 from dialer.models import AgendaItem, CallRecord, CampaignEntry, EntryState
 from tests.interop.conftest import (
     engine,
     finished_calls,
     open_window_shift,
+    peer,
     run_until,
     scenario,
     seed_history,
@@ -69,10 +69,9 @@ async def test_predictive_dials_ahead_of_free_agents_and_counts_what_it_abandons
     heard_dir = tmp_path / "heard"
     heard_dir.mkdir()
     # A peer holds 4 calls: two trunks for the 6 lines of 3 workers.
-    trunks = [PeerProcess("trunk", port, rtp, ring_s=0.3, record_dir=str(heard_dir))
-              for port, rtp in ((6304, 43400), (6305, 43440))]
+    trunks = [peer("trunk", ring_s=0.3, record_dir=str(heard_dir)) for _ in range(2)]
     # Agents' phones talk 20 s: both agents are busy long after the other lines answer.
-    phones = PeerProcess("agent", 6306, 43500, tone=str(tones["agent"]), talk_s=20)
+    phones = peer("agent", tone=str(tones["agent"]), talk_s=20)
     numbers = ["+5511970000010", "+5511970000021", "+5511970000032", "+5511970000043",
                "+5511970000050", "+5511970000061"]  # all answer (last digits 0-3)
     try:
@@ -81,7 +80,7 @@ async def test_predictive_dials_ahead_of_free_agents_and_counts_what_it_abandons
         # Earlier today: 300 calls, 1 in 20 answered: a measured answer rate near 6%.
         await seed_history(sc, dt.datetime.now(dt.UTC) + shift - dt.timedelta(hours=1),
                            attempts=300, every=20)
-        dialer = engine(tmp_path, sc, workers=3, shift=shift)
+        dialer = engine(tmp_path, sc, trunk_port=trunks[0].sip_port, workers=3, shift=shift)
         dialer.config.trunks = [f"127.0.0.1:{t.sip_port}" for t in trunks]
 
         async def all_done() -> bool:
@@ -90,8 +89,8 @@ async def test_predictive_dials_ahead_of_free_agents_and_counts_what_it_abandons
         await run_until(dialer, all_done, limit=80)
         stats = [c for t in trunks for c in t.stats()]
     finally:
-        for peer in (*trunks, phones):
-            peer.stop()
+        for started in (*trunks, phones):
+            started.stop()
 
     calls = await finished_calls(sc)
     # The first round dialed three lines per free agent (the campaign's ratio), not one.
@@ -163,7 +162,7 @@ async def test_a_preview_call_is_placed_only_when_the_agent_clicks_ligar(
                          role=Role.SUPERVISOR, tenant_id=None,
                          tenant_ids=frozenset({other.tenant_id}))
     shift = open_window_shift()
-    dialer = engine(tmp_path, sc, shift=shift)
+    dialer = engine(tmp_path, sc, trunk_port=trunk.sip_port, shift=shift)
     seen: dict[str, object] = {}
 
     def now() -> dt.datetime:

@@ -21,13 +21,13 @@ from core.ids import uuid7
 from core.models import Interaction
 from core.runtime import get_storage
 from dialer import campaigns
-from dialer.engine.peer import PeerProcess
 from dialer.models import AgentSession, CampaignEntry, EntryState
 from tests.interop.conftest import (
     SP,
     engine,
     finished_calls,
     open_window_shift,
+    peer,
     run_until,
     scenario,
 )
@@ -49,7 +49,7 @@ async def test_each_sip_answer_gives_its_outcome_and_the_answered_call_is_bridge
         factory, services, trunk, phones, tmp_path):
     sc = await scenario(factory, [ANSWERS, BUSY, REJECTS, MISSING, CONGESTED, RINGS],
                         [phones.uri("op1")])
-    dialer = engine(tmp_path, sc, workers=2)
+    dialer = engine(tmp_path, sc, trunk_port=trunk.sip_port, workers=2)
 
     async def all_done() -> bool:
         return len(await finished_calls(sc)) == 6
@@ -95,7 +95,7 @@ async def test_an_answered_call_with_no_agent_bridged_in_2s_is_abandoned_with_th
         factory, services, trunk, tmp_path):
     # The only agent's phone rings and never answers: no agent is bridged.
     sc = await scenario(factory, [ANSWERS], [trunk.uri("agent-phone-6")])
-    dialer = engine(tmp_path, sc)
+    dialer = engine(tmp_path, sc, trunk_port=trunk.sip_port)
 
     async def done() -> bool:
         return len(await finished_calls(sc)) == 1
@@ -118,7 +118,7 @@ async def test_a_busy_number_is_retried_after_the_delay_and_the_rule_ends_it(
         factory, services, trunk, phones, tmp_path):
     sc = await scenario(factory, [BUSY], [phones.uri("op2")],
                         retry_rules={"busy": {"delay_seconds": 2, "max_attempts": 2}})
-    dialer = engine(tmp_path, sc)
+    dialer = engine(tmp_path, sc, trunk_port=trunk.sip_port)
 
     async def twice() -> bool:
         return len(await finished_calls(sc)) == 2
@@ -137,7 +137,7 @@ async def test_no_call_is_placed_outside_the_window(factory, services, trunk, ph
     sc = await scenario(factory, [ANSWERS], [phones.uri("op3")])
     # 21:00 in São Paulo on a weekday: the window is closed.
     shift = open_window_shift(hour=10) + dt.timedelta(hours=11)
-    dialer = engine(tmp_path, sc, shift=shift)
+    dialer = engine(tmp_path, sc, trunk_port=trunk.sip_port, shift=shift)
 
     async def blocked() -> bool:
         async with transaction(sc.boss) as session:
@@ -156,7 +156,7 @@ async def test_no_call_is_placed_outside_the_window(factory, services, trunk, ph
 async def test_a_killed_worker_loses_only_its_call_and_the_pool_recovers(
         factory, services, trunk, phones, tmp_path):
     sc = await scenario(factory, [RINGS, ANSWERS], [phones.uri("op4")])
-    dialer = engine(tmp_path, sc)
+    dialer = engine(tmp_path, sc, trunk_port=trunk.sip_port)
     killed: list[int] = []
 
     async def kill_when_ringing() -> None:
@@ -193,7 +193,7 @@ async def test_sipp_as_the_trunk_answers_and_the_call_is_bridged(
 
 async def test_the_agent_ends_the_call_from_the_desktop_and_both_legs_hang_up(
         factory, services, trunk, tones, tmp_path):
-    phone = PeerProcess("agent", 6302, 43150, tone=str(tones["agent"]))  # never hangs up
+    phone = peer("agent", tone=str(tones["agent"]))  # never hangs up
     try:
         sc = await scenario(factory, [ANSWERS], [phone.uri("op6")])
         other = await factory.tenant()
@@ -203,7 +203,7 @@ async def test_the_agent_ends_the_call_from_the_desktop_and_both_legs_hang_up(
         stranger = Principal(user_id=uuid7(), email="x@regua.test", full_name="X",
                              role=Role.SUPERVISOR, tenant_id=None,
                              tenant_ids=frozenset({other.id}))
-        dialer = engine(tmp_path, sc)
+        dialer = engine(tmp_path, sc, trunk_port=trunk.sip_port)
         asked: list[bool] = []
 
         async def end_when_bridged() -> None:

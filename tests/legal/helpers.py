@@ -3,9 +3,7 @@ agreement over real debts, built the way the agreements service leaves one."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import time
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -27,15 +25,6 @@ HEADER = "CPF/CNPJ;Nome;Contrato;Parcela;Vencimento;Valor;Telefone;E-mail"
 JOSE = "52998224725"
 
 
-async def drain(broker, seconds: float = 60) -> None:  # type: ignore[no-untyped-def]
-    """Wait until the worker has done every message due now. Unlike `broker.join`, it does
-    not wait for delayed messages, which another test may have left for hours (a message
-    held for the debtor's contact window)."""
-    queue = broker.queues["default"]
-    deadline = time.monotonic() + seconds
-    while queue.unfinished_tasks:
-        assert time.monotonic() < deadline, "the worker did not finish the queued jobs"
-        await asyncio.sleep(0.05)
 AT = dt.date(2024, 10, 10)  # inside the shipped index series
 
 

@@ -27,7 +27,7 @@ from core.runtime import get_storage
 from legal.cases import export, service, tasks
 from legal.cases.models import CaseDocument, CaseExport
 from tests.core.test_channels import web_url  # noqa: F401 - the app over real HTTP
-from tests.legal.helpers import drain
+from tests.jobs import drain
 from tests.legal.test_cases import book, escalate, smtp_settings, the_case  # noqa: F401
 
 

@@ -20,7 +20,9 @@ BEFORE = "0015"
 
 
 @pytest.fixture
-def scratch(postgres_server: str) -> Iterator[tuple[str, Config]]:
+def scratch(postgres_server: str, database_url: str) -> Iterator[tuple[str, Config]]:
+    # After database_url: the server's roles exist, so the first migration here does not
+    # race another worker's to create them.
     name = f"regua_mig_{uuid.uuid4().hex[:10]}"
     admin = make_url(postgres_server).set(drivername="postgresql")
     with psycopg.connect(admin.render_as_string(False), autocommit=True) as conn:

@@ -35,7 +35,8 @@ from legal.models import Agreement, AgreementDebt, Installment
 from legal.protest import service
 from legal.protest.models import ProtestFile, ProtestItem
 from tenants.intake.service import recall_debts
-from tests.legal.helpers import drain, set_address
+from tests.jobs import drain
+from tests.legal.helpers import set_address
 
 SP = {"street": "Rua das Flores, 12", "district": "Centro", "city": "São Paulo",
       "state": "SP", "zip": "01310100"}

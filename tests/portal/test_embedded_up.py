@@ -14,7 +14,10 @@ import httpx
 import psutil
 import pytest
 
+from tests.ports import udp_block
 from tests.processes import STRIP, servers_of
+
+WORKERS = 2  # the dialer's line workers, and a demo debtor phone for each
 
 
 def free_port() -> int:
@@ -26,6 +29,16 @@ def free_port() -> int:
 def start(state: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if k not in STRIP}
     env["REGUA_STATE_DIR"] = str(state)
+    # The dialer and its demo peers on free ports: the default ones may be taken by
+    # another run, or by a `regua up --demo` on this machine.
+    env.update({
+        "REGUA_DIALER_WORKERS": str(WORKERS),
+        "REGUA_DIALER_SIP_PORT": str(udp_block(WORKERS)),
+        # the workers' RTP ranges, then the debtor phones' and the agents' phone's
+        "REGUA_DIALER_RTP_PORT": str(udp_block(40 * (WORKERS + WORKERS + 1))),
+        # debtor phones at +i, the agents' phone at +100
+        "REGUA_DIALER_DEMO_PORT": str(udp_block(101)),
+    })
     return subprocess.Popen(
         ["uv", "run", "--no-sync", "regua", "up", "--demo", "--port", str(port)],
         env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)

@@ -19,6 +19,7 @@ from core.models import ContactPoint, Debt, Debtor, LedgerEntry, Payment, Portfo
 from portal.operator import import_portfolio
 from tenants.intake import pipeline, service
 from tenants.intake.formats.sample import write as write_sample
+from tests.jobs import drain
 
 HEADER = "CPF/CNPJ;Nome;Contrato;Parcela;Vencimento;Valor;Telefone;E-mail"
 CPFS = ["52998224725", "01234567890", "00191000191", "11144477735"]
@@ -655,7 +656,7 @@ async def test_placement_term_end_returns_debts_with_a_return_file(db, factory, 
         await session.execute(text(
             "UPDATE debt SET placed_until = current_date - 1 WHERE contract = 'A-1'"))
     return_expired.send(str(tenant.id))
-    worker.join(return_expired.queue_name, timeout=30_000)
+    await drain(worker, return_expired.queue_name)
     state = await debts(db, tenant.id)
     assert state[("A-1", 1)].status == "returned"
     assert state[("B-1", 1)].status == "open"

@@ -111,7 +111,10 @@ def test_up_serves_logins_on_embedded_services_and_stops_cleanly(tmp_path: Path)
         assert me.json()["email"] == email
         imported = httpx.get(f"http://127.0.0.1:{port}/api/v1/portfolios",
                              headers={"Authorization": f"Bearer {token}"}).json()
-        assert imported and imported[0]["status"] == "done" and imported[0]["rows_rejected"] > 0
+        # The demo's placements (and the creditor's settlement file) are all imported, and
+        # the generated portfolio's bad rows are reported, not dropped.
+        assert imported and all(p["status"] == "done" for p in imported), imported
+        assert any(p["rows_rejected"] > 0 for p in imported), imported
         embedded = servers_of(state)
         assert embedded, "the embedded servers should run with the state folder"
     finally:

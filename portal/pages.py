@@ -72,7 +72,7 @@ NAV: list[tuple[str, list[tuple[str, str, set[Role] | None]]]] = [
     ]),
 ]
 # Where a role lands after login when no page was asked for (the rest: /inicio).
-HOMES = {Role.LEGAL: "/juridico"}
+HOMES = {Role.LEGAL: "/juridico", Role.AGENT: "/atendimento"}
 
 
 def base_context(request: Request[Any, Any, Any]) -> dict[str, Any]:

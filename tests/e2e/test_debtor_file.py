@@ -21,7 +21,7 @@ async def test_agent_searches_opens_and_works_a_debtor_file(page, live_server, f
     ])
     agent = await factory.user("agent", tenant_ids=[tenant.id])
     await login(page, live_server, agent.email, agent.password)
-    await page.wait_for_url("**/inicio")
+    await page.wait_for_url("**/atendimento")
     await go_to(page, "Devedores")
     await page.fill("input[name=q]", "conceicao")
     await page.click("button:has-text('Buscar')")

@@ -28,7 +28,7 @@ async def test_agent_negotiates_and_the_creditor_decides(page, browser, live_ser
         f"{JOSE};José da Conceição;CT-1;2;10/08/2024;500,00;(11) 98765-4321;jose@ex.com"])
     agent = await factory.user("agent", tenant_ids=[tenant.id])
     await login(page, live_server, agent.email, agent.password)
-    await page.wait_for_url("**/inicio")
+    await page.wait_for_url("**/atendimento")
     await go_to(page, "Devedores")
     await page.fill("input[name=q]", "conceicao")
     await page.click("button:has-text('Buscar')")

@@ -53,7 +53,7 @@ async def test_navigation_depends_on_the_role(page, live_server, factory):
     await page.click("text=Sair")
 
     await login(page, live_server, agent.email, agent.password)
-    await page.wait_for_url("**/inicio")
+    await page.wait_for_url("**/atendimento")
     links = set(await nav.all_inner_texts())
     assert "Credores" not in links and "Usuários" not in links
     answer = await page.goto(live_server + "/admin/credores")

@@ -27,6 +27,7 @@ from core.errors import DomainError, NotFound, ValidationFailed
 from core.runtime import get_db
 from core.settings import get_settings
 from core.zones import zone_label
+from legal import agreements
 from tenants import onboarding, users
 from tenants.intake.service import open_debt_figures
 
@@ -151,7 +152,9 @@ async def home(request: Req) -> Template:
     async with transaction(request.user) as session:
         tenants = await onboarding.list_tenants(session)
         figures = await open_debt_figures(session)
-    return page(request, "home.html", tenants=tenants, figures=figures)
+    # What waits for this user's decision (supervisors, admins, creditors' admins).
+    awaiting = sum(1 for item in await agreements.queue(request.user) if item.may_decide)
+    return page(request, "home.html", tenants=tenants, figures=figures, awaiting=awaiting)
 
 
 BRAZIL_ZONES = [

@@ -276,3 +276,18 @@ async def test_the_sweep_sends_a_waiting_message_whose_delayed_job_was_lost(
                               .values(not_before=dt.datetime.now(dt.UTC)))
     await channel_tasks.send_due.fn.__wrapped__()  # the job's coroutine, in this loop
     await _delivered(book["alfa"].id, made.agreement_id, 2)
+
+
+async def test_the_home_page_says_what_waits_for_the_users_decision(client, db, book,
+                                                                    database_url):
+    load_tasks()
+    await _pending(book, database_url, 1)  # in full: the creditor decides
+    await _pending(book, database_url, 3)  # three installments: the supervisor decides
+    for who in ("creditor", "supervisor"):
+        home = await client.get("/inicio", headers=book[who].headers)
+        assert home.status_code == 200
+        assert "1 pedido de aprovação de acordo aguarda a sua decisão" in home.text, who
+    # The agent who asked decides nothing; another tenant's admin sees nothing of it.
+    for login in (book["agent"], book["beta"].admin):
+        home = await client.get("/inicio", headers=login.headers)
+        assert "aguarda a sua decisão" not in home.text

@@ -57,7 +57,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from core.access import TenantId, transaction
 from core.auth.principal import Principal
-from core.cadence.engine import POLICY_CTE, SIDE_SQL
+from core.cadence.engine import POLICY_CTE, enrolment_sql
 from core.collection import ledger
 from core.compliance.business_days import next_business_day
 from core.db import Scope, owner_engine
@@ -224,14 +224,7 @@ def _rand(key: str, salt: str) -> str:
 ENROL = f"""
 WITH {POLICY_CTE.strip()}
 INSERT INTO cadence_enrolment (tenant_id, id, debtor_id, version_id, arm, enrolled_at)
-SELECT :t, regua_uuid7(), d.id,
-       CASE WHEN pol.challenger_v IS NOT NULL
-                 AND {SIDE_SQL.format(debtor="d.id")} < pol.challenger_percent
-            THEN pol.challenger_v ELSE pol.champion_v END,
-       CASE WHEN pol.challenger_v IS NOT NULL
-                 AND {SIDE_SQL.format(debtor="d.id")} < pol.challenger_percent
-            THEN 'challenger' ELSE 'champion' END,
-       d.created_at + interval '1 day'
+SELECT :t, regua_uuid7(), d.id, {enrolment_sql("d.id")}, d.created_at + interval '1 day'
 FROM debtor d CROSS JOIN pol
 WHERE d.tenant_id = :t AND d.created_at < :month_start AND pol.champion_v IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM cadence_enrolment e

@@ -59,6 +59,14 @@ CALENDAR_CHANNELS = (StepChannel.EMAIL, StepChannel.SMS, StepChannel.WHATSAPP,
 SIDE_SQL = "(('x' || substr(md5(pol.salt || {debtor}::text), 1, 7))::bit(28)::int % 100)"
 
 
+def enrolment_sql(debtor: str) -> str:
+    """The version and arm (two columns) a debtor is enrolled on, given the `pol` row."""
+    on_challenger = (f"pol.challenger_v IS NOT NULL AND {SIDE_SQL.format(debtor=debtor)}"
+                     " < pol.challenger_percent")
+    return (f"CASE WHEN {on_challenger} THEN pol.challenger_v ELSE pol.champion_v END,"
+            f" CASE WHEN {on_challenger} THEN 'challenger' ELSE 'champion' END")
+
+
 def side(salt: str, debtor_id: uuid.UUID) -> int:
     import hashlib
 
@@ -167,14 +175,7 @@ ON CONFLICT (tenant_id, day) DO UPDATE
 ENROL_CTE = f""",
 enrolled AS (
     INSERT INTO cadence_enrolment (tenant_id, id, debtor_id, version_id, arm, enrolled_at)
-    SELECT :t, regua_uuid7(), r.debtor_id,
-           CASE WHEN pol.challenger_v IS NOT NULL
-                     AND {SIDE_SQL.format(debtor="r.debtor_id")} < pol.challenger_percent
-                THEN pol.challenger_v ELSE pol.champion_v END,
-           CASE WHEN pol.challenger_v IS NOT NULL
-                     AND {SIDE_SQL.format(debtor="r.debtor_id")} < pol.challenger_percent
-                THEN 'challenger' ELSE 'champion' END,
-           now()
+    SELECT :t, regua_uuid7(), r.debtor_id, {enrolment_sql("r.debtor_id")}, now()
     FROM reached r CROSS JOIN pol
     WHERE pol.champion_v IS NOT NULL
       AND NOT EXISTS (SELECT 1 FROM cadence_enrolment e

@@ -9,8 +9,6 @@ import csv
 import datetime as dt
 import io
 import json
-import socket
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -46,35 +44,16 @@ from core.models import (
 from core.settings import Settings, get_settings
 from tests.jobs import drain
 from tests.pdftext import flat, fonts
+from tests.serving import serve_app
 
 ADDRESS = "Rua do Credor, 100 - Centro, São Paulo/SP - 01001-000"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
 def web_url(services: None) -> Iterator[str]:
     """The app served over real HTTP, where the sandbox posts its callbacks."""
-    import uvicorn
-
-    from portal.app import create_app
-
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serve_app() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
